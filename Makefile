@@ -1,0 +1,27 @@
+# Two commands do all the set-up on a fresh machine: `make solve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: solve test install clean-venv default-workbook
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+solve: $(STAMP)
+	$(BIN)/plan solve inputs/alliance_2026.xlsx
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Maintainers only: rebuild the shipped default workbook from ../shared/data.
+default-workbook: $(STAMP)
+	$(BIN)/python inputs/build_default.py --shared ../shared/data --force
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,77 @@
+"""Command line: `plan solve INPUT [-o PATH] [--force] [--model NAME] [--time-limit S] [--mip-gap F] [--quiet]`.
+
+Every error a user can cause ends in one message on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .errors import DefinitionError, InputError, OutputExistsError
+from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="planner")
+def cli() -> None:
+    """Alliance critical-minerals co-investment planner."""
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="output workbook (default: a new file under outputs/)")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+@click.option("--model", "model", default="baseline", show_default=True,
+              help="model definition: a name in models/ or a path to a .toml file")
+@click.option("--time-limit", type=float, default=None, help="solver time limit in seconds")
+@click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
+@click.option("--quiet", is_flag=True, help="print only the final status line")
+def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
+    """Solve INPUT and write the optimal co-investment portfolio workbook."""
+    from .pipeline import solve_workbook
+
+    try:
+        res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
+                             mip_gap=mip_gap)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except (DefinitionError, OutputExistsError) as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    out = res.outcome
+    if not quiet:
+        for w in res.data.warnings:
+            click.echo(f"warning: {w}", err=True)
+    if not out.usable:
+        _fail(f"{out.status}: {out.message}", out.exit_code)
+    gap = f"{out.mip_gap:.4%}" if out.mip_gap is not None else "n/a"
+    if not quiet:
+        c = res.costs
+        label = "OPTIMAL" if out.status == "optimal" else "BEST FOUND (not proven optimal)"
+        click.echo(f"status: {label}   MIP gap: {gap}   solve: {out.solve_seconds:.1f} s")
+        click.echo(f"total cost (PV): {c['total_cost_musd']:,.1f} MUSD")
+        for k in ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
+                  "transport_musd", "unmet_penalty_musd"):
+            click.echo(f"  {k:<22}{c[k]:>14,.1f}")
+        sol = res.solution
+        unmet = sol.unmet
+        click.echo(f"sites built: {len(sol.builds)}   largest constraint violation: {res.max_violation:.3g}")
+        if len(unmet) and unmet["unmet_tpy"].max() > 1e-6:
+            click.echo("unmet demand in some member/mineral/period/scenario: see sheet unmet_demand")
+    click.echo(f"wrote {res.output}  [{out.status}, gap {gap}]")
+    sys.exit(out.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="plan")
+
+
+if __name__ == "__main__":
+    main()

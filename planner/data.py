@@ -1,0 +1,370 @@
+"""Validated, typed planning data and the sparse index sets the model is built on.
+
+`load_data(path)` reads the workbook, checks every cross-sheet reference and contradiction
+(naming the cell), and computes once the sparse sets (arcs, build options, online links,
+availabilities) that `build_model` only iterates over. No Pyomo here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .reader import RawWorkbook, read_workbook
+from .schema import SHEETS
+
+EARTH_RADIUS_KM = 6371.0
+PROBABILITY_TOLERANCE = 1e-6
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance (haversine, Earth radius 6371 km)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass
+class PlanData:
+    """Everything `build_model` needs, as plain Python and pandas (sorted, reproducible)."""
+
+    settings: dict[str, object]
+    periods: pd.DataFrame  # index period: years, discount (delta_t), weight (L_t * delta_t)
+    minerals: pd.DataFrame  # index mineral
+    countries: pd.DataFrame  # index country
+    members: pd.DataFrame  # index member
+    sites: pd.DataFrame  # index site; + host_member, risk_score, yield filled, eligible
+    demand: pd.DataFrame  # index (member, mineral, period): demand_tpy
+    scrap: pd.DataFrame  # index (member, mineral, period): scrap_tpy
+    scenarios: pd.DataFrame  # index scenario: probability, demand_multiplier
+    limits: pd.DataFrame  # index period: emissions_cap_tco2e_per_yr
+    arcs: pd.DataFrame  # index arc (0..n-1): origin, destination, kind, mineral, cost_usd_per_t
+    # sparse sets
+    PERIODS: tuple[int, ...] = ()
+    SCENARIOS: tuple[str, ...] = ()
+    SITES: tuple[str, ...] = ()
+    CANDIDATES: tuple[str, ...] = ()
+    MEMBERS: tuple[str, ...] = ()
+    MINERALS: tuple[str, ...] = ()
+    BUILD_OPTIONS: tuple[tuple[str, int], ...] = ()
+    ONLINE_LINKS: dict[tuple[str, int], tuple[int, ...]] = field(default_factory=dict)
+    availability: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    out_arcs: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    in_arcs: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    member_in_arcs: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    SHARE_CAP_INDEX: dict[tuple[str, str, str], tuple[int, ...]] = field(default_factory=dict)
+    RECYCLING_POOLS: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    GROUPS: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    FORCED: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+    source_path: str = ""
+    content_sha256: str = ""
+
+    def avail(self, scenario: str, site: str, period: int) -> float:
+        return self.availability.get((scenario, site, period), 1.0)
+
+    def member_countries(self, member: str) -> set[str]:
+        c = self.countries
+        return set(c.index[c["member"] == member])
+
+
+def _err(code, msg, df, idx, column, sheet):
+    """InputError at the cell of `column` in the record `idx` of table `df`."""
+    row = int(df.loc[idx, "_row"]) if idx is not None else None
+    col = df.attrs.get("positions", {}).get(column)
+    return InputError(code, msg, sheet=sheet, row=row, col=col, column=column)
+
+
+def _check_refs(df: pd.DataFrame, sheet: str, column: str, allowed, what: str, allow_blank=False):
+    allowed = set(allowed)
+    for idx, v in df[column].items():
+        if allow_blank and (v is None or v == ""):
+            continue
+        if v not in allowed:
+            hint = ""
+            low = {a.lower(): a for a in allowed if isinstance(a, str)}
+            if isinstance(v, str) and v.lower() in low:
+                hint = f" (did you mean '{low[v.lower()]}'?)"
+            raise _err("E_UNKNOWN_REF", f"unknown {what} '{v}'{hint}", df, idx, column, sheet)
+
+
+def content_hash(raw: RawWorkbook) -> str:
+    """SHA-256 of the workbook's data content (not its bytes): two saves of the same data agree."""
+    h = hashlib.sha256()
+    items = sorted(raw.settings.items())
+    h.update(repr(items).encode())
+    for name in sorted(raw.tables):
+        df = raw.tables[name].drop(columns="_row")
+        h.update(name.encode())
+        h.update(df.to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def load_data(path: str | Path, overrides: dict | None = None) -> PlanData:
+    return build_data(read_workbook(path), overrides)
+
+
+def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
+    """Check references and contradictions and compute the sparse sets. `overrides` (from a
+    model definition) replace workbook settings before anything is derived from them."""
+    t = raw.tables
+    s = dict(raw.settings)
+    s.update(overrides or {})
+    warnings = list(raw.warnings)
+
+    # --- periods -------------------------------------------------------------------------
+    periods = t["periods"].sort_values("period")
+    if periods.empty:
+        raise InputError("E_EMPTY_TABLE", "at least one period is required", sheet="periods", row=2)
+    base_year, r = int(s["base_year"]), float(s["discount_rate"])
+    for idx, row in periods.iterrows():
+        if row["period"] < base_year:
+            raise _err("E_OUT_OF_RANGE", f"period {row['period']} starts before base_year {base_year}",
+                       periods, idx, "period", "periods")
+    ends = periods["period"] + periods["years"]
+    for (i1, a), (i2, b) in zip(list(ends.items())[:-1], list(periods["period"].items())[1:]):
+        if b < a:
+            raise _err("E_OVERLAP", f"period {b} starts before the previous period ends ({a})",
+                       periods, i2, "period", "periods")
+    periods = periods.set_index("period", drop=False)
+    periods["discount"] = [(1 + r) ** -(p - base_year) for p in periods["period"]]
+    periods["weight"] = periods["years"] * periods["discount"]
+    PERIODS = tuple(int(p) for p in periods.index)
+
+    minerals = t["minerals"].set_index("mineral", drop=False).sort_index()
+    members = t["members"].set_index("member", drop=False).sort_index()
+    countries = t["countries"]
+    _check_refs(countries, "countries", "member", members.index, "member", allow_blank=True)
+    countries = countries.set_index("country", drop=False).sort_index()
+
+    # --- sites ---------------------------------------------------------------------------
+    sites = t["sites"]
+    if sites.empty:
+        raise InputError("E_EMPTY_TABLE", "at least one site is required", sheet="sites", row=2)
+    _check_refs(sites, "sites", "country", countries.index, "country")
+    _check_refs(sites, "sites", "mineral", minerals.index, "mineral")
+    sites = sites.copy()
+    sites["host_member"] = [countries.loc[c, "member"] for c in sites["country"]]
+    sites["risk_score"] = [float(countries.loc[c, "risk_score"]) for c in sites["country"]]
+    ylds = []
+    for idx, row in sites.iterrows():
+        y = row["yield"]
+        if row["stage"] in ("refinery", "recycling"):
+            if y is None or (isinstance(y, float) and math.isnan(y)):
+                raise _err("E_VALUE_MISSING", f"{row['stage']} sites need a yield in (0, 1]", sites, idx,
+                           "yield", "sites")
+        else:
+            y = 1.0 if y is None or (isinstance(y, float) and math.isnan(y)) else y
+        ylds.append(float(y))
+        if row["stage"] == "recycling" and not row["host_member"]:
+            raise _err("E_RECYCLING_OUTSIDE", f"recycling site '{row['site']}' must be in a member's "
+                       f"country ('{row['country']}' belongs to no member)", sites, idx, "country", "sites")
+        if (pd.isna(row["lat"])) != (pd.isna(row["lon"])):
+            warnings.append(f"sites row {row['_row']}: only one of lat/lon given; both taken from the "
+                            "country")
+    sites["yield"] = ylds
+    both = sites["lat"].notna() & sites["lon"].notna()
+    sites["lat"] = [float(la) if b else float(countries.loc[c, "lat"])
+                    for la, b, c in zip(sites["lat"], both, sites["country"])]
+    sites["lon"] = [float(lo) if b else float(countries.loc[c, "lon"])
+                    for lo, b, c in zip(sites["lon"], both, sites["country"])]
+
+    min_esg = s.get("min_esg_score")
+    last_year = PERIODS[-1]
+    eligible, reasons = [], []
+    for idx, row in sites.iterrows():
+        ok, why = True, ""
+        if row["status"] == "candidate":
+            if row["decision"] == "exclude":
+                ok, why = False, "excluded by decision"
+            elif min_esg is not None and (row["esg_score"] is None or pd.isna(row["esg_score"])
+                                          or row["esg_score"] < min_esg):
+                ok, why = False, f"esg_score below min_esg_score {min_esg:g}"
+                if row["decision"] == "force_build":
+                    raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but its esg_score "
+                               f"({row['esg_score']}) fails min_esg_score {min_esg:g} (settings row "
+                               f"{raw.settings_rows.get('min_esg_score')})", sites, idx, "decision", "sites")
+            elif PERIODS[0] + row["lead_time_years"] > last_year:
+                ok, why = False, "cannot come online within the horizon"
+                if row["decision"] == "force_build":
+                    raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but with lead time "
+                               f"{row['lead_time_years']:g} years it cannot come online by {last_year}",
+                               sites, idx, "decision", "sites")
+        else:
+            for c in ("decision", "group"):
+                if row[c]:
+                    warnings.append(f"sites row {row['_row']}: '{c}' applies to candidates only; ignored "
+                                    f"for existing site '{row['site']}'")
+        eligible.append(ok)
+        reasons.append(why)
+    sites["eligible"] = eligible
+    sites["screen_reason"] = reasons
+
+    # exclusive groups and forced builds
+    groups: dict[str, list[str]] = defaultdict(list)
+    for idx, row in sites.iterrows():
+        if row["status"] == "candidate" and row["group"]:
+            groups[row["group"]].append(row["site"])
+    forced_by_group: dict[str, tuple] = {}
+    for idx, row in sites.iterrows():
+        if row["status"] == "candidate" and row["decision"] == "force_build" and row["group"]:
+            if row["group"] in forced_by_group:
+                other = forced_by_group[row["group"]]
+                raise _err("E_CONTRADICTION", f"sites '{other[0]}' (row {other[1]}) and '{row['site']}' are "
+                           f"both force_build in exclusive group '{row['group']}'", sites, idx, "decision",
+                           "sites")
+            forced_by_group[row["group"]] = (row["site"], row["_row"])
+    sites = sites.set_index("site", drop=False).sort_index()
+
+    # build options and online links
+    build_options, online = [], {}
+    for f, row in sites[sites["status"] == "candidate"].iterrows():
+        if not row["eligible"]:
+            continue
+        lead = float(row["lead_time_years"])
+        for tb in PERIODS:
+            if tb + lead <= last_year:
+                build_options.append((f, tb))
+        for tt in PERIODS:
+            online[(f, tt)] = tuple(tb for tb in PERIODS if tb + lead <= tt)
+
+    # --- demand, scrap, scenarios, disruptions, limits -------------------------------------
+    def keyed(name, value_col, keys):
+        df = t.get(name)
+        if df is None:
+            return pd.DataFrame(columns=list(keys) + [value_col]).set_index(list(keys))
+        _check_refs(df, name, "member", members.index, "member")
+        _check_refs(df, name, "mineral", minerals.index, "mineral")
+        _check_refs(df, name, "period", PERIODS, "period")
+        return df.set_index(list(keys)).sort_index()
+
+    demand = keyed("demand", "demand_tpy", ("member", "mineral", "period"))
+    scrap = keyed("scrap", "scrap_tpy", ("member", "mineral", "period"))
+
+    if "scenarios" in t and len(t["scenarios"]):
+        sc = t["scenarios"]
+        total = float(sc["probability"].sum())
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            first, last = int(sc["_row"].min()), int(sc["_row"].max())
+            col = sc.attrs["positions"]["probability"]
+            raise InputError("E_PROBABILITY", f"probabilities in rows {first}-{last} sum to {total:.6g}, "
+                             "not 1", sheet="scenarios", row=last, col=col, column="probability")
+        scenarios = sc.set_index("scenario", drop=False).sort_index()
+    else:
+        scenarios = pd.DataFrame({"scenario": ["base"], "probability": [1.0], "demand_multiplier": [1.0],
+                                  "_row": [0]}).set_index("scenario", drop=False)
+    SCENARIOS = tuple(scenarios.index)
+
+    availability: dict[tuple[str, str, int], float] = {}
+    if "disruptions" in t:
+        d = t["disruptions"]
+        _check_refs(d, "disruptions", "scenario", SCENARIOS, "scenario", allow_blank=True)
+        _check_refs(d, "disruptions", "country", countries.index, "country", allow_blank=True)
+        _check_refs(d, "disruptions", "site", sites.index, "site", allow_blank=True)
+        _check_refs(d, "disruptions", "mineral", minerals.index, "mineral", allow_blank=True)
+        for idx, v in d["period"].items():
+            if v is not None and not pd.isna(v) and int(v) not in PERIODS:
+                raise _err("E_UNKNOWN_REF", f"unknown period '{v}'", d, idx, "period", "disruptions")
+        for _, row in d.iterrows():
+            m = pd.Series(True, index=sites.index)
+            if row["country"]:
+                m &= sites["country"] == row["country"]
+            if row["site"]:
+                m &= sites.index == row["site"]
+            if row["mineral"]:
+                m &= sites["mineral"] == row["mineral"]
+            scs = [row["scenario"]] if row["scenario"] else SCENARIOS
+            pers = [int(row["period"])] if row["period"] is not None and not pd.isna(row["period"]) else PERIODS
+            for f in sites.index[m]:
+                for sc_ in scs:
+                    for p in pers:
+                        k = (sc_, f, p)
+                        availability[k] = min(availability.get(k, 1.0), float(row["availability"]))
+
+    if "limits" in t:
+        lim = t["limits"]
+        _check_refs(lim, "limits", "period", PERIODS, "period")
+        limits = lim.set_index("period").sort_index()
+    else:
+        limits = pd.DataFrame(columns=["emissions_cap_tco2e_per_yr"], index=pd.Index([], name="period"))
+
+    # --- arcs ----------------------------------------------------------------------------
+    overrides = {}
+    if "transport" in t:
+        tr = t["transport"]
+        _check_refs(tr, "transport", "origin", sites.index, "origin site")
+        _check_refs(tr, "transport", "destination", set(sites.index) | set(members.index),
+                    "destination site or member")
+        overrides = {(o, d): float(c) for o, d, c in zip(tr["origin"], tr["destination"], tr["cost_usd_per_t"])}
+    freight = float(s.get("freight_usd_per_t_km") or 0.0)
+    arcs = []
+    by_stage_mineral = {k: list(g.index) for k, g in sites.groupby(["stage", "mineral"])}
+    for mineral in minerals.index:
+        mines = by_stage_mineral.get(("mine", mineral), [])
+        refineries = by_stage_mineral.get(("refinery", mineral), [])
+        for o in mines:
+            for d_ in refineries:
+                arcs.append((o, d_, "supply", mineral))
+        suppliers = sorted(refineries + by_stage_mineral.get(("recycling", mineral), [])
+                           + by_stage_mineral.get(("market", mineral), []))
+        for o in suppliers:
+            for a in members.index:
+                arcs.append((o, a, "delivery", mineral))
+    used_overrides = set()
+    rows = []
+    for o, d_, kind, mineral in arcs:
+        if (o, d_) in overrides:
+            cost = overrides[(o, d_)]
+            used_overrides.add((o, d_))
+        else:
+            dl = sites.loc[d_] if kind == "supply" else members.loc[d_]
+            cost = freight * haversine_km(sites.loc[o, "lat"], sites.loc[o, "lon"], dl["lat"], dl["lon"])
+        rows.append((o, d_, kind, mineral, cost))
+    for k in overrides:
+        if k not in used_overrides:
+            warnings.append(f"transport: no flow can go from '{k[0]}' to '{k[1]}' (stage or mineral "
+                            "mismatch); override ignored")
+    arcs_df = pd.DataFrame(rows, columns=["origin", "destination", "kind", "mineral", "cost_usd_per_t"])
+    arcs_df.index.name = "arc"
+
+    out_arcs, in_arcs, member_in = defaultdict(list), defaultdict(list), defaultdict(list)
+    share_idx = defaultdict(list)
+    member_of = countries["member"].to_dict()
+    for a, (o, d_, kind, mineral) in enumerate(zip(arcs_df["origin"], arcs_df["destination"],
+                                                   arcs_df["kind"], arcs_df["mineral"])):
+        out_arcs[o].append(a)
+        if kind == "supply":
+            in_arcs[d_].append(a)
+        else:
+            member_in[(d_, mineral)].append(a)
+            c = sites.loc[o, "country"]
+            if member_of.get(c) != d_:
+                share_idx[(d_, mineral, c)].append(a)
+
+    pools = defaultdict(list)
+    for f, row in sites[sites["stage"] == "recycling"].iterrows():
+        pools[(row["host_member"], row["mineral"])].append(f)
+
+    return PlanData(
+        settings=s, periods=periods, minerals=minerals, countries=countries, members=members,
+        sites=sites, demand=demand, scrap=scrap, scenarios=scenarios, limits=limits, arcs=arcs_df,
+        PERIODS=PERIODS, SCENARIOS=SCENARIOS, SITES=tuple(sites.index),
+        CANDIDATES=tuple(sites.index[sites["status"] == "candidate"]), MEMBERS=tuple(members.index),
+        MINERALS=tuple(minerals.index), BUILD_OPTIONS=tuple(build_options), ONLINE_LINKS=online,
+        availability=availability, out_arcs={k: tuple(v) for k, v in out_arcs.items()},
+        in_arcs={k: tuple(v) for k, v in in_arcs.items()},
+        member_in_arcs={k: tuple(v) for k, v in member_in.items()},
+        SHARE_CAP_INDEX={k: tuple(v) for k, v in sorted(share_idx.items())},
+        RECYCLING_POOLS={k: tuple(sorted(v)) for k, v in sorted(pools.items())},
+        GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
+        FORCED=tuple(sorted(sites.index[(sites["status"] == "candidate") & (sites["decision"] == "force_build")])),
+        warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
+    )

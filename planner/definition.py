@@ -1,0 +1,97 @@
+"""Named model definitions (`models/NAME.toml`): which optional constraint families are on,
+objective settings that override the workbook, and solver limits. Every key is checked."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DefinitionError
+
+# Constraint families that a definition may switch off (the core ones always apply).
+OPTIONAL_FAMILIES = ("country_share_cap", "emissions_cap", "scrap_limit", "exclusive_group")
+OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "carbon_price_usd_per_tco2e",
+                        "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    time_limit_s: float | None = None
+    mip_gap: float = 1e-4
+    threads: int | None = None
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.time_limit_s is not None and not (self.time_limit_s > 0):
+            raise DefinitionError(f"time limit must be > 0 seconds, got {self.time_limit_s}")
+        if not (0 <= self.mip_gap < 1):
+            raise DefinitionError(f"MIP gap must be a fraction in [0, 1), got {self.mip_gap}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise DefinitionError(f"threads must be a whole number >= 1, got {self.threads}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise DefinitionError(f"seed must be a whole number >= 0, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class ModelDefinition:
+    name: str = "baseline"
+    description: str = ""
+    families: dict[str, bool] = field(default_factory=lambda: {f: True for f in OPTIONAL_FAMILIES})
+    overrides: dict[str, float | None] = field(default_factory=dict)
+    solver: SolverOptions = field(default_factory=SolverOptions)
+    source: str = ""
+
+    def on(self, family: str) -> bool:
+        return self.families.get(family, True)
+
+
+def models_dir() -> Path:
+    """The project's `models/` folder (beside the package), or `./models`."""
+    here = Path(__file__).resolve().parent.parent / "models"
+    return here if here.is_dir() else Path.cwd() / "models"
+
+
+def load_definition(name_or_path: str | None) -> ModelDefinition:
+    if name_or_path is None:
+        name_or_path = "baseline"
+    p = Path(name_or_path)
+    if p.suffix != ".toml":
+        p = models_dir() / f"{name_or_path}.toml"
+    if not p.is_file():
+        avail = sorted(x.stem for x in models_dir().glob("*.toml"))
+        raise DefinitionError(f"no model definition '{name_or_path}' (looked for {p}); available: "
+                              f"{', '.join(avail) or 'none'}")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError(f"{p}: not valid TOML ({exc})") from None
+    allowed = {"name", "description", "constraints", "objective", "solver"}
+    bad = set(doc) - allowed
+    if bad:
+        raise DefinitionError(f"{p}: unknown section(s) {sorted(bad)}; allowed: {sorted(allowed)}")
+    fams = {f: True for f in OPTIONAL_FAMILIES}
+    for k, v in doc.get("constraints", {}).items():
+        if k not in OPTIONAL_FAMILIES:
+            raise DefinitionError(f"{p}: [constraints] unknown family '{k}'; allowed: {list(OPTIONAL_FAMILIES)}")
+        if not isinstance(v, bool):
+            raise DefinitionError(f"{p}: [constraints] {k} must be true or false")
+        fams[k] = v
+    overrides = {}
+    for k, v in doc.get("objective", {}).items():
+        if k not in OVERRIDABLE_SETTINGS:
+            raise DefinitionError(f"{p}: [objective] unknown setting '{k}'; allowed: {list(OVERRIDABLE_SETTINGS)}")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise DefinitionError(f"{p}: [objective] {k} must be a number >= 0")
+        overrides[k] = float(v)
+    sol = doc.get("solver", {})
+    known = {"time_limit_s", "mip_gap", "threads", "seed"}
+    if set(sol) - known:
+        raise DefinitionError(f"{p}: [solver] unknown option(s) {sorted(set(sol) - known)}; allowed: {sorted(known)}")
+    solver = SolverOptions(**sol)
+    try:
+        solver.check()
+    except DefinitionError as exc:
+        raise DefinitionError(f"{p}: [solver] {exc}") from None
+    return ModelDefinition(name=doc.get("name", p.stem), description=doc.get("description", ""),
+                           families=fams, overrides=overrides, solver=solver, source=str(p))

@@ -1,0 +1,46 @@
+"""Errors a user can cause, each tied to a place in the workbook."""
+
+from __future__ import annotations
+
+from openpyxl.utils import get_column_letter
+
+
+def cell_ref(sheet: str, row: int | None = None, col: int | None = None) -> str:
+    """Excel coordinates: `sites!F12`, `sites!F` (whole column), `sites!12` (row) or `sites`."""
+    if row is None and col is None:
+        return sheet
+    if col is None:
+        return f"{sheet}!{row}"
+    letter = get_column_letter(col)
+    return f"{sheet}!{letter}{row}" if row is not None else f"{sheet}!{letter}"
+
+
+class InputError(Exception):
+    """A problem in the user's workbook. `code` is stable and tested; `where` is `sheet!A1`."""
+
+    def __init__(self, code: str, message: str, sheet: str | None = None, row: int | None = None,
+                 col: int | None = None, column: str | None = None):
+        self.code = code
+        self.sheet = sheet
+        self.row = row
+        self.col = col
+        self.column = column
+        self.message = message
+        super().__init__(str(self))
+
+    @property
+    def where(self) -> str:
+        return cell_ref(self.sheet, self.row, self.col) if self.sheet else ""
+
+    def __str__(self) -> str:
+        loc = self.where
+        colname = f" (column '{self.column}')" if self.column else ""
+        return f"{loc}{colname}: {self.message} [{self.code}]" if loc else f"{self.message} [{self.code}]"
+
+
+class DefinitionError(Exception):
+    """A problem in a model definition (models/*.toml) or in command-line options."""
+
+
+class OutputExistsError(Exception):
+    """The output file exists and --force was not given."""

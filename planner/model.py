@@ -1,0 +1,254 @@
+"""`build_model(data, definition)`: the Pyomo MILP, a pure function of the validated tables.
+
+One `define_*` function per constraint family, each named as its heading in
+`models/formulation.md` and carrying its math in the docstring. Index sets come ready-made
+and sparse from `planner.data`; nothing here loops over dense products.
+
+Units: flows and outputs in t/yr; costs in the objective in MUSD (present value).
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from .data import PlanData
+from .definition import ModelDefinition
+
+USD_TO_MUSD = 1e-6
+
+
+def _scenario_weight(data: PlanData, s: str, t: int) -> float:
+    """p_s * L_t * delta_t * 1e-6: converts a USD/yr flow cost in (t, s) to present-value MUSD."""
+    return float(data.scenarios.loc[s, "probability"]) * float(data.periods.loc[t, "weight"]) * USD_TO_MUSD
+
+
+def unit_cost_usd_per_t(data: PlanData, site: str) -> float:
+    """c_f = var_cost + carbon_price * emissions + risk_weight * risk_score(country)."""
+    r = data.sites.loc[site]
+    cp = float(data.settings.get("carbon_price_usd_per_tco2e") or 0.0)
+    rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
+    return float(r["var_cost_usd_per_t"]) + cp * float(r["emissions_tco2e_per_t"]) + rw * float(r["risk_score"])
+
+
+def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -> float:
+    """D_{a,m,t} * mu_s."""
+    return float(data.demand.loc[(member, mineral, t), "demand_tpy"]) * float(
+        data.scenarios.loc[s, "demand_multiplier"])
+
+
+# --- sets and variables --------------------------------------------------------------------
+
+def define_sets(m: pyo.ConcreteModel, data: PlanData) -> None:
+    m.PERIODS = pyo.Set(initialize=data.PERIODS, ordered=True, doc="planning periods (first year)")
+    m.SCENARIOS = pyo.Set(initialize=data.SCENARIOS, ordered=True, doc="scenarios")
+    m.SITES = pyo.Set(initialize=data.SITES, ordered=True, doc="all sites")
+    m.BUILD_OPTIONS = pyo.Set(initialize=data.BUILD_OPTIONS, dimen=2, ordered=True,
+                              doc="(candidate, build period) pairs that come online within the horizon")
+    m.ARCS = pyo.Set(initialize=tuple(data.arcs.index), ordered=True,
+                     doc="feasible flows: mine->refinery and refinery/recycling/market->member, same mineral")
+    m.DEMANDS = pyo.Set(initialize=tuple(data.demand.index), dimen=3, ordered=True,
+                        doc="(member, mineral, period) with a demand row")
+
+
+def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
+    m.v_build = pyo.Var(m.BUILD_OPTIONS, domain=pyo.Binary,
+                        doc="1 if candidate f is built (final investment decision) in period t [-]")
+    m.v_flow = pyo.Var(m.ARCS, m.PERIODS, m.SCENARIOS, domain=pyo.NonNegativeReals,
+                       doc="flow on arc in period t, scenario s [t/yr]")
+    m.v_unmet = pyo.Var(m.DEMANDS, m.SCENARIOS, domain=pyo.NonNegativeReals,
+                        doc="demand not met [t/yr]")
+
+
+def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
+    out_arcs = data.out_arcs
+
+    def output(m, f, t, s):
+        return sum(m.v_flow[a, t, s] for a in out_arcs.get(f, ()))
+
+    m.e_output = pyo.Expression(m.SITES, m.PERIODS, m.SCENARIOS, rule=output,
+                                doc="output of site f (sum of its outgoing flows) [t/yr]")
+    online_keys = tuple(data.ONLINE_LINKS)
+
+    def online(m, f, t):
+        return sum(m.v_build[f, tb] for tb in data.ONLINE_LINKS[(f, t)])
+
+    m.e_online = pyo.Expression(pyo.Set(initialize=online_keys, dimen=2), rule=online,
+                                doc="1 if candidate f is online in period t [-]")
+
+
+# --- constraint families (headings of models/formulation.md) --------------------------------
+
+def define_build_once(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Build once: \sum_t b_{f,t} \le 1 for every candidate; = 1 where decision is force_build."""
+    by_site: dict[str, list[int]] = {}
+    for f, t in data.BUILD_OPTIONS:
+        by_site.setdefault(f, []).append(t)
+    forced = set(data.FORCED)
+
+    def rule(m, f):
+        total = sum(m.v_build[f, t] for t in by_site[f])
+        return total == 1 if f in forced else total <= 1
+
+    m.build_once = pyo.Constraint(pyo.Set(initialize=tuple(sorted(by_site)), ordered=True), rule=rule,
+                                  doc="each candidate built at most once (exactly once if forced)")
+
+
+def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Capacity if online: q_{f,t,s} \le \alpha_{s,f,t} K_f o_{f,t}, with o = 1 for existing sites
+    and o_{f,t} = \sum_{t': y_{t'} + \ell_f \le y_t} b_{f,t'} for candidates (0 if never eligible)."""
+    sites = data.sites
+
+    def rule(m, f, t, s):
+        if not data.out_arcs.get(f):
+            return pyo.Constraint.Skip
+        cap = data.avail(s, f, t) * float(sites.loc[f, "capacity_tpy"])
+        if sites.loc[f, "status"] == "existing":
+            return m.e_output[f, t, s] <= cap
+        if (f, t) in data.ONLINE_LINKS and data.ONLINE_LINKS[(f, t)]:
+            return m.e_output[f, t, s] <= cap * m.e_online[f, t]
+        return m.e_output[f, t, s] == 0
+
+    m.capacity_if_online = pyo.Constraint(m.SITES, m.PERIODS, m.SCENARIOS, rule=rule,
+                                          doc="output <= availability x capacity x online [t/yr]")
+
+
+def define_refinery_input(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Refinery input: \sum_{(g,f)} x_{g,f,t,s} = q_{f,t,s} / \eta_f for every refinery f."""
+    refineries = tuple(data.sites.index[data.sites["stage"] == "refinery"])
+
+    def rule(m, f, t, s):
+        inflow = sum(m.v_flow[a, t, s] for a in data.in_arcs.get(f, ()))
+        return inflow == m.e_output[f, t, s] / float(data.sites.loc[f, "yield"])
+
+    m.refinery_input = pyo.Constraint(pyo.Set(initialize=refineries, ordered=True), m.PERIODS, m.SCENARIOS,
+                                      rule=rule, doc="raw input = refined output / yield [t/yr]")
+
+
+def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Scrap limit: \sum_{f \in R(a,m)} q_{f,t,s} / \eta_f \le S_{a,m,t} for every member a and
+    mineral m with recycling sites in a's countries (S = 0 where no scrap row is given)."""
+    pools = data.RECYCLING_POOLS
+
+    def rule(m, a, mineral, t, s):
+        key = (a, mineral, t)
+        avail = float(data.scrap.loc[key, "scrap_tpy"]) if key in data.scrap.index else 0.0
+        use = sum(m.e_output[f, t, s] / float(data.sites.loc[f, "yield"]) for f in pools[(a, mineral)])
+        return use <= avail
+
+    m.scrap_limit = pyo.Constraint(pyo.Set(initialize=tuple(pools), dimen=2, ordered=True), m.PERIODS,
+                                   m.SCENARIOS, rule=rule, doc="scrap used <= scrap available [t/yr]")
+
+
+def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Demand coverage: \sum_{(f,a)} x_{f,a,t,s} + u_{a,m,t,s} \ge D_{a,m,t} \mu_s."""
+
+    def rule(m, a, mineral, t, s):
+        delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mineral), ()))
+        return delivered + m.v_unmet[a, mineral, t, s] >= demand_required(data, a, mineral, t, s)
+
+    m.demand_coverage = pyo.Constraint(m.DEMANDS, m.SCENARIOS, rule=rule,
+                                       doc="delivered + unmet >= demand x multiplier [t/yr]")
+
+
+def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma D_{a,m,t} \mu_s for every
+    member a, mineral m and country c outside a's own countries (only where sigma is set)."""
+    sigma = data.settings.get("max_country_share")
+    if sigma is None:
+        return
+    idx = tuple((a, mi, c, t) for (a, mi, c) in data.SHARE_CAP_INDEX for t in data.PERIODS
+                if (a, mi, t) in data.demand.index)
+
+    def rule(m, a, mineral, c, t, s):
+        arcs = data.SHARE_CAP_INDEX[(a, mineral, c)]
+        return sum(m.v_flow[arc, t, s] for arc in arcs) <= float(sigma) * demand_required(data, a, mineral, t, s)
+
+    m.country_share_cap = pyo.Constraint(pyo.Set(initialize=idx, dimen=4, ordered=True), m.SCENARIOS,
+                                         rule=rule, doc="supply from one outside country <= share x demand")
+
+
+def define_exclusive_group(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Exclusive group: \sum_{f \in g} \sum_t b_{f,t} \le 1 for every group g."""
+    options: dict[str, list[tuple[str, int]]] = {}
+    for f, t in data.BUILD_OPTIONS:
+        options.setdefault(f, []).append((f, t))
+    groups = {g: [k for f in members for k in options.get(f, [])] for g, members in data.GROUPS.items()}
+    groups = {g: v for g, v in groups.items() if len(v) > 1}
+
+    def rule(m, g):
+        return sum(m.v_build[k] for k in groups[g]) <= 1
+
+    m.exclusive_group = pyo.Constraint(pyo.Set(initialize=tuple(groups), ordered=True), rule=rule,
+                                       doc="at most one build per exclusive group")
+
+
+def define_emissions_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Emissions cap: \sum_f e_f q_{f,t,s} \le E_t for every period with a cap."""
+    caps = {int(t): float(v) for t, v in data.limits["emissions_cap_tco2e_per_yr"].items()
+            if v is not None and v == v}
+    em = {f: float(v) for f, v in data.sites["emissions_tco2e_per_t"].items() if v}
+
+    def rule(m, t, s):
+        return sum(e * m.e_output[f, t, s] for f, e in em.items()) <= caps[t]
+
+    m.emissions_cap = pyo.Constraint(pyo.Set(initialize=tuple(sorted(caps)), ordered=True), m.SCENARIOS,
+                                     rule=rule, doc="supply-chain emissions <= cap [tCO2e/yr]")
+
+
+def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Objective (present value, MUSD):
+    \sum_{f,t} \delta_t C_f b_{f,t} + \sum_{f,t} L_t \delta_t F_f o_{f,t}
+    + \sum_s p_s \sum_t L_t \delta_t 10^{-6} [\sum_f c_f q_{f,t,s} + \sum_a \tau_a x_{a,t,s} + \pi u]."""
+    sites, per = data.sites, data.periods
+    m.e_capex = pyo.Expression(expr=sum(float(per.loc[t, "discount"]) * float(sites.loc[f, "capex_musd"])
+                                        * m.v_build[f, t] for f, t in data.BUILD_OPTIONS),
+                               doc="present value of capex [MUSD]")
+    existing_fixed = sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+                         for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
+    m.e_fixed_opex = pyo.Expression(
+        expr=existing_fixed + sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+                                  * m.e_online[f, t] for (f, t) in data.ONLINE_LINKS if data.ONLINE_LINKS[(f, t)]),
+        doc="present value of fixed opex [MUSD]")
+    unit = {f: unit_cost_usd_per_t(data, f) for f in data.SITES}
+    m.e_operating = pyo.Expression(
+        expr=sum(_scenario_weight(data, s, t) * unit[f] * m.e_output[f, t, s]
+                 for f in data.SITES if unit[f] and data.out_arcs.get(f) for t in data.PERIODS
+                 for s in data.SCENARIOS),
+        doc="expected PV of variable, carbon and risk charges [MUSD]")
+    cost = data.arcs["cost_usd_per_t"].to_dict()
+    m.e_transport = pyo.Expression(
+        expr=sum(_scenario_weight(data, s, t) * cost[a] * m.v_flow[a, t, s]
+                 for a in data.arcs.index if cost[a] for t in data.PERIODS for s in data.SCENARIOS),
+        doc="expected PV of transport [MUSD]")
+    pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
+    m.e_unmet_penalty = pyo.Expression(
+        expr=sum(_scenario_weight(data, s, t) * pen * m.v_unmet[a, mi, t, s]
+                 for (a, mi, t) in data.demand.index for s in data.SCENARIOS) if pen else 0.0,
+        doc="expected PV of the unmet-demand penalty [MUSD]")
+    m.total_cost = pyo.Objective(expr=m.e_capex + m.e_fixed_opex + m.e_operating + m.e_transport
+                                 + m.e_unmet_penalty, sense=pyo.minimize, doc="total present-value cost [MUSD]")
+
+
+CORE_FAMILIES = ("build_once", "capacity_if_online", "refinery_input", "demand_coverage")
+
+
+def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
+    """The extensive-form two-stage MILP. Pure: reads only `data` and `definition`."""
+    m = pyo.ConcreteModel(name=f"planner:{definition.name}")
+    define_sets(m, data)
+    define_variables(m, data)
+    define_expressions(m, data)
+    define_build_once(m, data)
+    define_capacity_if_online(m, data)
+    define_refinery_input(m, data)
+    define_demand_coverage(m, data)
+    if definition.on("scrap_limit"):
+        define_scrap_limit(m, data)
+    if definition.on("country_share_cap"):
+        define_country_share_cap(m, data)
+    if definition.on("exclusive_group"):
+        define_exclusive_group(m, data)
+    if definition.on("emissions_cap"):
+        define_emissions_cap(m, data)
+    define_objective(m, data)
+    return m

@@ -1,0 +1,103 @@
+"""workbook -> validated tables -> model -> solve -> verified plain tables -> Excel."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .data import PlanData, load_data
+from .definition import ModelDefinition, load_definition
+from .model import build_model
+from .report import RunRecord, output_tables
+from .results import Solution, cost_components, extract_solution, verify_solution
+from .solve import STATUSES, SolveOutcome, solve_model
+from .writer import check_target, write_tables
+
+COST_REL_TOL = 1e-6
+
+
+def violation_tolerance(data: PlanData) -> float:
+    """Largest acceptable constraint violation: 1e-6 of the largest capacity or demand (t/yr)."""
+    scale = max([1.0] + [float(x) for x in data.sites["capacity_tpy"]] +
+                [float(x) for x in data.demand["demand_tpy"]])
+    return 1e-6 * scale
+
+
+def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = out_dir / f"{input_path.stem}_{model}_{stamp}.xlsx"
+    path, k = base, 2
+    while path.exists():
+        path = base.with_name(f"{base.stem}-{k}{base.suffix}")
+        k += 1
+    return path
+
+
+@dataclass
+class RunResult:
+    outcome: SolveOutcome
+    data: PlanData
+    definition: ModelDefinition
+    solution: Solution | None = None
+    costs: dict = field(default_factory=dict)
+    output: Path | None = None
+    max_violation: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+
+def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
+                   model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
+                   write: bool = True, out_dir: Path = Path("outputs")) -> RunResult:
+    input_path = Path(input_path)
+    definition = load_definition(model)
+    solver = definition.solver
+    if time_limit is not None:
+        solver = dataclasses.replace(solver, time_limit_s=time_limit)
+    if mip_gap is not None:
+        solver = dataclasses.replace(solver, mip_gap=mip_gap)
+    solver.check()
+    definition = dataclasses.replace(definition, solver=solver)
+    if write and output is not None:
+        check_target(Path(output), force)  # fail before a long solve, not after
+    timings = {}
+    t0 = time.perf_counter()
+    data = load_data(input_path, definition.overrides)
+    timings["read_validate_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    m = build_model(data, definition)
+    timings["build_s"] = time.perf_counter() - t0
+    outcome = solve_model(m, solver)
+    result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
+    if not outcome.usable:
+        return result
+    sol = extract_solution(m, data)
+    violations = verify_solution(data, definition, sol)
+    costs = cost_components(data, sol)
+    max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
+    result.solution, result.costs, result.max_violation = sol, costs, max_v
+    if max_v > violation_tolerance(data):
+        outcome.status = "error"
+        outcome.message = (f"the solver's plan violates {where} by {max_v:.6g} (tolerance "
+                           f"{violation_tolerance(data):.3g}); not reported")
+        return result
+    if abs(costs["total_cost_musd"] - outcome.objective) > COST_REL_TOL * max(1.0, abs(outcome.objective)):
+        outcome.status = "error"
+        outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
+                           f"objective {outcome.objective:.6f} MUSD; not reported")
+        return result
+    if write:
+        target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir)
+        run = RunRecord(input_file=str(input_path), input_sha256=data.content_sha256, definition=definition,
+                        options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
+                                 "threads": solver.threads, "seed": solver.seed},
+                        status=outcome.status, termination=outcome.termination, objective=outcome.objective,
+                        bound=outcome.bound, mip_gap=outcome.mip_gap, solve_seconds=outcome.solve_seconds,
+                        solver_version=outcome.solver_version, max_violation=max_v, max_violation_where=where,
+                        hand_over=outcome.hand_over, warnings=data.warnings)
+        t0 = time.perf_counter()
+        result.output = write_tables(output_tables(data, sol, run), target, force=force)
+        timings["write_s"] = time.perf_counter() - t0
+    return result

@@ -1,0 +1,263 @@
+"""Read a workbook into typed pandas tables, one per sheet of the contract (no Pyomo here).
+
+Values are read with python-calamine (fast, and it leaves `n/a` or `NA` as the text the user
+typed). Formula cells that were never calculated (written by a program, never opened in
+Excel) carry no saved value; they are found in the sheet XML and reported by cell.
+Every table gets a `_row` column holding the Excel row of each record, so later checks can
+point at the cell.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+import python_calamine
+from defusedxml import ElementTree as SafeET
+
+from .errors import InputError
+from .schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
+
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_MAX_CELL_CHARS = 32_767  # Excel's own limit; longer text is not a real spreadsheet cell
+
+
+@dataclass
+class RawWorkbook:
+    """Typed tables as read, before cross-sheet checks."""
+
+    path: Path
+    tables: dict[str, pd.DataFrame]
+    settings: dict[str, object]
+    settings_rows: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _check_container(path: Path) -> None:
+    if not path.exists():
+        raise InputError("E_FILE", f"input file '{path}' does not exist")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' is an encrypted workbook or an old .xls file; "
+                         "save it as an unencrypted .xlsx")
+    if not head.startswith(b"PK"):
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' is not an .xlsx workbook (is it a CSV or "
+                         "another format renamed .xlsx?)")
+    if not zipfile.is_zipfile(path):
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged or truncated (not a readable .xlsx)")
+
+
+def _formula_cells_without_value(path: Path) -> dict[str, list[str]]:
+    """Sheet name -> cell refs holding a formula with no saved value."""
+    out: dict[str, list[str]] = {}
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if "xl/workbook.xml" not in names:
+            return out
+        wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
+        rels = {}
+        rel_path = "xl/_rels/workbook.xml.rels"
+        if rel_path in names:
+            for rel in SafeET.fromstring(zf.read(rel_path)):
+                target = rel.get("Target", "")
+                target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+                rels[rel.get("Id")] = target
+        for sheet in wb.iter(f"{_NS_MAIN}sheet"):
+            target = rels.get(sheet.get(f"{_NS_REL}id"))
+            if not target or target not in names:
+                continue
+            missing = []
+            with zf.open(target) as fh:
+                for _event, elem in SafeET.iterparse(fh, events=("end",)):
+                    if elem.tag == f"{_NS_MAIN}c":
+                        f = elem.find(f"{_NS_MAIN}f")
+                        if f is not None:
+                            v = elem.find(f"{_NS_MAIN}v")
+                            if v is None or v.text is None or v.text == "":
+                                missing.append(elem.get("r"))
+                        elem.clear()
+            if missing:
+                out[sheet.get("name")] = missing
+    return out
+
+
+def _is_blank(v) -> bool:
+    return v is None or (isinstance(v, str) and v.strip() == "") or (isinstance(v, float) and math.isnan(v))
+
+
+def normalise_text(v) -> str:
+    """Text as an id: NFKC-normalised (full-width and look-alike compatibility forms folded),
+    whitespace stripped; whole numbers written without '.0'."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    s = unicodedata.normalize("NFKC", str(v)).strip()
+    return re.sub(r"\s+", " ", s)
+
+
+def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
+    """Convert one cell to the column's type or raise an InputError naming the cell."""
+    where = dict(sheet=sheet, row=row, col=colidx, column=col.name)
+    if isinstance(v, str) and len(v) > _MAX_CELL_CHARS:
+        raise InputError("E_CELL_TOO_LONG", f"cell holds {len(v):,} characters (Excel's limit is 32,767)",
+                         **where)
+    if _is_blank(v):
+        if col.nonblank:
+            raise InputError("E_VALUE_MISSING", "a value is required here", **where)
+        return col.default
+    if col.kind in ("int", "float"):
+        if isinstance(v, bool):
+            raise InputError("E_NOT_A_NUMBER", f"expected a number, found {str(v).upper()}", **where)
+        if isinstance(v, (int, float)):
+            x = float(v)
+        else:
+            text = str(v).strip()
+            try:
+                x = float(text.replace(",", "")) if re.fullmatch(r"[+-]?[\d,]*\.?\d+(e[+-]?\d+)?", text,
+                                                                  re.I) else None
+            except ValueError:
+                x = None
+            if x is None:
+                raise InputError("E_NOT_A_NUMBER", f"expected a number, found '{text}'", **where)
+        if not math.isfinite(x):
+            raise InputError("E_NOT_FINITE", f"expected a finite number, found {x}", **where)
+        if col.kind == "int":
+            if not float(x).is_integer():
+                raise InputError("E_NOT_INTEGER", f"expected a whole number, found {x:g}", **where)
+            x = int(x)
+        low_bad = col.min is not None and (x <= col.min if col.min_exclusive else x < col.min)
+        if low_bad or (col.max is not None and x > col.max):
+            lo = "" if col.min is None else (f"> {col.min:g}" if col.min_exclusive else f">= {col.min:g}")
+            hi = "" if col.max is None else f"<= {col.max:g}"
+            rng = " and ".join(s for s in (lo, hi) if s)
+            raise InputError("E_OUT_OF_RANGE", f"{x:g} is out of range (must be {rng})", **where)
+        return x
+    text = normalise_text(v)
+    if col.kind == "choice":
+        low = text.lower()
+        if low not in col.choices:
+            allowed = " | ".join(c for c in col.choices if c) or "(blank)"
+            raise InputError("E_BAD_CHOICE", f"'{text}' is not one of: {allowed}", **where)
+        return low
+    return text
+
+
+def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], warn: list[str]) -> pd.DataFrame:
+    if spec.name in formulas:
+        ref = formulas[spec.name][0]
+        m = re.match(r"([A-Z]+)(\d+)", ref or "")
+        from openpyxl.utils import column_index_from_string
+        raise InputError("E_FORMULA_NO_VALUE",
+                         f"cell {ref} holds a formula with no saved value (the workbook was written by a "
+                         "program and never recalculated): open and save it in Excel, or type the value",
+                         sheet=spec.name, row=int(m.group(2)) if m else None,
+                         col=column_index_from_string(m.group(1)) if m else None)
+    sheet = book.get_sheet_by_name(spec.name)
+    merged = sheet.merged_cell_ranges or []
+    if merged:
+        (r0, c0), _ = merged[0]
+        raise InputError("E_MERGED_CELLS", "merged cells are not allowed in a data table; unmerge them "
+                         "and give every row its own value", sheet=spec.name, row=r0 + 1, col=c0 + 1)
+    rows = sheet.to_python(skip_empty_area=False)
+    # Ghost formatted rows at the bottom are dropped; blank rows inside the table are skipped.
+    while rows and all(_is_blank(v) for v in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InputError("E_EMPTY_SHEET", "the sheet is empty: row 1 must hold the column names",
+                         sheet=spec.name, row=1)
+    header = [normalise_text(h) if not _is_blank(h) else "" for h in rows[0]]
+    positions: dict[str, int] = {}
+    for j, h in enumerate(header):
+        if not h:
+            continue
+        if h in positions:
+            raise InputError("E_DUPLICATE_COLUMN", f"column '{h}' appears twice", sheet=spec.name, row=1,
+                             col=j + 1)
+        positions[h] = j
+    known = {c.name for c in spec.columns}
+    unknown = [h for h in positions if h not in known]
+    if unknown:
+        warn.append(f"{spec.name}: unknown column(s) ignored: {', '.join(unknown)}")
+    for c in spec.columns:
+        if c.required and c.name not in positions:
+            raise InputError("E_COLUMN_MISSING", f"missing column '{c.name}' in the header row",
+                             sheet=spec.name, row=1, column=c.name)
+    records = []
+    for i, values in enumerate(rows[1:], start=2):
+        if all(_is_blank(v) for v in values):
+            continue
+        rec = {"_row": i}
+        for c in spec.columns:
+            j = positions.get(c.name)
+            v = values[j] if j is not None and j < len(values) else None
+            rec[c.name] = parse_value(c, v, spec.name, i, (j + 1) if j is not None else None)
+        records.append(rec)
+    cols = ["_row"] + [c.name for c in spec.columns]
+    df = pd.DataFrame.from_records(records, columns=cols)
+    df.attrs["positions"] = {k: v + 1 for k, v in positions.items()}
+    if spec.key and len(df):
+        dup = df.duplicated(list(spec.key), keep="first")
+        if dup.any():
+            r = df[dup].iloc[0]
+            first = df[(df[list(spec.key)] == r[list(spec.key)]).all(axis=1)].iloc[0]
+            key = ", ".join(f"{k}={r[k]}" for k in spec.key)
+            raise InputError("E_DUPLICATE", f"duplicate {key} (first given in row {first['_row']})",
+                             sheet=spec.name, row=int(r["_row"]), col=positions[spec.key[0]] + 1,
+                             column=spec.key[0])
+    return df
+
+
+def _settings(df: pd.DataFrame) -> tuple[dict[str, object], dict[str, int], list[str]]:
+    vals: dict[str, object] = {}
+    rows: dict[str, int] = {}
+    warn = []
+    kcol = df.attrs["positions"]["key"]
+    vcol = df.attrs["positions"].get("value")
+    for _, r in df.iterrows():
+        key = r["key"]
+        if key not in SETTINGS:
+            warn.append(f"settings row {r['_row']}: unknown setting '{key}' ignored")
+            continue
+        rows[key] = int(r["_row"])
+        vals[key] = parse_value(SETTINGS[key], r["value"], "settings", int(r["_row"]), vcol)
+    for key, spec in SETTINGS.items():
+        if key not in vals:
+            if spec.nonblank:
+                raise InputError("E_SETTING_MISSING", f"setting '{key}' is required (add a row with key "
+                                 f"'{key}')", sheet="settings", col=kcol, column="key")
+            vals[key] = spec.default
+    return vals, rows, warn
+
+
+def read_workbook(path: str | Path) -> RawWorkbook:
+    path = Path(path)
+    _check_container(path)
+    formulas = _formula_cells_without_value(path)
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for damaged files
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' could not be read as .xlsx ({exc})") from None
+    present = list(book.sheet_names)
+    warn: list[str] = []
+    extra = [s for s in present if s not in SHEETS and s not in PASSIVE_SHEETS]
+    if extra:
+        warn.append(f"unknown sheet(s) ignored: {', '.join(extra)}")
+    tables: dict[str, pd.DataFrame] = {}
+    for name, spec in SHEETS.items():
+        if name not in present:
+            if spec.optional:
+                continue
+            raise InputError("E_SHEET_MISSING", f"the workbook has no sheet '{name}'", sheet=name)
+        tables[name] = _read_sheet(book, spec, formulas, warn)
+    settings, settings_rows, w = _settings(tables.pop("settings"))
+    warn.extend(w)
+    return RawWorkbook(path=path, tables=tables, settings=settings, settings_rows=settings_rows,
+                       warnings=warn)

@@ -1,0 +1,176 @@
+"""Output tables of the saved portfolio, built from plain tables only (testable without a solver)."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from . import __version__
+from .data import PlanData
+from .definition import ModelDefinition
+from .model import demand_required
+from .results import Solution, cost_components, online_periods
+
+COMPONENTS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
+              "transport_musd", "unmet_penalty_musd")
+
+
+@dataclass
+class RunRecord:
+    """What is known about a run besides its solution (for `summary` and `run_info`)."""
+
+    input_file: str
+    input_sha256: str
+    definition: ModelDefinition
+    options: dict
+    status: str
+    termination: str
+    objective: float | None
+    bound: float | None
+    mip_gap: float | None
+    solve_seconds: float
+    solver_version: str
+    max_violation: float
+    max_violation_where: str
+    hand_over: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def portfolio_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    s = data.sites
+    online = online_periods(data, sol.builds)
+    rows = []
+    for f, tb in sorted(zip(sol.builds["site"], sol.builds["build_period"])):
+        r = s.loc[f]
+        on = min(online[f]) if online[f] else None
+        rows.append({"site": f, "name": r["name"], "country": r["country"], "member": r["host_member"],
+                     "stage": r["stage"], "mineral": r["mineral"], "capacity_tpy": float(r["capacity_tpy"]),
+                     "build_period": int(tb), "online_period": on, "capex_musd": float(r["capex_musd"])})
+    return pd.DataFrame(rows, columns=["site", "name", "country", "member", "stage", "mineral", "capacity_tpy",
+                                       "build_period", "online_period", "capex_musd"])
+
+
+def flows_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    f = sol.flows.copy()
+    f["origin_country"] = [data.sites.loc[o, "country"] for o in f["origin"]]
+    f["origin_stage"] = [data.sites.loc[o, "stage"] for o in f["origin"]]
+    cols = ["origin", "origin_country", "origin_stage", "destination", "kind", "mineral", "period", "scenario",
+            "flow_tpy"]
+    return f[cols].sort_values(["scenario", "period", "mineral", "origin", "destination"]).reset_index(drop=True)
+
+
+def supply_mix_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """Per member, mineral, period, scenario: delivered supply by origin country and its share."""
+    d = sol.flows[sol.flows["kind"] == "delivery"].copy()
+    cols = ["member", "mineral", "period", "scenario", "origin_country", "supply_tpy", "share"]
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    d["origin_country"] = [data.sites.loc[o, "country"] for o in d["origin"]]
+    g = d.groupby(["destination", "mineral", "period", "scenario", "origin_country"], as_index=False)["flow_tpy"].sum()
+    g = g.rename(columns={"destination": "member", "flow_tpy": "supply_tpy"})
+    g["share"] = g["supply_tpy"] / g.groupby(["member", "mineral", "period", "scenario"])["supply_tpy"].transform("sum")
+    return g[cols].sort_values(cols[:5]).reset_index(drop=True)
+
+
+def unmet_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    delivered = sol.flows[sol.flows["kind"] == "delivery"].groupby(
+        ["destination", "mineral", "period", "scenario"])["flow_tpy"].sum().to_dict() if not sol.flows.empty else {}
+    rows = []
+    for a, mi, t, s, u in sol.unmet.itertuples(index=False):
+        rows.append({"member": a, "mineral": mi, "period": int(t), "scenario": s,
+                     "demand_tpy": demand_required(data, a, mi, t, s),
+                     "delivered_tpy": delivered.get((a, mi, t, s), 0.0), "unmet_tpy": u})
+    return pd.DataFrame(rows, columns=["member", "mineral", "period", "scenario", "demand_tpy", "delivered_tpy",
+                                       "unmet_tpy"])
+
+
+def unmet_by_scenario_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """Tonnes unmet over the horizon per scenario, sum_t L_t u (undiscounted)."""
+    years = data.periods["years"].to_dict()
+    rows = []
+    for s in data.SCENARIOS:
+        u = sol.unmet[sol.unmet["scenario"] == s]
+        rows.append({"scenario": s, "probability": float(data.scenarios.loc[s, "probability"]),
+                     "demand_multiplier": float(data.scenarios.loc[s, "demand_multiplier"]),
+                     "unmet_demand_t": float(sum(years[t] * x for t, x in zip(u["period"], u["unmet_tpy"])))})
+    return pd.DataFrame(rows)
+
+
+def capex_by_host_table(portfolio: pd.DataFrame) -> pd.DataFrame:
+    """Undiscounted capex of built sites by host member (or 'non-member') and stage, MUSD."""
+    p = portfolio.copy()
+    p["member"] = p["member"].replace("", "non-member")
+    stages = ["mine", "refinery", "recycling"]
+    if p.empty:
+        return pd.DataFrame(columns=["member"] + [f"{s}_capex_musd" for s in stages])
+    t = p.pivot_table(index="member", columns="stage", values="capex_musd", aggfunc="sum", fill_value=0.0)
+    t = t.reindex(columns=stages, fill_value=0.0)
+    t.columns = [f"{c}_capex_musd" for c in t.columns]
+    return t.reset_index()
+
+
+def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame:
+    comp = cost_components(data, sol)
+    ub = unmet_by_scenario_table(data, sol)
+    expected_unmet = float((ub["probability"] * ub["unmet_demand_t"]).sum())
+    rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value)")]
+    rows += [(k, comp[k], "MUSD (present value)") for k in COMPONENTS]
+    rows += [("unmet_demand_t", expected_unmet, "t over the horizon (expected)"),
+             ("sites_built", int(len(sol.builds)), "count"),
+             ("status", run.status, ""),
+             ("mip_gap", run.mip_gap if run.mip_gap is not None else "", "fraction"),
+             ("solve_seconds", round(run.solve_seconds, 3), "s"),
+             ("solver_objective_musd", run.objective if run.objective is not None else "", "MUSD"),
+             ("max_constraint_violation", run.max_violation, "row units")]
+    return pd.DataFrame(rows, columns=["key", "value", "unit"])
+
+
+def run_info_table(run: RunRecord) -> pd.DataFrame:
+    import highspy  # noqa: F401 (version only)
+    import importlib.metadata as md
+    import pyomo
+
+    def ver(p):
+        try:
+            return md.version(p)
+        except md.PackageNotFoundError:
+            return ""
+
+    rows = [("input_file", run.input_file), ("input_sha256", run.input_sha256),
+            ("model_definition", run.definition.name), ("model_definition_file", run.definition.source),
+            ("model_families", ", ".join(f"{k}={'on' if v else 'off'}" for k, v in run.definition.families.items())),
+            ("model_overrides", ", ".join(f"{k}={v}" for k, v in run.definition.overrides.items())),
+            ("options", ", ".join(f"{k}={v}" for k, v in run.options.items())),
+            ("planner_version", __version__), ("pyomo_version", pyomo.__version__),
+            ("highspy_version", ver("highspy")), ("highs_version", run.solver_version),
+            ("python_version", platform.python_version()), ("status", run.status),
+            ("termination", run.termination),
+            ("objective_musd", run.objective if run.objective is not None else ""),
+            ("bound_musd", run.bound if run.bound is not None else ""),
+            ("mip_gap", run.mip_gap if run.mip_gap is not None else ""),
+            ("solve_seconds", round(run.solve_seconds, 3)),
+            ("max_constraint_violation", run.max_violation),
+            ("max_constraint_violation_at", run.max_violation_where),
+            ("reproducible", "no (stopped at a time limit)" if run.status == "best_found" else "yes"),
+            ("written_utc", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))]
+    rows += [(f"hand_over_{k}", v) for k, v in run.hand_over.items()]
+    rows += [(f"warning_{i + 1}", w) for i, w in enumerate(run.warnings)]
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd.DataFrame]:
+    """Sheet name -> table, in workbook order."""
+    portfolio = portfolio_table(data, sol)
+    return {
+        "summary": summary_table(data, sol, run),
+        "portfolio": portfolio,
+        "capex_by_host": capex_by_host_table(portfolio),
+        "flows": flows_table(data, sol),
+        "supply_mix": supply_mix_table(data, sol),
+        "unmet_demand": unmet_table(data, sol),
+        "unmet_by_scenario": unmet_by_scenario_table(data, sol),
+        "run_info": run_info_table(run),
+    }

@@ -1,0 +1,171 @@
+"""Plain result tables from a solved model, and everything computed from them (no Pyomo past
+`extract_solution`): cost accounting and an independent check of every constraint.
+
+The costs reported in `summary` are recomputed here from the plain tables and the input data,
+not read from the solver; `verify_solution` recomputes every constraint the same way. Build
+decisions are rounded at 0.5 (binaries come back as 0.9999999 or -0.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .data import PlanData
+from .definition import ModelDefinition
+from .model import USD_TO_MUSD, demand_required, unit_cost_usd_per_t
+
+FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
+
+
+@dataclass
+class Solution:
+    builds: pd.DataFrame  # site, build_period
+    flows: pd.DataFrame  # arc, origin, destination, kind, mineral, period, scenario, flow_tpy
+    unmet: pd.DataFrame  # member, mineral, period, scenario, unmet_tpy
+
+
+def extract_solution(m, data: PlanData) -> Solution:
+    """Read variable values into plain tables (the only function here that touches Pyomo)."""
+    builds = [(f, t) for (f, t) in data.BUILD_OPTIONS if (m.v_build[f, t].value or 0.0) > 0.5]
+    arcs = data.arcs
+    rows = []
+    for (a, t, s), v in m.v_flow.items():
+        x = v.value or 0.0
+        if x > FLOW_EPS:
+            r = arcs.loc[a]
+            rows.append((a, r["origin"], r["destination"], r["kind"], r["mineral"], t, s, float(x)))
+    flows = pd.DataFrame(rows, columns=["arc", "origin", "destination", "kind", "mineral", "period", "scenario",
+                                        "flow_tpy"])
+    unmet = [(a, mi, t, s, max(0.0, float(v.value or 0.0))) for (a, mi, t, s), v in m.v_unmet.items()]
+    return Solution(builds=pd.DataFrame(builds, columns=["site", "build_period"]), flows=flows,
+                    unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]))
+
+
+def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:
+    """Candidate -> periods in which it is online under the given builds."""
+    built = dict(zip(builds["site"], builds["build_period"]))
+    out = {}
+    for f, tb in built.items():
+        lead = float(data.sites.loc[f, "lead_time_years"])
+        out[f] = {t for t in data.PERIODS if tb + lead <= t}
+    return out
+
+
+def site_output(sol: Solution) -> pd.Series:
+    """(site, period, scenario) -> output t/yr."""
+    if sol.flows.empty:
+        return pd.Series(dtype=float)
+    return sol.flows.groupby(["origin", "period", "scenario"])["flow_tpy"].sum()
+
+
+def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
+    """Present-value cost components in MUSD, recomputed from the plain tables."""
+    sites, per, sc = data.sites, data.periods, data.scenarios
+    capex = sum(float(per.loc[t, "discount"]) * float(sites.loc[f, "capex_musd"])
+                for f, t in zip(sol.builds["site"], sol.builds["build_period"]))
+    fixed = sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+                for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
+    for f, ts in online_periods(data, sol.builds).items():
+        fixed += sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"]) for t in ts)
+    cp = float(data.settings.get("carbon_price_usd_per_tco2e") or 0.0)
+    rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
+    variable = carbon = risk = transport = penalty = 0.0
+    for (f, t, s), q in site_output(sol).items():
+        w = float(sc.loc[s, "probability"]) * float(per.loc[t, "weight"]) * USD_TO_MUSD
+        r = sites.loc[f]
+        variable += w * float(r["var_cost_usd_per_t"]) * q
+        carbon += w * cp * float(r["emissions_tco2e_per_t"]) * q
+        risk += w * rw * float(r["risk_score"]) * q
+    if not sol.flows.empty:
+        cost = data.arcs["cost_usd_per_t"]
+        for a, t, s, x in zip(sol.flows["arc"], sol.flows["period"], sol.flows["scenario"], sol.flows["flow_tpy"]):
+            transport += float(sc.loc[s, "probability"]) * float(per.loc[t, "weight"]) * USD_TO_MUSD * float(cost[a]) * x
+    pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
+    for t, s, u in zip(sol.unmet["period"], sol.unmet["scenario"], sol.unmet["unmet_tpy"]):
+        penalty += float(sc.loc[s, "probability"]) * float(per.loc[t, "weight"]) * USD_TO_MUSD * pen * u
+    comp = {"capex_musd": capex, "fixed_opex_musd": fixed, "variable_cost_musd": variable,
+            "carbon_musd": carbon, "risk_charge_musd": risk, "transport_musd": transport,
+            "unmet_penalty_musd": penalty}
+    comp["total_cost_musd"] = sum(comp.values())
+    return comp
+
+
+def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) -> list[tuple[str, str, float]]:
+    """Recompute every constraint from the plain tables.
+
+    Returns (constraint family, index, violation) for every violated row, largest first;
+    a violation is measured in the row's own unit (t/yr, tCO2e/yr or count)."""
+    v: list[tuple[str, str, float]] = []
+    sites = data.sites
+    out = site_output(sol).to_dict()
+    online = online_periods(data, sol.builds)
+    # build_once / force_build / exclusive groups / eligibility
+    counts = sol.builds["site"].value_counts().to_dict()
+    for f, n in counts.items():
+        if n > 1:
+            v.append(("build_once", f, float(n - 1)))
+        if f not in sites.index or sites.loc[f, "status"] != "candidate" or not sites.loc[f, "eligible"]:
+            v.append(("build_once", f"{f} is not an eligible candidate", 1.0))
+    for f in data.FORCED:
+        if counts.get(f, 0) != 1:
+            v.append(("build_once", f"{f} forced", 1.0))
+    if definition.on("exclusive_group"):
+        for g, members in data.GROUPS.items():
+            n = sum(counts.get(f, 0) for f in members)
+            if n > 1:
+                v.append(("exclusive_group", g, float(n - 1)))
+    for f in data.SITES:
+        r = sites.loc[f]
+        for t in data.PERIODS:
+            is_on = r["status"] == "existing" or t in online.get(f, set())
+            for s in data.SCENARIOS:
+                q = out.get((f, t, s), 0.0)
+                cap = data.avail(s, f, t) * float(r["capacity_tpy"]) if is_on else 0.0
+                if q - cap > 0:
+                    v.append(("capacity_if_online", f"{f},{t},{s}", q - cap))
+    inflow = sol.flows[sol.flows["kind"] == "supply"].groupby(["destination", "period", "scenario"])["flow_tpy"].sum().to_dict() \
+        if not sol.flows.empty else {}
+    for f in sites.index[sites["stage"] == "refinery"]:
+        for t in data.PERIODS:
+            for s in data.SCENARIOS:
+                gap = abs(inflow.get((f, t, s), 0.0) - out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]))
+                if gap > 0:
+                    v.append(("refinery_input", f"{f},{t},{s}", gap))
+    if definition.on("scrap_limit"):
+        for (a, mi), fs in data.RECYCLING_POOLS.items():
+            for t in data.PERIODS:
+                avail = float(data.scrap.loc[(a, mi, t), "scrap_tpy"]) if (a, mi, t) in data.scrap.index else 0.0
+                for s in data.SCENARIOS:
+                    use = sum(out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]) for f in fs)
+                    if use - avail > 0:
+                        v.append(("scrap_limit", f"{a},{mi},{t},{s}", use - avail))
+    delivered = sol.flows[sol.flows["kind"] == "delivery"].groupby(
+        ["destination", "mineral", "period", "scenario"])["flow_tpy"].sum().to_dict() if not sol.flows.empty else {}
+    unmet = {(a, mi, t, s): u for a, mi, t, s, u in sol.unmet.itertuples(index=False)}
+    for (a, mi, t) in data.demand.index:
+        for s in data.SCENARIOS:
+            short = demand_required(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0) - unmet.get((a, mi, t, s), 0.0)
+            if short > 0:
+                v.append(("demand_coverage", f"{a},{mi},{t},{s}", short))
+    sigma = data.settings.get("max_country_share")
+    if definition.on("country_share_cap") and sigma is not None and not sol.flows.empty:
+        d = sol.flows[sol.flows["kind"] == "delivery"].copy()
+        d["country"] = [sites.loc[o, "country"] for o in d["origin"]]
+        by = d.groupby(["destination", "mineral", "country", "period", "scenario"])["flow_tpy"].sum()
+        for (a, mi, c, t, s), x in by.items():
+            if (a, mi, c) in data.SHARE_CAP_INDEX and (a, mi, t) in data.demand.index:
+                excess = x - float(sigma) * demand_required(data, a, mi, t, s)
+                if excess > 0:
+                    v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
+    if definition.on("emissions_cap"):
+        for t, cap in data.limits["emissions_cap_tco2e_per_yr"].items():
+            if cap is None or cap != cap:
+                continue
+            for s in data.SCENARIOS:
+                em = sum(q * float(sites.loc[f, "emissions_tco2e_per_t"]) for (f, tt, ss), q in out.items()
+                         if tt == t and ss == s)
+                if em - float(cap) > 0:
+                    v.append(("emissions_cap", f"{t},{s}", em - float(cap)))
+    return sorted(v, key=lambda r: -r[2])

@@ -1,0 +1,182 @@
+"""The workbook contract (version 1): every sheet, column, type, unit and range.
+
+This one schema drives the reader, the validation messages and (later) the template and
+README sheet, so the contract is written down exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CONTRACT_VERSION = 1
+
+STAGES = ("mine", "refinery", "recycling", "market")
+STATUSES = ("existing", "candidate")
+DECISIONS = ("", "force_build", "exclude")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sheet.
+
+    kind: "str" | "int" | "float" | "choice"
+    required: the column must be present in the sheet.
+    nonblank: every row must give a value (otherwise `default` is used).
+    """
+
+    name: str
+    kind: str
+    doc: str
+    unit: str = ""
+    required: bool = True
+    nonblank: bool = True
+    default: object = None
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    optional: bool = False
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _c(name, kind, doc, unit="", **kw) -> Column:
+    return Column(name=name, kind=kind, doc=doc, unit=unit, **kw)
+
+
+def _opt(name, kind, doc, unit="", default=None, **kw) -> Column:
+    """An optional column whose blank cells take `default`."""
+    return Column(name=name, kind=kind, doc=doc, unit=unit, required=False, nonblank=False,
+                  default=default, **kw)
+
+
+# Settings are a key/value sheet; each key has its own type and range.
+SETTINGS: dict[str, Column] = {
+    s.name: s
+    for s in (
+        _c("base_year", "int", "year to which all costs are discounted", "year", min=1900, max=2200),
+        _c("discount_rate", "float", "real discount rate per year", "1/yr", min=0, max=1),
+        _opt("unmet_penalty_usd_per_t", "float", "penalty per tonne of demand not met", "USD/t",
+             default=0.0, min=0),
+        _opt("risk_weight_usd_per_t", "float",
+             "cost charged per tonne produced in a country of risk score 1", "USD/t", default=0.0, min=0),
+        _opt("carbon_price_usd_per_tco2e", "float", "carbon price", "USD/tCO2e", default=0.0, min=0),
+        _opt("max_country_share", "float",
+             "largest share of a member's demand that sites in any single outside country may supply "
+             "(blank = off)", "share", default=None, min=0, max=1),
+        _opt("min_esg_score", "float", "candidates with a lower (or blank) esg_score cannot be built "
+             "(blank = off)", "score 0..100", default=None, min=0, max=100),
+        _opt("freight_usd_per_t_km", "float", "default transport cost per tonne-kilometre", "USD/(t km)",
+             default=0.0, min=0),
+    )
+}
+
+SHEETS: dict[str, Sheet] = {
+    s.name: s
+    for s in (
+        Sheet("settings", "model-wide settings, one key per row", (
+            _c("key", "str", "setting name"),
+            _opt("value", "str", "setting value (type depends on the key)", default=None),
+        ), key=("key",)),
+        Sheet("periods", "planning periods", (
+            _c("period", "int", "first year of the period", "year", min=1900, max=2200),
+            _c("years", "int", "length of the period", "years", min=1, max=100),
+        ), key=("period",)),
+        Sheet("minerals", "minerals modelled", (
+            _c("mineral", "str", "mineral id"),
+            _opt("name", "str", "display name", default=""),
+        ), key=("mineral",)),
+        Sheet("countries", "countries hosting sites or members", (
+            _c("country", "str", "ISO3 code (NA is Namibia, not a missing value)"),
+            _opt("name", "str", "display name", default=""),
+            _opt("member", "str", "alliance member the country belongs to (blank if none)", default=""),
+            _c("risk_score", "float", "supply risk score (0 best .. 1 worst)", "score 0..1", min=0, max=1),
+            _c("lat", "float", "latitude", "deg", min=-90, max=90),
+            _c("lon", "float", "longitude", "deg", min=-180, max=180),
+        ), key=("country",)),
+        Sheet("members", "alliance members (demand centres)", (
+            _c("member", "str", "member id"),
+            _opt("name", "str", "display name", default=""),
+            _c("lat", "float", "latitude of the demand centre", "deg", min=-90, max=90),
+            _c("lon", "float", "longitude of the demand centre", "deg", min=-180, max=180),
+        ), key=("member",)),
+        Sheet("sites", "existing and candidate mines, refineries, recycling plants and market sources", (
+            _c("site", "str", "site id"),
+            _opt("name", "str", "display name", default=""),
+            _c("country", "str", "ISO3 code of the host country"),
+            _c("stage", "choice", "mine | refinery | recycling | market", choices=STAGES),
+            _c("mineral", "str", "mineral id"),
+            _c("status", "choice", "existing | candidate", choices=STATUSES),
+            _c("capacity_tpy", "float", "output capacity, tonnes of contained mineral per year", "t/yr",
+               min=0),
+            _opt("capex_musd", "float", "capital cost (candidates only)", "MUSD", default=0.0, min=0),
+            _opt("fixed_opex_musd_per_yr", "float", "fixed operating cost while online", "MUSD/yr",
+                 default=0.0, min=0),
+            _opt("var_cost_usd_per_t", "float", "variable cost per tonne of output", "USD/t", default=0.0,
+                 min=0),
+            _opt("yield", "float", "t out per t in (refinery: refined per raw; recycling: per t scrap)",
+                 "t/t", default=None, min=0, max=1, min_exclusive=True),
+            _opt("emissions_tco2e_per_t", "float", "emissions per tonne of output", "tCO2e/t",
+                 default=0.0, min=0),
+            _opt("esg_score", "float", "ESG score (blank = unknown, fails an ESG screen)", "score 0..100",
+                 default=None, min=0, max=100),
+            _opt("lead_time_years", "float", "years from build decision to first output", "years",
+                 default=0.0, min=0),
+            _opt("group", "str", "candidates sharing a group are mutually exclusive", default=""),
+            _opt("decision", "choice", "blank | force_build | exclude", default="", choices=DECISIONS),
+            _opt("lat", "float", "latitude (blank: the country's)", "deg", default=None, min=-90, max=90),
+            _opt("lon", "float", "longitude (blank: the country's)", "deg", default=None, min=-180,
+                 max=180),
+        ), key=("site",)),
+        Sheet("demand", "refined demand per member", (
+            _c("member", "str", "member id"),
+            _c("mineral", "str", "mineral id"),
+            _c("period", "int", "period (first year)", "year"),
+            _c("demand_tpy", "float", "refined demand", "t/yr", min=0),
+        ), key=("member", "mineral", "period")),
+        Sheet("scrap", "scrap available to recycling sites in a member's countries", (
+            _c("member", "str", "member id"),
+            _c("mineral", "str", "mineral id"),
+            _c("period", "int", "period (first year)", "year"),
+            _c("scrap_tpy", "float", "scrap feed available", "t/yr", min=0),
+        ), key=("member", "mineral", "period"), optional=True),
+        Sheet("transport", "transport cost overrides", (
+            _c("origin", "str", "origin site id"),
+            _c("destination", "str", "destination site or member id"),
+            _c("cost_usd_per_t", "float", "transport cost", "USD/t", min=0),
+        ), key=("origin", "destination"), optional=True),
+        Sheet("scenarios", "scenarios of the two-stage stochastic program", (
+            _c("scenario", "str", "scenario id"),
+            _c("probability", "float", "probability (all sum to 1)", "share", min=0, max=1),
+            _opt("demand_multiplier", "float", "multiplier on all demand", "x", default=1.0, min=0),
+        ), key=("scenario",), optional=True),
+        Sheet("disruptions", "reduced availability of sites in scenarios", (
+            _opt("scenario", "str", "scenario id (blank = all)", default=""),
+            _opt("country", "str", "country (blank = all)", default=""),
+            _opt("site", "str", "site id (blank = all)", default=""),
+            _opt("mineral", "str", "mineral id (blank = all)", default=""),
+            _opt("period", "int", "period (blank = all)", "year", default=None),
+            _c("availability", "float", "share of capacity available", "share", min=0, max=1),
+        ), optional=True),
+        Sheet("limits", "emissions caps", (
+            _c("period", "int", "period (first year)", "year"),
+            _opt("emissions_cap_tco2e_per_yr", "float", "cap on supply-chain emissions (blank = off)",
+                 "tCO2e/yr", default=None, min=0),
+        ), key=("period",), optional=True),
+    )
+}
+
+# Sheets that carry documentation only; never warned about.
+PASSIVE_SHEETS = ("sources", "readme", "README", "notes")

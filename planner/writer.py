@@ -1,0 +1,134 @@
+"""Write plain tables to an Excel workbook (atomically) and read a saved portfolio back.
+
+User text is always written as text (a name starting with `=` stays a string, never a formula).
+The file appears at its target only complete: it is written to a temporary file in the same
+folder, flushed to disk and renamed. An existing target is replaced only with `force=True`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from .errors import OutputExistsError
+
+_HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+
+
+def _number_format(column: str) -> str | None:
+    if column.endswith("_musd") or column in ("value",):
+        return "#,##0.00"
+    if column.endswith("_tpy") or column.endswith("_t"):
+        return "#,##0"
+    if column in ("share", "probability") or column.endswith("_share"):
+        return "0.0%"
+    return None
+
+
+def _cell_value(v):
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(v, "item"):  # numpy scalar
+        return v.item()
+    return v
+
+
+def _write_table(ws, df: pd.DataFrame) -> None:
+    for j, col in enumerate(df.columns, start=1):
+        c = ws.cell(row=1, column=j, value=str(col))
+        c.font = Font(bold=True)
+        c.fill = _HEADER_FILL
+        c.data_type = "s"
+    widths = [max(10, len(str(c)) + 2) for c in df.columns]
+    fmts = [_number_format(str(c)) for c in df.columns]
+    for i, rec in enumerate(df.itertuples(index=False), start=2):
+        for j, v in enumerate(rec, start=1):
+            v = _cell_value(v)
+            c = ws.cell(row=i, column=j, value=v)
+            if isinstance(v, str):
+                c.data_type = "s"  # user text stays text, even when it starts with = + - @
+                widths[j - 1] = min(60, max(widths[j - 1], len(v) + 2))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                if fmts[j - 1]:
+                    c.number_format = fmts[j - 1]
+                widths[j - 1] = max(widths[j - 1], 14)
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = w
+    ws.freeze_panes = "A2"
+
+
+def _capex_chart(ws, df: pd.DataFrame) -> None:
+    if df.empty or len(df.columns) < 2:
+        return
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Capex of built sites by host member and stage (MUSD, undiscounted)"
+    chart.y_axis.title = "MUSD"
+    n = len(df)
+    data = Reference(ws, min_col=2, max_col=len(df.columns), min_row=1, max_row=n + 1)
+    cats = Reference(ws, min_col=1, min_row=2, max_row=n + 1)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(cats)
+    chart.height, chart.width = 9, 18
+    ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}2")
+
+
+def check_target(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(f"'{path}' exists; use --force to replace it or -o to choose another file")
+
+
+def atomic_save(save, path: Path, force: bool) -> None:
+    """Call save(tmp_path), fsync, then rename onto `path` (never a partial file at `path`)."""
+    path = Path(path)
+    check_target(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    os.close(fd)
+    try:
+        save(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        check_target(path, force)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False) -> Path:
+    path = Path(path)
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, df in tables.items():
+        ws = wb.create_sheet(title=name[:31])
+        _write_table(ws, df)
+        if name == "capex_by_host":
+            _capex_chart(ws, df)
+        if name in ("summary", "run_info"):
+            ws.column_dimensions["B"].width = 40
+            for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
+                for c in row:
+                    c.alignment = Alignment(horizontal="left")
+    atomic_save(wb.save, path, force)
+    return path
+
+
+def read_portfolio(path: str | Path) -> dict[str, pd.DataFrame]:
+    """Read a saved portfolio back into plain tables (text kept as typed, blanks as '')."""
+    sheets = pd.read_excel(path, sheet_name=None, engine="calamine", keep_default_na=False, na_values=[])
+    return sheets

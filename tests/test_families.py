@@ -1,0 +1,235 @@
+"""One hand-solved tiny instance per constraint family (Calliope's habit).
+
+Every case starts from `wb.tiny()`: member AA (country AAA) needs 100 t/yr of mineral X in one
+1-year period 2030; base year 2030 and discount rate 0, so present value = plain sum; costs are
+in MUSD (1 USD/t x 1 t = 1e-6 MUSD). An existing market source M1 in country CCC sells at
+500 USD/t, so the do-nothing plan costs 100 x 500 = 50,000 USD = 0.05 MUSD.
+"""
+
+import pytest
+
+from wb import clone, site, tiny
+
+TOL = 1e-7
+
+
+def built(res):
+    return dict(zip(res.solution.builds["site"], res.solution.builds["build_period"]))
+
+
+def flow(res, origin, destination, period=None, scenario=None):
+    f = res.solution.flows
+    m = (f["origin"] == origin) & (f["destination"] == destination)
+    if period is not None:
+        m &= f["period"] == period
+    if scenario is not None:
+        m &= f["scenario"] == scenario
+    return float(f.loc[m, "flow_tpy"].sum())
+
+
+def with_refinery_chain(sheets, capex, var_cost=100, capacity=100, **kw):
+    """Existing free mine N1 in AAA feeding candidate refinery R1 in AAA (yield 1)."""
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", capacity, capex_musd=capex,
+                             var_cost_usd_per_t=var_cost, **{"yield": 1}, **kw)]
+    return sheets
+
+
+def test_do_nothing_baseline(solve_tiny):
+    # Only the market: 100 t x 500 USD/t = 50,000 USD = 0.05 MUSD, nothing built.
+    sheets, settings = tiny()
+    res = solve_tiny(sheets, settings)
+    assert res.outcome.status == "optimal"
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+    assert res.costs["variable_cost_musd"] == pytest.approx(0.05, abs=TOL)
+    assert built(res) == {}
+
+
+def test_build_pays_off(solve_tiny):
+    # R1: capex 0.01 + 100 t x 100 USD/t = 0.01 + 0.01 = 0.02 MUSD < 0.05 via the market -> build R1.
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings)
+    assert built(res) == {"R1": 2030}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=TOL)
+    assert res.costs["capex_musd"] == pytest.approx(0.01, abs=TOL)
+    assert flow(res, "N1", "R1") == pytest.approx(100)
+    assert flow(res, "R1", "AA") == pytest.approx(100)
+
+
+def test_build_does_not_pay_off(solve_tiny):
+    # capex 0.05 + 0.01 = 0.06 > 0.05 via the market -> build nothing.
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.05), settings)
+    assert built(res) == {}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+
+
+def test_lead_time_delays_supply(solve_tiny):
+    # Periods 2030 and 2035, 5 years each, r = 0. R1 (lead 5 y) built in 2030 is online from 2035.
+    # 2030: market 100 t x 500 x 5 y = 0.25; 2035: R1 100 x 100 x 5 = 0.05; capex 0.01 -> 0.31 MUSD
+    # (never building costs 0.5; building in 2035 would come online in 2040, outside the horizon).
+    sheets, settings = tiny()
+    sheets["periods"] = [{"period": 2030, "years": 5}, {"period": 2035, "years": 5}]
+    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": p, "demand_tpy": 100} for p in (2030, 2035)]
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01, lead_time_years=5), settings)
+    assert built(res) == {"R1": 2030}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.31, abs=TOL)
+    assert flow(res, "R1", "AA", period=2030) == 0
+    assert flow(res, "M1", "AA", period=2030) == pytest.approx(100)
+    assert flow(res, "R1", "AA", period=2035) == pytest.approx(100)
+    portfolio_online = res.solution.builds.iloc[0]["build_period"] + 5
+    assert portfolio_online == 2035
+
+
+def test_exclusive_group(solve_tiny):
+    # R1 and R2 (60 t/yr each, 100 USD/t) share group G. Both together would cost
+    # 0.001 + 0.002 + 0.01 = 0.013; the group allows one: R1 (cheaper capex 0.001) gives 60 t,
+    # the market 40 t: 0.001 + 60 x 100e-6 + 40 x 500e-6 = 0.001 + 0.006 + 0.02 = 0.027 MUSD.
+    sheets, settings = tiny()
+    with_refinery_chain(sheets, capex=0.001, capacity=60, group="G")
+    sheets["sites"].append(site("R2", "AAA", "refinery", "candidate", 60, capex_musd=0.002,
+                                var_cost_usd_per_t=100, group="G", **{"yield": 1}))
+    res = solve_tiny(sheets, settings)
+    assert built(res) == {"R1": 2030}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.027, abs=TOL)
+    # and without the group both are built:
+    for s in sheets["sites"]:
+        s["group"] = None
+    res2 = solve_tiny(sheets, settings)
+    assert built(res2) == {"R1": 2030, "R2": 2030}
+    assert res2.costs["total_cost_musd"] == pytest.approx(0.013, abs=TOL)
+
+
+def test_yield_losses(solve_tiny):
+    # Existing refinery R0 (yield 0.5, free) fed by mine N1 at 200 USD/t of ore.
+    # 100 t refined needs 200 t ore: 200 x 200 = 40,000 USD = 0.04 < 0.05 via the market.
+    sheets, settings = tiny()
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000, var_cost_usd_per_t=200),
+                        site("R0", "AAA", "refinery", "existing", 1000, **{"yield": 0.5})]
+    res = solve_tiny(sheets, settings)
+    assert flow(res, "N1", "R0") == pytest.approx(200)
+    assert flow(res, "R0", "AA") == pytest.approx(100)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.04, abs=TOL)
+    # With only 150 t of ore: 75 t refined, 25 t from the market: 150 x 200 + 25 x 500 = 42,500 USD.
+    sheets["sites"][1]["capacity_tpy"] = 150
+    res = solve_tiny(sheets, settings)
+    assert flow(res, "R0", "AA") == pytest.approx(75)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.0425, abs=TOL)
+
+
+def test_scrap_limit(solve_tiny):
+    # Recycler Y1 in AAA (yield 0.8, 100 USD/t) with 40 t/yr of scrap makes at most 32 t;
+    # the market gives the other 68 t: 32 x 100 + 68 x 500 = 37,200 USD = 0.0372 MUSD.
+    sheets, settings = tiny()
+    sheets["sites"].append(site("Y1", "AAA", "recycling", "existing", 1000, var_cost_usd_per_t=100,
+                                **{"yield": 0.8}))
+    sheets["scrap"] = [{"member": "AA", "mineral": "X", "period": 2030, "scrap_tpy": 40}]
+    res = solve_tiny(sheets, settings)
+    assert flow(res, "Y1", "AA") == pytest.approx(32)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.0372, abs=TOL)
+    # No scrap row means no scrap: the recycler cannot run.
+    del sheets["scrap"]
+    res = solve_tiny(sheets, settings)
+    assert flow(res, "Y1", "AA") == 0
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+
+
+def _two_markets(sheets, emissions_m1=0.0, emissions_m2=0.0):
+    sheets["sites"][0]["emissions_tco2e_per_t"] = emissions_m1
+    sheets["sites"].append(site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=800,
+                                emissions_tco2e_per_t=emissions_m2))
+    return sheets
+
+
+def test_country_share_cap_forces_costlier_supplier(solve_tiny):
+    # M1 (CCC, 500 USD/t) may supply at most 60% of 100 t; M2 (BBB, 800) the rest:
+    # 60 x 500 + 40 x 800 = 62,000 USD = 0.062 MUSD (0.05 without the cap).
+    sheets, settings = tiny(max_country_share=0.6)
+    res = solve_tiny(_two_markets(sheets), settings)
+    assert flow(res, "M1", "AA") == pytest.approx(60)
+    assert flow(res, "M2", "AA") == pytest.approx(40)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.062, abs=TOL)
+    res = solve_tiny(sheets, settings, model="no_share_cap")
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+
+
+def test_share_cap_ignores_members_own_countries(solve_tiny):
+    # A member's own country is not "outside": an existing refinery chain in AAA may supply 100%.
+    sheets, settings = tiny(max_country_share=0.3)
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R0", "AAA", "refinery", "existing", 1000, var_cost_usd_per_t=10, **{"yield": 1})]
+    res = solve_tiny(sheets, settings)
+    assert flow(res, "R0", "AA") == pytest.approx(100)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.001, abs=TOL)
+
+
+def test_emissions_cap(solve_tiny):
+    # M1 emits 10 t/t, M2 1 t/t; cap 550 t/yr: 10a + b <= 550 with a + b = 100 -> a <= 50.
+    # 50 x 500 + 50 x 800 = 65,000 USD = 0.065 MUSD.
+    sheets, settings = tiny()
+    sheets["limits"] = [{"period": 2030, "emissions_cap_tco2e_per_yr": 550}]
+    res = solve_tiny(_two_markets(sheets, 10, 1), settings)
+    assert flow(res, "M1", "AA") == pytest.approx(50)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.065, abs=TOL)
+
+
+def test_disruption_scenario_changes_the_hedge(solve_tiny):
+    # R1 costs capex 0.1 + 100 t x 100 USD/t = 0.11 MUSD; the market 0.05 -> no build in a calm world.
+    sheets, settings = tiny(unmet_penalty_usd_per_t=5000)
+    with_refinery_chain(sheets, capex=0.1)
+    res = solve_tiny(sheets, settings)
+    assert built(res) == {}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+    # With a 50% chance that CCC stops exporting (availability 0), not building costs
+    # 0.5 x 0.05 + 0.5 x 100 t x 5000 USD/t = 0.025 + 0.25 = 0.275 > 0.11 -> build R1.
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
+                           {"scenario": "embargo", "probability": 0.5, "demand_multiplier": 1}]
+    sheets["disruptions"] = [{"scenario": "embargo", "country": "CCC", "site": None, "mineral": None,
+                              "period": None, "availability": 0}]
+    res = solve_tiny(sheets, settings)
+    assert built(res) == {"R1": 2030}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.11, abs=TOL)
+    assert flow(res, "M1", "AA", scenario="embargo") == 0
+
+
+def test_demand_multiplier_and_unmet_penalty(solve_tiny):
+    # Demand x 1.5 = 150 t; market capacity 120 -> 30 t unmet at 1,000 USD/t:
+    # 120 x 500 + 30 x 1000 = 90,000 USD = 0.09 MUSD.
+    sheets, settings = tiny(unmet_penalty_usd_per_t=1000)
+    sheets["sites"][0]["capacity_tpy"] = 120
+    sheets["scenarios"] = [{"scenario": "surge", "probability": 1, "demand_multiplier": 1.5}]
+    res = solve_tiny(sheets, settings)
+    assert res.costs["unmet_penalty_musd"] == pytest.approx(0.03, abs=TOL)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.09, abs=TOL)
+
+
+def test_risk_weight_and_transport_in_objective(solve_tiny):
+    # Risk weight 1000 USD/t at score 1: M1 (CCC, risk 0.9) 500 + 900 = 1400; M2 (BBB, 0.5) 800 + 500
+    # = 1300 -> M2: variable 0.08 + risk 0.05 = 0.13 MUSD.
+    sheets, settings = tiny(risk_weight_usd_per_t=1000)
+    res = solve_tiny(_two_markets(sheets), settings)
+    assert flow(res, "M2", "AA") == pytest.approx(100)
+    assert res.costs["risk_charge_musd"] == pytest.approx(0.05, abs=TOL)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.13, abs=TOL)
+    # Without risk weight but with a transport override of 400 USD/t on M1 -> AA: 900 > 800 -> M2.
+    sheets, settings = tiny()
+    _two_markets(sheets)
+    sheets["transport"] = [{"origin": "M1", "destination": "AA", "cost_usd_per_t": 400}]
+    res = solve_tiny(sheets, settings)
+    assert flow(res, "M2", "AA") == pytest.approx(100)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.08, abs=TOL)
+
+
+def test_discounting_and_fixed_opex(solve_tiny):
+    # Base year 2030, r = 10%, periods 2030 (1 y) and 2031 (1 y): delta = 1 and 1/1.1.
+    # R1 (capex 0.01, fixed opex 0.001 MUSD/yr, 100 USD/t) built in 2030, online both periods:
+    # capex 0.01 + opex 0.001 x (1 + 1/1.1) + variable 0.01 x (1 + 1/1.1).
+    sheets, settings = tiny(discount_rate=0.1)
+    sheets["periods"] = [{"period": 2030, "years": 1}, {"period": 2031, "years": 1}]
+    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": p, "demand_tpy": 100} for p in (2030, 2031)]
+    with_refinery_chain(sheets, capex=0.01, fixed_opex_musd_per_yr=0.001)
+    res = solve_tiny(sheets, settings)
+    d = 1 + 1 / 1.1
+    assert built(res) == {"R1": 2030}
+    assert res.costs["fixed_opex_musd"] == pytest.approx(0.001 * d, abs=TOL)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.01 + 0.001 * d + 0.01 * d, abs=TOL)
