@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 import python_calamine
 from defusedxml import ElementTree as SafeET
+from openpyxl.utils.cell import coordinate_to_tuple
 
 from .errors import InputError
 from .schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
@@ -56,9 +57,16 @@ def _check_container(path: Path) -> None:
         raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged or truncated (not a readable .xlsx)")
 
 
-def _formula_cells_without_value(path: Path) -> dict[str, list[str]]:
-    """Sheet name -> cell refs holding a formula with no saved value."""
+EXCEL_ERRORS = ("#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!",
+                "#GETTING_DATA")
+
+
+def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """(sheet -> refs of formula cells with no saved value, sheet -> {ref: error text} of error cells).
+
+    Calamine reads both as empty; the sheet XML tells them apart so the message can name them."""
     out: dict[str, list[str]] = {}
+    errors: dict[str, dict[str, str]] = {}
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         if "xl/workbook.xml" not in names:
@@ -80,14 +88,15 @@ def _formula_cells_without_value(path: Path) -> dict[str, list[str]]:
                 for _event, elem in SafeET.iterparse(fh, events=("end",)):
                     if elem.tag == f"{_NS_MAIN}c":
                         f = elem.find(f"{_NS_MAIN}f")
-                        if f is not None:
-                            v = elem.find(f"{_NS_MAIN}v")
-                            if v is None or v.text is None or v.text == "":
-                                missing.append(elem.get("r"))
+                        v = elem.find(f"{_NS_MAIN}v")
+                        if f is not None and (v is None or v.text is None or v.text == ""):
+                            missing.append(elem.get("r"))
+                        elif elem.get("t") == "e" and v is not None:
+                            errors.setdefault(sheet.get("name"), {})[elem.get("r")] = v.text or "#ERROR"
                         elem.clear()
             if missing:
                 out[sheet.get("name")] = missing
-    return out
+    return out, errors
 
 
 def _is_blank(v) -> bool:
@@ -141,6 +150,8 @@ def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
             raise InputError("E_OUT_OF_RANGE", f"{x:g} is out of range (must be {rng})", **where)
         return x
     text = normalise_text(v)
+    if text.upper() in EXCEL_ERRORS:
+        raise InputError("E_CELL_ERROR", f"the cell shows the Excel error {text}; give a value", **where)
     if col.kind == "choice":
         low = text.lower()
         if low not in col.choices:
@@ -150,7 +161,8 @@ def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
     return text
 
 
-def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], warn: list[str]) -> pd.DataFrame:
+def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[str, dict[str, str]],
+                warn: list[str]) -> pd.DataFrame:
     if spec.name in formulas:
         ref = formulas[spec.name][0]
         m = re.match(r"([A-Z]+)(\d+)", ref or "")
@@ -167,6 +179,10 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], warn: list[st
         raise InputError("E_MERGED_CELLS", "merged cells are not allowed in a data table; unmerge them "
                          "and give every row its own value", sheet=spec.name, row=r0 + 1, col=c0 + 1)
     rows = sheet.to_python(skip_empty_area=False)
+    for ref, text in errors.get(spec.name, {}).items():  # show error cells as the text Excel shows
+        r, c = coordinate_to_tuple(ref)
+        if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+            rows[r - 1][c - 1] = text
     # Ghost formatted rows at the bottom are dropped; blank rows inside the table are skipped.
     while rows and all(_is_blank(v) for v in rows[-1]):
         rows.pop()
@@ -240,7 +256,7 @@ def _settings(df: pd.DataFrame) -> tuple[dict[str, object], dict[str, int], list
 def read_workbook(path: str | Path) -> RawWorkbook:
     path = Path(path)
     _check_container(path)
-    formulas = _formula_cells_without_value(path)
+    formulas, cell_errors = _scan_sheet_xml(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for damaged files
@@ -256,7 +272,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
             if spec.optional:
                 continue
             raise InputError("E_SHEET_MISSING", f"the workbook has no sheet '{name}'", sheet=name)
-        tables[name] = _read_sheet(book, spec, formulas, warn)
+        tables[name] = _read_sheet(book, spec, formulas, cell_errors, warn)
     settings, settings_rows, w = _settings(tables.pop("settings"))
     warn.extend(w)
     return RawWorkbook(path=path, tables=tables, settings=settings, settings_rows=settings_rows,

@@ -1,0 +1,132 @@
+"""`plan solve` through click's runner; the saved portfolio: round trip, no clobbering, text as text."""
+
+import zipfile
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.writer import read_portfolio
+from wb import site, tiny, write_workbook
+
+
+def chain_case(tmp_path, name="in.xlsx"):
+    """tiny() + an existing mine N1 and candidate refinery R1 (capex 0.01 MUSD, 100 USD/t) in AAA:
+    building R1 costs 0.01 + 100 t x 100 USD/t = 0.02 MUSD against 0.05 via the market."""
+    sheets, settings = tiny()
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", 100, capex_musd=0.01, var_cost_usd_per_t=100,
+                             **{"yield": 1})]
+    return write_workbook(tmp_path / name, sheets, settings)
+
+
+def test_solve_writes_portfolio_and_prints_headline(tmp_path):
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "OPTIMAL" in res.output and f"wrote {out}" in res.output
+    assert "0.0" in res.output  # total cost 0.02 MUSD printed as 0.0 at one decimal
+    tables = read_portfolio(out)
+    summary = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
+    assert float(summary["total_cost_musd"]) == pytest.approx(0.02, abs=1e-9)
+    assert summary["status"] == "optimal"
+    assert list(tables["portfolio"]["site"]) == ["R1"]
+    run_info = dict(zip(tables["run_info"]["key"], tables["run_info"]["value"]))
+    assert len(run_info["input_sha256"]) == 64 and run_info["model_definition"] == "baseline"
+    assert float(run_info["max_constraint_violation"]) <= 1e-6
+
+
+def test_quiet_prints_only_the_status_line(tmp_path):
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--quiet"])
+    assert res.exit_code == 0
+    assert res.output.strip().splitlines() == [f"wrote {out}  [optimal, gap 0.0000%]"]
+
+
+def test_python_dash_m_planner_works(tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "planner", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "solve" in r.stdout
+
+
+def test_existing_output_is_not_overwritten_without_force(tmp_path):
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    out.write_bytes(b"precious")
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)])
+    assert res.exit_code == 2 and "--force" in res.output and "Traceback" not in res.output
+    assert out.read_bytes() == b"precious"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--force"])
+    assert res.exit_code == 0
+    assert zipfile.is_zipfile(out)
+
+
+def test_default_output_under_outputs_never_clobbers(tmp_path, monkeypatch):
+    src = chain_case(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    r1 = CliRunner().invoke(cli, ["solve", str(src), "--quiet"])
+    r2 = CliRunner().invoke(cli, ["solve", str(src), "--quiet"])
+    assert r1.exit_code == 0 and r2.exit_code == 0
+    files = sorted((tmp_path / "outputs").glob("in_baseline_*.xlsx"))
+    assert len(files) == 2  # same second -> the second run gets a -2 suffix, never the same name
+
+
+def test_unknown_model_definition_is_a_usage_error(tmp_path):
+    src = chain_case(tmp_path)
+    res = CliRunner().invoke(cli, ["solve", str(src), "--model", "nonesuch"])
+    assert res.exit_code == 2 and "no model definition 'nonesuch'" in res.output
+
+
+@pytest.mark.parametrize("args,msg", [(["--mip-gap", "1.5"], "MIP gap"), (["--time-limit", "-3"], "time limit")])
+def test_bad_solver_options_are_refused(tmp_path, args, msg):
+    src = chain_case(tmp_path)
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")] + args)
+    assert res.exit_code == 2 and msg in res.output and not (tmp_path / "o.xlsx").exists()
+
+
+def test_round_trip_tables(tmp_path):
+    from planner.pipeline import solve_workbook
+    from planner.report import output_tables, RunRecord
+    src = chain_case(tmp_path)
+    res = solve_workbook(src, output=tmp_path / "o.xlsx")
+    back = read_portfolio(res.output)
+    assert list(back) == ["summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand",
+                          "unmet_by_scenario", "run_info"]
+    flows = back["flows"]
+    assert set(zip(flows["origin"], flows["destination"], flows["flow_tpy"])) == {("N1", "R1", 100.0),
+                                                                                  ("R1", "AA", 100.0)}
+    mix = back["supply_mix"]
+    assert list(mix["origin_country"]) == ["AAA"] and float(mix["share"].iloc[0]) == 1.0
+    port = back["portfolio"].iloc[0]
+    assert (port["site"], port["member"], int(port["build_period"]), int(port["online_period"])) == ("R1", "AA", 2030, 2030)
+
+
+def test_round_trip_equals_written_tables(tmp_path):
+    """Every table written reads back equal (numbers to the bit, text as typed, blanks as blanks)."""
+    from planner.writer import write_tables
+    tables = {
+        "portfolio": pd.DataFrame({"site": ["R1", "NA"], "member": ["AA", ""], "capacity_tpy": [100.5, 3.0],
+                                   "build_period": [2030, 2035]}),
+        "summary": pd.DataFrame({"key": ["total_cost_musd", "status"], "value": [1.234567890123, "optimal"]}),
+    }
+    path = write_tables(tables, tmp_path / "t.xlsx")
+    back = read_portfolio(path)
+    assert back["portfolio"]["site"].tolist() == ["R1", "NA"]
+    assert back["portfolio"]["member"].tolist() == ["AA", ""]
+    assert back["portfolio"]["capacity_tpy"].tolist() == [100.5, 3.0]
+    assert back["portfolio"]["build_period"].tolist() == [2030, 2035]
+    assert back["summary"]["value"].tolist() == [1.234567890123, "optimal"]
+
+
+def test_user_text_is_written_as_text_not_formula(tmp_path):
+    # A site named "=HYPERLINK(...)" must stay a string in the output XML (no <f> element).
+    from planner.writer import write_tables
+    evil = '=HYPERLINK("http://x","click")'
+    path = write_tables({"portfolio": pd.DataFrame({"name": [evil, "+1", "-2", "@SUM(A1)"]})}, tmp_path / "t.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheet_xml = z.read("xl/worksheets/sheet1.xml").decode()
+        strings = z.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in z.namelist() else ""
+    assert "<f>" not in sheet_xml
+    assert "HYPERLINK" in strings or "HYPERLINK" in sheet_xml
+    assert read_portfolio(path)["portfolio"]["name"].tolist() == [evil, "+1", "-2", "@SUM(A1)"]

@@ -1,0 +1,80 @@
+"""Regression guard on the shipped default workbook inputs/alliance_2026.xlsx."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from planner.data import content_hash
+from planner.pipeline import solve_workbook
+from planner.reader import read_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "inputs" / "alliance_2026.xlsx"
+SHARED = ROOT.parent / "shared" / "data"
+
+# Proven optimum (HiGHS with --mip-gap 0, 2026-11-26): 4,372,060.6 MUSD. The baseline definition
+# stops at a relative gap of 1e-4, so any answer must lie in [optimum, optimum x (1 + 1e-4)].
+PROVEN_OPTIMUM_MUSD = 4_372_060.6
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return solve_workbook(DEFAULT, write=False)
+
+
+def test_default_solves_to_the_known_optimum(default_run):
+    out = default_run.outcome
+    assert out.status == "optimal"
+    assert out.mip_gap is not None and out.mip_gap <= 1e-4
+    total = default_run.costs["total_cost_musd"]
+    assert PROVEN_OPTIMUM_MUSD * (1 - 1e-7) <= total <= PROVEN_OPTIMUM_MUSD * (1 + 1e-4)
+    assert total == pytest.approx(out.objective, rel=1e-9)  # recomputed from plain tables
+
+
+def test_default_components_add_up_and_are_positive(default_run):
+    c = default_run.costs
+    parts = [k for k in c if k != "total_cost_musd"]
+    assert sum(c[k] for k in parts) == pytest.approx(c["total_cost_musd"], rel=1e-12)
+    assert all(c[k] > 0 for k in parts)
+
+
+def test_default_hand_over_is_complete(default_run):
+    h = default_run.outcome.hand_over
+    assert h["highs_rows"] == h["model_rows"] > 1000
+    assert h["highs_cols"] == h["model_cols"] > 1000
+    assert default_run.max_violation < 1e-3
+
+
+def test_default_shape_of_the_answer(default_run):
+    sol, data = default_run.solution, default_run.data
+    # the contract's size: six members, six minerals, 40+ candidates, 4 scenarios
+    assert len(data.MEMBERS) == 6 and len(data.MINERALS) == 6
+    assert len(data.CANDIDATES) >= 40 and len(data.SCENARIOS) >= 4
+    assert 20 <= len(sol.builds) <= len(data.CANDIDATES)
+    u = sol.unmet
+    ree_embargo = u[(u["mineral"] == "REE") & (u["scenario"] == "cn_export_controls")]["unmet_tpy"].sum()
+    ree_base = u[(u["mineral"] == "REE") & (u["scenario"] == "base")]["unmet_tpy"].sum()
+    assert ree_embargo > 1000 and ree_base < 1e-6  # the export control bites, the base case is covered
+    # builds are shared by all scenarios: one build period per site
+    assert sol.builds["site"].is_unique
+
+
+def test_default_workbook_has_sources_for_every_sheet():
+    import pandas as pd
+    src = pd.read_excel(DEFAULT, sheet_name="sources", engine="calamine", keep_default_na=False)
+    assert set(src["kind"]) <= {"sourced", "derived estimate", "judgement estimate"}
+    assert {"settings", "countries", "sites", "demand", "scrap", "scenarios", "disruptions"} <= set(src["sheet"])
+    sites = pd.read_excel(DEFAULT, sheet_name="sites", engine="calamine", keep_default_na=False)
+    documented = set(src.loc[(src["sheet"] == "sites") & (src["column"] == "capacity_tpy"), "item"])
+    assert set(sites["site"]) == documented
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not present")
+def test_committed_default_matches_its_build_script(tmp_path):
+    spec = importlib.util.spec_from_file_location("build_default", ROOT / "inputs" / "build_default.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "rebuilt.xlsx"
+    assert mod.main(["--shared", str(SHARED), "--out", str(out)]) == 0
+    assert content_hash(read_workbook(out)) == content_hash(read_workbook(DEFAULT))

@@ -1,0 +1,74 @@
+"""Every solver outcome maps to a status and exit code (planner.solve is the one place that does it)."""
+
+import pyomo.environ as pyo
+import pytest
+from pyomo.contrib.solver.common.results import TerminationCondition as TC
+
+from planner.definition import SolverOptions
+from planner.solve import STATUSES, map_outcome, relative_gap, solve_model
+
+
+def test_infeasible_model():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.lo = pyo.Constraint(expr=m.x >= 2)  # a binary cannot reach 2
+    m.obj = pyo.Objective(expr=m.x)
+    out = solve_model(m, SolverOptions())
+    assert out.status == "infeasible" and out.exit_code == 5 and not out.usable
+    assert out.objective is None
+
+
+def test_unbounded_model():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    m.b = pyo.Var(domain=pyo.Binary)
+    m.c = pyo.Constraint(expr=m.x >= m.b)
+    m.obj = pyo.Objective(expr=-m.x)
+    out = solve_model(m, SolverOptions())
+    assert out.status in ("unbounded", "infeasible_or_unbounded") and out.exit_code == 6
+
+
+def test_optimal_small_mip_reports_bound_and_gap():
+    # min 3x + 2y  s.t. x + y >= 1, x, y binary -> y = 1, cost 2.
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.y = pyo.Var(domain=pyo.Binary)
+    m.c = pyo.Constraint(expr=m.x + m.y >= 1)
+    m.obj = pyo.Objective(expr=3 * m.x + 2 * m.y)
+    out = solve_model(m, SolverOptions(time_limit_s=10, mip_gap=0))
+    assert out.status == "optimal" and out.exit_code == 0
+    assert out.objective == pytest.approx(2) and out.bound == pytest.approx(2) and out.mip_gap == 0
+    assert pyo.value(m.y) > 0.5 and pyo.value(m.x) < 0.5
+    assert out.hand_over["highs_rows"] == out.hand_over["model_rows"] == 1
+    assert out.hand_over["highs_cols"] == out.hand_over["model_cols"] == 2
+
+
+@pytest.mark.parametrize("tc,has,expected", [
+    (TC.convergenceCriteriaSatisfied, True, "optimal"),
+    (TC.maxTimeLimit, True, "best_found"),
+    (TC.maxTimeLimit, False, "no_solution"),
+    (TC.iterationLimit, True, "best_found"),
+    (TC.interrupted, True, "best_found"),
+    (TC.interrupted, False, "interrupted"),
+    (TC.provenInfeasible, False, "infeasible"),
+    (TC.unbounded, False, "unbounded"),
+    (TC.infeasibleOrUnbounded, False, "infeasible_or_unbounded"),
+    (TC.error, False, "error"),
+    (TC.unknown, False, "error"),
+    (TC.emptyModel, False, "error"),
+])
+def test_map_outcome(tc, has, expected):
+    assert map_outcome(tc, has) == expected
+
+
+def test_exit_codes_distinguish_usable_results():
+    usable = {k for k, v in STATUSES.items() if v[1]}
+    assert usable == {"optimal", "best_found"}
+    assert STATUSES["optimal"][0] == 0
+    assert all(v[0] != 0 for k, v in STATUSES.items() if k != "optimal")
+
+
+def test_relative_gap():
+    assert relative_gap(100.0, 99.0) == pytest.approx(0.01)
+    assert relative_gap(0.0, 0.0) == 0.0
+    assert relative_gap(None, 1.0) is None
