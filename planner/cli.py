@@ -56,10 +56,11 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
         c = res.costs
         label = "OPTIMAL" if out.status == "optimal" else "BEST FOUND (not proven optimal)"
         click.echo(f"status: {label}   MIP gap: {gap}   solve: {out.solve_seconds:.1f} s")
-        click.echo(f"total cost (PV): {c['total_cost_musd']:,.1f} MUSD")
+        dec = 1 if abs(c["total_cost_musd"]) >= 100 else 4
+        click.echo(f"total cost (PV): {c['total_cost_musd']:,.{dec}f} MUSD")
         for k in ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
                   "transport_musd", "unmet_penalty_musd"):
-            click.echo(f"  {k:<22}{c[k]:>14,.1f}")
+            click.echo(f"  {k:<22}{c[k]:>16,.{dec}f}")
         sol = res.solution
         unmet = sol.unmet
         click.echo(f"sites built: {len(sol.builds)}   largest constraint violation: {res.max_violation:.3g}")

@@ -26,7 +26,7 @@ def test_solve_writes_portfolio_and_prints_headline(tmp_path):
     res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "OPTIMAL" in res.output and f"wrote {out}" in res.output
-    assert "0.0" in res.output  # total cost 0.02 MUSD printed as 0.0 at one decimal
+    assert "total cost (PV): 0.0200 MUSD" in res.output
     tables = read_portfolio(out)
     summary = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
     assert float(summary["total_cost_musd"]) == pytest.approx(0.02, abs=1e-9)
@@ -130,3 +130,12 @@ def test_user_text_is_written_as_text_not_formula(tmp_path):
     assert "<f>" not in sheet_xml
     assert "HYPERLINK" in strings or "HYPERLINK" in sheet_xml
     assert read_portfolio(path)["portfolio"]["name"].tolist() == [evil, "+1", "-2", "@SUM(A1)"]
+
+
+def test_shipped_example_hedge_builds_the_home_refinery(tmp_path):
+    # inputs/example_hedge.xlsx: worked out in its sources sheet -> build R1, total 0.11 MUSD.
+    from pathlib import Path
+    src = Path(__file__).resolve().parent.parent / "inputs" / "example_hedge.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")])
+    assert res.exit_code == 0 and "total cost (PV): 0.1100 MUSD" in res.output
+    assert read_portfolio(tmp_path / "o.xlsx")["portfolio"]["site"].tolist() == ["R1"]
