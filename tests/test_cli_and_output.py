@@ -139,3 +139,30 @@ def test_shipped_example_hedge_builds_the_home_refinery(tmp_path):
     res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")])
     assert res.exit_code == 0 and "total cost (PV): 0.1100 MUSD" in res.output
     assert read_portfolio(tmp_path / "o.xlsx")["portfolio"]["site"].tolist() == ["R1"]
+
+
+def test_unknown_sheets_and_columns_are_warned_by_name(tmp_path):
+    sheets, settings = tiny()
+    sheets["notes_2026"] = [{"anything": 1}]
+    for r in sheets["sites"]:
+        r["owner_remark"] = "x"
+    src = write_workbook(tmp_path / "w.xlsx", sheets, settings)
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")])
+    assert res.exit_code == 0
+    assert "warning: unknown sheet(s) ignored: notes_2026" in res.output
+    assert "warning: sites: unknown column(s) ignored: owner_remark" in res.output
+
+
+def test_output_is_formatted_with_frozen_headers_and_a_native_chart(tmp_path):
+    from openpyxl import load_workbook
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)]).exit_code == 0
+    wb = load_workbook(out)
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2" and ws["A1"].font.b
+    charts = wb["capex_by_host"]._charts
+    assert len(charts) == 1 and charts[0].grouping == "stacked"
+    port = wb["portfolio"]
+    col = [c.value for c in port[1]].index("capex_musd") + 1
+    assert port.cell(row=2, column=col).number_format == "#,##0.00"
+    assert port.column_dimensions["B"].width >= 10
