@@ -103,6 +103,10 @@ def content_hash(raw: RawWorkbook) -> str:
     h.update(repr(items).encode())
     for name in sorted(raw.tables):
         df = raw.tables[name].drop(columns="_row")
+        # row order and column order are not content: sort both so shuffled copies hash the same
+        df = df[sorted(df.columns)]
+        text = df.astype(str)
+        df = df.iloc[sorted(range(len(df)), key=lambda i: tuple(text.iloc[i]))]
         h.update(name.encode())
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()

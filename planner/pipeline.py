@@ -13,7 +13,7 @@ from .definition import ModelDefinition, load_definition
 from .model import build_model
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
-from .solve import STATUSES, SolveOutcome, solve_model
+from .solve import SolveOutcome, relative_gap, resolve_with_fixed_builds, solve_model
 from .writer import check_target, write_tables
 
 COST_REL_TOL = 1e-6
@@ -62,17 +62,38 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     definition = dataclasses.replace(definition, solver=solver)
     if write and output is not None:
         check_target(Path(output), force)  # fail before a long solve, not after
-    timings = {}
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = load_data(input_path, definition.overrides)
     timings["read_validate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     m = build_model(data, definition)
     timings["build_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     outcome = solve_model(m, solver)
+    timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if not outcome.usable:
         return result
+    # Round the builds, fix them and re-solve the flows: the reported plan must stand on whole builds.
+    t0 = time.perf_counter()
+    fixed = resolve_with_fixed_builds(m, solver)
+    timings["resolve_fixed_s"] = time.perf_counter() - t0
+    outcome.hand_over["rounded_resolve_status"] = fixed.status
+    outcome.hand_over["rounded_resolve_objective"] = fixed.objective
+    if fixed.status != "optimal":
+        outcome.status = "error"
+        outcome.message = (f"with the build decisions rounded to whole builds the flow problem is {fixed.status} "
+                           f"({fixed.message}); the solver's plan is not reported")
+        return result
+    tol = COST_REL_TOL * max(1.0, abs(outcome.objective))
+    if fixed.objective > outcome.objective + tol:
+        outcome.status = "error"
+        outcome.message = (f"the plan relied on fractional build decisions: with builds rounded its cost rises "
+                           f"from {outcome.objective:.6f} to {fixed.objective:.6f} MUSD; not reported")
+        return result
+    outcome.objective = fixed.objective
+    outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
     sol = extract_solution(m, data)
     violations = verify_solution(data, definition, sol)
     costs = cost_components(data, sol)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
+from pyomo.repn import generate_standard_repn
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from .definition import SolverOptions
@@ -67,13 +68,50 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return 0.0 if diff <= 1e-12 else diff / max(abs(objective), 1e-9)
 
 
-def _model_counts(m: pyo.ConcreteModel) -> tuple[int, int]:
-    rows = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
-    cols = len({id(v) for c in m.component_data_objects(pyo.Constraint, active=True)
-                for v in pyo.expr.identify_variables(c.body)} |
-               {id(v) for o in m.component_data_objects(pyo.Objective, active=True)
-                for v in pyo.expr.identify_variables(o.expr)})
-    return rows, cols
+@dataclass
+class ModelStats:
+    rows: int
+    cols: int
+    nonzeros: int
+    coef_min: float
+    coef_max: float
+    nonfinite: list[str]
+
+
+def model_stats(m: pyo.ConcreteModel) -> ModelStats:
+    """Rows, columns and nonzeros of the model as HiGHS should receive it, the range of the
+    absolute constraint coefficients, and the names of rows or bounds with a non-finite number."""
+    rows = nnz = 0
+    cols: set[int] = set()
+    lo, hi = math.inf, 0.0
+    bad: list[str] = []
+    for c in m.component_data_objects(pyo.Constraint, active=True):
+        rows += 1
+        r = generate_standard_repn(c.body, quadratic=False, compute_values=True)
+        for v, a in zip(r.linear_vars, r.linear_coefs):  # fixed variables fold into the row bounds
+            if not math.isfinite(a):
+                bad.append(c.name)
+            elif a != 0:
+                nnz += 1
+                lo, hi = min(lo, abs(a)), max(hi, abs(a))
+        if not math.isfinite(r.constant):
+            bad.append(c.name)
+        # ... but stay columns in HiGHS (with equal bounds)
+        cols.update(id(v) for v in pyo.expr.identify_variables(c.body, include_fixed=True))
+        for bound in (c.lower, c.upper):
+            if bound is not None and not math.isfinite(pyo.value(bound)):
+                bad.append(c.name)
+    for o in m.component_data_objects(pyo.Objective, active=True):
+        r = generate_standard_repn(o.expr, quadratic=False, compute_values=True)
+        if any(not math.isfinite(a) for a in r.linear_coefs):
+            bad.append(o.name)
+        cols.update(id(v) for v in pyo.expr.identify_variables(o.expr, include_fixed=True))
+    return ModelStats(rows, len(cols), nnz, lo if lo < math.inf else 0.0, hi, sorted(set(bad)))
+
+
+def _option(h, name):
+    v = h.getOptionValue(name)
+    return v[1] if isinstance(v, tuple) else v
 
 
 def map_outcome(tc: TerminationCondition, has_solution: bool) -> str:
@@ -92,9 +130,28 @@ def map_outcome(tc: TerminationCondition, has_solution: bool) -> str:
     return "error"
 
 
+def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> SolveOutcome:
+    """Round every build decision at 0.5, fix it, and solve the remaining flow LP.
+
+    A binary at 1e-6 (inside HiGHS's integrality tolerance) times a large capacity can buy output
+    for nothing; re-solving with the builds rounded shows whether the plan survives."""
+    for v in m.v_build.values():
+        v.fix(1.0 if (v.value or 0.0) > 0.5 else 0.0)
+    try:
+        return solve_model(m, options)
+    finally:
+        for v in m.v_build.values():
+            v.unfix()
+
+
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False) -> SolveOutcome:
     """Solve, load the solution into `m` when there is one, and report the outcome."""
     options.check()
+    stats = model_stats(m)
+    if stats.nonfinite:
+        return SolveOutcome("error", "not_solved", None, None, None, 0.0, "",
+                            message=f"non-finite coefficient or bound in {', '.join(stats.nonfinite[:5])}; "
+                                    "the model was not handed to the solver")
     solver = SolverFactory("highs")
     solver_options = {"random_seed": int(options.seed), "output_flag": bool(tee)}
     if options.threads:
@@ -118,20 +175,31 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False)
     status = map_outcome(tc, has_solution)
     version = ".".join(str(x) for x in res.solver_version) if res.solver_version else ""
 
-    # What did HiGHS actually receive?
-    hand_over = {}
+    # What did HiGHS actually receive, and with which options?
     h = getattr(solver, "_solver_model", None)
-    rows, cols = _model_counts(m)
-    hand_over = {"model_rows": rows, "model_cols": cols}
-    if h is not None:
-        hand_over.update(highs_rows=int(h.getNumRow()), highs_cols=int(h.getNumCol()),
-                         highs_nonzeros=int(h.getNumNz()))
-        if hand_over["highs_rows"] != rows or hand_over["highs_cols"] != cols:
-            status = "error"
+    hand_over = {"model_rows": stats.rows, "model_cols": stats.cols, "model_nonzeros": stats.nonzeros,
+                 "coef_abs_min": stats.coef_min, "coef_abs_max": stats.coef_max}
     message = STATUSES[status][2]
-    if status == "error" and h is not None and (hand_over["highs_rows"] != rows or hand_over["highs_cols"] != cols):
-        message = (f"HiGHS holds {hand_over['highs_rows']} rows and {hand_over['highs_cols']} columns but the "
-                   f"model has {rows} rows and {cols} columns: the hand-over lost part of the model")
+    if h is None:
+        status, message = "error", "the solver interface exposed no HiGHS instance to check the hand-over"
+    else:
+        got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
+        hand_over.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
+        if got != (stats.rows, stats.cols, stats.nonzeros):
+            status = "error"
+            message = (f"HiGHS holds {got[0]} rows, {got[1]} columns and {got[2]} nonzeros but the model has "
+                       f"{stats.rows}, {stats.cols} and {stats.nonzeros}: the hand-over lost part of the model")
+        wanted = {"mip_rel_gap": float(options.mip_gap), "random_seed": int(options.seed)}
+        if options.time_limit_s:
+            wanted["time_limit"] = float(options.time_limit_s)
+        if options.threads:
+            wanted["threads"] = int(options.threads)
+        for name, value in wanted.items():
+            actual = _option(h, name)
+            hand_over[f"highs_option_{name}"] = actual
+            if actual != value:
+                status = "error"
+                message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
     objective = bound = gap = None
     if has_solution and STATUSES[status][1]:
         res.solution_loader.load_vars()

@@ -1,0 +1,103 @@
+"""Solutions are verified before they are reported (issue 3): rounded builds re-solved, the
+hand-over checked, options read back from HiGHS, limits honoured."""
+
+import time
+from pathlib import Path
+
+import pyomo.environ as pyo
+import pytest
+
+import planner.pipeline as pipeline
+from planner.data import build_data
+from planner.definition import ModelDefinition, SolverOptions
+from planner.model import build_model
+from planner.reader import read_workbook
+from planner.solve import SolveOutcome, model_stats, resolve_with_fixed_builds, solve_model
+from wb import site, tiny, write_workbook
+
+DEFAULT = Path(__file__).resolve().parent.parent / "inputs" / "alliance_2026.xlsx"
+
+
+def chain(tmp_path):
+    # Building R1 (capex 0.01 + 100 t x 100 USD/t = 0.02 MUSD) beats the market (0.05 MUSD).
+    sheets, settings = tiny()
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", 100, capex_musd=0.01, var_cost_usd_per_t=100,
+                             **{"yield": 1})]
+    return write_workbook(tmp_path / "c.xlsx", sheets, settings)
+
+
+def test_a_tiny_fractional_build_buys_nothing_after_rounding(tmp_path):
+    data = build_data(read_workbook(chain(tmp_path)))
+    m = build_model(data, ModelDefinition())
+    m.v_build["R1", 2030].value = 1e-6  # inside the integrality tolerance: "almost not built"
+    fixed = resolve_with_fixed_builds(m, SolverOptions())
+    # rounded to 0: R1 cannot run, the market supplies 100 t at 500 USD/t = 0.05 MUSD
+    assert fixed.status == "optimal" and fixed.objective == pytest.approx(0.05, abs=1e-9)
+    assert not m.v_build["R1", 2030].fixed  # the model is left as it was
+
+
+def test_pipeline_refuses_a_plan_that_relied_on_a_fractional_build(tmp_path, monkeypatch):
+    real = pipeline.solve_model
+
+    def fake_solver(m, options):
+        out = real(m, options)  # optimal: R1 built, cost 0.02
+        m.v_build["R1", 2030].value = 1e-6  # ... as if HiGHS had returned R1 at 1e-6 with the same cost
+        out.objective = 0.01 + 1e-6 * 0.01
+        return out
+
+    monkeypatch.setattr(pipeline, "solve_model", fake_solver)
+    res = pipeline.solve_workbook(chain(tmp_path), write=False)
+    assert res.outcome.status == "error" and "fractional build" in res.outcome.message
+    assert res.solution is None
+
+
+def test_non_finite_coefficient_is_refused_before_the_solver():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 1))
+    m.c = pyo.Constraint(expr=float("inf") * m.x <= 1)
+    m.obj = pyo.Objective(expr=m.x)
+    out = solve_model(m, SolverOptions())
+    assert out.status == "error" and "non-finite" in out.message and "c" in out.message
+
+
+def test_hand_over_mismatch_is_an_error(monkeypatch):
+    import planner.solve as solve_mod
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.c = pyo.Constraint(expr=m.x >= 0)
+    m.obj = pyo.Objective(expr=m.x)
+    real = solve_mod.model_stats
+
+    def one_row_more(model):
+        s = real(model)
+        s.rows += 1  # as if HiGHS had rejected a row that the model holds
+        return s
+
+    monkeypatch.setattr(solve_mod, "model_stats", one_row_more)
+    out = solve_model(m, SolverOptions())
+    assert out.status == "error" and "hand-over lost part of the model" in out.message
+
+
+def test_model_stats_match_what_highs_holds_on_the_default():
+    data = build_data(read_workbook(DEFAULT))
+    m = build_model(data, ModelDefinition())
+    st = model_stats(m)
+    out = solve_model(m, SolverOptions(time_limit_s=60, mip_gap=1e-4))
+    h = out.hand_over
+    assert (h["highs_rows"], h["highs_cols"], h["highs_nonzeros"]) == (st.rows, st.cols, st.nonzeros)
+    assert h["highs_option_time_limit"] == 60 and h["highs_option_mip_rel_gap"] == 1e-4
+    # big-M comes from data: the largest coefficient is a site capacity, not a large constant
+    assert st.coef_max == max(data.sites["capacity_tpy"][data.sites["status"] == "candidate"])
+
+
+def test_time_limit_is_honoured():
+    # The default proven to gap 0 takes ~17 s; with a 2 s limit the solve must stop by 2 x 1.1 + 3 s.
+    start = time.perf_counter()
+    res = pipeline.solve_workbook(DEFAULT, write=False, time_limit=2, mip_gap=0)
+    assert res.timings["solve_s"] <= 2 * 1.1 + 3
+    assert res.outcome.status in ("best_found", "optimal")
+    if res.outcome.status == "best_found":
+        assert res.outcome.mip_gap is not None and res.outcome.mip_gap > 0
+        assert res.outcome.hand_over["highs_option_time_limit"] == 2
+    assert time.perf_counter() - start < 60
