@@ -50,7 +50,7 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
         for w in res.data.warnings:
             click.echo(f"warning: {w}", err=True)
     if not out.usable:
-        _fail(f"{out.status}: {out.message}", out.exit_code)
+        _fail(f"{out.message} [status {out.status}]", out.exit_code)
     gap = f"{out.mip_gap:.4%}" if out.mip_gap is not None else "n/a"
     if not quiet:
         c = res.costs

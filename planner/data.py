@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,10 @@ def _check_refs(df: pd.DataFrame, sheet: str, column: str, allowed, what: str, a
             low = {a.lower(): a for a in allowed if isinstance(a, str)}
             if isinstance(v, str) and v.lower() in low:
                 hint = f" (did you mean '{low[v.lower()]}'?)"
+            elif isinstance(v, str) and not v.isascii():
+                ch = next(c for c in v if not c.isascii())
+                hint = (f" (it contains the non-ASCII character '{ch}' U+{ord(ch):04X} "
+                        f"{unicodedata.name(ch, 'unnamed')}, a look-alike of a Latin letter?)")
             raise _err("E_UNKNOWN_REF", f"unknown {what} '{v}'{hint}", df, idx, column, sheet)
 
 

@@ -14,6 +14,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +30,7 @@ _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _MAX_CELL_CHARS = 32_767  # Excel's own limit; longer text is not a real spreadsheet cell
+_TOO_LONG = "\x00too-long:"  # marker put in place of over-long text found in the XML
 
 
 @dataclass
@@ -42,35 +44,89 @@ class RawWorkbook:
     warnings: list[str] = field(default_factory=list)
 
 
+MAX_UNCOMPRESSED_BYTES = 1 << 30  # 1 GiB of XML is far beyond any planning workbook
+MAX_RATIO = 500  # deflate reaches ~100x on real sheets; 1000x and more is a zip bomb
+MAX_FILE_BYTES = 256 << 20
+
+
 def _check_container(path: Path) -> None:
+    """Refuse what is not a plain, safe .xlsx before any parser sees it."""
     if not path.exists():
         raise InputError("E_FILE", f"input file '{path}' does not exist")
+    if not path.is_file():
+        raise InputError("E_FILE", f"'{path}' is not a file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InputError("E_FILE_TOO_LARGE", f"'{path.name}' is {size / 2**20:,.0f} MB; the limit is "
+                         f"{MAX_FILE_BYTES >> 20} MB")
     with open(path, "rb") as fh:
         head = fh.read(8)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputError("E_FILE_FORMAT", f"'{path.name}' is an encrypted workbook or an old .xls file; "
-                         "save it as an unencrypted .xlsx")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2 compound file: encrypted .xlsx or legacy .xls
+        data = path.read_bytes()
+        if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
+            raise InputError("E_ENCRYPTED", f"'{path.name}' is password-protected; save an unprotected copy "
+                             "(File > Info > Protect Workbook > remove the password)")
+        raise InputError("E_OLD_XLS", f"'{path.name}' is an old Excel 97-2003 .xls file; save it as .xlsx")
     if not head.startswith(b"PK"):
         raise InputError("E_FILE_FORMAT", f"'{path.name}' is not an .xlsx workbook (is it a CSV or "
                          "another format renamed .xlsx?)")
-    if not zipfile.is_zipfile(path):
-        raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged or truncated (not a readable .xlsx)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            for i in infos:
+                ratio = i.file_size / max(1, i.compress_size)
+                if total > MAX_UNCOMPRESSED_BYTES or (i.file_size > (16 << 20) and ratio > MAX_RATIO):
+                    raise InputError("E_ZIP_BOMB", f"'{path.name}' expands to {total / 2**20:,.0f} MB "
+                                     f"('{i.filename}' is compressed {ratio:,.0f}:1); refused as a zip bomb")
+            for i in infos:
+                if i.filename.endswith((".xml", ".rels")):
+                    with zf.open(i) as fh:
+                        head_xml = fh.read(4096)
+                    if b"<!DOCTYPE" in head_xml or b"<!ENTITY" in head_xml:
+                        raise InputError("E_XML_UNSAFE", f"'{path.name}' part '{i.filename}' declares a DTD or "
+                                         "entities (XML bomb or external-entity attack); refused")
+            if "xl/workbook.xml" not in {i.filename for i in infos}:
+                raise InputError("E_FILE_FORMAT", f"'{path.name}' is a zip file but not an Excel workbook")
+    except zipfile.BadZipFile:
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged or truncated (not a readable .xlsx)") from None
+    except (EOFError, zlib.error, OSError) as exc:
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged or truncated ({exc})") from None
 
 
 EXCEL_ERRORS = ("#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!",
                 "#GETTING_DATA")
 
 
+def _long_shared_strings(zf: zipfile.ZipFile, names: set[str]) -> dict[str, int]:
+    """Index (as text) -> length of shared strings longer than Excel's cell limit."""
+    long: dict[str, int] = {}
+    if "xl/sharedStrings.xml" not in names:
+        return long
+    with zf.open("xl/sharedStrings.xml") as fh:
+        i = 0
+        for _event, elem in SafeET.iterparse(fh, events=("end",)):
+            if elem.tag == f"{_NS_MAIN}si":
+                n = sum(len(t.text or "") for t in elem.iter(f"{_NS_MAIN}t"))
+                if n > _MAX_CELL_CHARS:
+                    long[str(i)] = n
+                i += 1
+                elem.clear()
+    return long
+
+
 def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
     """(sheet -> refs of formula cells with no saved value, sheet -> {ref: error text} of error cells).
 
-    Calamine reads both as empty; the sheet XML tells them apart so the message can name them."""
+    Calamine reads both as empty (and cuts text at 32,767 characters); the sheet XML tells them
+    apart so the message can name the cell. Over-long text is reported as an error cell too."""
     out: dict[str, list[str]] = {}
     errors: dict[str, dict[str, str]] = {}
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         if "xl/workbook.xml" not in names:
-            return out
+            return out, errors
+        long_shared = _long_shared_strings(zf, names)
         wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
         rels = {}
         rel_path = "xl/_rels/workbook.xml.rels"
@@ -93,6 +149,14 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
                             missing.append(elem.get("r"))
                         elif elem.get("t") == "e" and v is not None:
                             errors.setdefault(sheet.get("name"), {})[elem.get("r")] = v.text or "#ERROR"
+                        else:
+                            n = 0
+                            if elem.get("t") == "inlineStr":
+                                n = sum(len(t.text or "") for t in elem.iter(f"{_NS_MAIN}t"))
+                            elif elem.get("t") == "s" and v is not None:
+                                n = long_shared.get(v.text, 0)
+                            if n > _MAX_CELL_CHARS:
+                                errors.setdefault(sheet.get("name"), {})[elem.get("r")] = _TOO_LONG + str(n)
                         elem.clear()
             if missing:
                 out[sheet.get("name")] = missing
@@ -115,8 +179,9 @@ def normalise_text(v) -> str:
 def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
     """Convert one cell to the column's type or raise an InputError naming the cell."""
     where = dict(sheet=sheet, row=row, col=colidx, column=col.name)
-    if isinstance(v, str) and len(v) > _MAX_CELL_CHARS:
-        raise InputError("E_CELL_TOO_LONG", f"cell holds {len(v):,} characters (Excel's limit is 32,767)",
+    if isinstance(v, str) and (len(v) > _MAX_CELL_CHARS or v.startswith(_TOO_LONG)):
+        n = int(v[len(_TOO_LONG):]) if v.startswith(_TOO_LONG) else len(v)
+        raise InputError("E_CELL_TOO_LONG", f"cell holds {n:,} characters (Excel's limit is 32,767)",
                          **where)
     if _is_blank(v):
         if col.nonblank:
@@ -178,18 +243,24 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
         (r0, c0), _ = merged[0]
         raise InputError("E_MERGED_CELLS", "merged cells are not allowed in a data table; unmerge them "
                          "and give every row its own value", sheet=spec.name, row=r0 + 1, col=c0 + 1)
-    rows = sheet.to_python(skip_empty_area=False)
+    # Stream the rows and keep only those with a value: a stray cell at row 1,048,576 costs a
+    # second of scanning, not a million rows in memory. Rows keep their Excel numbers.
+    r0, c0 = sheet.start if sheet.start else (0, 0)
+    pad = [""] * c0
+    kept: dict[int, list] = {}
+    for i, values in enumerate(sheet.iter_rows()):
+        if not all(_is_blank(v) for v in values):
+            kept[r0 + i + 1] = pad + list(values)
     for ref, text in errors.get(spec.name, {}).items():  # show error cells as the text Excel shows
         r, c = coordinate_to_tuple(ref)
-        if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
-            rows[r - 1][c - 1] = text
-    # Ghost formatted rows at the bottom are dropped; blank rows inside the table are skipped.
-    while rows and all(_is_blank(v) for v in rows[-1]):
-        rows.pop()
-    if not rows:
-        raise InputError("E_EMPTY_SHEET", "the sheet is empty: row 1 must hold the column names",
+        row = kept.setdefault(r, [])
+        row.extend([""] * (c - len(row)))
+        row[c - 1] = text
+    if 1 not in kept:
+        raise InputError("E_EMPTY_SHEET" if not kept else "E_HEADER_MISSING",
+                         "row 1 must hold the column names" + ("" if kept else " (the sheet is empty)"),
                          sheet=spec.name, row=1)
-    header = [normalise_text(h) if not _is_blank(h) else "" for h in rows[0]]
+    header = [normalise_text(h) if not _is_blank(h) else "" for h in kept[1]]
     positions: dict[str, int] = {}
     for j, h in enumerate(header):
         if not h:
@@ -207,9 +278,10 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
             raise InputError("E_COLUMN_MISSING", f"missing column '{c.name}' in the header row",
                              sheet=spec.name, row=1, column=c.name)
     records = []
-    for i, values in enumerate(rows[1:], start=2):
-        if all(_is_blank(v) for v in values):
+    for i in sorted(kept):
+        if i == 1:
             continue
+        values = kept[i]
         rec = {"_row": i}
         for c in spec.columns:
             j = positions.get(c.name)

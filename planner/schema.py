@@ -14,6 +14,12 @@ STAGES = ("mine", "refinery", "recycling", "market")
 STATUSES = ("existing", "candidate")
 DECISIONS = ("", "force_build", "exclude")
 
+# Plausibility limits: far above any real value, far below where HiGHS treats a number as infinite
+# (1e20), so every coefficient the model is built from stays in a range the solver handles.
+MAX_TONNES = 1e10  # t/yr: ten billion tonnes a year is more than the world mines of anything
+MAX_USD_PER_T = 1e9
+MAX_MUSD = 1e9
+
 
 @dataclass(frozen=True)
 class Column:
@@ -69,17 +75,18 @@ SETTINGS: dict[str, Column] = {
         _c("base_year", "int", "year to which all costs are discounted", "year", min=1900, max=2200),
         _c("discount_rate", "float", "real discount rate per year", "1/yr", min=0, max=1),
         _opt("unmet_penalty_usd_per_t", "float", "penalty per tonne of demand not met", "USD/t",
-             default=0.0, min=0),
+             default=0.0, min=0, max=MAX_USD_PER_T),
         _opt("risk_weight_usd_per_t", "float",
-             "cost charged per tonne produced in a country of risk score 1", "USD/t", default=0.0, min=0),
-        _opt("carbon_price_usd_per_tco2e", "float", "carbon price", "USD/tCO2e", default=0.0, min=0),
+             "cost charged per tonne produced in a country of risk score 1", "USD/t", default=0.0, min=0,
+             max=MAX_USD_PER_T),
+        _opt("carbon_price_usd_per_tco2e", "float", "carbon price", "USD/tCO2e", default=0.0, min=0, max=1e6),
         _opt("max_country_share", "float",
              "largest share of a member's demand that sites in any single outside country may supply "
              "(blank = off)", "share", default=None, min=0, max=1),
         _opt("min_esg_score", "float", "candidates with a lower (or blank) esg_score cannot be built "
              "(blank = off)", "score 0..100", default=None, min=0, max=100),
         _opt("freight_usd_per_t_km", "float", "default transport cost per tonne-kilometre", "USD/(t km)",
-             default=0.0, min=0),
+             default=0.0, min=0, max=1e3),
     )
 }
 
@@ -120,20 +127,20 @@ SHEETS: dict[str, Sheet] = {
             _c("mineral", "str", "mineral id"),
             _c("status", "choice", "existing | candidate", choices=STATUSES),
             _c("capacity_tpy", "float", "output capacity, tonnes of contained mineral per year", "t/yr",
-               min=0),
-            _opt("capex_musd", "float", "capital cost (candidates only)", "MUSD", default=0.0, min=0),
+               min=0, max=MAX_TONNES),
+            _opt("capex_musd", "float", "capital cost (candidates only)", "MUSD", default=0.0, min=0, max=MAX_MUSD),
             _opt("fixed_opex_musd_per_yr", "float", "fixed operating cost while online", "MUSD/yr",
-                 default=0.0, min=0),
+                 default=0.0, min=0, max=MAX_MUSD),
             _opt("var_cost_usd_per_t", "float", "variable cost per tonne of output", "USD/t", default=0.0,
-                 min=0),
+                 min=0, max=MAX_USD_PER_T),
             _opt("yield", "float", "t out per t in (refinery: refined per raw; recycling: per t scrap)",
                  "t/t", default=None, min=0, max=1, min_exclusive=True),
             _opt("emissions_tco2e_per_t", "float", "emissions per tonne of output", "tCO2e/t",
-                 default=0.0, min=0),
+                 default=0.0, min=0, max=1e6),
             _opt("esg_score", "float", "ESG score (blank = unknown, fails an ESG screen)", "score 0..100",
                  default=None, min=0, max=100),
             _opt("lead_time_years", "float", "years from build decision to first output", "years",
-                 default=0.0, min=0),
+                 default=0.0, min=0, max=200),
             _opt("group", "str", "candidates sharing a group are mutually exclusive", default=""),
             _opt("decision", "choice", "blank | force_build | exclude", default="", choices=DECISIONS),
             _opt("lat", "float", "latitude (blank: the country's)", "deg", default=None, min=-90, max=90),
@@ -144,23 +151,23 @@ SHEETS: dict[str, Sheet] = {
             _c("member", "str", "member id"),
             _c("mineral", "str", "mineral id"),
             _c("period", "int", "period (first year)", "year"),
-            _c("demand_tpy", "float", "refined demand", "t/yr", min=0),
+            _c("demand_tpy", "float", "refined demand", "t/yr", min=0, max=MAX_TONNES),
         ), key=("member", "mineral", "period")),
         Sheet("scrap", "scrap available to recycling sites in a member's countries", (
             _c("member", "str", "member id"),
             _c("mineral", "str", "mineral id"),
             _c("period", "int", "period (first year)", "year"),
-            _c("scrap_tpy", "float", "scrap feed available", "t/yr", min=0),
+            _c("scrap_tpy", "float", "scrap feed available", "t/yr", min=0, max=MAX_TONNES),
         ), key=("member", "mineral", "period"), optional=True),
         Sheet("transport", "transport cost overrides", (
             _c("origin", "str", "origin site id"),
             _c("destination", "str", "destination site or member id"),
-            _c("cost_usd_per_t", "float", "transport cost", "USD/t", min=0),
+            _c("cost_usd_per_t", "float", "transport cost", "USD/t", min=0, max=MAX_USD_PER_T),
         ), key=("origin", "destination"), optional=True),
         Sheet("scenarios", "scenarios of the two-stage stochastic program", (
             _c("scenario", "str", "scenario id"),
             _c("probability", "float", "probability (all sum to 1)", "share", min=0, max=1),
-            _opt("demand_multiplier", "float", "multiplier on all demand", "x", default=1.0, min=0),
+            _opt("demand_multiplier", "float", "multiplier on all demand", "x", default=1.0, min=0, max=1000),
         ), key=("scenario",), optional=True),
         Sheet("disruptions", "reduced availability of sites in scenarios", (
             _opt("scenario", "str", "scenario id (blank = all)", default=""),
@@ -173,7 +180,7 @@ SHEETS: dict[str, Sheet] = {
         Sheet("limits", "emissions caps", (
             _c("period", "int", "period (first year)", "year"),
             _opt("emissions_cap_tco2e_per_yr", "float", "cap on supply-chain emissions (blank = off)",
-                 "tCO2e/yr", default=None, min=0),
+                 "tCO2e/yr", default=None, min=0, max=1e13),
         ), key=("period",), optional=True),
     )
 }
