@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from .errors import DefinitionError, InputError, OutputExistsError
-from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT
+from .errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
+from .solve import INPUT_ERROR_EXIT, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
 
 def _fail(message: str, code: int) -> None:
@@ -45,6 +45,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
+    except OutputWriteError as exc:
+        _fail(str(exc), WRITE_ERROR_EXIT)
     out = res.outcome
     if not quiet:
         for w in res.data.warnings:
@@ -66,8 +68,34 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
         click.echo(f"sites built: {len(sol.builds)}   largest constraint violation: {res.max_violation:.3g}")
         if len(unmet) and unmet["unmet_tpy"].max() > 1e-6:
             click.echo("unmet demand in some member/mineral/period/scenario: see sheet unmet_demand")
-    click.echo(f"wrote {res.output}  [{out.status}, gap {gap}]")
+    click.echo(f"wrote {res.output}  [{out.status}, gap {gap}]")  # and its JSON copy beside it
     sys.exit(out.exit_code)
+
+
+@cli.command(name="export")
+@click.argument("json_path", metavar="JSON", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="output workbook (default: the JSON's name with .xlsx)")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+def export(json_path, output, force):
+    """Rebuild a portfolio workbook from the JSON copy a run saved beside it."""
+    from pathlib import Path
+
+    from .writer import read_json, write_tables
+
+    src = Path(json_path)
+    target = Path(output) if output else src.with_suffix(".xlsx")
+    try:
+        tables = read_json(src)
+    except FileNotFoundError:
+        _fail(f"'{src}' does not exist", INPUT_ERROR_EXIT)
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"'{src}' is not a portfolio JSON written by plan solve ({exc})", INPUT_ERROR_EXIT)
+    try:
+        write_tables(tables, target, force=force)
+    except OutputExistsError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    click.echo(f"wrote {target}")
 
 
 def main() -> None:

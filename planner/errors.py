@@ -44,3 +44,7 @@ class DefinitionError(Exception):
 
 class OutputExistsError(Exception):
     """The output file exists and --force was not given."""
+
+
+class OutputWriteError(Exception):
+    """Writing the workbook failed after a successful solve (the JSON copy holds the solution)."""

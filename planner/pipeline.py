@@ -10,11 +10,12 @@ from pathlib import Path
 
 from .data import PlanData, load_data
 from .definition import ModelDefinition, load_definition
+from .errors import OutputWriteError
 from .model import build_model
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
 from .solve import SolveOutcome, relative_gap, resolve_with_fixed_builds, solve_model
-from .writer import check_target, write_tables
+from .writer import check_target, json_path, write_json, write_tables
 
 COST_REL_TOL = 1e-6
 
@@ -30,7 +31,7 @@ def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = out_dir / f"{input_path.stem}_{model}_{stamp}.xlsx"
     path, k = base, 2
-    while path.exists():
+    while path.exists() or path.with_suffix(".json").exists():
         path = base.with_name(f"{base.stem}-{k}{base.suffix}")
         k += 1
     return path
@@ -44,6 +45,7 @@ class RunResult:
     solution: Solution | None = None
     costs: dict = field(default_factory=dict)
     output: Path | None = None
+    json: Path | None = None
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
 
@@ -62,6 +64,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     definition = dataclasses.replace(definition, solver=solver)
     if write and output is not None:
         check_target(Path(output), force)  # fail before a long solve, not after
+        check_target(json_path(Path(output)), force)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = load_data(input_path, definition.overrides)
@@ -119,6 +122,13 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                         solver_version=outcome.solver_version, max_violation=max_v, max_violation_where=where,
                         hand_over=outcome.hand_over, warnings=data.warnings)
         t0 = time.perf_counter()
-        result.output = write_tables(output_tables(data, sol, run), target, force=force)
+        tables = output_tables(data, sol, run)
+        result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
+        try:
+            result.output = write_tables(tables, target, force=force)
+        except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept
+            raise OutputWriteError(f"writing '{target}' failed ({type(exc).__name__}: {exc}); the solution is "
+                                   f"saved in '{result.json}': `plan export {result.json}` rebuilds the "
+                                   "workbook") from exc
         timings["write_s"] = time.perf_counter() - t0
     return result

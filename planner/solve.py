@@ -34,6 +34,7 @@ STATUSES: dict[str, tuple[int, bool, str]] = {
 }
 INPUT_ERROR_EXIT = 1
 USAGE_ERROR_EXIT = 2
+WRITE_ERROR_EXIT = 9  # solved, but the workbook could not be written (the JSON copy was)
 
 _LIMITS = {TerminationCondition.maxTimeLimit, TerminationCondition.iterationLimit,
            TerminationCondition.objectiveLimit, TerminationCondition.minStepLength}

@@ -7,6 +7,8 @@ folder, flushed to disk and renamed. An existing target is replaced only with `f
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -132,3 +134,41 @@ def read_portfolio(path: str | Path) -> dict[str, pd.DataFrame]:
     """Read a saved portfolio back into plain tables (text kept as typed, blanks as '')."""
     sheets = pd.read_excel(path, sheet_name=None, engine="calamine", keep_default_na=False, na_values=[])
     return sheets
+
+
+JSON_FORMAT = "planner-portfolio/1"
+
+
+def json_path(xlsx: Path) -> Path:
+    """The JSON copy of a portfolio sits beside it: `run.xlsx` -> `run.json`."""
+    return Path(xlsx).with_suffix(".json")
+
+
+def _json_value(v):
+    v = _cell_value(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def write_json(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False) -> Path:
+    """Save the output tables as JSON (written first: if the Excel writer fails, no solve is lost)."""
+    doc = {"format": JSON_FORMAT,
+           "tables": {name: {"columns": [str(c) for c in df.columns],
+                             "rows": [[_json_value(v) for v in rec] for rec in df.itertuples(index=False)]}
+                      for name, df in tables.items()}}
+
+    def save(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, ensure_ascii=False)
+
+    atomic_save(save, Path(path), force)
+    return Path(path)
+
+
+def read_json(path: str | Path) -> dict[str, pd.DataFrame]:
+    with open(path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    if doc.get("format") != JSON_FORMAT:
+        raise ValueError(f"'{path}' is not a planner portfolio JSON (format {doc.get('format')!r})")
+    return {name: pd.DataFrame(t["rows"], columns=t["columns"]) for name, t in doc["tables"].items()}

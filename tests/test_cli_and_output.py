@@ -166,3 +166,56 @@ def test_output_is_formatted_with_frozen_headers_and_a_native_chart(tmp_path):
     col = [c.value for c in port[1]].index("capex_musd") + 1
     assert port.cell(row=2, column=col).number_format == "#,##0.00"
     assert port.column_dimensions["B"].width >= 10
+
+
+def test_solution_json_is_saved_and_export_rebuilds_the_workbook(tmp_path):
+    src, out = chain_case(tmp_path), tmp_path / "run.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)]).exit_code == 0
+    js = tmp_path / "run.json"
+    assert js.exists()
+    res = CliRunner().invoke(cli, ["export", str(js), "-o", str(tmp_path / "again.xlsx")])
+    assert res.exit_code == 0, res.output
+    a, b = read_portfolio(out), read_portfolio(tmp_path / "again.xlsx")
+    assert list(a) == list(b)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_dtype=False)
+    # export refuses to overwrite without --force
+    res = CliRunner().invoke(cli, ["export", str(js), "-o", str(tmp_path / "again.xlsx")])
+    assert res.exit_code == 2 and "--force" in res.output
+
+
+def test_excel_writer_failure_loses_no_solve(tmp_path, monkeypatch):
+    import planner.pipeline as pipeline
+
+    def broken_writer(tables, path, force=False):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pipeline, "write_tables", broken_writer)
+    src, out = chain_case(tmp_path), tmp_path / "run.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)])
+    assert res.exit_code == 9 and "plan export" in res.output and "Traceback" not in res.output
+    assert not out.exists() and (tmp_path / "run.json").exists()
+    monkeypatch.undo()
+    assert CliRunner().invoke(cli, ["export", str(tmp_path / "run.json")]).exit_code == 0
+    assert read_portfolio(out)["portfolio"]["site"].tolist() == ["R1"]
+
+
+def test_atomic_save_leaves_nothing_when_interrupted(tmp_path):
+    from planner.writer import atomic_save
+    target = tmp_path / "t.xlsx"
+
+    def dies_half_way(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(b"PK partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save(dies_half_way, target, force=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_of_a_non_portfolio_json_is_refused(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    res = CliRunner().invoke(cli, ["export", str(bad)])
+    assert res.exit_code == 1 and "not a portfolio JSON" in res.output
