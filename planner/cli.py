@@ -13,6 +13,9 @@ from .errors import DefinitionError, InputError, OutputExistsError, OutputWriteE
 from .solve import INPUT_ERROR_EXIT, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
 
+MAX_WARNINGS_SHOWN = 12
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -49,8 +52,11 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
         _fail(str(exc), WRITE_ERROR_EXIT)
     out = res.outcome
     if not quiet:
-        for w in res.data.warnings:
+        shown = res.data.warnings[:MAX_WARNINGS_SHOWN]
+        for w in shown:
             click.echo(f"warning: {w}", err=True)
+        if len(res.data.warnings) > len(shown):
+            click.echo(f"warning: ... and {len(res.data.warnings) - len(shown)} more (all in run_info)", err=True)
     if not out.usable:
         _fail(f"{out.message} [status {out.status}]", out.exit_code)
     gap = f"{out.mip_gap:.4%}" if out.mip_gap is not None else "n/a"

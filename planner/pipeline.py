@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .data import PlanData, load_data
+from .diagnostics import unreachable_demand
 from .definition import ModelDefinition, load_definition
 from .errors import OutputWriteError
 from .model import build_model
@@ -68,6 +69,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = load_data(input_path, definition.overrides)
+    data.warnings.extend(unreachable_demand(data))
     timings["read_validate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     m = build_model(data, definition)
