@@ -10,7 +10,7 @@ import sys
 import click
 
 from .errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
-from .solve import INPUT_ERROR_EXIT, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
+from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
 
 MAX_WARNINGS_SHOWN = 12
@@ -50,6 +50,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
         _fail(str(exc), USAGE_ERROR_EXIT)
     except OutputWriteError as exc:
         _fail(str(exc), WRITE_ERROR_EXIT)
+    except KeyboardInterrupt:
+        _fail("interrupted before the solver started; nothing written", STATUSES["interrupted"][0])
     out = res.outcome
     if not quiet:
         shown = res.data.warnings[:MAX_WARNINGS_SHOWN]
@@ -63,6 +65,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
     if not quiet:
         c = res.costs
         label = "OPTIMAL" if out.status == "optimal" else "BEST FOUND (not proven optimal)"
+        if out.hand_over.get("interrupted_by_user"):
+            label += ", stopped by Ctrl-C"
         click.echo(f"status: {label}   MIP gap: {gap}   solve: {out.solve_seconds:.1f} s")
         dec = 1 if abs(c["total_cost_musd"]) >= 100 else 4
         click.echo(f"total cost (PV): {c['total_cost_musd']:,.{dec}f} MUSD")

@@ -154,7 +154,8 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
             ("solve_seconds", round(run.solve_seconds, 3)),
             ("max_constraint_violation", run.max_violation),
             ("max_constraint_violation_at", run.max_violation_where),
-            ("reproducible", "no (stopped at a time limit)" if run.status == "best_found" else "yes"),
+            ("reproducible", "yes" if run.status != "best_found" else
+             "no (stopped by Ctrl-C)" if run.hand_over.get("interrupted_by_user") else "no (stopped at a limit)"),
             ("written_utc", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))]
     rows += [(f"hand_over_{k}", v) for k, v in run.hand_over.items()]
     rows += [(f"warning_{i + 1}", w) for i, w in enumerate(run.warnings)]

@@ -9,8 +9,12 @@ the Pyomo model holds, so a block of rows silently rejected by HiGHS cannot pass
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
+
+import highspy
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
@@ -131,6 +135,34 @@ def map_outcome(tc: TerminationCondition, has_solution: bool) -> str:
     return "error"
 
 
+@contextlib.contextmanager
+def _interruptible_highs():
+    """Let Ctrl-C stop HiGHS and keep its best plan.
+
+    Pyomo's HiGHS interface sets `HandleKeyboardInterrupt` but then calls the raw `Highs.run()`,
+    which holds the main thread inside C++ until the solve ends, so Ctrl-C would be seen only
+    afterwards (and the plan lost). highspy's `Highs.solve()` runs the same `run()` in a worker
+    thread and turns Ctrl-C into a clean interrupt (model status kInterrupt, incumbent kept). For
+    the duration of our solve, `run` is routed to `solve`."""
+    original = highspy.Highs.run
+    highspy.Highs.run = highspy.Highs.solve
+    log = logging.getLogger("pyomo.contrib.solver.solvers.highs")
+    quiet = _DropInterruptWarning()
+    log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        highspy.Highs.run = original
+        log.removeFilter(quiet)
+
+
+class _DropInterruptWarning(logging.Filter):
+    """Pyomo warns that kInterrupt is an unhandled status; this module handles it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "kInterrupt" not in record.getMessage()
+
+
 def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> SolveOutcome:
     """Round every build decision at 0.5, fix it, and solve the remaining flow LP.
 
@@ -163,7 +195,8 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False)
         kwargs["time_limit"] = float(options.time_limit_s)
     start = time.perf_counter()
     try:
-        res = solver.solve(m, **kwargs)
+        with _interruptible_highs():
+            res = solver.solve(m, **kwargs)
     except KeyboardInterrupt:
         return SolveOutcome("interrupted", "interrupted", None, None, None, time.perf_counter() - start, "",
                             message=STATUSES["interrupted"][2])
@@ -172,12 +205,16 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False)
                             message=f"{STATUSES['error'][2]}: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
     tc = res.termination_condition
+    h = getattr(solver, "_solver_model", None)
+    # Pyomo maps HiGHS's kInterrupt (Ctrl-C) to "unknown"; it is an interrupt, with or without a plan.
+    interrupted = h is not None and h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    if interrupted:
+        tc = TerminationCondition.interrupted
     has_solution = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     status = map_outcome(tc, has_solution)
     version = ".".join(str(x) for x in res.solver_version) if res.solver_version else ""
 
     # What did HiGHS actually receive, and with which options?
-    h = getattr(solver, "_solver_model", None)
     hand_over = {"model_rows": stats.rows, "model_cols": stats.cols, "model_nonzeros": stats.nonzeros,
                  "coef_abs_min": stats.coef_min, "coef_abs_max": stats.coef_max}
     message = STATUSES[status][2]
@@ -207,4 +244,8 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False)
         objective = float(res.incumbent_objective)
         bound = float(res.objective_bound) if res.objective_bound is not None else None
         gap = relative_gap(objective, bound)
+    if interrupted:
+        hand_over["interrupted_by_user"] = True
+        if status == "best_found":
+            message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
     return SolveOutcome(status, tc.name, objective, bound, gap, seconds, version, hand_over, message)
