@@ -249,6 +249,8 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
     pad = [""] * c0
     kept: dict[int, list] = {}
     for i, values in enumerate(sheet.iter_rows()):
+        if values.count("") == len(values):  # fast path for the common all-empty row
+            continue
         if not all(_is_blank(v) for v in values):
             kept[r0 + i + 1] = pad + list(values)
     for ref, text in errors.get(spec.name, {}).items():  # show error cells as the text Excel shows
