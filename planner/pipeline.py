@@ -119,10 +119,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         run = RunRecord(input_file=str(input_path), input_sha256=data.content_sha256, definition=definition,
                         options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
                                  "threads": solver.threads, "seed": solver.seed},
-                        status=outcome.status, termination=outcome.termination, objective=outcome.objective,
-                        bound=outcome.bound, mip_gap=outcome.mip_gap, solve_seconds=outcome.solve_seconds,
-                        solver_version=outcome.solver_version, max_violation=max_v, max_violation_where=where,
-                        hand_over=outcome.hand_over, warnings=data.warnings)
+                        outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()
         tables = output_tables(data, sol, run)
         result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve

@@ -13,6 +13,7 @@ from .data import PlanData
 from .definition import ModelDefinition
 from .model import demand_required
 from .results import Solution, cost_components, online_periods
+from .solve import SolveOutcome
 
 COMPONENTS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
               "transport_musd", "unmet_penalty_musd")
@@ -26,16 +27,9 @@ class RunRecord:
     input_sha256: str
     definition: ModelDefinition
     options: dict
-    status: str
-    termination: str
-    objective: float | None
-    bound: float | None
-    mip_gap: float | None
-    solve_seconds: float
-    solver_version: str
+    outcome: SolveOutcome
     max_violation: float
     max_violation_where: str
-    hand_over: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -114,16 +108,17 @@ def capex_by_host_table(portfolio: pd.DataFrame) -> pd.DataFrame:
 
 def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame:
     comp = cost_components(data, sol)
+    out = run.outcome
     ub = unmet_by_scenario_table(data, sol)
     expected_unmet = float((ub["probability"] * ub["unmet_demand_t"]).sum())
     rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value)")]
     rows += [(k, comp[k], "MUSD (present value)") for k in COMPONENTS]
     rows += [("unmet_demand_t", expected_unmet, "t over the horizon (expected)"),
              ("sites_built", int(len(sol.builds)), "count"),
-             ("status", run.status, ""),
-             ("mip_gap", run.mip_gap if run.mip_gap is not None else "", "fraction"),
-             ("solve_seconds", round(run.solve_seconds, 3), "s"),
-             ("solver_objective_musd", run.objective if run.objective is not None else "", "MUSD"),
+             ("status", out.status, ""),
+             ("mip_gap", out.mip_gap if out.mip_gap is not None else "", "fraction"),
+             ("solve_seconds", round(out.solve_seconds, 3), "s"),
+             ("solver_objective_musd", out.objective if out.objective is not None else "", "MUSD"),
              ("max_constraint_violation", run.max_violation, "row units")]
     return pd.DataFrame(rows, columns=["key", "value", "unit"])
 
@@ -132,6 +127,8 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
     import highspy  # noqa: F401 (version only)
     import importlib.metadata as md
     import pyomo
+
+    out = run.outcome
 
     def ver(p):
         try:
@@ -145,19 +142,19 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
             ("model_overrides", ", ".join(f"{k}={v}" for k, v in run.definition.overrides.items())),
             ("options", ", ".join(f"{k}={v}" for k, v in run.options.items())),
             ("planner_version", __version__), ("pyomo_version", pyomo.__version__),
-            ("highspy_version", ver("highspy")), ("highs_version", run.solver_version),
-            ("python_version", platform.python_version()), ("status", run.status),
-            ("termination", run.termination),
-            ("objective_musd", run.objective if run.objective is not None else ""),
-            ("bound_musd", run.bound if run.bound is not None else ""),
-            ("mip_gap", run.mip_gap if run.mip_gap is not None else ""),
-            ("solve_seconds", round(run.solve_seconds, 3)),
+            ("highspy_version", ver("highspy")), ("highs_version", out.solver_version),
+            ("python_version", platform.python_version()), ("status", out.status),
+            ("termination", out.termination),
+            ("objective_musd", out.objective if out.objective is not None else ""),
+            ("bound_musd", out.bound if out.bound is not None else ""),
+            ("mip_gap", out.mip_gap if out.mip_gap is not None else ""),
+            ("solve_seconds", round(out.solve_seconds, 3)),
             ("max_constraint_violation", run.max_violation),
             ("max_constraint_violation_at", run.max_violation_where),
-            ("reproducible", "yes" if run.status != "best_found" else
-             "no (stopped by Ctrl-C)" if run.hand_over.get("interrupted_by_user") else "no (stopped at a limit)"),
+            ("reproducible", "yes" if out.status != "best_found" else
+             "no (stopped by Ctrl-C)" if out.hand_over.get("interrupted_by_user") else "no (stopped at a limit)"),
             ("written_utc", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))]
-    rows += [(f"hand_over_{k}", v) for k, v in run.hand_over.items()]
+    rows += [(f"hand_over_{k}", v) for k, v in out.hand_over.items()]
     rows += [(f"warning_{i + 1}", w) for i, w in enumerate(run.warnings)]
     return pd.DataFrame(rows, columns=["key", "value"])
 
