@@ -239,7 +239,8 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     # --- settings ----------------------------------------------------------------------
     settings = {"base_year": 2026, "discount_rate": 0.05, "unmet_penalty_usd_per_t": 100_000,
                 "risk_weight_usd_per_t": 10_000, "carbon_price_usd_per_tco2e": 50, "max_country_share": 0.8,
-                "min_esg_score": None, "freight_usd_per_t_km": 0.02}
+                "min_esg_score": None, "freight_usd_per_t_km": 0.02, "host_min_share": None,
+                "burden_tolerance": 0.1, "min_benefit_ratio": None}
     notes = {
         "base_year": "judgement: year of the decision (this planning round)",
         "discount_rate": "judgement estimate: real 5%, between the UK Green Book 3.5% and US OMB A-4 7% (recall)",
@@ -249,6 +250,9 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
         "max_country_share": "judgement estimate: no more than 80% of a member's demand from one outside country",
         "min_esg_score": "off: shared/data holds no ESG scores",
         "freight_usd_per_t_km": "judgement estimate: blended bulk sea/rail freight 0.02 USD per t-km",
+        "host_min_share": "off: no host rule agreed (set it to test one)",
+        "burden_tolerance": "judgement estimate: each member's share of PV capex within 10 points of its GDP share",
+        "min_benefit_ratio": "off",
     }
     for k, n in notes.items():
         prov.add("settings", k, "value", n)
@@ -278,8 +282,24 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     prov.add("countries", "all", "lat, lon", "judgement estimate: approximate country centroids")
     prov.add("countries", "all", "member", "sourced: alliance membership (EU-27 states belong to member EU)")
     countries = pd.DataFrame(crow)
-    members = pd.DataFrame([{"member": k, "name": v[0], "lat": v[2], "lon": v[3]} for k, v in MEMBERS.items()])
+    ind = pd.read_csv(shared / "demand_split_indicators.csv")
+    gdp = ind[ind["indicator"].str.startswith("GDP")].set_index("member")["value"]
+    gdp_m = {k: float(gdp[v[1]]) for k, v in MEMBERS.items()}
+    gdp_total = sum(gdp_m.values())
+    shares = {k: round(v / gdp_total, 6) for k, v in gdp_m.items()}
+    shares["US"] = round(1 - sum(v for k, v in shares.items() if k != "US"), 6)  # exact sum of 1
+    members = pd.DataFrame([{"member": k, "name": v[0], "lat": v[2], "lon": v[3], "burden_share": shares[k]}
+                            for k, v in MEMBERS.items()])
     prov.add("members", "all", "lat, lon", MEMBER_CENTRES_NOTE)
+    prov.add("members", "all", "burden_share", "derived estimate: share of the alliance's 2024 GDP "
+             "(demand_split_indicators.csv, IMF WEO estimates: " + ", ".join(f"{k} {v:.2f}" for k, v in gdp_m.items())
+             + " US$ tn)")
+    envelope = 20_000.0
+    budgets = pd.DataFrame([{"member": k, "period": p, "budget_musd": round(envelope * shares[k], 1)}
+                            for k in MEMBERS for p in (2030, 2035, 2040)])
+    prov.add("budgets", "all", "budget_musd", "judgement estimate: an alliance co-investment envelope of "
+             "20,000 MUSD per 5-year period (order of magnitude of announced public critical-minerals financing "
+             "programmes, recall), split by GDP share")
 
     # --- demand ----------------------------------------------------------------------------
     inv_members = {v[1]: k for k, v in MEMBERS.items()}
@@ -496,7 +516,7 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
              "22 Feb 2025 (export_controls.csv) modelled as a full halt; Chinese refined cobalt, fed mostly by "
              "DRC hydroxide, at 30% (judgement estimate)")
     return {"periods": periods, "minerals": minerals, "countries": countries, "members": members,
-            "sites": sites_df, "demand": demand, "scrap": scrap_df, "scenarios": scenarios,
+            "sites": sites_df, "demand": demand, "scrap": scrap_df, "scenarios": scenarios, "budgets": budgets,
             "disruptions": disruptions}, settings, prov
 
 

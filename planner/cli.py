@@ -36,14 +36,16 @@ def cli() -> None:
               help="model definition: a name in models/ or a path to a .toml file")
 @click.option("--time-limit", type=float, default=None, help="solver time limit in seconds")
 @click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
+@click.option("--without", "without", multiple=True, metavar="MEMBER",
+              help="solve as if MEMBER had left the alliance (repeatable)")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
-def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
+def solve(input_path, output, force, model, time_limit, mip_gap, without, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
     try:
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
-                             mip_gap=mip_gap)
+                             mip_gap=mip_gap, without=tuple(without))
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
@@ -62,6 +64,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, quiet):
     if not out.usable:
         _fail(f"{out.message} [status {out.status}]", out.exit_code)
     gap = f"{out.mip_gap:.4%}" if out.mip_gap is not None else "n/a"
+    if out.objective is not None and out.bound is not None:
+        gap += f" ({abs(out.objective - out.bound):,.1f} MUSD)"
     if not quiet:
         c = res.costs
         label = "OPTIMAL" if out.status == "optimal" else "BEST FOUND (not proven optimal)"

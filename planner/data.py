@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .financing_data import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
 from .reader import RawWorkbook, read_workbook
 from .schema import SHEETS
 
@@ -65,6 +66,10 @@ class PlanData:
     RECYCLING_POOLS: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     GROUPS: dict[str, tuple[str, ...]] = field(default_factory=dict)
     FORCED: tuple[str, ...] = ()
+    financing: Financing = field(default_factory=Financing)
+    FINANCE: tuple[tuple[str, str, int], ...] = ()  # (candidate, member, build period) a member may finance
+    INACTIVE: tuple[str, ...] = ()  # members treated as having left (--without, active = no)
+    benefit_share: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     source_path: str = ""
     content_sha256: str = ""
@@ -117,13 +122,15 @@ def content_hash(raw: RawWorkbook) -> str:
     return h.hexdigest()
 
 
-def load_data(path: str | Path, overrides: dict | None = None) -> PlanData:
-    return build_data(read_workbook(path), overrides)
+def load_data(path: str | Path, overrides: dict | None = None, without: tuple[str, ...] = ()) -> PlanData:
+    return build_data(read_workbook(path), overrides, without)
 
 
-def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
+def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[str, ...] = ()) -> PlanData:
     """Check references and contradictions and compute the sparse sets. `overrides` (from a
-    model definition) replace workbook settings before anything is derived from them."""
+    model definition) replace workbook settings before anything is derived from them; members in
+    `without` (and those marked active = no) are treated as having left the alliance: their
+    demand, scrap, budgets, financing and hosting rights go."""
     t = raw.tables
     s = dict(raw.settings)
     s.update(overrides or {})
@@ -150,8 +157,20 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
 
     minerals = t["minerals"].set_index("mineral", drop=False).sort_index()
     members = t["members"].set_index("member", drop=False).sort_index()
+    unknown = [a for a in without if a not in members.index]
+    if unknown:
+        raise InputError("E_UNKNOWN_MEMBER", f"--without names unknown member(s) {', '.join(unknown)}; members "
+                         f"are {', '.join(members.index)}", sheet="members")
+    inactive = tuple(sorted(set(without) | set(members.index[members["active"] == "no"])))
+    for a in inactive:
+        warnings.append(f"member {a} is treated as having left the alliance: its demand, scrap, budgets, "
+                        "financing and hosting rights are removed")
+    all_members = members
+    members = members[~members.index.isin(inactive)]
+    if members.empty:
+        raise InputError("E_EMPTY_TABLE", "no active member is left", sheet="members", row=2)
     countries = t["countries"]
-    _check_refs(countries, "countries", "member", members.index, "member", allow_blank=True)
+    _check_refs(countries, "countries", "member", all_members.index, "member", allow_blank=True)
     countries = countries.set_index("country", drop=False).sort_index()
 
     # --- sites ---------------------------------------------------------------------------
@@ -192,7 +211,12 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
     for idx, row in sites.iterrows():
         ok, why = True, ""
         if row["status"] == "candidate":
-            if row["decision"] == "exclude":
+            if row["host_member"] in inactive:
+                ok, why = False, f"host member {row['host_member']} left the alliance"
+                if row["decision"] == "force_build":
+                    warnings.append(f"sites row {row['_row']}: force_build of '{row['site']}' dropped: its host "
+                                    f"member {row['host_member']} left the alliance")
+            elif row["decision"] == "exclude":
                 ok, why = False, "excluded by decision"
             elif min_esg is not None and (row["esg_score"] is None or pd.isna(row["esg_score"])
                                           or row["esg_score"] < min_esg):
@@ -216,6 +240,19 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
         reasons.append(why)
     sites["eligible"] = eligible
     sites["screen_reason"] = reasons
+
+    # financing rules can make a candidate unfinanceable; that is a screen like the others
+    sites_idx = sites.set_index("site", drop=False)
+    fin = read_financing(t, s, all_members, members, countries, sites_idx, PERIODS, inactive, _check_refs)
+    for idx, row in sites.iterrows():
+        if row["status"] == "candidate" and sites.loc[idx, "eligible"]:
+            why = unfinanceable(fin, tuple(members.index), row["site"], row["host_member"])
+            if why:
+                if row["decision"] == "force_build":
+                    raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but {why}", sites, idx,
+                               "decision", "sites")
+                sites.loc[idx, "eligible"] = False
+                sites.loc[idx, "screen_reason"] = why
 
     # exclusive groups and forced builds
     groups: dict[str, list[str]] = defaultdict(list)
@@ -245,12 +282,22 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
         for tt in PERIODS:
             online[(f, tt)] = tuple(tb for tb in PERIODS if tb + lead <= tt)
 
+    forced = tuple(sorted(sites.index[(sites["status"] == "candidate") & (sites["decision"] == "force_build")
+                                      & sites["eligible"]]))
+    build_periods: dict[str, list[int]] = defaultdict(list)
+    for f, tb in build_options:
+        build_periods[f].append(tb)
+    check_forced_budgets(fin, sites, forced, build_periods, tuple(members.index), t.get("budgets"))
+    finance_index = tuple((f, a, tb) for f, tb in build_options for a in members.index
+                          if fin.caps.get((a, f), 1.0) > 0)
+
     # --- demand, scrap, scenarios, disruptions, limits -------------------------------------
     def keyed(name, value_col, keys):
         df = t.get(name)
         if df is None:
             return pd.DataFrame(columns=list(keys) + [value_col]).set_index(list(keys))
-        _check_refs(df, name, "member", members.index, "member")
+        _check_refs(df, name, "member", all_members.index, "member")
+        df = df[~df["member"].isin(inactive)]
         _check_refs(df, name, "mineral", minerals.index, "mineral")
         _check_refs(df, name, "period", PERIODS, "period")
         return df.set_index(list(keys)).sort_index()
@@ -310,7 +357,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
     if "transport" in t:
         tr = t["transport"]
         _check_refs(tr, "transport", "origin", sites.index, "origin site")
-        _check_refs(tr, "transport", "destination", set(sites.index) | set(members.index),
+        _check_refs(tr, "transport", "destination", set(sites.index) | set(all_members.index),
                     "destination site or member")
         overrides = {(o, d): float(c) for o, d, c in zip(tr["origin"], tr["destination"], tr["cost_usd_per_t"])}
     freight = float(s.get("freight_usd_per_t_km") or 0.0)
@@ -374,6 +421,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None) -> PlanData:
         SHARE_CAP_INDEX={k: tuple(v) for k, v in sorted(share_idx.items())},
         RECYCLING_POOLS={k: tuple(sorted(v)) for k, v in sorted(pools.items())},
         GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
-        FORCED=tuple(sorted(sites.index[(sites["status"] == "candidate") & (sites["decision"] == "force_build")])),
+        FORCED=forced, financing=fin, FINANCE=finance_index, INACTIVE=inactive,
+        benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
         warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
     )

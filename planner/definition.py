@@ -10,9 +10,11 @@ from pathlib import Path
 from .errors import DefinitionError
 
 # Constraint families that a definition may switch off (the core ones always apply).
-OPTIONAL_FAMILIES = ("country_share_cap", "emissions_cap", "scrap_limit", "exclusive_group")
+OPTIONAL_FAMILIES = ("country_share_cap", "emissions_cap", "scrap_limit", "exclusive_group", "budget",
+                     "host_share", "financing_cap", "burden_band", "benefit_floor")
 OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "carbon_price_usd_per_tco2e",
-                        "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate")
+                        "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
+                        "host_min_share", "burden_tolerance", "min_benefit_ratio")
 
 
 @dataclass(frozen=True)

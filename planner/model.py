@@ -57,6 +57,15 @@ def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
                        doc="flow on arc in period t, scenario s [t/yr]")
     m.v_unmet = pyo.Var(m.DEMANDS, m.SCENARIOS, domain=pyo.NonNegativeReals,
                         doc="demand not met [t/yr]")
+    m.FINANCE = pyo.Set(initialize=data.FINANCE, dimen=3, ordered=True,
+                        doc="(candidate, member, build period) where the member may pay part of the capex")
+    m.MEMBERS = pyo.Set(initialize=data.MEMBERS, ordered=True, doc="active alliance members")
+    m.v_finance = pyo.Var(m.FINANCE, domain=pyo.NonNegativeReals,
+                          doc="capex of candidate f built in t paid by member a [MUSD, undiscounted]")
+    m.v_burden_over = pyo.Var(m.MEMBERS, domain=pyo.NonNegativeReals,
+                              doc="PV capex paid by a above its target share [MUSD]")
+    m.v_burden_under = pyo.Var(m.MEMBERS, domain=pyo.NonNegativeReals,
+                               doc="PV capex paid by a below its target share [MUSD]")
 
 
 def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
@@ -77,6 +86,124 @@ def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
 
 
 # --- constraint families (headings of models/formulation.md) --------------------------------
+
+def _finance_by_option(data: PlanData) -> dict[tuple[str, int], list[str]]:
+    out: dict[tuple[str, int], list[str]] = {}
+    for f, a, t in data.FINANCE:
+        out.setdefault((f, t), []).append(a)
+    return out
+
+
+def define_financing_balance(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Financing balance: \sum_a \phi_{f,a,t} = C_f\, b_{f,t} for every build option: the capex of a
+    site built in t is paid in full by the members (MUSD, undiscounted, in the build period)."""
+    payers = _finance_by_option(data)
+    cap = data.sites["capex_musd"].to_dict()
+
+    def rule(m, f, t):
+        return sum(m.v_finance[f, a, t] for a in payers.get((f, t), ())) == float(cap[f]) * m.v_build[f, t]
+
+    m.financing_balance = pyo.Constraint(m.BUILD_OPTIONS, rule=rule, doc="members pay the whole capex [MUSD]")
+    period_delta = data.periods["discount"].to_dict()
+    by_member: dict[str, list] = {a: [] for a in data.MEMBERS}
+    for f, a, t in data.FINANCE:
+        by_member[a].append((f, a, t))
+    m.e_paid_pv = pyo.Expression(m.MEMBERS, rule=lambda m, a: sum(float(period_delta[k[2]]) * m.v_finance[k]
+                                                                  for k in by_member[a]),
+                                 doc="present value of the capex member a pays [MUSD]")
+
+
+def define_burden_target(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Burden target: P_a - s_a \sum_{a'} P_{a'} = o^+_a - o^-_a, with P_a the PV capex member a pays
+    and s_a its burden_share (equal shares when none is given). It only measures the deviation; the
+    split of payments is chosen to minimise \sum_a (o^+_a + o^-_a) once the builds are fixed."""
+    target = data.financing.burden_target or {a: 1.0 / len(data.MEMBERS) for a in data.MEMBERS}
+
+    def rule(m, a):
+        total = sum(m.e_paid_pv[b] for b in data.MEMBERS)
+        return m.e_paid_pv[a] - target[a] * total == m.v_burden_over[a] - m.v_burden_under[a]
+
+    m.burden_target = pyo.Constraint(m.MEMBERS, rule=rule, doc="deviation from the target share [MUSD]")
+    m.e_burden_deviation = pyo.Expression(expr=sum(m.v_burden_over[a] + m.v_burden_under[a] for a in data.MEMBERS),
+                                          doc="total deviation of payments from target shares [MUSD]")
+
+
+def define_budget(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Budget: \sum_{f} \phi_{f,a,t} \le B_{a,t} for every member and period with a budget row."""
+    by_key: dict[tuple[str, int], list] = {}
+    for f, a, t in data.FINANCE:
+        by_key.setdefault((a, t), []).append((f, a, t))
+    keys = tuple(k for k in sorted(data.financing.budgets) if k[0] in data.MEMBERS)
+
+    def rule(m, a, t):
+        if not by_key.get((a, t)):
+            return pyo.Constraint.Skip  # nothing this member could finance in that period
+        return sum(m.v_finance[k] for k in by_key[(a, t)]) <= data.financing.budgets[(a, t)]
+
+    m.budget = pyo.Constraint(pyo.Set(initialize=keys, dimen=2, ordered=True), rule=rule,
+                              doc="capex committed by a member in a period <= its budget [MUSD]")
+
+
+def define_host_share(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Host share: \phi_{f,h(f),t} \ge \eta^{host} C_f b_{f,t} where the host h(f) is an active member."""
+    h = data.financing.host_min_share
+    if not h:
+        return
+    cap = data.sites["capex_musd"].to_dict()
+    host = data.sites["host_member"].to_dict()
+    keys = tuple((f, t) for f, t in data.BUILD_OPTIONS if (f, host[f], t) in set(data.FINANCE))
+
+    def rule(m, f, t):
+        return m.v_finance[f, host[f], t] >= float(h) * float(cap[f]) * m.v_build[f, t]
+
+    m.host_share = pyo.Constraint(pyo.Set(initialize=keys, dimen=2, ordered=True), rule=rule,
+                                  doc="the host member pays at least host_min_share [MUSD]")
+
+
+def define_financing_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Financing cap: \phi_{f,a,t} \le \kappa_{a,f} C_f b_{f,t} for every rule with 0 < \kappa < 1 (a rule
+    of 0 removes the variable)."""
+    cap = data.sites["capex_musd"].to_dict()
+    keys = tuple(k for k in data.FINANCE if data.financing.caps.get((k[1], k[0]), 1.0) < 1.0)
+
+    def rule(m, f, a, t):
+        return m.v_finance[f, a, t] <= data.financing.caps[(a, f)] * float(cap[f]) * m.v_build[f, t]
+
+    m.financing_cap = pyo.Constraint(pyo.Set(initialize=keys, dimen=3, ordered=True), rule=rule,
+                                     doc="a member's share of a project's capex <= its financing rule [MUSD]")
+
+
+def define_burden_band(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Burden band: |P_a - s_a \sum_{a'} P_{a'}| \le \tau \sum_{a'} P_{a'} for every member with a
+    burden_share (both sides written as linear rows)."""
+    tau = data.financing.burden_tolerance
+    if tau is None or not data.financing.burden_given:
+        return
+    s = data.financing.burden_target
+
+    def total(m):
+        return sum(m.e_paid_pv[b] for b in data.MEMBERS)
+
+    m.burden_band_upper = pyo.Constraint(m.MEMBERS, rule=lambda m, a: m.e_paid_pv[a] - s[a] * total(m)
+                                         <= float(tau) * total(m), doc="paid share <= target + tolerance")
+    m.burden_band_lower = pyo.Constraint(m.MEMBERS, rule=lambda m, a: m.e_paid_pv[a] - s[a] * total(m)
+                                         >= -float(tau) * total(m), doc="paid share >= target - tolerance")
+
+
+def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Benefit floor: \beta_a \ge \rho\, P_a / \sum_{a'} P_{a'}, written r P_a \le \beta_a \sum_{a'} P_{a'}, with
+    \beta_a the member's share of the alliance's expected demand in tonnes (the supply the plan
+    secures for it); linear because \beta_a is data."""
+    r = data.financing.min_benefit_ratio
+    if r is None:
+        return
+    beta = data.benefit_share
+
+    def rule(m, a):
+        return float(r) * m.e_paid_pv[a] <= beta[a] * sum(m.e_paid_pv[b] for b in data.MEMBERS)
+
+    m.benefit_floor = pyo.Constraint(m.MEMBERS, rule=rule, doc="benefit share >= ratio x cost share")
+
 
 def define_build_once(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Build once: \sum_t b_{f,t} \le 1 for every candidate; = 1 where decision is force_build."""
@@ -250,5 +377,17 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
         define_exclusive_group(m, data)
     if definition.on("emissions_cap"):
         define_emissions_cap(m, data)
+    define_financing_balance(m, data)
+    define_burden_target(m, data)
+    if definition.on("budget"):
+        define_budget(m, data)
+    if definition.on("host_share"):
+        define_host_share(m, data)
+    if definition.on("financing_cap"):
+        define_financing_cap(m, data)
+    if definition.on("burden_band"):
+        define_burden_band(m, data)
+    if definition.on("benefit_floor"):
+        define_benefit_floor(m, data)
     define_objective(m, data)
     return m

@@ -21,10 +21,17 @@ from .writer import check_target, json_path, write_json, write_tables
 COST_REL_TOL = 1e-6
 
 
-def violation_tolerance(data: PlanData) -> float:
-    """Largest acceptable constraint violation: 1e-6 of the largest capacity or demand (t/yr)."""
-    scale = max([1.0] + [float(x) for x in data.sites["capacity_tpy"]] +
-                [float(x) for x in data.demand["demand_tpy"]])
+MONEY_FAMILIES = ("financing_balance", "budget", "host_share", "financing_cap", "burden_band", "benefit_floor")
+
+
+def violation_tolerance(data: PlanData, family: str = "") -> float:
+    """Largest acceptable violation of a row: 1e-6 of the largest number of its kind in the input:
+    capacity or demand (t/yr) for physical rows, capex or budget (MUSD) for financing rows."""
+    if family in MONEY_FAMILIES:
+        scale = max([1.0] + [float(x) for x in data.sites["capex_musd"]] + list(data.financing.budgets.values()))
+    else:
+        scale = max([1.0] + [float(x) for x in data.sites["capacity_tpy"]] +
+                    [float(x) for x in data.demand["demand_tpy"]])
     return 1e-6 * scale
 
 
@@ -53,7 +60,7 @@ class RunResult:
 
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
-                   write: bool = True, out_dir: Path = Path("outputs")) -> RunResult:
+                   write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = ()) -> RunResult:
     input_path = Path(input_path)
     definition = load_definition(model)
     solver = definition.solver
@@ -68,7 +75,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         check_target(json_path(Path(output)), force)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = load_data(input_path, definition.overrides)
+    data = load_data(input_path, definition.overrides, without)
     data.warnings.extend(unreachable_demand(data))
     timings["read_validate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -104,11 +111,12 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     costs = cost_components(data, sol)
     max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
     result.solution, result.costs, result.max_violation = sol, costs, max_v
-    if max_v > violation_tolerance(data):
-        outcome.status = "error"
-        outcome.message = (f"the solver's plan violates {where} by {max_v:.6g} (tolerance "
-                           f"{violation_tolerance(data):.3g}); not reported")
-        return result
+    for family, index, amount in violations:
+        if amount > violation_tolerance(data, family):
+            outcome.status = "error"
+            outcome.message = (f"the solver's plan violates {family}[{index}] by {amount:.6g} (tolerance "
+                               f"{violation_tolerance(data, family):.3g}); not reported")
+            return result
     if abs(costs["total_cost_musd"] - outcome.objective) > COST_REL_TOL * max(1.0, abs(outcome.objective)):
         outcome.status = "error"
         outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
@@ -118,7 +126,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir)
         run = RunRecord(input_file=str(input_path), input_sha256=data.content_sha256, definition=definition,
                         options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
-                                 "threads": solver.threads, "seed": solver.seed},
+                                 "threads": solver.threads, "seed": solver.seed,
+                                 "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()
         tables = output_tables(data, sol, run)

@@ -12,7 +12,7 @@ from . import __version__
 from .data import PlanData
 from .definition import ModelDefinition
 from .model import demand_required
-from .results import Solution, cost_components, online_periods
+from .results import Solution, cost_components, online_periods, paid_pv_by_member
 from .solve import SolveOutcome
 
 COMPONENTS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
@@ -106,6 +106,78 @@ def capex_by_host_table(portfolio: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
+def financing_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """One row per built site, paying member and build period: MUSD (undiscounted) and share."""
+    cols = ["site", "name", "host_member", "member", "build_period", "paid_musd", "share_of_project"]
+    f = sol.financing
+    if f.empty:
+        return pd.DataFrame(columns=cols)
+    s = data.sites
+    rows = [{"site": site, "name": s.loc[site, "name"], "host_member": s.loc[site, "host_member"], "member": a,
+             "build_period": int(t), "paid_musd": x,
+             "share_of_project": x / float(s.loc[site, "capex_musd"]) if float(s.loc[site, "capex_musd"]) else 0.0}
+            for site, a, t, x in f.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=cols).sort_values(["site", "member"]).reset_index(drop=True)
+
+
+def commitments_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """Per member and period: capex committed (undiscounted MUSD), budget and share of it used."""
+    paid = sol.financing.groupby(["member", "build_period"])["paid_musd"].sum().to_dict() if len(sol.financing) else {}
+    rows = []
+    for a in data.MEMBERS:
+        for t in data.PERIODS:
+            b = data.financing.budgets.get((a, t))
+            c = paid.get((a, t), 0.0)
+            rows.append({"member": a, "period": t, "committed_musd": c, "budget_musd": b if b is not None else "",
+                         "budget_used_share": (c / b if b else "") if b is not None else ""})
+    return pd.DataFrame(rows, columns=["member", "period", "committed_musd", "budget_musd", "budget_used_share"])
+
+
+def member_totals_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """Per member: PV capex committed and its share, against the burden-share target; benefit as the
+    member's share of expected tonnes delivered (and of demand, the benefit floor's measure)."""
+    pv = paid_pv_by_member(data, sol)
+    total = sum(pv.values())
+    years = data.periods["years"].to_dict()
+    prob = data.scenarios["probability"].to_dict()
+    d = sol.flows[sol.flows["kind"] == "delivery"]
+    delivered = {a: 0.0 for a in data.MEMBERS}
+    for a, t, sc, x in zip(d["destination"], d["period"], d["scenario"], d["flow_tpy"]):
+        delivered[a] += prob[sc] * years[t] * x
+    dtot = sum(delivered.values())
+    rows = []
+    for a in data.MEMBERS:
+        rows.append({"member": a, "pv_committed_musd": pv[a], "cost_share": pv[a] / total if total else 0.0,
+                     "burden_share_target": data.financing.burden_target.get(a, "") if data.financing.burden_given else "",
+                     "delivered_share": delivered[a] / dtot if dtot else 0.0,
+                     "demand_share": data.benefit_share.get(a, 0.0)})
+    return pd.DataFrame(rows)
+
+
+def milestones_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """The accountability schedule per built site. Commissioning is the build year plus the lead time
+    (rounded up); full capacity is assumed one year after commissioning (a one-year ramp-up)."""
+    import math
+    s = data.sites
+    online = online_periods(data, sol.builds)
+    payers = sol.financing.groupby("site") if len(sol.financing) else None
+    rows = []
+    for f, tb in sorted(zip(sol.builds["site"], sol.builds["build_period"])):
+        capex = float(s.loc[f, "capex_musd"])
+        who = ""
+        if payers is not None and f in payers.groups:
+            g = payers.get_group(f).sort_values("paid_musd", ascending=False)
+            who = ", ".join(f"{a} {x / capex:.0%}" if capex else a for a, x in zip(g["member"], g["paid_musd"]))
+        commissioning = int(tb) + math.ceil(float(s.loc[f, "lead_time_years"]))
+        rows.append({"site": f, "name": s.loc[f, "name"], "host_member": s.loc[f, "host_member"],
+                     "final_investment_decision": int(tb), "commissioning_year": commissioning,
+                     "online_period": min(online[f]) if online[f] else "",
+                     "first_full_capacity_year": commissioning + 1, "financing_members": who})
+    return pd.DataFrame(rows, columns=["site", "name", "host_member", "final_investment_decision",
+                                       "commissioning_year", "online_period", "first_full_capacity_year",
+                                       "financing_members"])
+
+
 def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame:
     comp = cost_components(data, sol)
     out = run.outcome
@@ -117,9 +189,15 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame
              ("sites_built", int(len(sol.builds)), "count"),
              ("status", out.status, ""),
              ("mip_gap", out.mip_gap if out.mip_gap is not None else "", "fraction"),
+             ("mip_gap_musd", abs(out.objective - out.bound) if out.objective is not None and out.bound is not None
+              else "", "MUSD (objective - bound): how far the plan may be from the optimum"),
              ("solve_seconds", round(out.solve_seconds, 3), "s"),
              ("solver_objective_musd", out.objective if out.objective is not None else "", "MUSD"),
              ("max_constraint_violation", run.max_violation, "row units")]
+    pv = paid_pv_by_member(data, sol)
+    rows += [(f"committed_pv_capex_musd_{a}", pv[a], "MUSD (present value)") for a in data.MEMBERS]
+    if data.INACTIVE:
+        rows.append(("members_left", ", ".join(data.INACTIVE), "solved as if these members had left"))
     return pd.DataFrame(rows, columns=["key", "value", "unit"])
 
 
@@ -170,5 +248,9 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "supply_mix": supply_mix_table(data, sol),
         "unmet_demand": unmet_table(data, sol),
         "unmet_by_scenario": unmet_by_scenario_table(data, sol),
+        "financing": financing_table(data, sol),
+        "commitments": commitments_table(data, sol),
+        "member_totals": member_totals_table(data, sol),
+        "milestones": milestones_table(data, sol),
         "run_info": run_info_table(run),
     }

@@ -8,7 +8,7 @@ decisions are rounded at 0.5 (binaries come back as 0.9999999 or -0.0).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -17,6 +17,7 @@ from .definition import ModelDefinition
 from .model import USD_TO_MUSD, demand_required, unit_cost_usd_per_t
 
 FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
+FINANCE_EPS = 1e-9  # MUSD below which a payment is reported as zero
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Solution:
     builds: pd.DataFrame  # site, build_period
     flows: pd.DataFrame  # arc, origin, destination, kind, mineral, period, scenario, flow_tpy
     unmet: pd.DataFrame  # member, mineral, period, scenario, unmet_tpy
+    financing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["site", "member", "build_period", "paid_musd"]))  # capex paid, undiscounted
 
 
 def extract_solution(m, data: PlanData) -> Solution:
@@ -39,8 +42,12 @@ def extract_solution(m, data: PlanData) -> Solution:
     flows = pd.DataFrame(rows, columns=["arc", "origin", "destination", "kind", "mineral", "period", "scenario",
                                         "flow_tpy"])
     unmet = [(a, mi, t, s, max(0.0, float(v.value or 0.0))) for (a, mi, t, s), v in m.v_unmet.items()]
+    built = set(builds)
+    fin = [(f, a, t, float(v.value)) for (f, a, t), v in m.v_finance.items()
+           if (f, t) in built and (v.value or 0.0) > FINANCE_EPS]
     return Solution(builds=pd.DataFrame(builds, columns=["site", "build_period"]), flows=flows,
-                    unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]))
+                    unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]),
+                    financing=pd.DataFrame(fin, columns=["site", "member", "build_period", "paid_musd"]))
 
 
 def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:
@@ -159,6 +166,7 @@ def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) 
                 excess = x - float(sigma) * demand_required(data, a, mi, t, s)
                 if excess > 0:
                     v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
+    v += verify_financing(data, definition, sol)
     if definition.on("emissions_cap"):
         for t, cap in data.limits["emissions_cap_tco2e_per_yr"].items():
             if cap is None or cap != cap:
@@ -169,3 +177,57 @@ def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) 
                 if em - float(cap) > 0:
                     v.append(("emissions_cap", f"{t},{s}", em - float(cap)))
     return sorted(v, key=lambda r: -r[2])
+
+
+def paid_pv_by_member(data: PlanData, sol: Solution) -> dict[str, float]:
+    """Present value (MUSD) of the capex each active member pays."""
+    out = {a: 0.0 for a in data.MEMBERS}
+    for a, t, x in zip(sol.financing["member"], sol.financing["build_period"], sol.financing["paid_musd"]):
+        out[a] += float(data.periods.loc[t, "discount"]) * float(x)
+    return out
+
+
+def verify_financing(data: PlanData, definition: ModelDefinition, sol: Solution) -> list[tuple[str, str, float]]:
+    """Recompute the financing families from the plain tables (violations in MUSD)."""
+    v: list[tuple[str, str, float]] = []
+    fin, sites = data.financing, data.sites
+    f_tab = sol.financing
+    paid = f_tab.groupby(["site", "build_period"])["paid_musd"].sum().to_dict() if len(f_tab) else {}
+    for f, t in zip(sol.builds["site"], sol.builds["build_period"]):
+        gap = abs(paid.get((f, t), 0.0) - float(sites.loc[f, "capex_musd"]))
+        if gap > 0:
+            v.append(("financing_balance", f"{f},{t}", gap))
+    for (f, t) in paid:
+        if not ((sol.builds["site"] == f) & (sol.builds["build_period"] == t)).any():
+            v.append(("financing_balance", f"{f},{t} paid but not built", paid[(f, t)]))
+    if definition.on("budget"):
+        by = f_tab.groupby(["member", "build_period"])["paid_musd"].sum().to_dict() if len(f_tab) else {}
+        for (a, t), b in fin.budgets.items():
+            if by.get((a, t), 0.0) - b > 0:
+                v.append(("budget", f"{a},{t}", by[(a, t)] - b))
+    pay = {(f, a, t): x for f, a, t, x in f_tab.itertuples(index=False)}
+    for f, t in zip(sol.builds["site"], sol.builds["build_period"]):
+        capex = float(sites.loc[f, "capex_musd"])
+        host = sites.loc[f, "host_member"]
+        if definition.on("host_share") and fin.host_min_share and host in data.MEMBERS:
+            short = fin.host_min_share * capex - pay.get((f, host, t), 0.0)
+            if short > 0:
+                v.append(("host_share", f"{f},{host},{t}", short))
+        if definition.on("financing_cap"):
+            for a in data.MEMBERS:
+                over = pay.get((f, a, t), 0.0) - fin.caps.get((a, f), 1.0) * capex
+                if over > 0:
+                    v.append(("financing_cap", f"{f},{a},{t}", over))
+    pv = paid_pv_by_member(data, sol)
+    total = sum(pv.values())
+    if definition.on("burden_band") and fin.burden_tolerance is not None and fin.burden_given:
+        for a in data.MEMBERS:
+            dev = abs(pv[a] - fin.burden_target[a] * total) - fin.burden_tolerance * total
+            if dev > 0:
+                v.append(("burden_band", a, dev))
+    if definition.on("benefit_floor") and fin.min_benefit_ratio is not None:
+        for a in data.MEMBERS:
+            over = fin.min_benefit_ratio * pv[a] - data.benefit_share[a] * total
+            if over > 0:
+                v.append(("benefit_floor", a, over))
+    return v

@@ -87,6 +87,12 @@ SETTINGS: dict[str, Column] = {
              "(blank = off)", "score 0..100", default=None, min=0, max=100),
         _opt("freight_usd_per_t_km", "float", "default transport cost per tonne-kilometre", "USD/(t km)",
              default=0.0, min=0, max=1e3),
+        _opt("host_min_share", "float", "the member hosting a site pays at least this share of its capex "
+             "(blank = off)", "share", default=None, min=0, max=1),
+        _opt("burden_tolerance", "float", "allowed deviation of each member's share of present-value capex "
+             "from its burden_share, as a share of the total (blank = off)", "share", default=None, min=0, max=1),
+        _opt("min_benefit_ratio", "float", "each member's benefit share >= this x its cost share (blank = off)",
+             "ratio", default=None, min=0, max=10),
     )
 }
 
@@ -118,6 +124,10 @@ SHEETS: dict[str, Sheet] = {
             _opt("name", "str", "display name", default=""),
             _c("lat", "float", "latitude of the demand centre", "deg", min=-90, max=90),
             _c("lon", "float", "longitude of the demand centre", "deg", min=-180, max=180),
+            _opt("burden_share", "float", "target share of the alliance's present-value capex (the shares "
+                 "given sum to 1)", "share", default=None, min=0, max=1),
+            _opt("active", "choice", "yes | no: no solves as if the member had left", default="yes",
+                 choices=("yes", "no")),
         ), key=("member",)),
         Sheet("sites", "existing and candidate mines, refineries, recycling plants and market sources", (
             _c("site", "str", "site id"),
@@ -177,6 +187,19 @@ SHEETS: dict[str, Sheet] = {
             _opt("period", "int", "period (blank = all)", "year", default=None),
             _c("availability", "float", "share of capacity available", "share", min=0, max=1),
         ), optional=True),
+        Sheet("budgets", "the most capex each member can commit per period", (
+            _c("member", "str", "member id"),
+            _c("period", "int", "period (first year)", "year"),
+            _c("budget_musd", "float", "capex the member can commit in the period (undiscounted)", "MUSD",
+               min=0, max=MAX_MUSD),
+        ), key=("member", "period"), optional=True),
+        Sheet("financing_rules", "limits on the share of a project's capex a member may carry", (
+            _c("member", "str", "member id"),
+            _opt("country", "str", "country (blank = all)", default=""),
+            _opt("site", "str", "site id (blank = all)", default=""),
+            _c("max_share", "float", "largest share of a project's capex (0 = will not finance there)", "share",
+               min=0, max=1),
+        ), key=("member", "country", "site"), optional=True),
         Sheet("limits", "emissions caps", (
             _c("period", "int", "period (first year)", "year"),
             _opt("emissions_cap_tco2e_per_yr", "float", "cap on supply-chain emissions (blank = off)",

@@ -170,11 +170,23 @@ def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> S
     for nothing; re-solving with the builds rounded shows whether the plan survives."""
     for v in m.v_build.values():
         v.fix(1.0 if (v.value or 0.0) > 0.5 else 0.0)
+    # With the builds fixed, who pays is independent of the flows: the same solve also picks the
+    # payment split closest to the members' target shares (the cost part is unchanged by it).
+    split = getattr(m, "e_burden_deviation", None)
+    if split is not None:
+        m.total_cost.deactivate()
+        m.split_objective = pyo.Objective(expr=m.total_cost.expr + split, sense=pyo.minimize)
     try:
-        return solve_model(m, options)
+        out = solve_model(m, options)
+        if out.usable and split is not None:
+            out.objective = pyo.value(m.total_cost.expr)
+        return out
     finally:
         for v in m.v_build.values():
             v.unfix()
+        if split is not None:
+            m.del_component(m.split_objective)
+            m.total_cost.activate()
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False) -> SolveOutcome:

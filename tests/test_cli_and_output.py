@@ -41,7 +41,7 @@ def test_quiet_prints_only_the_status_line(tmp_path):
     src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
     res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--quiet"])
     assert res.exit_code == 0
-    assert res.output.strip().splitlines() == [f"wrote {out}  [optimal, gap 0.0000%]"]
+    assert res.output.strip().splitlines() == [f"wrote {out}  [optimal, gap 0.0000% (0.0 MUSD)]"]
 
 
 def test_python_dash_m_planner_works(tmp_path):
@@ -92,7 +92,8 @@ def test_round_trip_tables(tmp_path):
     res = solve_workbook(src, output=tmp_path / "o.xlsx")
     back = read_portfolio(res.output)
     assert list(back) == ["summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand",
-                          "unmet_by_scenario", "run_info"]
+                          "unmet_by_scenario", "financing", "commitments", "member_totals", "milestones",
+                          "run_info"]
     flows = back["flows"]
     assert set(zip(flows["origin"], flows["destination"], flows["flow_tpy"])) == {("N1", "R1", 100.0),
                                                                                   ("R1", "AA", 100.0)}

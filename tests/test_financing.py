@@ -1,0 +1,229 @@
+"""Co-financing (issue 4): hand-solved tiny cases.
+
+Base: tiny() with a free existing mine N1 in AAA and a candidate refinery R1 in AAA (host member
+AA), capex 0.02 MUSD, 100 USD/t; AA needs 100 t/yr for one 1-year period at r = 0. Building R1
+costs 0.02 + 100 x 100e-6 = 0.03 MUSD against 0.05 from the market, so R1 is built. A second
+member BB (country BBB) joins the financing.
+"""
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.errors import InputError
+from planner.writer import read_portfolio
+from wb import site, tiny, write_workbook
+
+TOL = 1e-9
+
+
+def two_members(**settings):
+    sheets, sets = tiny(**settings)
+    sheets["members"].append({"member": "BB", "name": "Member B", "lat": 0, "lon": 10})
+    sheets["countries"][1]["member"] = "BB"  # BBB belongs to BB
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", 100, capex_musd=0.02, var_cost_usd_per_t=100,
+                             **{"yield": 1})]
+    return sheets, sets
+
+
+def paid(res):
+    f = res.solution.financing
+    return {a: float(x) for a, x in zip(f["member"], f["paid_musd"])}
+
+
+def test_without_rules_the_split_follows_equal_shares(solve_tiny):
+    # No burden shares: the split closest to equal shares, 0.01 each; the cost is unaffected.
+    sheets, sets = two_members()
+    res = solve_tiny(sheets, sets)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.01, "BB": 0.01}, abs=TOL)
+
+
+def test_budget_shifts_a_build_to_a_later_period(solve_tiny):
+    # Periods 2030 and 2031 (1 year each, r = 0); AA alone pays and may commit only 0.01 MUSD in 2030.
+    # Building in 2030 (0.02 + 0.01 + 0.01 = 0.04) is out of budget; in 2031: market in 2030
+    # 0.05 + capex 0.02 + R1 0.01 = 0.08 < 0.10 never building.
+    sheets, sets = tiny()
+    sheets["periods"] = [{"period": 2030, "years": 1}, {"period": 2031, "years": 1}]
+    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": p, "demand_tpy": 100} for p in (2030, 2031)]
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", 100, capex_musd=0.02, var_cost_usd_per_t=100,
+                             **{"yield": 1})]
+    res = solve_tiny(sheets, sets)
+    assert res.solution.builds["build_period"].tolist() == [2030]
+    assert res.costs["total_cost_musd"] == pytest.approx(0.04, abs=TOL)
+    sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.01},
+                         {"member": "AA", "period": 2031, "budget_musd": 1}]
+    res = solve_tiny(sheets, sets)
+    assert res.solution.builds["build_period"].tolist() == [2031]
+    assert res.costs["total_cost_musd"] == pytest.approx(0.08, abs=TOL)
+
+
+def test_host_rule(solve_tiny):
+    # Burden shares AA 0.2 / BB 0.8 would have AA pay 0.004; host_min_share 0.6 makes AA, the host of
+    # R1, pay at least 0.012 (and the split stays as close to the targets as allowed: BB 0.008).
+    sheets, sets = two_members()
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    res = solve_tiny(sheets, sets)
+    assert paid(res) == pytest.approx({"AA": 0.004, "BB": 0.016}, abs=TOL)
+    sets["host_min_share"] = 0.6
+    res = solve_tiny(sheets, sets)
+    assert paid(res) == pytest.approx({"AA": 0.012, "BB": 0.008}, abs=TOL)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
+
+
+def test_burden_sharing_moves_payment_not_the_plan(solve_tiny):
+    # Shares AA 0.3 / BB 0.7 with tolerance 0: AA pays exactly 30% (0.006); with 0.7 / 0.3, 70%.
+    sheets, sets = two_members(burden_tolerance=0)
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.3, 0.7
+    a = solve_tiny(sheets, sets)
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.7, 0.3
+    b = solve_tiny(sheets, sets)
+    assert paid(a) == pytest.approx({"AA": 0.006, "BB": 0.014}, abs=TOL)
+    assert paid(b) == pytest.approx({"AA": 0.014, "BB": 0.006}, abs=TOL)
+    assert a.solution.builds.equals(b.solution.builds)
+    assert a.costs["total_cost_musd"] == pytest.approx(b.costs["total_cost_musd"], abs=TOL)
+
+
+def test_burden_band_can_make_a_build_unfinanceable(solve_tiny):
+    # host_min_share 0.6 forces AA to pay >= 60% of R1, the band keeps AA's share in 0.2 +/- 0.1:
+    # R1 cannot be financed, so the market serves AA: 0.05 MUSD.
+    sheets, sets = two_members(host_min_share=0.6, burden_tolerance=0.1)
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    res = solve_tiny(sheets, sets)
+    assert res.solution.builds.empty
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+
+
+def test_financing_ban_in_a_country(solve_tiny):
+    # BB will not finance anything in AAA (max_share 0): AA pays all of R1 although BB's target is 0.8.
+    sheets, sets = two_members()
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    sheets["financing_rules"] = [{"member": "BB", "country": "AAA", "site": None, "max_share": 0}]
+    res = solve_tiny(sheets, sets)
+    assert paid(res) == pytest.approx({"AA": 0.02}, abs=TOL)
+
+
+def test_site_rule_overrides_country_rule(solve_tiny):
+    # BB: at most 10% in AAA, but up to 50% of R1 itself (the more specific rule wins). Target BB 0.8
+    # -> BB pays the 50% it may: 0.01.
+    sheets, sets = two_members()
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    sheets["financing_rules"] = [{"member": "BB", "country": "AAA", "site": None, "max_share": 0.1},
+                                 {"member": "BB", "country": None, "site": "R1", "max_share": 0.5}]
+    res = solve_tiny(sheets, sets)
+    assert paid(res) == pytest.approx({"AA": 0.01, "BB": 0.01}, abs=TOL)
+
+
+def test_fairness_floor_binds(solve_tiny):
+    # AA and BB each demand 100 t/yr (benefit shares 0.5 / 0.5; BB is served by the market). Targets
+    # AA 0.9 / BB 0.1 would have AA pay 90% of R1; min_benefit_ratio 1 caps each cost share at its
+    # benefit share 0.5, so AA pays 0.01 and BB 0.01.
+    sheets, sets = two_members()
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.9, 0.1
+    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 100})
+    res = solve_tiny(sheets, sets)
+    assert paid(res) == pytest.approx({"AA": 0.018, "BB": 0.002}, abs=TOL)
+    sets["min_benefit_ratio"] = 1
+    res = solve_tiny(sheets, sets)
+    assert paid(res) == pytest.approx({"AA": 0.01, "BB": 0.01}, abs=TOL)
+
+
+def test_without_a_member(tmp_path):
+    # R2 in BBB (host BB) is the cheap option (capex 0.001). With BB gone (--without BB) R2 cannot be
+    # built and BB's demand disappears: AA builds R1 (0.03 MUSD); the output says who left.
+    sheets, sets = two_members()
+    sheets["sites"].append(site("R2", "BBB", "refinery", "candidate", 100, capex_musd=0.001,
+                                var_cost_usd_per_t=100, **{"yield": 1}))
+    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 50})
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "all.xlsx")])
+    assert res.exit_code == 0
+    assert read_portfolio(tmp_path / "all.xlsx")["portfolio"]["site"].tolist() == ["R2"]
+    res = CliRunner().invoke(cli, ["solve", str(src), "--without", "BB", "-o", str(tmp_path / "nobb.xlsx")])
+    assert res.exit_code == 0 and "member BB is treated as having left" in res.output
+    out = read_portfolio(tmp_path / "nobb.xlsx")
+    assert out["portfolio"]["site"].tolist() == ["R1"]
+    summary = dict(zip(out["summary"]["key"], out["summary"]["value"]))
+    assert summary["members_left"] == "BB"
+    assert float(summary["total_cost_musd"]) == pytest.approx(0.03, abs=TOL)
+    assert set(out["unmet_demand"]["member"]) == {"AA"}
+    assert CliRunner().invoke(cli, ["solve", str(src), "--without", "ZZ"]).exit_code == 1
+
+
+def test_active_column_is_the_same_as_without(solve_tiny):
+    sheets, sets = two_members()
+    sheets["members"][1]["active"] = "no"
+    res = solve_tiny(sheets, sets)
+    assert res.data.MEMBERS == ("AA",) and res.data.INACTIVE == ("BB",)
+    assert paid(res) == pytest.approx({"AA": 0.02}, abs=TOL)
+
+
+def test_outputs_commitments_and_milestones(tmp_path):
+    # Periods 2030 and 2031; R1 with a 0.5-year lead built in 2030 is online in 2031 (0.08 MUSD in all,
+    # against 0.10 never building); targets AA 0.25 / BB 0.75 of its 0.02 MUSD capex.
+    sheets, sets = two_members()
+    sheets["periods"] = [{"period": 2030, "years": 1}, {"period": 2031, "years": 1}]
+    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": p, "demand_tpy": 100} for p in (2030, 2031)]
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.25, 0.75
+    sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.01}]
+    sheets["sites"][-1]["lead_time_years"] = 0.5
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")]).exit_code == 0
+    out = read_portfolio(tmp_path / "o.xlsx")
+    fin = out["financing"].set_index("member")
+    assert float(fin.loc["AA", "paid_musd"]) == pytest.approx(0.005) and float(fin.loc["BB", "share_of_project"]) == 0.75
+    com = out["commitments"].set_index(["member", "period"])
+    assert float(com.loc[("AA", 2030), "budget_used_share"]) == pytest.approx(0.5)
+    assert com.loc[("BB", 2030), "budget_musd"] == ""  # no budget row: unconstrained
+    ms = out["milestones"].iloc[0]
+    # built 2030 with a 0.5-year lead: commissioning 2031 (rounded up), full capacity 2032
+    assert (int(ms["final_investment_decision"]), int(ms["commissioning_year"]), int(ms["online_period"]),
+            int(ms["first_full_capacity_year"])) == (2030, 2031, 2031, 2032)
+    assert ms["financing_members"] == "BB 75%, AA 25%"
+    summary = dict(zip(out["summary"]["key"], out["summary"]["value"]))
+    assert float(summary["committed_pv_capex_musd_BB"]) == pytest.approx(0.015)
+
+
+def test_forced_builds_beyond_the_budget_are_an_input_error(tmp_path):
+    sheets, sets = two_members(host_min_share=0.5)
+    sheets["sites"][-1]["decision"] = "force_build"
+    sheets["sites"][-1]["capex_musd"] = 2.0
+    sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.5}]
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")])
+    assert res.exit_code == 1 and "[E_BUDGET_TOO_SMALL]" in res.output and "budgets!C2" in res.output
+    assert "AA budget (2030: 0.5 MUSD; 0.5 in all) is below the 1 MUSD" in res.output
+
+
+@pytest.mark.parametrize("edit,code,where", [
+    (lambda s, t: (s["members"][0].__setitem__("burden_share", 0.5),
+                   s["members"][1].__setitem__("burden_share", 0.4)), "E_BURDEN_SHARES", "members!E3"),
+    (lambda s, t: s.__setitem__("financing_rules", [{"member": "ZZ", "country": None, "site": None,
+                                                     "max_share": 0.5}]), "E_UNKNOWN_REF", "financing_rules!A2"),
+    (lambda s, t: s.__setitem__("financing_rules", [{"member": "BB", "country": "QQQ", "site": None,
+                                                     "max_share": 0.5}]), "E_UNKNOWN_REF", "financing_rules!B2"),
+    (lambda s, t: s.__setitem__("budgets", [{"member": "AA", "period": 2099, "budget_musd": 1}]),
+     "E_UNKNOWN_REF", "budgets!B2"),
+    (lambda s, t: t.__setitem__("burden_tolerance", 0.1), "E_VALUE_MISSING", "members"),
+])
+def test_financing_input_errors(tmp_path, edit, code, where):
+    sheets, sets = two_members()
+    edit(sheets, sets)
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")])
+    assert res.exit_code == 1 and f"[{code}]" in res.output and where in res.output, res.output
+
+
+def test_force_build_the_rules_cannot_finance(tmp_path):
+    sheets, sets = two_members()
+    sheets["sites"][-1]["decision"] = "force_build"
+    sheets["financing_rules"] = [{"member": "AA", "country": None, "site": None, "max_share": 0.3},
+                                 {"member": "BB", "country": None, "site": None, "max_share": 0.3}]
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    res = CliRunner().invoke(cli, ["solve", str(src)])
+    assert res.exit_code == 1 and "[E_CONTRADICTION]" in res.output and "at most 60%" in res.output
+    with pytest.raises(InputError):
+        from planner.data import load_data
+        load_data(src)
