@@ -112,6 +112,78 @@ def export(json_path, output, force):
     click.echo(f"wrote {target}")
 
 
+@cli.command()
+@click.argument("runs", metavar="A.xlsx B.xlsx [C.xlsx ...]", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="write the comparison workbook here (default: only print)")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+def compare(runs, output, force):
+    """Compare saved portfolios (the first is the reference); never re-solves."""
+    from pathlib import Path
+
+    from .compare import compare_runs, has_differences, run_names
+    from .writer import read_portfolio, write_comparison
+
+    if len(runs) < 2:
+        _fail("compare needs at least two saved portfolios", USAGE_ERROR_EXIT)
+    paths = [Path(r) for r in runs]
+    tables = []
+    for p in paths:
+        try:
+            t = read_portfolio(p)
+        except FileNotFoundError:
+            _fail(f"'{p}' does not exist", INPUT_ERROR_EXIT)
+        except Exception as exc:  # not a workbook, damaged, ...
+            _fail(f"'{p}' is not a readable portfolio workbook ({type(exc).__name__}: {exc})", INPUT_ERROR_EXIT)
+        if "summary" not in t:
+            _fail(f"'{p}' has no summary sheet: not a portfolio written by plan solve", INPUT_ERROR_EXIT)
+        tables.append(t)
+    names = run_names(paths)
+    cmp = compare_runs(tables, names)
+    click.echo("same input content: " + ("yes" if cmp.same_input else "NO") + "   same model definition: "
+               + ("yes" if cmp.same_model else "NO"))
+    for k, vals in cmp.run_info_differences:
+        click.echo(f"  differs: {k}: " + " | ".join(f"{n}={v[:40]}" for n, v in zip(names, vals)))
+    for m in cmp.missing:
+        click.echo(f"  note: {m} (saved by an older planner?); compared on what they share")
+    ref = names[0]
+    width = max([len(k) for k in cmp.kpis["key"]] + [10]) if len(cmp.kpis) else 10
+    header = f"{'':<{width}} {ref:>16}" + "".join(f" {n:>16} {'delta':>14} {'delta %':>9}" for n in names[1:])
+    click.echo(header)
+    for _, r in cmp.kpis.iterrows():
+        line = f"{r['key']:<{width}} {_fmt(r[ref]):>16}"
+        for n in names[1:]:
+            pct = r[f"delta_pct_{n}"]
+            line += f" {_fmt(r[n]):>16} {_fmt(r[f'delta_{n}']):>14} {(f'{pct:+.2%}' if pct != '' else ''):>9}"
+        click.echo(line)
+    for n in names[1:]:
+        col = f"status_{n}"
+        if col in cmp.sites:
+            changed = cmp.sites[cmp.sites[col] != "same"]
+            for _, r in changed.iterrows():
+                click.echo(f"  {n}: site {r['site']} {r[col]} (build {r[f'build_period_{ref}'] or '-'} -> "
+                           f"{r[f'build_period_{n}'] or '-'})")
+    if not has_differences(cmp):
+        click.echo("no differences in the headline figures or the sites built")
+    if output:
+        try:
+            write_comparison(cmp, Path(output), force=force)
+        except OutputExistsError as exc:
+            _fail(str(exc), USAGE_ERROR_EXIT)
+        click.echo(f"wrote {output}")
+
+
+def _fmt(v) -> str:
+    if v == "" or v is None:
+        return ""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{x:,.1f}" if abs(x) >= 100 else f"{x:,.4f}"
+
+
 def main() -> None:
     cli(prog_name="plan")
 

@@ -172,3 +172,31 @@ def read_json(path: str | Path) -> dict[str, pd.DataFrame]:
     if doc.get("format") != JSON_FORMAT:
         raise ValueError(f"'{path}' is not a planner portfolio JSON (format {doc.get('format')!r})")
     return {name: pd.DataFrame(t["rows"], columns=t["columns"]) for name, t in doc["tables"].items()}
+
+
+def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
+    """The comparison workbook: kpis side by side (deltas coloured on a scale centred on zero),
+    sites added/dropped/changed, then every shared sheet compared row by row."""
+    from openpyxl.formatting.rule import ColorScaleRule
+
+    notes = pd.DataFrame({"item": ["same input content", "same model definition"]
+                          + [f"differs: {k}" for k, _ in cmp.run_info_differences] + cmp.missing,
+                          "value": ["yes" if cmp.same_input else "no", "yes" if cmp.same_model else "no"]
+                          + [" | ".join(f"{n}={v}" for n, v in zip(cmp.names, vals)) for _, vals in cmp.run_info_differences]
+                          + ["" for _ in cmp.missing]})
+    tables = {"kpis": cmp.kpis, "sites": cmp.sites, "about": notes}
+    tables.update({f"{k}_delta"[:31]: v for k, v in cmp.tables.items()})
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, df in tables.items():
+        ws = wb.create_sheet(title=name[:31])
+        _write_table(ws, df)
+        for j, col in enumerate(df.columns, start=1):
+            if str(col).startswith("delta") and len(df):
+                letter = get_column_letter(j)
+                ws.conditional_formatting.add(
+                    f"{letter}2:{letter}{len(df) + 1}",
+                    ColorScaleRule(start_type="min", start_color="63BE7B", mid_type="num", mid_value=0,
+                                   mid_color="FFFFFF", end_type="max", end_color="F8696B"))
+    atomic_save(wb.save, Path(path), force)
+    return Path(path)
