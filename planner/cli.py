@@ -174,6 +174,52 @@ def compare(runs, output, force):
         click.echo(f"wrote {output}")
 
 
+@cli.command()
+@click.argument("path", metavar="PATH", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="replace an existing file")
+def template(path, force):
+    """Write a blank workbook with every sheet of the contract, a README sheet and drop-downs."""
+    from pathlib import Path
+
+    from .template import write_template
+
+    try:
+        write_template(Path(path), force=force)
+    except OutputExistsError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--annotate", "annotate_to", type=click.Path(dir_okay=False), default=None,
+              help="write a copy of INPUT with every bad cell filled and commented")
+@click.option("--force", is_flag=True, help="replace an existing annotated copy")
+def validate(input_path, annotate_to, force):
+    """List every problem in INPUT at once, each with its cell (exit 1 if there is any)."""
+    from pathlib import Path
+
+    from .data import validate_workbook
+    from .template import annotate
+
+    problems = validate_workbook(Path(input_path))
+    for p in problems:
+        click.echo(f"{p}")
+    if annotate_to and problems:
+        if problems[0].code in ("E_FILE", "E_FILE_FORMAT", "E_ENCRYPTED", "E_OLD_XLS", "E_ZIP_BOMB",
+                                "E_XML_UNSAFE", "E_FILE_TOO_LARGE"):
+            _fail("the file cannot be opened, so it cannot be annotated", INPUT_ERROR_EXIT)
+        try:
+            annotate(Path(input_path), problems, Path(annotate_to), force=force)
+        except OutputExistsError as exc:
+            _fail(str(exc), USAGE_ERROR_EXIT)
+        click.echo(f"wrote {annotate_to} ({len(problems)} problem(s) marked)")
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        sys.exit(INPUT_ERROR_EXIT)
+    click.echo("no problems found")
+
+
 def _fmt(v) -> str:
     if v == "" or v is None:
         return ""

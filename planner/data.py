@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, collecting, report
 from .financing_data import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
 from .reader import RawWorkbook, read_workbook
 from .schema import SHEETS
@@ -103,7 +103,7 @@ def _check_refs(df: pd.DataFrame, sheet: str, column: str, allowed, what: str, a
                 ch = next(c for c in v if not c.isascii())
                 hint = (f" (it contains the non-ASCII character '{ch}' U+{ord(ch):04X} "
                         f"{unicodedata.name(ch, 'unnamed')}, a look-alike of a Latin letter?)")
-            raise _err("E_UNKNOWN_REF", f"unknown {what} '{v}'{hint}", df, idx, column, sheet)
+            report(_err("E_UNKNOWN_REF", f"unknown {what} '{v}'{hint}", df, idx, column, sheet))
 
 
 def content_hash(raw: RawWorkbook) -> str:
@@ -425,3 +425,53 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
         warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
     )
+
+
+def validate_workbook(path: str | Path) -> list[InputError]:
+    """Every problem in the workbook, each with its cell (not only the first): cell-level problems
+    and unknown references are all listed; a contradiction found while deriving the model's sets is
+    listed once the cells are clean."""
+    with collecting() as found:
+        try:
+            raw = read_workbook(path)
+        except InputError as err:  # the file itself cannot be read
+            return [err]
+        if not found:
+            _reference_checks(raw)  # every dangling reference, before anything is derived from them
+        if not found:
+            try:
+                build_data(raw)
+            except InputError as err:
+                found.append(err)
+            except Exception as exc:  # a table broken beyond what the checks above reported
+                if not found:
+                    found.append(InputError("E_INVALID", f"the workbook could not be checked further ({exc})"))
+    seen, out = set(), []
+    for e in found:
+        key = (e.code, e.sheet, e.row, e.col, e.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _reference_checks(raw: RawWorkbook) -> None:
+    """All id references between sheets, each reported (used by validation to list them all)."""
+    t = raw.tables
+    ids = {name: set(t[name][col]) for name, col in (("members", "member"), ("countries", "country"),
+                                                      ("minerals", "mineral"), ("sites", "site"),
+                                                      ("periods", "period")) if name in t}
+    refs = [("countries", "member", "members", True), ("sites", "country", "countries", False),
+            ("sites", "mineral", "minerals", False)]
+    for name in ("demand", "scrap"):
+        refs += [(name, "member", "members", False), (name, "mineral", "minerals", False),
+                 (name, "period", "periods", False)]
+    refs += [("transport", "origin", "sites", False), ("disruptions", "country", "countries", True),
+             ("disruptions", "site", "sites", True), ("disruptions", "mineral", "minerals", True),
+             ("limits", "period", "periods", False), ("budgets", "member", "members", False),
+             ("budgets", "period", "periods", False), ("financing_rules", "member", "members", False),
+             ("financing_rules", "country", "countries", True), ("financing_rules", "site", "sites", True)]
+    for sheet, col, target, blank_ok in refs:
+        if sheet in t and target in ids:
+            _check_refs(t[sheet], sheet, col, ids[target], target.rstrip("s") if target != "countries" else "country",
+                        allow_blank=blank_ok)

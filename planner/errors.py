@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from openpyxl.utils import get_column_letter
+
+_COLLECTOR: contextvars.ContextVar[list | None] = contextvars.ContextVar("planner_error_collector", default=None)
+
+
+def report(err: "InputError") -> None:
+    """Raise `err`, or, inside `collecting()`, record it and let the caller carry on (`plan validate`
+    lists every problem at once; `plan solve` stops at the first)."""
+    bucket = _COLLECTOR.get()
+    if bucket is None:
+        raise err
+    bucket.append(err)
+
+
+@contextlib.contextmanager
+def collecting():
+    bucket: list = []
+    token = _COLLECTOR.set(bucket)
+    try:
+        yield bucket
+    finally:
+        _COLLECTOR.reset(token)
 
 
 def cell_ref(sheet: str, row: int | None = None, col: int | None = None) -> str:

@@ -23,7 +23,7 @@ import python_calamine
 from defusedxml import ElementTree as SafeET
 from openpyxl.utils.cell import coordinate_to_tuple
 
-from .errors import InputError
+from .errors import InputError, report
 from .schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -288,7 +288,11 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
         for c in spec.columns:
             j = positions.get(c.name)
             v = values[j] if j is not None and j < len(values) else None
-            rec[c.name] = parse_value(c, v, spec.name, i, (j + 1) if j is not None else None)
+            try:
+                rec[c.name] = parse_value(c, v, spec.name, i, (j + 1) if j is not None else None)
+            except InputError as err:  # recorded when validating; raised when solving
+                report(err)
+                rec[c.name] = c.default
         records.append(rec)
     cols = ["_row"] + [c.name for c in spec.columns]
     df = pd.DataFrame.from_records(records, columns=cols)
@@ -317,12 +321,16 @@ def _settings(df: pd.DataFrame) -> tuple[dict[str, object], dict[str, int], list
             warn.append(f"settings row {r['_row']}: unknown setting '{key}' ignored")
             continue
         rows[key] = int(r["_row"])
-        vals[key] = parse_value(SETTINGS[key], r["value"], "settings", int(r["_row"]), vcol)
+        try:
+            vals[key] = parse_value(SETTINGS[key], r["value"], "settings", int(r["_row"]), vcol)
+        except InputError as err:
+            report(err)
+            vals[key] = SETTINGS[key].default
     for key, spec in SETTINGS.items():
         if key not in vals:
             if spec.nonblank:
-                raise InputError("E_SETTING_MISSING", f"setting '{key}' is required (add a row with key "
-                                 f"'{key}')", sheet="settings", col=kcol, column="key")
+                report(InputError("E_SETTING_MISSING", f"setting '{key}' is required (add a row with key "
+                                  f"'{key}')", sheet="settings", col=kcol, column="key"))
             vals[key] = spec.default
     return vals, rows, warn
 
@@ -346,7 +354,16 @@ def read_workbook(path: str | Path) -> RawWorkbook:
             if spec.optional:
                 continue
             raise InputError("E_SHEET_MISSING", f"the workbook has no sheet '{name}'", sheet=name)
-        tables[name] = _read_sheet(book, spec, formulas, cell_errors, warn)
+        try:
+            tables[name] = _read_sheet(book, spec, formulas, cell_errors, warn)
+        except InputError as err:
+            report(err)  # in validation, a broken sheet is recorded and skipped
+            continue
+        if not spec.optional and name != "settings" and tables[name].empty:
+            report(InputError("E_EMPTY_TABLE", f"the table is empty: add at least one row below the header",
+                              sheet=name, row=2))
+    if "settings" not in tables:  # only reachable while validating: the sheet was broken
+        return RawWorkbook(path=path, tables=tables, settings={}, settings_rows={}, warnings=warn)
     settings, settings_rows, w = _settings(tables.pop("settings"))
     warn.extend(w)
     return RawWorkbook(path=path, tables=tables, settings=settings, settings_rows=settings_rows,
