@@ -105,8 +105,9 @@ def export(json_path, output, force):
         _fail(f"'{src}' does not exist", INPUT_ERROR_EXIT)
     except (ValueError, KeyError, TypeError) as exc:
         _fail(f"'{src}' is not a portfolio JSON written by plan solve ({exc})", INPUT_ERROR_EXIT)
+    png = src.with_suffix(".png")
     try:
-        write_tables(tables, target, force=force)
+        write_tables(tables, target, force=force, image=png if png.exists() else None)
     except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     click.echo(f"wrote {target}")

@@ -16,7 +16,9 @@ from .model import build_model
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
 from .solve import SolveOutcome, relative_gap, resolve_with_fixed_builds, solve_model
-from .writer import check_target, json_path, write_json, write_tables
+from .errors import OutputExistsError
+from .mapping import render_map
+from .writer import atomic_save, check_target, json_path, write_json, write_tables
 
 COST_REL_TOL = 1e-6
 
@@ -39,7 +41,7 @@ def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = out_dir / f"{input_path.stem}_{model}_{stamp}.xlsx"
     path, k = base, 2
-    while path.exists() or path.with_suffix(".json").exists():
+    while any(path.with_suffix(x).exists() for x in (".xlsx", ".json", ".png")):
         path = base.with_name(f"{base.stem}-{k}{base.suffix}")
         k += 1
     return path
@@ -54,6 +56,7 @@ class RunResult:
     costs: dict = field(default_factory=dict)
     output: Path | None = None
     json: Path | None = None
+    map: Path | None = None
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
 
@@ -73,6 +76,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     if write and output is not None:
         check_target(Path(output), force)  # fail before a long solve, not after
         check_target(json_path(Path(output)), force)
+        check_target(Path(output).with_suffix(".png"), force)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = load_data(input_path, definition.overrides, without)
@@ -132,8 +136,17 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         t0 = time.perf_counter()
         tables = output_tables(data, sol, run)
         result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
+        png = target.with_suffix(".png")
         try:
-            result.output = write_tables(tables, target, force=force)
+            atomic_save(lambda tmp: render_map(data, sol, Path(tmp)), png, force)
+            result.map = png
+        except OutputExistsError:
+            raise
+        except Exception as exc:  # a map is a picture: its failure never costs the portfolio
+            data.warnings.append(f"the map could not be drawn ({type(exc).__name__}: {exc})")
+            png = None
+        try:
+            result.output = write_tables(tables, target, force=force, image=png)
         except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept
             raise OutputWriteError(f"writing '{target}' failed ({type(exc).__name__}: {exc}); the solution is "
                                    f"saved in '{result.json}': `plan export {result.json}` rebuilds the "

@@ -12,6 +12,7 @@ from . import __version__
 from .data import PlanData
 from .definition import ModelDefinition
 from .model import demand_required
+from .mapping import supply_mix_chart_table
 from .results import Solution, cost_components, online_periods, paid_pv_by_member
 from .solve import SolveOutcome
 
@@ -248,6 +249,7 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "supply_mix": supply_mix_table(data, sol),
         "unmet_demand": unmet_table(data, sol),
         "unmet_by_scenario": unmet_by_scenario_table(data, sol),
+        "supply_mix_chart": supply_mix_chart_table(supply_mix_table(data, sol), data.SCENARIOS[0], data.PERIODS[-1]),
         "financing": financing_table(data, sol),
         "commitments": commitments_table(data, sol),
         "member_totals": member_totals_table(data, sol),

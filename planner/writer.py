@@ -112,7 +112,43 @@ def atomic_save(save, path: Path, force: bool) -> None:
             os.unlink(tmp)
 
 
-def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False) -> Path:
+def _share_chart(ws, df: pd.DataFrame) -> None:
+    """100% stacked bars: each member's supply of each mineral by origin country."""
+    if df.empty or len(df.columns) < 2:
+        return
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "percentStacked"
+    chart.overlap = 100
+    chart.title = "Supply mix by origin country (share of each member's supply)"
+    n = len(df)
+    chart.add_data(Reference(ws, min_col=2, max_col=len(df.columns), min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+    chart.height, chart.width = max(8, 0.5 * n), 20
+    ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}2")
+
+
+def _cost_chart(ws, df: pd.DataFrame) -> None:
+    """Bars of the cost components listed in the summary (rows named *_musd after the total)."""
+    rows = [i for i, k in enumerate(df["key"], start=2) if str(k) in COST_COMPONENT_KEYS]
+    if not rows:
+        return
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Cost components (MUSD, present value)"
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=2, min_row=rows[0], max_row=rows[-1]), titles_from_data=False)
+    chart.set_categories(Reference(ws, min_col=1, min_row=rows[0], max_row=rows[-1]))
+    chart.height, chart.width = 8, 16
+    ws.add_chart(chart, "E2")
+
+
+COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
+                       "transport_musd", "unmet_penalty_musd")
+
+
+def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False,
+                 image: Path | None = None) -> Path:
     path = Path(path)
     wb = Workbook()
     wb.remove(wb.active)
@@ -121,11 +157,20 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
         _write_table(ws, df)
         if name == "capex_by_host":
             _capex_chart(ws, df)
+        if name == "supply_mix_chart":
+            _share_chart(ws, df)
+        if name == "summary":
+            _cost_chart(ws, df)
         if name in ("summary", "run_info"):
             ws.column_dimensions["B"].width = 40
             for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
                 for c in row:
                     c.alignment = Alignment(horizontal="left")
+    if image is not None and Path(image).exists():
+        from openpyxl.drawing.image import Image
+        ws = wb.create_sheet(title="map")
+        ws["A1"] = "Map of the sites built and their deliveries (also saved beside this workbook as PNG)"
+        ws.add_image(Image(str(image)), "A3")
     atomic_save(wb.save, path, force)
     return path
 

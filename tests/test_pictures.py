@@ -1,0 +1,48 @@
+"""Charts in every output workbook and the offline PNG map (issue 7)."""
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from planner.cli import cli
+from planner.mapping import coastlines, flow_segments, split_at_antimeridian
+from wb import site, tiny, write_workbook
+
+
+def test_map_and_charts_exist_and_are_not_empty(tmp_path):
+    sheets, sets = tiny()
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", 100, capex_musd=0.01, var_cost_usd_per_t=100,
+                             **{"yield": 1})]
+    src = write_workbook(tmp_path / "in.xlsx", sheets, sets)
+    out = tmp_path / "run.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)]).exit_code == 0
+    png = tmp_path / "run.png"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    from PIL import Image
+    img = Image.open(png)
+    assert img.size[0] > 800 and len(img.convert("L").getcolors(maxcolors=1 << 16) or []) > 10  # a drawing, not a blank
+    wb = load_workbook(out)
+    assert len(wb["map"]._images) == 1
+    assert len(wb["summary"]._charts) == 1 and len(wb["capex_by_host"]._charts) == 1
+    assert len(wb["supply_mix_chart"]._charts) == 1
+    mix = list(wb["supply_mix_chart"].iter_rows(min_row=2, values_only=True))
+    assert mix == [("AA X", 1.0)]  # AA's X all from its own country AAA in the base scenario
+
+
+def test_coastlines_never_jump_across_the_antimeridian():
+    lines = coastlines()
+    assert len(lines) > 100
+    for line in lines:
+        for seg in split_at_antimeridian(line):
+            assert all(abs(b[0] - a[0]) <= 180 for a, b in zip(seg, seg[1:]))
+            assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in seg)
+
+
+def test_flow_across_the_pacific_goes_the_short_way():
+    # Shanghai (121E) to Los Angeles (118W): two segments meeting the map edge at 180 / -180.
+    segs = flow_segments(121.5, 31.2, -118.2, 34.0)
+    assert len(segs) == 2
+    assert segs[0][-1][0] == 180 and segs[1][0][0] == -180
+    assert segs[0][-1][1] == segs[1][0][1]
+    assert flow_segments(0, 0, 10, 10) == [[(0, 0), (10, 10)]]
