@@ -43,6 +43,9 @@ class ModelDefinition:
     overrides: dict[str, float | None] = field(default_factory=dict)
     solver: SolverOptions = field(default_factory=SolverOptions)
     source: str = ""
+    # Set only by the pipeline after an infeasible solve: the financing rows get penalised slack so
+    # the smallest relaxations that restore feasibility can be reported (never from a .toml file).
+    elastic: bool = False
 
     def on(self, family: str) -> bool:
         return self.families.get(family, True)

@@ -87,6 +87,18 @@ def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
 
 # --- constraint families (headings of models/formulation.md) --------------------------------
 
+ELASTIC_PENALTY = 1e6  # per MUSD of relaxation: far above any cost, so only what is needed is relaxed
+
+
+def _relaxation(m: pyo.ConcreteModel, definition, family: str, index) -> callable:
+    """In an elastic model, a penalised slack per row of `family` (MUSD); otherwise zero."""
+    if not definition.elastic:
+        return lambda *k: 0
+    var = pyo.Var(index, domain=pyo.NonNegativeReals, doc=f"relaxation of {family} [MUSD]")
+    m.add_component(f"v_relax_{family}", var)
+    return lambda *k: var[k if len(k) > 1 else k[0]]
+
+
 def _finance_by_option(data: PlanData) -> dict[tuple[str, int], list[str]]:
     out: dict[tuple[str, int], list[str]] = {}
     for f, a, t in data.FINANCE:
@@ -128,23 +140,23 @@ def define_burden_target(m: pyo.ConcreteModel, data: PlanData) -> None:
                                           doc="total deviation of payments from target shares [MUSD]")
 
 
-def define_budget(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_budget(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Budget: \sum_{f} \phi_{f,a,t} \le B_{a,t} for every member and period with a budget row."""
     by_key: dict[tuple[str, int], list] = {}
     for f, a, t in data.FINANCE:
         by_key.setdefault((a, t), []).append((f, a, t))
-    keys = tuple(k for k in sorted(data.financing.budgets) if k[0] in data.MEMBERS)
+    keys = tuple(k for k in sorted(data.financing.budgets) if k[0] in data.MEMBERS and by_key.get(k))
+    index = pyo.Set(initialize=keys, dimen=2, ordered=True)
+    relax = _relaxation(m, definition or ModelDefinition(), "budget", index)
 
     def rule(m, a, t):
-        if not by_key.get((a, t)):
-            return pyo.Constraint.Skip  # nothing this member could finance in that period
-        return sum(m.v_finance[k] for k in by_key[(a, t)]) <= data.financing.budgets[(a, t)]
+        return sum(m.v_finance[k] for k in by_key[(a, t)]) <= data.financing.budgets[(a, t)] + relax(a, t)
 
-    m.budget = pyo.Constraint(pyo.Set(initialize=keys, dimen=2, ordered=True), rule=rule,
+    m.budget = pyo.Constraint(index, rule=rule,
                               doc="capex committed by a member in a period <= its budget [MUSD]")
 
 
-def define_host_share(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_host_share(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Host share: \phi_{f,h(f),t} \ge \eta^{host} C_f b_{f,t} where the host h(f) is an active member."""
     h = data.financing.host_min_share
     if not h:
@@ -152,11 +164,13 @@ def define_host_share(m: pyo.ConcreteModel, data: PlanData) -> None:
     cap = data.sites["capex_musd"].to_dict()
     host = data.sites["host_member"].to_dict()
     keys = tuple((f, t) for f, t in data.BUILD_OPTIONS if (f, host[f], t) in set(data.FINANCE))
+    index = pyo.Set(initialize=keys, dimen=2, ordered=True)
+    relax = _relaxation(m, definition or ModelDefinition(), "host_share", index)
 
     def rule(m, f, t):
-        return m.v_finance[f, host[f], t] >= float(h) * float(cap[f]) * m.v_build[f, t]
+        return m.v_finance[f, host[f], t] + relax(f, t) >= float(h) * float(cap[f]) * m.v_build[f, t]
 
-    m.host_share = pyo.Constraint(pyo.Set(initialize=keys, dimen=2, ordered=True), rule=rule,
+    m.host_share = pyo.Constraint(index, rule=rule,
                                   doc="the host member pays at least host_min_share [MUSD]")
 
 
@@ -173,7 +187,7 @@ def define_financing_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
                                      doc="a member's share of a project's capex <= its financing rule [MUSD]")
 
 
-def define_burden_band(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_burden_band(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Burden band: |P_a - s_a \sum_{a'} P_{a'}| \le \tau \sum_{a'} P_{a'} for every member with a
     burden_share (both sides written as linear rows)."""
     tau = data.financing.burden_tolerance
@@ -184,13 +198,15 @@ def define_burden_band(m: pyo.ConcreteModel, data: PlanData) -> None:
     def total(m):
         return sum(m.e_paid_pv[b] for b in data.MEMBERS)
 
+    up = _relaxation(m, definition or ModelDefinition(), "burden_band_upper", m.MEMBERS)
+    lo = _relaxation(m, definition or ModelDefinition(), "burden_band_lower", m.MEMBERS)
     m.burden_band_upper = pyo.Constraint(m.MEMBERS, rule=lambda m, a: m.e_paid_pv[a] - s[a] * total(m)
-                                         <= float(tau) * total(m), doc="paid share <= target + tolerance")
+                                         <= float(tau) * total(m) + up(a), doc="paid share <= target + tolerance")
     m.burden_band_lower = pyo.Constraint(m.MEMBERS, rule=lambda m, a: m.e_paid_pv[a] - s[a] * total(m)
-                                         >= -float(tau) * total(m), doc="paid share >= target - tolerance")
+                                         >= -float(tau) * total(m) - lo(a), doc="paid share >= target - tolerance")
 
 
-def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Benefit floor: \beta_a \ge \rho\, P_a / \sum_{a'} P_{a'}, written r P_a \le \beta_a \sum_{a'} P_{a'}, with
     \beta_a the member's share of the alliance's expected demand in tonnes (the supply the plan
     secures for it); linear because \beta_a is data."""
@@ -198,9 +214,10 @@ def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData) -> None:
     if r is None:
         return
     beta = data.benefit_share
+    relax = _relaxation(m, definition or ModelDefinition(), "benefit_floor", m.MEMBERS)
 
     def rule(m, a):
-        return float(r) * m.e_paid_pv[a] <= beta[a] * sum(m.e_paid_pv[b] for b in data.MEMBERS)
+        return float(r) * m.e_paid_pv[a] <= beta[a] * sum(m.e_paid_pv[b] for b in data.MEMBERS) + relax(a)
 
     m.benefit_floor = pyo.Constraint(m.MEMBERS, rule=rule, doc="benefit share >= ratio x cost share")
 
@@ -380,14 +397,20 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
     define_financing_balance(m, data)
     define_burden_target(m, data)
     if definition.on("budget"):
-        define_budget(m, data)
+        define_budget(m, data, definition)
     if definition.on("host_share"):
-        define_host_share(m, data)
+        define_host_share(m, data, definition)
     if definition.on("financing_cap"):
         define_financing_cap(m, data)
     if definition.on("burden_band"):
-        define_burden_band(m, data)
+        define_burden_band(m, data, definition)
     if definition.on("benefit_floor"):
-        define_benefit_floor(m, data)
+        define_benefit_floor(m, data, definition)
     define_objective(m, data)
+    if definition.elastic:
+        relax = [v for v in m.component_objects(pyo.Var) if v.name.startswith("v_relax_")]
+        m.total_cost.deactivate()
+        m.elastic_objective = pyo.Objective(
+            expr=m.total_cost.expr + ELASTIC_PENALTY * sum(var[k] for var in relax for k in var),
+            sense=pyo.minimize, doc="cost + penalty on every relaxation [MUSD]")
     return m

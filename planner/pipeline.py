@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .data import PlanData, load_data
 from .diagnostics import unreachable_demand
+from .explain import smallest_relaxations
 from .definition import ModelDefinition, load_definition
 from .errors import OutputWriteError
 from .model import build_model
@@ -89,6 +90,12 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     outcome = solve_model(m, solver)
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
+    if outcome.status in ("infeasible", "infeasible_or_unbounded"):
+        relax = smallest_relaxations(data, definition)
+        if relax:
+            outcome.status = "infeasible"
+            outcome.message = ("no plan satisfies the financing rules; the smallest relaxations that would:\n  "
+                               + "\n  ".join(relax))
     if not outcome.usable:
         return result
     # Round the builds, fix them and re-solve the flows: the reported plan must stand on whole builds.

@@ -13,7 +13,7 @@ from .data import PlanData
 from .definition import ModelDefinition
 from .model import demand_required
 from .mapping import supply_mix_chart_table
-from .results import Solution, cost_components, online_periods, paid_pv_by_member
+from .results import Solution, cost_components, online_periods, paid_pv_by_member, site_output
 from .solve import SolveOutcome
 
 COMPONENTS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
@@ -186,7 +186,11 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame
     expected_unmet = float((ub["probability"] * ub["unmet_demand_t"]).sum())
     rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value)")]
     rows += [(k, comp[k], "MUSD (present value)") for k in COMPONENTS]
+    out_q = site_output(sol)
+    em = sum(float(data.scenarios.loc[sc, "probability"]) * float(data.periods.loc[t, "years"])
+             * float(data.sites.loc[f, "emissions_tco2e_per_t"]) * q for (f, t, sc), q in out_q.items())
     rows += [("unmet_demand_t", expected_unmet, "t over the horizon (expected)"),
+             ("emissions_tco2e", em, "tCO2e over the horizon (expected), every stage serving the alliance"),
              ("sites_built", int(len(sol.builds)), "count"),
              ("status", out.status, ""),
              ("mip_gap", out.mip_gap if out.mip_gap is not None else "", "fraction"),

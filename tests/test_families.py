@@ -171,6 +171,12 @@ def test_emissions_cap(solve_tiny):
     res = solve_tiny(_two_markets(sheets, 10, 1), settings)
     assert flow(res, "M1", "AA") == pytest.approx(50)
     assert res.costs["total_cost_musd"] == pytest.approx(0.065, abs=TOL)
+    # the summary's expected emissions over the (1-year) horizon: 50 x 10 + 50 x 1 = 550 tCO2e
+    from planner.report import summary_table, RunRecord
+    from planner.definition import ModelDefinition
+    run = RunRecord("x", "h", ModelDefinition(), {}, res.outcome, 0.0, "")
+    summ = dict(zip(*summary_table(res.data, res.solution, run)[["key", "value"]].T.values))
+    assert summ["emissions_tco2e"] == pytest.approx(550)
 
 
 def test_disruption_scenario_changes_the_hedge(solve_tiny):

@@ -227,3 +227,21 @@ def test_force_build_the_rules_cannot_finance(tmp_path):
     with pytest.raises(InputError):
         from planner.data import load_data
         load_data(src)
+
+
+def test_infeasible_financing_is_explained_by_the_smallest_relaxation(tmp_path):
+    # R1 (hosted by AA, capex 0.02) is forced; host_min_share 0.6 makes AA pay >= 0.012 of the 0.02
+    # total, but AA's burden share 0.2 +/- 0.1 allows at most 30% = 0.006: no plan exists. The elastic
+    # re-solve reports one relaxation of 0.012 - 0.006 = 0.006 MUSD: either AA pays that much more than
+    # its band allows, or the host pays that much less than host_min_share asks (equally small).
+    sheets, sets = two_members(host_min_share=0.6, burden_tolerance=0.1)
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    sheets["sites"][-1]["decision"] = "force_build"
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")])
+    assert res.exit_code == 5 and not (tmp_path / "o.xlsx").exists()
+    assert "smallest relaxations" in res.output
+    assert ("members: AA must pay 0.006 MUSD (present value) more than burden_share 0.2 + burden_tolerance 0.1"
+            in res.output) or ("host_min_share 0.6 cannot be met for site 'R1' built in 2030: its host pays "
+                               "0.006 MUSD short" in res.output), res.output
+    assert res.output.count("\n  ") == 1  # exactly one relaxation is needed
