@@ -71,22 +71,27 @@ def _write_table(ws, df: pd.DataFrame) -> None:
     ws.freeze_panes = "A2"
 
 
-def _capex_chart(ws, df: pd.DataFrame) -> None:
+def _stacked_chart(ws, df: pd.DataFrame, title: str, kind: str, grouping: str, height: float) -> None:
+    """A stacked bar chart of a table: categories in column A, one series per further column."""
     if df.empty or len(df.columns) < 2:
         return
     chart = BarChart()
-    chart.type = "col"
-    chart.grouping = "stacked"
-    chart.overlap = 100
-    chart.title = "Capex of built sites by host member and stage (MUSD, undiscounted)"
-    chart.y_axis.title = "MUSD"
+    chart.type, chart.grouping, chart.overlap, chart.title = kind, grouping, 100, title
     n = len(df)
-    data = Reference(ws, min_col=2, max_col=len(df.columns), min_row=1, max_row=n + 1)
-    cats = Reference(ws, min_col=1, min_row=2, max_row=n + 1)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(cats)
-    chart.height, chart.width = 9, 18
+    chart.add_data(Reference(ws, min_col=2, max_col=len(df.columns), min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+    chart.height, chart.width = height, 18
     ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}2")
+
+
+def _capex_chart(ws, df: pd.DataFrame) -> None:
+    _stacked_chart(ws, df, "Capex of built sites by host member and stage (MUSD, undiscounted)", "col", "stacked", 9)
+
+
+def _share_chart(ws, df: pd.DataFrame) -> None:
+    """100% stacked bars: each member's supply of each mineral by origin country."""
+    _stacked_chart(ws, df, "Supply mix by origin country (share of each member's supply)", "bar",
+                   "percentStacked", max(8, 0.5 * len(df)))
 
 
 def check_target(path: Path, force: bool) -> None:
@@ -110,22 +115,6 @@ def atomic_save(save, path: Path, force: bool) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _share_chart(ws, df: pd.DataFrame) -> None:
-    """100% stacked bars: each member's supply of each mineral by origin country."""
-    if df.empty or len(df.columns) < 2:
-        return
-    chart = BarChart()
-    chart.type = "bar"
-    chart.grouping = "percentStacked"
-    chart.overlap = 100
-    chart.title = "Supply mix by origin country (share of each member's supply)"
-    n = len(df)
-    chart.add_data(Reference(ws, min_col=2, max_col=len(df.columns), min_row=1, max_row=n + 1), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-    chart.height, chart.width = max(8, 0.5 * n), 20
-    ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}2")
 
 
 def _cost_chart(ws, df: pd.DataFrame) -> None:
