@@ -38,14 +38,16 @@ def cli() -> None:
 @click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
 @click.option("--without", "without", multiple=True, metavar="MEMBER",
               help="solve as if MEMBER had left the alliance (repeatable)")
+@click.option("--explain-iis", is_flag=True,
+              help="when infeasible, print HiGHS's irreducible infeasible subset of the LP relaxation")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
-def solve(input_path, output, force, model, time_limit, mip_gap, without, quiet):
+def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
     try:
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
-                             mip_gap=mip_gap, without=tuple(without))
+                             mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
@@ -62,6 +64,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, quiet)
         if len(res.data.warnings) > len(shown):
             click.echo(f"warning: ... and {len(res.data.warnings) - len(shown)} more (all in run_info)", err=True)
     if not out.usable:
+        for line in out.hand_over.get("iis", []):
+            click.echo(f"iis: {line}", err=True)
         _fail(f"{out.message} [status {out.status}]", out.exit_code)
     gap = f"{out.mip_gap:.4%}" if out.mip_gap is not None else "n/a"
     if out.objective is not None and out.bound is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .data import PlanData, load_data
 from .diagnostics import unreachable_demand
-from .explain import smallest_relaxations
+from .explain import iis_report, smallest_relaxations
 from .definition import ModelDefinition, load_definition
 from .errors import OutputWriteError
 from .model import build_model
@@ -64,7 +64,8 @@ class RunResult:
 
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
-                   write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = ()) -> RunResult:
+                   write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
+                   explain_iis: bool = False) -> RunResult:
     input_path = Path(input_path)
     definition = load_definition(model)
     solver = definition.solver
@@ -91,6 +92,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
+        if explain_iis:
+            outcome.hand_over["iis"] = iis_report(m)
         relax = smallest_relaxations(data, definition)
         if relax:
             outcome.status = "infeasible"

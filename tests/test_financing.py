@@ -245,3 +245,19 @@ def test_infeasible_financing_is_explained_by_the_smallest_relaxation(tmp_path):
             in res.output) or ("host_min_share 0.6 cannot be met for site 'R1' built in 2030: its host pays "
                                "0.006 MUSD short" in res.output), res.output
     assert res.output.count("\n  ") == 1  # exactly one relaxation is needed
+
+
+def test_explain_iis_names_the_conflicting_rows(tmp_path):
+    # The same conflict as above: the IIS of the LP relaxation holds the forced build, the host-share
+    # row of R1, the financing balance that ties payments to the build, and one side of the burden
+    # band (AA's upper side or, equivalently with two members, BB's lower side).
+    sheets, sets = two_members(host_min_share=0.6, burden_tolerance=0.1)
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    sheets["sites"][-1]["decision"] = "force_build"
+    src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
+    res = CliRunner().invoke(cli, ["solve", str(src), "--explain-iis", "-o", str(tmp_path / "o.xlsx")])
+    assert res.exit_code == 5
+    iis = [ln for ln in res.output.splitlines() if ln.startswith("iis: constraint")]
+    names = {ln.split()[2].rstrip(":") for ln in iis}
+    assert {"build_once[R1]", "host_share[R1,2030]", "financing_balance[R1,2030]"} <= names, res.output
+    assert names & {"burden_band_upper[AA]", "burden_band_lower[BB]"}, res.output
