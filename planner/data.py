@@ -7,6 +7,7 @@ availabilities) that `build_model` only iterates over. No Pyomo here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import unicodedata
@@ -73,6 +74,20 @@ class PlanData:
     warnings: list[str] = field(default_factory=list)
     source_path: str = ""
     content_sha256: str = ""
+
+    @functools.cached_property
+    def flow_weight(self) -> dict[tuple[str, int], float]:
+        """(scenario, period) -> p_s L_t delta_t 1e-6: turns a USD/yr flow cost into expected PV MUSD."""
+        return {(s, t): float(self.scenarios.loc[s, "probability"]) * float(self.periods.loc[t, "weight"]) * 1e-6
+                for s in self.SCENARIOS for t in self.PERIODS}
+
+    @functools.cached_property
+    def demand_tpy(self) -> dict[tuple[str, str, int], float]:
+        return {k: float(v) for k, v in self.demand["demand_tpy"].items()}
+
+    @functools.cached_property
+    def multiplier(self) -> dict[str, float]:
+        return {s: float(v) for s, v in self.scenarios["demand_multiplier"].items()}
 
     def avail(self, scenario: str, site: str, period: int) -> float:
         return self.availability.get((scenario, site, period), 1.0)

@@ -85,20 +85,21 @@ def render_map(data, sol, path: Path, scenario: str | None = None, period: int |
     scenario = scenario or data.SCENARIOS[0]
     period = period or data.PERIODS[-1]
     fig, ax = plt.subplots(figsize=(14, 7), dpi=110)
-    for line in coastlines():
-        for seg in split_at_antimeridian(line):
-            xs, ys = zip(*seg)
-            ax.plot(xs, ys, color="#9aa5b1", lw=0.5, zorder=1)
+    from matplotlib.collections import LineCollection
+    ax.add_collection(LineCollection([seg for line in coastlines() for seg in split_at_antimeridian(line)],
+                                     colors="#9aa5b1", linewidths=0.5, zorder=1))
     sites = data.sites
     d = sol.flows[(sol.flows["kind"] == "delivery") & (sol.flows["scenario"] == scenario)
                   & (sol.flows["period"] == period)]
     if len(d):
         tot = d.groupby(["destination", "mineral"])["flow_tpy"].transform("sum")
+        segs, widths = [], []
         for (o, a, x, t) in zip(d["origin"], d["destination"], d["flow_tpy"], tot):
             m = data.members.loc[a]
             for seg in flow_segments(sites.loc[o, "lon"], sites.loc[o, "lat"], m["lon"], m["lat"]):
-                xs, ys = zip(*seg)
-                ax.plot(xs, ys, color="#d62728", alpha=0.35, lw=0.3 + 2.5 * (x / t if t else 0), zorder=2)
+                segs.append(seg)
+                widths.append(0.3 + 2.5 * (x / t if t else 0))
+        ax.add_collection(LineCollection(segs, colors="#d62728", alpha=0.35, linewidths=widths, zorder=2))
     built = set(sol.builds["site"])
     for stage, (marker, colour) in STAGE_STYLE.items():
         s = sites[(sites["stage"] == stage) & sites.index.isin(built)]

@@ -19,7 +19,7 @@ USD_TO_MUSD = 1e-6
 
 def _scenario_weight(data: PlanData, s: str, t: int) -> float:
     """p_s * L_t * delta_t * 1e-6: converts a USD/yr flow cost in (t, s) to present-value MUSD."""
-    return float(data.scenarios.loc[s, "probability"]) * float(data.periods.loc[t, "weight"]) * USD_TO_MUSD
+    return data.flow_weight[(s, t)]
 
 
 def unit_cost_usd_per_t(data: PlanData, site: str) -> float:
@@ -32,8 +32,7 @@ def unit_cost_usd_per_t(data: PlanData, site: str) -> float:
 
 def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -> float:
     """D_{a,m,t} * mu_s."""
-    return float(data.demand.loc[(member, mineral, t), "demand_tpy"]) * float(
-        data.scenarios.loc[s, "demand_multiplier"])
+    return data.demand_tpy[(member, mineral, t)] * data.multiplier[s]
 
 
 # --- sets and variables --------------------------------------------------------------------

@@ -79,19 +79,20 @@ def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
     cp = float(data.settings.get("carbon_price_usd_per_tco2e") or 0.0)
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
     variable = carbon = risk = transport = penalty = 0.0
+    w = data.flow_weight
+    var_c, em, risk_s = (sites[c].astype(float).to_dict() for c in ("var_cost_usd_per_t", "emissions_tco2e_per_t",
+                                                                      "risk_score"))
     for (f, t, s), q in site_output(sol).items():
-        w = float(sc.loc[s, "probability"]) * float(per.loc[t, "weight"]) * USD_TO_MUSD
-        r = sites.loc[f]
-        variable += w * float(r["var_cost_usd_per_t"]) * q
-        carbon += w * cp * float(r["emissions_tco2e_per_t"]) * q
-        risk += w * rw * float(r["risk_score"]) * q
+        variable += w[(s, t)] * var_c[f] * q
+        carbon += w[(s, t)] * cp * em[f] * q
+        risk += w[(s, t)] * rw * risk_s[f] * q
     if not sol.flows.empty:
-        cost = data.arcs["cost_usd_per_t"]
+        cost = data.arcs["cost_usd_per_t"].to_dict()
         for a, t, s, x in zip(sol.flows["arc"], sol.flows["period"], sol.flows["scenario"], sol.flows["flow_tpy"]):
-            transport += float(sc.loc[s, "probability"]) * float(per.loc[t, "weight"]) * USD_TO_MUSD * float(cost[a]) * x
+            transport += w[(s, t)] * float(cost[a]) * x
     pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
     for t, s, u in zip(sol.unmet["period"], sol.unmet["scenario"], sol.unmet["unmet_tpy"]):
-        penalty += float(sc.loc[s, "probability"]) * float(per.loc[t, "weight"]) * USD_TO_MUSD * pen * u
+        penalty += w[(s, t)] * pen * u
     comp = {"capex_musd": capex, "fixed_opex_musd": fixed, "variable_cost_musd": variable,
             "carbon_musd": carbon, "risk_charge_musd": risk, "transport_musd": transport,
             "unmet_penalty_musd": penalty}
