@@ -225,6 +225,27 @@ def validate(input_path, annotate_to, force):
     click.echo("no problems found")
 
 
+@cli.command()
+@click.argument("out", metavar="OUT.xlsx", type=click.Path(dir_okay=False))
+@click.option("--sites", type=click.IntRange(1, 100_000), default=50, show_default=True, help="candidate sites")
+@click.option("--minerals", type=click.IntRange(1, 50), default=4, show_default=True)
+@click.option("--periods", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option("--scenarios", type=click.IntRange(1, 200), default=3, show_default=True)
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
+@click.option("--force", is_flag=True, help="replace an existing file")
+def generate(out, sites, minerals, periods, scenarios, seed, force):
+    """Write a synthetic workbook of the contract (for benchmarks)."""
+    from pathlib import Path
+
+    from .generate import generate as gen
+
+    try:
+        gen(Path(out), sites, minerals, periods, scenarios, seed, force=force)
+    except OutputExistsError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    click.echo(f"wrote {out}")
+
+
 def _fmt(v) -> str:
     if v == "" or v is None:
         return ""
