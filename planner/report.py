@@ -179,6 +179,19 @@ def milestones_table(data: PlanData, sol: Solution) -> pd.DataFrame:
                                        "financing_members"])
 
 
+def screening_table(data: PlanData, sol: Solution) -> pd.DataFrame:
+    """Every candidate: whether it could be built and, if not, why (decision, ESG screen, lead time,
+    financing rules, host member left); and whether the plan builds it."""
+    s = data.sites[data.sites["status"] == "candidate"]
+    built = dict(zip(sol.builds["site"], sol.builds["build_period"]))
+    rows = [{"site": f, "name": r["name"], "country": r["country"], "stage": r["stage"], "mineral": r["mineral"],
+             "esg_score": r["esg_score"] if r["esg_score"] is not None and r["esg_score"] == r["esg_score"] else "",
+             "eligible": "yes" if r["eligible"] else "no", "reason_excluded": r["screen_reason"],
+             "built_period": built.get(f, "")} for f, r in s.iterrows()]
+    return pd.DataFrame(rows, columns=["site", "name", "country", "stage", "mineral", "esg_score", "eligible",
+                                       "reason_excluded", "built_period"])
+
+
 def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame:
     comp = cost_components(data, sol)
     out = run.outcome
@@ -258,5 +271,6 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "commitments": commitments_table(data, sol),
         "member_totals": member_totals_table(data, sol),
         "milestones": milestones_table(data, sol),
+        "screening": screening_table(data, sol),
         "run_info": run_info_table(run),
     }

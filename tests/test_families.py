@@ -239,3 +239,18 @@ def test_discounting_and_fixed_opex(solve_tiny):
     assert built(res) == {"R1": 2030}
     assert res.costs["fixed_opex_musd"] == pytest.approx(0.001 * d, abs=TOL)
     assert res.costs["total_cost_musd"] == pytest.approx(0.01 + 0.001 * d + 0.01 * d, abs=TOL)
+
+
+def test_screening_lists_every_candidate_with_its_reason(solve_tiny):
+    # R1 passes; R2 fails the ESG screen (40 < 50); R3 is excluded by decision; R1 is built.
+    from planner.report import screening_table
+    sheets, settings = tiny(min_esg_score=50)
+    with_refinery_chain(sheets, capex=0.01, esg_score=80)
+    sheets["sites"] += [site("R2", "AAA", "refinery", "candidate", 100, esg_score=40, **{"yield": 1}),
+                        site("R3", "AAA", "refinery", "candidate", 100, esg_score=90, decision="exclude",
+                             **{"yield": 1})]
+    res = solve_tiny(sheets, settings)
+    t = screening_table(res.data, res.solution).set_index("site")
+    assert t.loc["R1", "eligible"] == "yes" and t.loc["R1", "built_period"] == 2030
+    assert t.loc["R2", "eligible"] == "no" and "esg_score below min_esg_score 50" in t.loc["R2", "reason_excluded"]
+    assert t.loc["R3", "reason_excluded"] == "excluded by decision"
