@@ -13,7 +13,6 @@ Units: tonnes of contained mineral (t Li, t Ni, t Co, t graphite, t magnet REE, 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 

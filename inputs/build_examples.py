@@ -6,20 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from openpyxl import Workbook
+from planner.writer import write_rows
 
 HERE = Path(__file__).resolve().parent
-
-
-def _write(path: Path, sheets: dict[str, list[list]]) -> None:
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-        ws.freeze_panes = "A2"
-    wb.save(path)
 
 
 def hedge() -> dict[str, list[list]]:
@@ -54,7 +43,7 @@ def hedge() -> dict[str, list[list]]:
 
 
 def main() -> int:
-    _write(HERE / "example_hedge.xlsx", hedge())
+    write_rows(hedge(), HERE / "example_hedge.xlsx", force=True)
     print(f"wrote {HERE / 'example_hedge.xlsx'}")
     return 0
 

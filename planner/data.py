@@ -15,13 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .errors import InputError, collecting, report
 from .financing_data import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
 from .reader import RawWorkbook, read_workbook
-from .schema import SHEETS
 
 EARTH_RADIUS_KM = 6371.0
 PROBABILITY_TOLERANCE = 1e-6

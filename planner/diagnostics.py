@@ -26,10 +26,10 @@ def supply_bounds(data: PlanData) -> dict:
             {t for t in data.PERIODS if data.ONLINE_LINKS.get((f, t))} if r["eligible"] else set())
         rows.append((f, r["stage"], r["mineral"], r["country"], float(r["capacity_tpy"]), float(r["yield"]),
                      r["host_member"], runs))
-    best_yield = defaultdict(lambda: 1.0)
+    best_yield: dict[str, float] = {}
     for f, stage, mi, _, _, y, _, _ in rows:
         if stage == "refinery":
-            best_yield[mi] = max(y, best_yield[mi] if mi in best_yield else 0.0)
+            best_yield[mi] = max(best_yield.get(mi, 0.0), y)
     out = {}
     for t in data.PERIODS:
         for s in data.SCENARIOS:
@@ -50,7 +50,7 @@ def supply_bounds(data: PlanData) -> dict:
                     refining[mi] += avail
                 by_country[mi][c] += avail
             for mi in data.MINERALS:
-                out[(mi, t, s)] = (dict(by_country[mi]), refining[mi], feed[mi] * best_yield[mi])
+                out[(mi, t, s)] = (dict(by_country[mi]), refining[mi], feed[mi] * best_yield.get(mi, 1.0))
     return out
 
 

@@ -6,7 +6,6 @@ member may pay any share of any project)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -162,6 +161,3 @@ def benefit_shares(demand: pd.DataFrame, periods: pd.DataFrame, scenarios: pd.Da
     s = sum(tot.values())
     return {a: (v / s if s > 0 else 0.0) for a, v in tot.items()} if s > 0 else {a: 0.0 for a in members}
 
-
-def is_finite(x) -> bool:
-    return x is not None and not (isinstance(x, float) and math.isnan(x))

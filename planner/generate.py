@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from openpyxl import Workbook
-
-from .writer import atomic_save
+from .writer import write_rows
 
 MEMBERS = [("US", 39.8, -98.6), ("EU", 50.1, 8.7), ("UK", 52.5, -1.9), ("JP", 35.7, 139.7),
            ("AU", -33.9, 151.2), ("NZ", -36.9, 174.8)]
@@ -95,11 +93,4 @@ def generate(path: Path, sites: int, minerals: int, periods: int, scenarios: int
                      f"synthetic benchmark workbook: plan generate --sites {sites} --minerals {minerals} "
                      f"--periods {periods} --scenarios {scenarios} --seed {seed}"]],
     }
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, table in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in table:
-            ws.append(r)
-    atomic_save(wb.save, Path(path), force)
-    return Path(path)
+    return write_rows(sheets, path, force)

@@ -11,8 +11,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
-
 STAGE_STYLE = {"mine": ("^", "#8c564b"), "refinery": ("s", "#1f77b4"), "recycling": ("D", "#2ca02c"),
                "market": ("o", "#7f7f7f")}
 
@@ -123,17 +121,3 @@ def render_map(data, sol, path: Path, scenario: str | None = None, period: int |
     plt.close(fig)
     return path
 
-
-def supply_mix_chart_table(mix: pd.DataFrame, scenario: str, period: int, top: int = 6) -> pd.DataFrame:
-    """Rows 'member mineral', columns the largest origin countries (others summed), values the share
-    of the member's supply in the given scenario and period: the data behind the supply-mix chart."""
-    m = mix[(mix["scenario"] == scenario) & (mix["period"] == period)]
-    if m.empty:
-        return pd.DataFrame(columns=["member_mineral"])
-    big = m.groupby("origin_country")["supply_tpy"].sum().sort_values(ascending=False).index[:top]
-    m = m.assign(origin=m["origin_country"].where(m["origin_country"].isin(big), "other"))
-    t = m.pivot_table(index=["member", "mineral"], columns="origin", values="share", aggfunc="sum", fill_value=0.0)
-    t.index = [f"{a} {mi}" for a, mi in t.index]
-    t = t.reset_index().rename(columns={"index": "member_mineral"})
-    t.columns = [str(c) for c in t.columns]
-    return t

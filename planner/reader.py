@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -360,7 +359,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
             report(err)  # in validation, a broken sheet is recorded and skipped
             continue
         if not spec.optional and name != "settings" and tables[name].empty:
-            report(InputError("E_EMPTY_TABLE", f"the table is empty: add at least one row below the header",
+            report(InputError("E_EMPTY_TABLE", "the table is empty: add at least one row below the header",
                               sheet=name, row=2))
     if "settings" not in tables:  # only reachable while validating: the sheet was broken
         return RawWorkbook(path=path, tables=tables, settings={}, settings_rows={}, warnings=warn)

@@ -12,7 +12,6 @@ from . import __version__
 from .data import PlanData
 from .definition import ModelDefinition
 from .model import demand_required
-from .mapping import supply_mix_chart_table
 from .results import Solution, cost_components, online_periods, paid_pv_by_member, site_output
 from .solve import SolveOutcome
 
@@ -68,6 +67,21 @@ def supply_mix_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     g = g.rename(columns={"destination": "member", "flow_tpy": "supply_tpy"})
     g["share"] = g["supply_tpy"] / g.groupby(["member", "mineral", "period", "scenario"])["supply_tpy"].transform("sum")
     return g[cols].sort_values(cols[:5]).reset_index(drop=True)
+
+
+def supply_mix_chart_table(mix: pd.DataFrame, scenario: str, period: int, top: int = 6) -> pd.DataFrame:
+    """Rows 'member mineral', columns the largest origin countries (others summed), values the share
+    of the member's supply in the given scenario and period: the data behind the supply-mix chart."""
+    m = mix[(mix["scenario"] == scenario) & (mix["period"] == period)]
+    if m.empty:
+        return pd.DataFrame(columns=["member_mineral"])
+    big = m.groupby("origin_country")["supply_tpy"].sum().sort_values(ascending=False).index[:top]
+    m = m.assign(origin=m["origin_country"].where(m["origin_country"].isin(big), "other"))
+    t = m.pivot_table(index=["member", "mineral"], columns="origin", values="share", aggfunc="sum", fill_value=0.0)
+    t.index = [f"{a} {mi}" for a, mi in t.index]
+    t = t.reset_index().rename(columns={"index": "member_mineral"})
+    t.columns = [str(c) for c in t.columns]
+    return t
 
 
 def unmet_table(data: PlanData, sol: Solution) -> pd.DataFrame:
@@ -220,7 +234,6 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame
 
 
 def run_info_table(run: RunRecord) -> pd.DataFrame:
-    import highspy  # noqa: F401 (version only)
     import importlib.metadata as md
     import pyomo
 
@@ -258,15 +271,16 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
 def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd.DataFrame]:
     """Sheet name -> table, in workbook order."""
     portfolio = portfolio_table(data, sol)
+    mix = supply_mix_table(data, sol)
     return {
         "summary": summary_table(data, sol, run),
         "portfolio": portfolio,
         "capex_by_host": capex_by_host_table(portfolio),
         "flows": flows_table(data, sol),
-        "supply_mix": supply_mix_table(data, sol),
+        "supply_mix": mix,
         "unmet_demand": unmet_table(data, sol),
         "unmet_by_scenario": unmet_by_scenario_table(data, sol),
-        "supply_mix_chart": supply_mix_chart_table(supply_mix_table(data, sol), data.SCENARIOS[0], data.PERIODS[-1]),
+        "supply_mix_chart": supply_mix_chart_table(mix, data.SCENARIOS[0], data.PERIODS[-1]),
         "financing": financing_table(data, sol),
         "commitments": commitments_table(data, sol),
         "member_totals": member_totals_table(data, sol),

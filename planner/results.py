@@ -14,7 +14,7 @@ import pandas as pd
 
 from .data import PlanData
 from .definition import ModelDefinition
-from .model import USD_TO_MUSD, demand_required, unit_cost_usd_per_t
+from .model import demand_required
 
 FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
 FINANCE_EPS = 1e-9  # MUSD below which a payment is reported as zero
@@ -69,7 +69,7 @@ def site_output(sol: Solution) -> pd.Series:
 
 def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
     """Present-value cost components in MUSD, recomputed from the plain tables."""
-    sites, per, sc = data.sites, data.periods, data.scenarios
+    sites, per = data.sites, data.periods
     capex = sum(float(per.loc[t, "discount"]) * float(sites.loc[f, "capex_musd"])
                 for f, t in zip(sol.builds["site"], sol.builds["build_period"]))
     fixed = sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])

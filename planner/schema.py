@@ -6,7 +6,7 @@ README sheet, so the contract is written down exactly once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CONTRACT_VERSION = 1
 

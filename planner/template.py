@@ -90,7 +90,7 @@ def annotate(src: Path, problems: list[InputError], out: Path, force: bool = Fal
         if not p.sheet:
             continue
         if p.sheet not in wb.sheetnames:
-            ws = wb.create_sheet(p.sheet)
+            wb.create_sheet(p.sheet)
         ref = f"{get_column_letter(p.col)}{p.row}" if p.col and p.row else (
             f"A{p.row}" if p.row else f"{get_column_letter(p.col)}1" if p.col else "A1")
         notes.setdefault((p.sheet, ref), []).append(f"{p.message} [{p.code}]")

@@ -25,7 +25,7 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
 
 
 def _number_format(column: str) -> str | None:
-    if column.endswith("_musd") or column in ("value",):
+    if column.endswith("_musd"):
         return "#,##0.00"
     if column.endswith("_tpy") or column.endswith("_t"):
         return "#,##0"
@@ -132,6 +132,15 @@ def _cost_chart(ws, df: pd.DataFrame) -> None:
     ws.add_chart(chart, "E2")
 
 
+def _summary_formats(ws, df: pd.DataFrame) -> None:
+    """A key/value sheet holds quantities of several units: format each value by its key."""
+    for i, key in enumerate(df["key"].astype(str), start=2):
+        fmt = ("#,##0.00" if key.endswith("_musd") else "#,##0" if key.endswith(("_t", "_tco2e"))
+               else "0.0000%" if key == "mip_gap" else None)
+        if fmt and isinstance(ws.cell(row=i, column=2).value, (int, float)):
+            ws.cell(row=i, column=2).number_format = fmt
+
+
 COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
                        "transport_musd", "unmet_penalty_musd")
 
@@ -149,6 +158,7 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
         if name == "supply_mix_chart":
             _share_chart(ws, df)
         if name == "summary":
+            _summary_formats(ws, df)
             _cost_chart(ws, df)
         if name in ("summary", "run_info"):
             ws.column_dimensions["B"].width = 40
@@ -232,5 +242,18 @@ def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
                     f"{letter}2:{letter}{len(df) + 1}",
                     ColorScaleRule(start_type="min", start_color="63BE7B", mid_type="num", mid_value=0,
                                    mid_color="FFFFFF", end_type="max", end_color="F8696B"))
+    atomic_save(wb.save, Path(path), force)
+    return Path(path)
+
+
+def write_rows(sheets: dict[str, list[list]], path: str | Path, force: bool = False) -> Path:
+    """An input workbook from plain rows (first row of each sheet the header), written atomically."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+        ws.freeze_panes = "A2"
     atomic_save(wb.save, Path(path), force)
     return Path(path)

@@ -4,8 +4,6 @@ exit status 1, no traceback, the input file unchanged, and nothing written."""
 import hashlib
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

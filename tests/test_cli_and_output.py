@@ -87,7 +87,6 @@ def test_bad_solver_options_are_refused(tmp_path, args, msg):
 
 def test_round_trip_tables(tmp_path):
     from planner.pipeline import solve_workbook
-    from planner.report import output_tables, RunRecord
     src = chain_case(tmp_path)
     res = solve_workbook(src, output=tmp_path / "o.xlsx")
     back = read_portfolio(res.output)
@@ -164,6 +163,9 @@ def test_output_is_formatted_with_frozen_headers_and_a_native_chart(tmp_path):
             assert ws.freeze_panes == "A2" and ws["A1"].font.b
     charts = wb["capex_by_host"]._charts
     assert len(charts) == 1 and charts[0].grouping == "stacked"
+    summ = {r[0].value: r[1] for r in wb["summary"].iter_rows(min_row=2)}
+    assert summ["total_cost_musd"].number_format == "#,##0.00"
+    assert summ["mip_gap"].number_format == "0.0000%" and summ["sites_built"].number_format == "General"
     port = wb["portfolio"]
     col = [c.value for c in port[1]].index("capex_musd") + 1
     assert port.cell(row=2, column=col).number_format == "#,##0.00"

@@ -8,7 +8,7 @@ in MUSD (1 USD/t x 1 t = 1e-6 MUSD). An existing market source M1 in country CCC
 
 import pytest
 
-from wb import clone, site, tiny
+from wb import site, tiny
 
 TOL = 1e-7
 

@@ -12,7 +12,7 @@ from planner.data import build_data
 from planner.definition import ModelDefinition, SolverOptions
 from planner.model import build_model
 from planner.reader import read_workbook
-from planner.solve import SolveOutcome, model_stats, resolve_with_fixed_builds, solve_model
+from planner.solve import model_stats, resolve_with_fixed_builds, solve_model
 from wb import site, tiny, write_workbook
 
 DEFAULT = Path(__file__).resolve().parent.parent / "inputs" / "alliance_2026.xlsx"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -66,6 +65,3 @@ def site(site_id, country, stage, status, capacity, **kw) -> dict:
     rec.update(kw)
     return rec
 
-
-def clone(sheets):
-    return copy.deepcopy(sheets)
