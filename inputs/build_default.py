@@ -77,6 +77,41 @@ IEA_TO_ISO = {"Chile": "CHL", "Democratic Republic of Congo": "COD", "Peru": "PE
               "Malaysia": "MYS", "Rest of world": "XRW"}
 NAME_TO_ISO = {v[0]: k for k, v in COUNTRIES.items()} | {"Czechia": "CZE"}
 
+# Baseline water stress by country, WRI Aqueduct scale 0 (low) .. 5 (extremely high). shared/data has
+# no water-stress table: these are the modeller's recollection of WRI Aqueduct 4.0 country rankings,
+# rounded to 0.5 (flagged recall - VERIFY in the sources sheet); GRL, NCL and XRW are judgement.
+WATER_STRESS = {"USA": 2.5, "CAN": 0.5, "AUS": 1.5, "NZL": 0.5, "JPN": 2.0, "GBR": 1.5, "DEU": 2.0, "FRA": 2.0,
+                "FIN": 0.5, "SWE": 0.5, "ESP": 3.5, "PRT": 3.5, "CZE": 2.0, "EST": 0.5, "BEL": 4.0, "POL": 2.5,
+                "NOR": 0.5, "SRB": 1.5, "CHN": 3.0, "CHL": 4.0, "ARG": 2.0, "COD": 0.5, "PER": 2.5, "RUS": 1.0,
+                "IND": 4.0, "IDN": 1.5, "PHL": 1.5, "ZWE": 2.5, "MOZ": 0.5, "MDG": 1.0, "BRA": 1.0, "TZA": 1.0,
+                "MMR": 0.5, "MYS": 0.5, "GRL": 0.0, "NCL": 0.5, "XRW": 2.0}
+WATER_STRESS_NOTE = ("judgement estimate (recall - VERIFY): WRI Aqueduct 4.0 country baseline water stress, "
+                     "from memory, rounded to 0.5; no water-stress table in shared/data")
+WATER_STRESS_JUDGEMENT = {"GRL": "judgement estimate: ice-sheet territory without an Aqueduct score, taken as low",
+                          "NCL": "judgement estimate: small island territory without an Aqueduct score",
+                          "XRW": "judgement estimate: middle of the scale for the rest-of-world aggregate"}
+# Fresh water per t of contained output, m3/t, by (mineral, stage).
+WATER = {
+    ("LI", "mine"): (2000.0, "sourced (order of magnitude): brine evaporation ~2,000 m3 water per t Li "
+                     "(mostly evaporated brine), emissions_intensity.csv (biologyinsights.com); applied to every "
+                     "lithium mine, an upper estimate for hard rock"),
+    ("LI", "refinery"): (round(170 * LIOH_PER_LI, 1), "derived estimate: hard-rock -> LiOH 170 m3 per t LiOH "
+                         "(emissions_intensity.csv, biologyinsights.com) x 6.05 t LiOH per t Li"),
+    ("NI", "mine"): (250.0, "judgement estimate (no sourced nickel water intensity in shared/data)"),
+    ("NI", "refinery"): (100.0, "judgement estimate (no sourced nickel water intensity in shared/data)"),
+    ("CO", "mine"): (500.0, "judgement estimate (no sourced cobalt water intensity in shared/data)"),
+    ("CO", "refinery"): (200.0, "judgement estimate (no sourced cobalt water intensity in shared/data)"),
+    ("GRA", "mine"): (50.0, "judgement estimate (no sourced graphite water intensity in shared/data)"),
+    ("GRA", "refinery"): (100.0, "judgement estimate (no sourced graphite water intensity in shared/data)"),
+    ("REE", "mine"): (500.0, "judgement estimate (no sourced rare-earth water intensity in shared/data)"),
+    ("REE", "refinery"): (500.0, "judgement estimate (no sourced rare-earth water intensity in shared/data)"),
+    ("CU", "mine"): (100.0, "judgement estimate (no sourced copper water intensity in shared/data)"),
+    ("CU", "refinery"): (20.0, "judgement estimate (no sourced copper water intensity in shared/data)"),
+    ("*", "recycling"): (50.0, "judgement estimate: hydrometallurgical recycling, no sourced figure"),
+    ("*", "market"): (0.0, "judgement estimate: market supply's water is used outside the modelled chain (not "
+                      "counted)"),
+}
+
 # Market prices, USD per t contained: judgement estimates (2024-25 spot levels as recalled by the
 # modeller; shared/data has no price table). The US DoD NdPr floor (US$110/kg, export_controls.csv)
 # is an upper reference for REE.
@@ -237,7 +272,8 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
 
     # --- settings ----------------------------------------------------------------------
     settings = {"base_year": 2026, "discount_rate": 0.05, "unmet_penalty_usd_per_t": 100_000,
-                "risk_weight_usd_per_t": 10_000, "carbon_price_usd_per_tco2e": 50, "max_country_share": 0.8,
+                "risk_weight_usd_per_t": 10_000, "carbon_price_usd_per_tco2e": 50, "max_country_share_refining": 0.8,
+                "max_country_share_mining": None,
                 "min_esg_score": None, "freight_usd_per_t_km": 0.02, "host_min_share": None,
                 "burden_tolerance": 0.1, "min_benefit_ratio": None}
     notes = {
@@ -246,7 +282,9 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
         "unmet_penalty_usd_per_t": "judgement estimate: value of lost supply, ~2x the lithium price per t and above every price modelled",
         "risk_weight_usd_per_t": "judgement estimate: 10,000 USD/t at risk score 1 (WGI-derived scores, country_risk_wgi.csv)",
         "carbon_price_usd_per_tco2e": "judgement estimate: about the 2024 EU ETS price (~65 EUR, recall), rounded",
-        "max_country_share": "judgement estimate: no more than 80% of a member's demand from one outside country",
+        "max_country_share_refining": "judgement estimate: no more than 80% of a member's demand refined in one "
+                                      "outside country",
+        "max_country_share_mining": "off: no mining-stage cap agreed (setting one traces every mineral's origin)",
         "min_esg_score": "off: shared/data holds no ESG scores",
         "freight_usd_per_t_km": "judgement estimate: blended bulk sea/rail freight 0.02 USD per t-km",
         "host_min_share": "off: no host rule agreed (set it to test one)",
@@ -276,10 +314,16 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
             r, note = 0.3, "judgement estimate: Greenland not in WGI; Denmark proxy plus project risk (README §8)"
         else:
             note = "sourced: country_risk_wgi.csv risk_index_0to1_derived (World Bank WGI 2024, PV and RQ)"
-        crow.append({"country": iso, "name": name, "member": member, "risk_score": r, "lat": lat, "lon": lon})
+        status = wgi.loc[wgi["iso3"] == iso, "alliance_status"]
+        partner = "yes" if not member and len(status) and "partner" in str(status.iloc[0]) else "no"
+        crow.append({"country": iso, "name": name, "member": member, "risk_score": r, "lat": lat, "lon": lon,
+                     "partner": partner, "water_stress": WATER_STRESS[iso]})
         prov.add("countries", iso, "risk_score", note)
+        prov.add("countries", iso, "water_stress", WATER_STRESS_JUDGEMENT.get(iso, WATER_STRESS_NOTE))
     prov.add("countries", "all", "lat, lon", "judgement estimate: approximate country centroids")
     prov.add("countries", "all", "member", "sourced: alliance membership (EU-27 states belong to member EU)")
+    prov.add("countries", "all", "partner", "sourced: country_risk_wgi.csv alliance_status 'partner/friendly "
+             "producer (assumed)' or 'partner (EEA / Danish realm)' (the status itself is an assumption there)")
     countries = pd.DataFrame(crow)
     ind = pd.read_csv(shared / "demand_split_indicators.csv")
     gdp = ind[ind["indicator"].str.startswith("GDP")].set_index("member")["value"]
@@ -463,6 +507,12 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
             prov.add("sites", sid, "emissions_tco2e_per_t", "derived estimate: 20% of primary mine+refinery "
                      "emissions (recycled metals ~80% lower GHG, IEA 2024 in recycling.csv)")
     sites_df = pd.DataFrame(sites)
+    water = [WATER.get((m, st), WATER.get(("*", st))) for m, st in zip(sites_df["mineral"], sites_df["stage"])]
+    sites_df["water_m3_per_t"] = [w[0] for w in water]
+    for key, (_, note) in WATER.items():
+        prov.add("sites", f"mineral={key[0]}, stage={key[1]}", "water_m3_per_t", note)
+    prov.add("sites", "all", "water_stress, tailings_risk, fpic, esg_score", "blank: no site-level data in "
+             "shared/data (water_stress falls back to the country's; blank fails any standard on it)")
 
     # --- scrap ---------------------------------------------------------------------------------
     li_rec = recyc[recyc["metric"].str.contains("baseline recycling", na=False)
@@ -514,9 +564,15 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     prov.add("disruptions", "drc_cobalt_halt", "availability", "sourced event: DRC cobalt export suspension of "
              "22 Feb 2025 (export_controls.csv) modelled as a full halt; Chinese refined cobalt, fed mostly by "
              "DRC hydroxide, at 30% (judgement estimate)")
+    standards = pd.DataFrame([{"criterion": "water_stress", "stage": "", "min": None, "max": 3.0,
+                               "note": "no co-financing in countries of high or extremely high baseline water "
+                                       "stress (Aqueduct > 3); existing sites there are reported only"}])
+    prov.add("standards", "water_stress", "max", "judgement estimate: an illustrative alliance standard (no agreed "
+             "standard exists); applies to every stage, so existing sites in such countries are reported")
+    prov.add("minerals", "all", "min_allied_share", "off: no domestic-content rule agreed (set one to test it)")
     return {"periods": periods, "minerals": minerals, "countries": countries, "members": members,
             "sites": sites_df, "demand": demand, "scrap": scrap_df, "scenarios": scenarios, "budgets": budgets,
-            "disruptions": disruptions}, settings, prov
+            "disruptions": disruptions, "standards": standards}, settings, prov
 
 
 def write(tables, settings, prov: Provenance, path: Path) -> None:

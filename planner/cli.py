@@ -40,14 +40,17 @@ def cli() -> None:
               help="solve as if MEMBER had left the alliance (repeatable)")
 @click.option("--explain-iis", is_flag=True,
               help="when infeasible, print HiGHS's irreducible infeasible subset of the LP relaxation")
+@click.option("--standards", type=click.Choice(["on", "off"]), default=None,
+              help="apply the workbook's standards sheet (default: as the model definition says, on)")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
-def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, quiet):
+def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
     try:
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
-                             mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis)
+                             mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis,
+                             standards=None if standards is None else standards == "on")
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:

@@ -22,7 +22,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "member_totals": ("member",),
     "milestones": ("site",),
 }
-RUN_INFO_COMPARED = ("input_sha256", "model_definition", "model_families", "model_overrides", "options",
+RUN_INFO_COMPARED = ("input_sha256", "model_definition", "model_families", "model_overrides", "options", "standards",
                      "planner_version", "highs_version")
 
 
@@ -143,6 +143,22 @@ def table_deltas(name: str, runs: list[dict[str, pd.DataFrame]], names: list[str
     return merged.sort_values(keys).reset_index(drop=True)
 
 
+def standards_cost(runs: list[dict[str, pd.DataFrame]], names: list[str], infos: list[dict]) -> dict:
+    """The KPI row `cost_of_standards_musd`: for each run that differs from the reference only in
+    whether the standards were applied (same input, families and overrides), total cost with the
+    standards minus total cost without them."""
+    ref = infos[0]
+    row = {"key": "cost_of_standards_musd"}
+    for n, r, i in zip(names[1:], runs[1:], infos[1:]):
+        same = all(str(i.get(k)) == str(ref.get(k)) for k in ("input_sha256", "model_families", "model_overrides"))
+        if not same or ref.get("standards") not in ("on", "off") or i.get("standards") == ref.get("standards"):
+            continue
+        a, b = _num(_kv(runs[0].get("summary")).get("total_cost_musd")), _num(_kv(r.get("summary")).get("total_cost_musd"))
+        if a is not None and b is not None:
+            row[f"delta_{n}"] = (a - b) if ref.get("standards") == "on" else (b - a)
+    return row if len(row) > 1 else {}
+
+
 def compare_runs(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> Comparison:
     infos = [_kv(r.get("run_info")) for r in runs]
     diffs = []
@@ -157,6 +173,9 @@ def compare_runs(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> Compa
     cmp = Comparison(names=names, same_input=len(hashes) == 1 and None not in hashes,
                      same_model=len(models) == 1, run_info_differences=diffs, missing=missing,
                      kpis=kpi_table(runs, names), sites=sites_table(runs, names))
+    cost = standards_cost(runs, names, infos)
+    if cost:
+        cmp.kpis = pd.concat([cmp.kpis, pd.DataFrame([cost])], ignore_index=True)
     for name in KEYS:
         t = table_deltas(name, runs, names)
         if t is not None:

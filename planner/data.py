@@ -20,6 +20,7 @@ import pandas as pd
 from .errors import InputError, collecting, report
 from .financing_data import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
 from .reader import RawWorkbook, read_workbook
+from .standards import Standard, failures, read_standards, screen
 
 EARTH_RADIUS_KM = 6371.0
 PROBABILITY_TOLERANCE = 1e-6
@@ -46,7 +47,7 @@ class PlanData:
     demand: pd.DataFrame  # index (member, mineral, period): demand_tpy
     scrap: pd.DataFrame  # index (member, mineral, period): scrap_tpy
     scenarios: pd.DataFrame  # index scenario: probability, demand_multiplier
-    limits: pd.DataFrame  # index period: emissions_cap_tco2e_per_yr
+    limits: pd.DataFrame  # one row per cap: period, member, country, emissions/water caps, _row
     arcs: pd.DataFrame  # index arc (0..n-1): origin, destination, kind, mineral, cost_usd_per_t
     # sparse sets
     PERIODS: tuple[int, ...] = ()
@@ -69,6 +70,19 @@ class PlanData:
     FINANCE: tuple[tuple[str, str, int], ...] = ()  # (candidate, member, build period) a member may finance
     INACTIVE: tuple[str, ...] = ()  # members treated as having left (--without, active = no)
     benefit_share: dict[str, float] = field(default_factory=dict)
+    # standards and environment
+    standards: tuple[Standard, ...] = ()
+    standards_on: bool = True
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # site x standard label: pass/fail/''
+    LIMIT_SITES: dict[int, tuple[str, ...]] = field(default_factory=dict)  # limits row label -> sites covered
+    # traceability (chain of custody): origins are countries; see formulation.md "Traced input"
+    ALLIED: frozenset = frozenset()  # countries of active members and partners
+    COUNTRY_IN: dict[tuple[str, str, str], tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    COUNTRY_OUT: dict[tuple[str, str, str], tuple[int, ...]] = field(default_factory=dict)
+    TRACED_MINERALS: tuple[str, ...] = ()
+    TRACE: tuple[tuple[str, str, str, str], ...] = ()  # (mine country, refining country, member, mineral)
+    sigma_refining: float | None = None
+    sigma_mining: float | None = None
     warnings: list[str] = field(default_factory=list)
     source_path: str = ""
     content_sha256: str = ""
@@ -128,22 +142,25 @@ def content_hash(raw: RawWorkbook) -> str:
         df = raw.tables[name].drop(columns="_row")
         # row order and column order are not content: sort both so shuffled copies hash the same
         df = df[sorted(df.columns)]
-        text = df.astype(str)
+        text = df.astype(object).where(df.notna(), "nan").astype(str)  # pandas 3 keeps NaN through astype(str)
         df = df.iloc[sorted(range(len(df)), key=lambda i: tuple(text.iloc[i]))]
         h.update(name.encode())
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()
 
 
-def load_data(path: str | Path, overrides: dict | None = None, without: tuple[str, ...] = ()) -> PlanData:
-    return build_data(read_workbook(path), overrides, without)
+def load_data(path: str | Path, overrides: dict | None = None, without: tuple[str, ...] = (),
+              standards: bool = True) -> PlanData:
+    return build_data(read_workbook(path), overrides, without, standards)
 
 
-def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[str, ...] = ()) -> PlanData:
+def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[str, ...] = (),
+               standards: bool = True) -> PlanData:
     """Check references and contradictions and compute the sparse sets. `overrides` (from a
     model definition) replace workbook settings before anything is derived from them; members in
     `without` (and those marked active = no) are treated as having left the alliance: their
-    demand, scrap, budgets, financing and hosting rights go."""
+    demand, scrap, budgets, financing and hosting rights go. `standards=False` solves as if the
+    `standards` sheet were empty (its verdicts are still reported)."""
     t = raw.tables
     s = dict(raw.settings)
     s.update(overrides or {})
@@ -166,6 +183,9 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     periods = periods.set_index("period", drop=False)
     periods["discount"] = [(1 + r) ** -(p - base_year) for p in periods["period"]]
     periods["weight"] = periods["years"] * periods["discount"]
+    carbon = float(s.get("carbon_price_usd_per_tco2e") or 0.0)
+    periods["carbon_price"] = [carbon if v is None or pd.isna(v) else float(v)
+                               for v in periods["carbon_price_usd_per_tco2e"]]
     PERIODS = tuple(int(p) for p in periods.index)
 
     minerals = t["minerals"].set_index("mineral", drop=False).sort_index()
@@ -195,6 +215,11 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     sites = sites.copy()
     sites["host_member"] = [countries.loc[c, "member"] for c in sites["country"]]
     sites["risk_score"] = [float(countries.loc[c, "risk_score"]) for c in sites["country"]]
+    sites["water_stress"] = [countries.loc[c, "water_stress"] if v is None or pd.isna(v) else v
+                             for v, c in zip(sites["water_stress"], sites["country"])]
+    rules = read_standards(t.get("standards"))
+    verdicts = screen(sites.set_index("site", drop=False), rules)
+    failed = failures(verdicts) if standards else {}
     ylds = []
     for idx, row in sites.iterrows():
         y = row["yield"]
@@ -238,6 +263,11 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                     raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but its esg_score "
                                f"({row['esg_score']}) fails min_esg_score {min_esg:g} (settings row "
                                f"{raw.settings_rows.get('min_esg_score')})", sites, idx, "decision", "sites")
+            elif row["site"] in failed:
+                ok, why = False, "fails standard " + "; ".join(failed[row["site"]])
+                if row["decision"] == "force_build":
+                    raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but fails the standard "
+                               f"{failed[row['site']][0]} (standards sheet)", sites, idx, "decision", "sites")
             elif PERIODS[0] + row["lead_time_years"] > last_year:
                 ok, why = False, "cannot come online within the horizon"
                 if row["decision"] == "force_build":
@@ -245,6 +275,8 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                                f"{row['lead_time_years']:g} years it cannot come online by {last_year}",
                                sites, idx, "decision", "sites")
         else:
+            if row["site"] in failed:
+                why = "existing site: fails standard " + "; ".join(failed[row["site"]]) + " (reported, not removed)"
             for c in ("decision", "group"):
                 if row[c]:
                     warnings.append(f"sites row {row['_row']}: '{c}' applies to candidates only; ignored "
@@ -253,6 +285,10 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         reasons.append(why)
     sites["eligible"] = eligible
     sites["screen_reason"] = reasons
+    n_existing = sum(1 for f in failed if (sites.loc[sites["site"] == f, "status"] == "existing").any())
+    if n_existing:
+        warnings.append(f"{n_existing} existing site(s) fail a standard; they are reported in the screening sheet, "
+                        "not removed")
 
     # financing rules can make a candidate unfinanceable; that is a screen like the others
     sites_idx = sites.set_index("site", drop=False)
@@ -358,12 +394,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                         k = (sc_, f, p)
                         availability[k] = min(availability.get(k, 1.0), float(row["availability"]))
 
-    if "limits" in t:
-        lim = t["limits"]
-        _check_refs(lim, "limits", "period", PERIODS, "period")
-        limits = lim.set_index("period").sort_index()
-    else:
-        limits = pd.DataFrame(columns=["emissions_cap_tco2e_per_yr"], index=pd.Index([], name="period"))
+    limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
 
     # --- arcs ----------------------------------------------------------------------------
     overrides = {}
@@ -422,6 +453,16 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     for f, row in sites[sites["stage"] == "recycling"].iterrows():
         pools[(row["host_member"], row["mineral"])].append(f)
 
+    sigma_ref, sigma_mine = _share_caps(s, raw.settings_rows)
+    allied = frozenset(countries.index[countries["member"].isin(members.index) | (countries["partner"] == "yes")])
+    country_in, country_out = _country_arcs(arcs_df, sites)
+    allied_rule = {mi: v for mi, v in minerals["min_allied_share"].items() if v is not None and not pd.isna(v)}
+    traced = tuple(mi for mi in minerals.index if sigma_mine is not None or mi in allied_rule)
+    by_k: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (mi, k, a) in country_out:
+        by_k[(mi, k)].append(a)
+    trace = tuple((o, k, a, mi) for (mi, o, k) in sorted(country_in) if mi in traced for a in sorted(by_k[(mi, k)]))
+
     return PlanData(
         settings=s, periods=periods, minerals=minerals, countries=countries, members=members,
         sites=sites, demand=demand, scrap=scrap, scenarios=scenarios, limits=limits, arcs=arcs_df,
@@ -436,8 +477,67 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
         FORCED=forced, financing=fin, FINANCE=finance_index, INACTIVE=inactive,
         benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
+        standards=rules, standards_on=standards, verdicts=verdicts, LIMIT_SITES=limit_sites,
+        ALLIED=allied, COUNTRY_IN=country_in, COUNTRY_OUT=country_out, TRACED_MINERALS=traced, TRACE=trace,
+        sigma_refining=sigma_ref, sigma_mining=sigma_mine,
         warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
     )
+
+
+def _limits(lim: pd.DataFrame | None, PERIODS, all_members, inactive, countries, sites, warnings):
+    """The caps of the `limits` sheet, each with the sites it covers: a member's countries, one
+    country, or (both blank) every site. Returns the kept rows (index = label used by the model)
+    and label -> covered sites."""
+    cols = ["period", "member", "country", "emissions_cap_tco2e_per_yr", "water_cap_m3_per_yr", "_row"]
+    if lim is None or lim.empty:
+        return pd.DataFrame(columns=cols), {}
+    _check_refs(lim, "limits", "period", PERIODS, "period")
+    _check_refs(lim, "limits", "member", all_members.index, "member", allow_blank=True)
+    _check_refs(lim, "limits", "country", countries.index, "country", allow_blank=True)
+    keep, covered = [], {}
+    for idx, r in lim.iterrows():
+        if r["member"] and r["country"]:
+            raise _err("E_CONTRADICTION", "give a member or a country, not both (a cap covers one territory)",
+                       lim, idx, "country", "limits")
+        if r["member"] in inactive:
+            warnings.append(f"limits row {r['_row']}: member {r['member']} left the alliance; its cap is dropped")
+            continue
+        if r["member"]:
+            mask = sites["country"].isin(countries.index[countries["member"] == r["member"]])
+        elif r["country"]:
+            mask = sites["country"] == r["country"]
+        else:
+            mask = pd.Series(True, index=sites.index)
+        label = len(keep)
+        keep.append(r[cols])
+        covered[label] = tuple(sites.index[mask])
+    return pd.DataFrame(keep, columns=cols).reset_index(drop=True), covered
+
+
+def _share_caps(s: dict, rows: dict) -> tuple[float | None, float | None]:
+    """(refining-stage, mining-stage) country share caps; max_country_share is the refining one's old name."""
+    old, ref = s.get("max_country_share"), s.get("max_country_share_refining")
+    if old is not None and ref is not None and float(old) != float(ref):
+        raise InputError("E_CONTRADICTION", f"max_country_share ({old:g}) and max_country_share_refining "
+                         f"({ref:g}) both set the refining-stage cap and disagree; keep one",
+                         sheet="settings", row=rows.get("max_country_share_refining"), col=2, column="value")
+    ref = ref if ref is not None else old
+    mine = s.get("max_country_share_mining")
+    return (None if ref is None else float(ref)), (None if mine is None else float(mine))
+
+
+def _country_arcs(arcs: pd.DataFrame, sites: pd.DataFrame):
+    """Country-level chain of custody: (mineral, mine country, refining country) -> supply arcs with the
+    refinery's yield (refined tonnes per raw tonne on that arc); (mineral, refining country, member) ->
+    delivery arcs from refineries in that country."""
+    country, yld, stage = sites["country"].to_dict(), sites["yield"].to_dict(), sites["stage"].to_dict()
+    cin, cout = defaultdict(list), defaultdict(list)
+    for a, (o, d, kind, mi) in enumerate(zip(arcs["origin"], arcs["destination"], arcs["kind"], arcs["mineral"])):
+        if kind == "supply":
+            cin[(mi, country[o], country[d])].append((a, float(yld[d])))
+        elif stage[o] == "refinery":
+            cout[(mi, country[o], d)].append(a)
+    return ({k: tuple(v) for k, v in sorted(cin.items())}, {k: tuple(v) for k, v in sorted(cout.items())})
 
 
 def validate_workbook(path: str | Path) -> list[InputError]:
@@ -481,7 +581,8 @@ def _reference_checks(raw: RawWorkbook) -> None:
                  (name, "period", "periods", False)]
     refs += [("transport", "origin", "sites", False), ("disruptions", "country", "countries", True),
              ("disruptions", "site", "sites", True), ("disruptions", "mineral", "minerals", True),
-             ("limits", "period", "periods", False), ("budgets", "member", "members", False),
+             ("limits", "period", "periods", False), ("limits", "member", "members", True),
+             ("limits", "country", "countries", True), ("budgets", "member", "members", False),
              ("budgets", "period", "periods", False), ("financing_rules", "member", "members", False),
              ("financing_rules", "country", "countries", True), ("financing_rules", "site", "sites", True)]
     for sheet, col, target, blank_ok in refs:

@@ -11,10 +11,12 @@ from .errors import DefinitionError
 
 # Constraint families that a definition may switch off (the core ones always apply).
 OPTIONAL_FAMILIES = ("country_share_cap", "emissions_cap", "scrap_limit", "exclusive_group", "budget",
-                     "host_share", "financing_cap", "burden_band", "benefit_floor")
+                     "host_share", "financing_cap", "burden_band", "benefit_floor", "water_cap", "mining_share_cap",
+                     "allied_share")
 OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "carbon_price_usd_per_tco2e",
                         "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
-                        "host_min_share", "burden_tolerance", "min_benefit_ratio")
+                        "host_min_share", "burden_tolerance", "min_benefit_ratio", "max_country_share_refining",
+                        "max_country_share_mining")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class ModelDefinition:
     overrides: dict[str, float | None] = field(default_factory=dict)
     solver: SolverOptions = field(default_factory=SolverOptions)
     source: str = ""
+    # apply the workbook's `standards` sheet (plan solve --standards off, or [screens] standards = false)
+    standards: bool = True
     # Set only by the pipeline after an infeasible solve: the financing rows get penalised slack so
     # the smallest relaxations that restore feasibility can be reported (never from a .toml file).
     elastic: bool = False
@@ -71,7 +75,7 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError(f"{p}: not valid TOML ({exc})") from None
-    allowed = {"name", "description", "constraints", "objective", "solver"}
+    allowed = {"name", "description", "constraints", "objective", "solver", "screens"}
     bad = set(doc) - allowed
     if bad:
         raise DefinitionError(f"{p}: unknown section(s) {sorted(bad)}; allowed: {sorted(allowed)}")
@@ -89,6 +93,9 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise DefinitionError(f"{p}: [objective] {k} must be a number >= 0")
         overrides[k] = float(v)
+    screens = doc.get("screens", {})
+    if set(screens) - {"standards"} or not isinstance(screens.get("standards", True), bool):
+        raise DefinitionError(f"{p}: [screens] takes only standards = true or false")
     sol = doc.get("solver", {})
     known = {"time_limit_s", "mip_gap", "threads", "seed"}
     if set(sol) - known:
@@ -99,4 +106,5 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
     except DefinitionError as exc:
         raise DefinitionError(f"{p}: [solver] {exc}") from None
     return ModelDefinition(name=doc.get("name", p.stem), description=doc.get("description", ""),
-                           families=fams, overrides=overrides, solver=solver, source=str(p))
+                           families=fams, overrides=overrides, solver=solver, source=str(p),
+                           standards=screens.get("standards", True))

@@ -61,7 +61,7 @@ def reachable_supply(bounds: dict, data: PlanData, member: str, mineral: str, pe
     feed the refineries. Capacity is not split between members, so the bound is loose when members
     compete for the same sources."""
     by_country, refining, feedable = bounds[(mineral, period, scenario)]
-    sigma = data.settings.get("max_country_share")
+    sigma = data.sigma_refining
     demand = float(data.demand.loc[(member, mineral, period), "demand_tpy"]) * float(
         data.scenarios.loc[scenario, "demand_multiplier"])
     own = data.member_countries(member)

@@ -9,6 +9,7 @@ Units: flows and outputs in t/yr; costs in the objective in MUSD (present value)
 
 from __future__ import annotations
 
+import pandas as pd
 import pyomo.environ as pyo
 
 from .data import PlanData
@@ -22,12 +23,17 @@ def _scenario_weight(data: PlanData, s: str, t: int) -> float:
     return data.flow_weight[(s, t)]
 
 
-def unit_cost_usd_per_t(data: PlanData, site: str) -> float:
-    """c_f = var_cost + carbon_price * emissions + risk_weight * risk_score(country)."""
+def unit_cost_usd_per_t(data: PlanData, site: str, period: int) -> float:
+    """c_{f,t} = var_cost + carbon_price_t * emissions + risk_weight * risk_score(country)."""
     r = data.sites.loc[site]
-    cp = float(data.settings.get("carbon_price_usd_per_tco2e") or 0.0)
+    cp = float(data.periods.loc[period, "carbon_price"])
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
     return float(r["var_cost_usd_per_t"]) + cp * float(r["emissions_tco2e_per_t"]) + rw * float(r["risk_score"])
+
+
+def _limit_rows(data: PlanData, column: str) -> dict[int, float]:
+    """limits row label -> cap, for the rows giving `column`."""
+    return {int(k): float(v) for k, v in data.limits[column].items() if v is not None and not pd.isna(v)}
 
 
 def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -> float:
@@ -65,6 +71,10 @@ def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
                               doc="PV capex paid by a above its target share [MUSD]")
     m.v_burden_under = pyo.Var(m.MEMBERS, domain=pyo.NonNegativeReals,
                                doc="PV capex paid by a below its target share [MUSD]")
+    m.TRACE = pyo.Set(initialize=data.TRACE, dimen=4, ordered=True,
+                      doc="(mine country, refining country, member, mineral) for minerals whose origin is constrained")
+    m.v_trace = pyo.Var(m.TRACE, m.PERIODS, m.SCENARIOS, domain=pyo.NonNegativeReals,
+                        doc="refined tonnes delivered to the member, mined in o and refined in k [t/yr]")
 
 
 def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
@@ -296,7 +306,7 @@ def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
 def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma D_{a,m,t} \mu_s for every
     member a, mineral m and country c outside a's own countries (only where sigma is set)."""
-    sigma = data.settings.get("max_country_share")
+    sigma = data.sigma_refining
     if sigma is None:
         return
     idx = tuple((a, mi, c, t) for (a, mi, c) in data.SHARE_CAP_INDEX for t in data.PERIODS
@@ -325,17 +335,119 @@ def define_exclusive_group(m: pyo.ConcreteModel, data: PlanData) -> None:
                                        doc="at most one build per exclusive group")
 
 
+def _territorial_cap(m, data: PlanData, name: str, cap_column: str, per_t_column: str, doc: str) -> None:
+    r"""\sum_{f \in scope(l)} w_f q_{f,t_l,s} \le cap_l for every limits row l giving `cap_column`."""
+    caps = _limit_rows(data, cap_column)
+    per_t = {f: float(v) for f, v in data.sites[per_t_column].items() if v}
+    period = data.limits["period"].to_dict()
+
+    def rule(m, label, s):
+        t = int(period[label])
+        return sum(per_t[f] * m.e_output[f, t, s] for f in data.LIMIT_SITES[label] if f in per_t) <= caps[label]
+
+    m.add_component(name, pyo.Constraint(pyo.Set(initialize=tuple(sorted(caps)), ordered=True), m.SCENARIOS,
+                                         rule=rule, doc=doc))
+
+
 def define_emissions_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
-    r"""Emissions cap: \sum_f e_f q_{f,t,s} \le E_t for every period with a cap."""
-    caps = {int(t): float(v) for t, v in data.limits["emissions_cap_tco2e_per_yr"].items()
-            if v is not None and v == v}
-    em = {f: float(v) for f, v in data.sites["emissions_tco2e_per_t"].items() if v}
+    r"""Emissions cap: \sum_{f \in F_l} e_f q_{f,t_l,s} \le E_l for every limits row l with an emissions
+    cap, F_l being every site (member and country blank), a member's countries' sites (territorial)
+    or one country's sites."""
+    _territorial_cap(m, data, "emissions_cap", "emissions_cap_tco2e_per_yr", "emissions_tco2e_per_t",
+                     "emissions of the covered sites <= cap [tCO2e/yr]")
 
-    def rule(m, t, s):
-        return sum(e * m.e_output[f, t, s] for f, e in em.items()) <= caps[t]
 
-    m.emissions_cap = pyo.Constraint(pyo.Set(initialize=tuple(sorted(caps)), ordered=True), m.SCENARIOS,
-                                     rule=rule, doc="supply-chain emissions <= cap [tCO2e/yr]")
+def define_water_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Water cap: \sum_{f \in F_l} w_f q_{f,t_l,s} \le W_l for every limits row l with a water cap
+    (F_l as for the emissions cap; typically one water-stressed country)."""
+    _territorial_cap(m, data, "water_cap", "water_cap_m3_per_yr", "water_m3_per_t",
+                     "fresh water withdrawn by the covered sites <= cap [m3/yr]")
+
+
+def define_traced_input(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Traced input: \sum_a z_{o,k,a,m,t,s} = \sum_{(g,r): g \in o, r \in k} \eta_r x_{g,r,t,s} for every
+    traced mineral m and (mine country o, refining country k) pair with supply arcs: the refined
+    output of country k's refineries carries the origin of its ore (mass balance at country level)."""
+    members = {}
+    for o, k, a, mi in data.TRACE:
+        members.setdefault((o, k, mi), []).append(a)
+
+    def rule(m, o, k, mi, t, s):
+        refined = sum(y * m.v_flow[arc, t, s] for arc, y in data.COUNTRY_IN[(mi, o, k)])
+        return sum(m.v_trace[o, k, a, mi, t, s] for a in members[(o, k, mi)]) == refined
+
+    m.traced_input = pyo.Constraint(pyo.Set(initialize=tuple(sorted(members)), dimen=3, ordered=True), m.PERIODS,
+                                    m.SCENARIOS, rule=rule, doc="origin-tagged refined output = refined ore of "
+                                    "that origin [t/yr]")
+
+
+def define_traced_delivery(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Traced delivery: \sum_o z_{o,k,a,m,t,s} = \sum_{r \in k} x_{r,a,t,s} for every traced mineral m,
+    refining country k and member a: the tagged tonnes are exactly what k's refineries deliver."""
+    origins = {}
+    for o, k, a, mi in data.TRACE:
+        origins.setdefault((k, a, mi), []).append(o)
+
+    def rule(m, k, a, mi, t, s):
+        delivered = sum(m.v_flow[arc, t, s] for arc in data.COUNTRY_OUT[(mi, k, a)])
+        return sum(m.v_trace[o, k, a, mi, t, s] for o in origins[(k, a, mi)]) == delivered
+
+    m.traced_delivery = pyo.Constraint(pyo.Set(initialize=tuple(sorted(origins)), dimen=3, ordered=True),
+                                       m.PERIODS, m.SCENARIOS, rule=rule,
+                                       doc="origin-tagged deliveries = deliveries from k's refineries [t/yr]")
+
+
+def define_mining_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Mining share cap: \sum_k z_{c,k,a,m,t,s} \le \sigma^{mine} D_{a,m,t} \mu_s for every member a,
+    mineral m and mine country c outside a's own countries (only where max_country_share_mining is set)."""
+    sigma = data.sigma_mining
+    if sigma is None:
+        return
+    own = {a: data.member_countries(a) for a in data.MEMBERS}
+    keys: dict[tuple, list] = {}
+    for o, k, a, mi in data.TRACE:
+        if o not in own[a]:
+            for t in data.PERIODS:
+                if (a, mi, t) in data.demand.index:
+                    keys.setdefault((a, mi, o, t), []).append((o, k, a, mi))
+
+    def rule(m, a, mi, c, t, s):
+        return sum(m.v_trace[z, t, s] for z in keys[(a, mi, c, t)]) <= sigma * demand_required(data, a, mi, t, s)
+
+    m.mining_share_cap = pyo.Constraint(pyo.Set(initialize=tuple(sorted(keys)), dimen=4, ordered=True),
+                                        m.SCENARIOS, rule=rule,
+                                        doc="supply mined in one outside country <= share x demand [t/yr]")
+
+
+def allied_arcs(data: PlanData, member: str, mineral: str) -> tuple[int, ...]:
+    """Delivery arcs to the member whose whole chain is allied without tagging: recycling in an allied
+    country (market supply has no known mine origin and is never allied)."""
+    stage, country = data.sites["stage"].to_dict(), data.sites["country"].to_dict()
+    origin = data.arcs["origin"].to_dict()
+    return tuple(a for a in data.member_in_arcs.get((member, mineral), ())
+                 if stage[origin[a]] == "recycling" and country[origin[a]] in data.ALLIED)
+
+
+def define_allied_share(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Allied share: \sum_{o,k \in \mathcal{A}} z_{o,k,a,m,t,s} + \sum_{r \in Rec(\mathcal{A})} x_{r,a,t,s}
+    \ge \rho_m \sum_{(f,a)} x_{f,a,t,s} for every member a and mineral m with min_allied_share \rho_m:
+    supply mined and refined (or recycled) in alliance or partner countries is at least the share
+    of what the member receives."""
+    rho = {mi: float(v) for mi, v in data.minerals["min_allied_share"].items() if v is not None and not pd.isna(v)}
+    tagged: dict[tuple[str, str], list] = {}
+    for o, k, a, mi in data.TRACE:
+        if mi in rho and o in data.ALLIED and k in data.ALLIED:
+            tagged.setdefault((a, mi), []).append((o, k, a, mi))
+    keys = tuple((a, mi, t) for (a, mi, t) in data.demand.index if mi in rho)
+
+    def rule(m, a, mi, t, s):
+        allied = (sum(m.v_trace[z, t, s] for z in tagged.get((a, mi), ()))
+                  + sum(m.v_flow[arc, t, s] for arc in allied_arcs(data, a, mi)))
+        delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mi), ()))
+        return allied >= rho[mi] * delivered
+
+    m.allied_share = pyo.Constraint(pyo.Set(initialize=keys, dimen=3, ordered=True), m.SCENARIOS, rule=rule,
+                                    doc="allied-content supply >= min_allied_share x supply [t/yr]")
 
 
 def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
@@ -352,11 +464,10 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
         expr=existing_fixed + sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
                                   * m.e_online[f, t] for (f, t) in data.ONLINE_LINKS if data.ONLINE_LINKS[(f, t)]),
         doc="present value of fixed opex [MUSD]")
-    unit = {f: unit_cost_usd_per_t(data, f) for f in data.SITES}
+    unit = {(f, t): unit_cost_usd_per_t(data, f, t) for f in data.SITES if data.out_arcs.get(f) for t in data.PERIODS}
     m.e_operating = pyo.Expression(
-        expr=sum(_scenario_weight(data, s, t) * unit[f] * m.e_output[f, t, s]
-                 for f in data.SITES if unit[f] and data.out_arcs.get(f) for t in data.PERIODS
-                 for s in data.SCENARIOS),
+        expr=sum(_scenario_weight(data, s, t) * c * m.e_output[f, t, s]
+                 for (f, t), c in unit.items() if c for s in data.SCENARIOS),
         doc="expected PV of variable, carbon and risk charges [MUSD]")
     cost = data.arcs["cost_usd_per_t"].to_dict()
     m.e_transport = pyo.Expression(
@@ -393,6 +504,15 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
         define_exclusive_group(m, data)
     if definition.on("emissions_cap"):
         define_emissions_cap(m, data)
+    if definition.on("water_cap"):
+        define_water_cap(m, data)
+    if data.TRACE:
+        define_traced_input(m, data)
+        define_traced_delivery(m, data)
+    if definition.on("mining_share_cap"):
+        define_mining_share_cap(m, data)
+    if definition.on("allied_share"):
+        define_allied_share(m, data)
     define_financing_balance(m, data)
     define_burden_target(m, data)
     if definition.on("budget"):

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 from .data import PlanData, load_data
 from .diagnostics import unreachable_demand
 from .explain import iis_report, smallest_relaxations
@@ -32,6 +34,9 @@ def violation_tolerance(data: PlanData, family: str = "") -> float:
     capacity or demand (t/yr) for physical rows, capex or budget (MUSD) for financing rows."""
     if family in MONEY_FAMILIES:
         scale = max([1.0] + [float(x) for x in data.sites["capex_musd"]] + list(data.financing.budgets.values()))
+    elif family in ("emissions_cap", "water_cap"):
+        col = "emissions_cap_tco2e_per_yr" if family == "emissions_cap" else "water_cap_m3_per_yr"
+        scale = max([1.0] + [float(x) for x in data.limits[col] if x is not None and not pd.isna(x)])
     else:
         scale = max([1.0] + [float(x) for x in data.sites["capacity_tpy"]] +
                     [float(x) for x in data.demand["demand_tpy"]])
@@ -65,7 +70,7 @@ class RunResult:
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
-                   explain_iis: bool = False) -> RunResult:
+                   explain_iis: bool = False, standards: bool | None = None) -> RunResult:
     input_path = Path(input_path)
     definition = load_definition(model)
     solver = definition.solver
@@ -75,13 +80,16 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         solver = dataclasses.replace(solver, mip_gap=mip_gap)
     solver.check()
     definition = dataclasses.replace(definition, solver=solver)
+    if standards is not None and standards != definition.standards:
+        suffix = "standards-on" if standards else "standards-off"
+        definition = dataclasses.replace(definition, standards=standards, name=f"{definition.name}-{suffix}")
     if write and output is not None:
         check_target(Path(output), force)  # fail before a long solve, not after
         check_target(json_path(Path(output)), force)
         check_target(Path(output).with_suffix(".png"), force)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = load_data(input_path, definition.overrides, without)
+    data = load_data(input_path, definition.overrides, without, standards=definition.standards)
     data.warnings.extend(unreachable_demand(data))
     timings["read_validate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from .definition import ModelDefinition
 from .model import demand_required
 from .results import Solution, cost_components, online_periods, paid_pv_by_member, site_output
 from .solve import SolveOutcome
+from .trace import allied_share_table, emissions_table, traceability_table, water_table
 
 COMPONENTS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
               "transport_musd", "unmet_penalty_musd")
@@ -194,19 +195,48 @@ def milestones_table(data: PlanData, sol: Solution) -> pd.DataFrame:
 
 
 def screening_table(data: PlanData, sol: Solution) -> pd.DataFrame:
-    """Every candidate: whether it could be built and, if not, why (decision, ESG screen, lead time,
+    """Every candidate (and every existing site failing a standard): its verdict on each standard,
+    whether it could be built and, if not, why (decision, standards, ESG screen, lead time,
     financing rules, host member left); and whether the plan builds it."""
-    s = data.sites[data.sites["status"] == "candidate"]
+    v = data.verdicts
+    failing = set(v.index[(v == "fail").any(axis=1)]) if len(v.columns) else set()
+    s = data.sites[(data.sites["status"] == "candidate") | data.sites.index.isin(failing)]
     built = dict(zip(sol.builds["site"], sol.builds["build_period"]))
-    rows = [{"site": f, "name": r["name"], "country": r["country"], "stage": r["stage"], "mineral": r["mineral"],
-             "esg_score": r["esg_score"] if r["esg_score"] is not None and r["esg_score"] == r["esg_score"] else "",
-             "eligible": "yes" if r["eligible"] else "no", "reason_excluded": r["screen_reason"],
-             "built_period": built.get(f, "")} for f, r in s.iterrows()]
-    return pd.DataFrame(rows, columns=["site", "name", "country", "stage", "mineral", "esg_score", "eligible",
-                                       "reason_excluded", "built_period"])
+    rows = []
+    for f, r in s.iterrows():
+        row = {"site": f, "name": r["name"], "status": r["status"], "country": r["country"], "stage": r["stage"],
+               "mineral": r["mineral"],
+               "esg_score": r["esg_score"] if r["esg_score"] is not None and r["esg_score"] == r["esg_score"] else ""}
+        row.update({label: v.loc[f, label] for label in v.columns})
+        row.update({"eligible": "yes" if r["eligible"] else "no", "reason_excluded": r["screen_reason"],
+                    "built_period": built.get(f, "")})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["site", "name", "status", "country", "stage", "mineral", "esg_score",
+                                       *v.columns, "eligible", "reason_excluded", "built_period"])
 
 
-def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame:
+def _standards_text(data: PlanData) -> tuple[str, int]:
+    """The summary's line on the standards and how many candidates they exclude."""
+    if not data.standards:
+        return "none in the workbook", 0
+    fails = (data.verdicts == "fail").any(axis=1)
+    n = int(sum(1 for f in data.verdicts.index[fails] if data.sites.loc[f, "status"] == "candidate"))
+    if data.standards_on:
+        return f"on: {len(data.standards)} standard(s) exclude {n} candidate(s)", n
+    return f"off: {len(data.standards)} standard(s) in the workbook not applied (they would exclude {n})", 0
+
+
+def _expected_share(data: PlanData, shares: pd.DataFrame) -> float | str:
+    """Allied tonnes / supplied tonnes over the horizon, expected over scenarios."""
+    if shares.empty:
+        return ""
+    w = [float(data.scenarios.loc[s, "probability"]) * float(data.periods.loc[t, "years"])
+         for s, t in zip(shares["scenario"], shares["period"])]
+    sup = float((shares["supply_tpy"] * w).sum())
+    return float((shares["allied_tpy"] * w).sum()) / sup if sup > 0 else ""
+
+
+def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.DataFrame | None = None) -> pd.DataFrame:
     comp = cost_components(data, sol)
     out = run.outcome
     ub = unmet_by_scenario_table(data, sol)
@@ -228,6 +258,19 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord) -> pd.DataFrame
              ("max_constraint_violation", run.max_violation, "row units")]
     pv = paid_pv_by_member(data, sol)
     rows += [(f"committed_pv_capex_musd_{a}", pv[a], "MUSD (present value)") for a in data.MEMBERS]
+    text, n_excluded = _standards_text(data)
+    rows += [("standards", text, "compare with a --standards off run: the total_cost_musd delta is their cost"),
+             ("candidates_excluded_by_standards", n_excluded, "count")]
+    if allied is None:
+        allied = allied_share_table(data, traceability_table(data, sol.flows, sol.trace))
+    rows.append(("allied_content_share", _expected_share(data, allied),
+                 "share of supply mined and refined in alliance or partner countries (expected, tonnes)"))
+    rows += [(f"allied_content_share_{a}", _expected_share(data, allied[allied["member"] == a]), "share")
+             for a in data.MEMBERS]
+    water = water_table(data, sol.flows)
+    wexp = sum(float(data.scenarios.loc[s, "probability"]) * float(data.periods.loc[t, "years"]) * x
+               for s, t, x in zip(water["scenario"], water["period"], water["water_m3_per_yr"]))
+    rows.append(("water_m3", wexp, "m3 fresh water over the horizon (expected), every site serving the alliance"))
     if data.INACTIVE:
         rows.append(("members_left", ", ".join(data.INACTIVE), "solved as if these members had left"))
     return pd.DataFrame(rows, columns=["key", "value", "unit"])
@@ -250,6 +293,7 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
             ("model_families", ", ".join(f"{k}={'on' if v else 'off'}" for k, v in run.definition.families.items())),
             ("model_overrides", ", ".join(f"{k}={v}" for k, v in run.definition.overrides.items())),
             ("options", ", ".join(f"{k}={v}" for k, v in run.options.items())),
+            ("standards", "on" if run.definition.standards else "off"),
             ("planner_version", __version__), ("pyomo_version", pyomo.__version__),
             ("highspy_version", ver("highspy")), ("highs_version", out.solver_version),
             ("python_version", platform.python_version()), ("status", out.status),
@@ -272,8 +316,10 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
     """Sheet name -> table, in workbook order."""
     portfolio = portfolio_table(data, sol)
     mix = supply_mix_table(data, sol)
+    trace = traceability_table(data, sol.flows, sol.trace)
+    allied = allied_share_table(data, trace)
     return {
-        "summary": summary_table(data, sol, run),
+        "summary": summary_table(data, sol, run, allied),
         "portfolio": portfolio,
         "capex_by_host": capex_by_host_table(portfolio),
         "flows": flows_table(data, sol),
@@ -286,5 +332,9 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "member_totals": member_totals_table(data, sol),
         "milestones": milestones_table(data, sol),
         "screening": screening_table(data, sol),
+        "traceability": trace,
+        "allied_share": allied,
+        "emissions": emissions_table(data, sol.flows),
+        "water": water_table(data, sol.flows),
         "run_info": run_info_table(run),
     }

@@ -18,6 +18,7 @@ from .model import demand_required
 
 FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
 FINANCE_EPS = 1e-9  # MUSD below which a payment is reported as zero
+TRACE_VARS = ["mine_country", "refining_country", "member", "mineral", "period", "scenario", "tonnes_per_yr"]
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Solution:
     unmet: pd.DataFrame  # member, mineral, period, scenario, unmet_tpy
     financing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["site", "member", "build_period", "paid_musd"]))  # capex paid, undiscounted
+    trace: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRACE_VARS))  # model's tagged flows
 
 
 def extract_solution(m, data: PlanData) -> Solution:
@@ -45,9 +47,11 @@ def extract_solution(m, data: PlanData) -> Solution:
     built = set(builds)
     fin = [(f, a, t, float(v.value)) for (f, a, t), v in m.v_finance.items()
            if (f, t) in built and (v.value or 0.0) > FINANCE_EPS]
+    trace = [k + (float(v.value),) for k, v in m.v_trace.items() if (v.value or 0.0) > FLOW_EPS]
     return Solution(builds=pd.DataFrame(builds, columns=["site", "build_period"]), flows=flows,
                     unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]),
-                    financing=pd.DataFrame(fin, columns=["site", "member", "build_period", "paid_musd"]))
+                    financing=pd.DataFrame(fin, columns=["site", "member", "build_period", "paid_musd"]),
+                    trace=pd.DataFrame(trace, columns=TRACE_VARS))
 
 
 def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:
@@ -76,7 +80,7 @@ def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
                 for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
     for f, ts in online_periods(data, sol.builds).items():
         fixed += sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"]) for t in ts)
-    cp = float(data.settings.get("carbon_price_usd_per_tco2e") or 0.0)
+    cp = data.periods["carbon_price"].astype(float).to_dict()
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
     variable = carbon = risk = transport = penalty = 0.0
     w = data.flow_weight
@@ -84,7 +88,7 @@ def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
                                                                       "risk_score"))
     for (f, t, s), q in site_output(sol).items():
         variable += w[(s, t)] * var_c[f] * q
-        carbon += w[(s, t)] * cp * em[f] * q
+        carbon += w[(s, t)] * cp[t] * em[f] * q
         risk += w[(s, t)] * rw * risk_s[f] * q
     if not sol.flows.empty:
         cost = data.arcs["cost_usd_per_t"].to_dict()
@@ -157,7 +161,7 @@ def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) 
             short = demand_required(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0) - unmet.get((a, mi, t, s), 0.0)
             if short > 0:
                 v.append(("demand_coverage", f"{a},{mi},{t},{s}", short))
-    sigma = data.settings.get("max_country_share")
+    sigma = data.sigma_refining
     if definition.on("country_share_cap") and sigma is not None and not sol.flows.empty:
         d = sol.flows[sol.flows["kind"] == "delivery"].copy()
         d["country"] = [sites.loc[o, "country"] for o in d["origin"]]
@@ -168,16 +172,71 @@ def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) 
                 if excess > 0:
                     v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
     v += verify_financing(data, definition, sol)
-    if definition.on("emissions_cap"):
-        for t, cap in data.limits["emissions_cap_tco2e_per_yr"].items():
-            if cap is None or cap != cap:
+    for family, cap_col, per_t in (("emissions_cap", "emissions_cap_tco2e_per_yr", "emissions_tco2e_per_t"),
+                                   ("water_cap", "water_cap_m3_per_yr", "water_m3_per_t")):
+        if not definition.on(family):
+            continue
+        w = data.sites[per_t].astype(float).to_dict()
+        for label, r in data.limits.iterrows():
+            cap = r[cap_col]
+            if cap is None or pd.isna(cap):
+                continue
+            covered, t = data.LIMIT_SITES[label], int(r["period"])
+            for s in data.SCENARIOS:
+                use = sum(w[f] * out.get((f, t, s), 0.0) for f in covered)
+                if use - float(cap) > 0:
+                    v.append((family, f"limits row {r['_row']},{s}", use - float(cap)))
+    v += verify_trace(data, definition, sol)
+    return sorted(v, key=lambda r: -r[2])
+
+
+def verify_trace(data: PlanData, definition: ModelDefinition, sol: Solution) -> list[tuple[str, str, float]]:
+    """The origin-tagged families, recomputed from the plain flows and the model's tags (t/yr)."""
+    from .trace import delivered_by_country, refined_by_origin
+    v: list[tuple[str, str, float]] = []
+    if not data.TRACE:
+        return v
+    sites = data.sites
+    traced = set(data.TRACED_MINERALS)
+    z = sol.trace
+    tin = z.groupby(["mineral", "mine_country", "refining_country", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
+    tout = z.groupby(["mineral", "refining_country", "member", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
+    rin = refined_by_origin(data, sol.flows) if not sol.flows.empty else {}
+    rout = delivered_by_country(data, sol.flows) if not sol.flows.empty else {}
+    for k in set(tin) | {k for k in rin if k[0] in traced}:
+        gap = abs(tin.get(k, 0.0) - rin.get(k, 0.0))
+        if gap > 0:
+            v.append(("traced_input", ",".join(map(str, k)), gap))
+    for k in set(tout) | {k for k in rout if k[0] in traced}:
+        gap = abs(tout.get(k, 0.0) - rout.get(k, 0.0))
+        if gap > 0:
+            v.append(("traced_delivery", ",".join(map(str, k)), gap))
+    if definition.on("mining_share_cap") and data.sigma_mining is not None:
+        by = z.groupby(["member", "mineral", "mine_country", "period", "scenario"])["tonnes_per_yr"].sum()
+        for (a, mi, c, t, s), x in by.items():
+            if c not in data.member_countries(a) and (a, mi, t) in data.demand.index:
+                excess = x - data.sigma_mining * demand_required(data, a, mi, t, s)
+                if excess > 0:
+                    v.append(("mining_share_cap", f"{a},{mi},{c},{t},{s}", excess))
+    rho = {mi: float(r) for mi, r in data.minerals["min_allied_share"].items() if r is not None and not pd.isna(r)}
+    if definition.on("allied_share") and rho:
+        allied_z = z[z["mine_country"].isin(data.ALLIED) & z["refining_country"].isin(data.ALLIED)]
+        allied = allied_z.groupby(["member", "mineral", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
+        d = sol.flows[sol.flows["kind"] == "delivery"] if not sol.flows.empty else pd.DataFrame(
+            columns=["origin", "destination", "mineral", "period", "scenario", "flow_tpy"])
+        keys = ["destination", "mineral", "period", "scenario"]
+        got = d.groupby(keys)["flow_tpy"].sum().to_dict()
+        stage, country = sites["stage"].to_dict(), sites["country"].to_dict()
+        recycled = d[[stage[o] == "recycling" and country[o] in data.ALLIED for o in d["origin"]]]
+        rec = recycled.groupby(keys)["flow_tpy"].sum().to_dict()
+        for (a, mi, t) in data.demand.index:
+            if mi not in rho:
                 continue
             for s in data.SCENARIOS:
-                em = sum(q * float(sites.loc[f, "emissions_tco2e_per_t"]) for (f, tt, ss), q in out.items()
-                         if tt == t and ss == s)
-                if em - float(cap) > 0:
-                    v.append(("emissions_cap", f"{t},{s}", em - float(cap)))
-    return sorted(v, key=lambda r: -r[2])
+                short = rho[mi] * got.get((a, mi, t, s), 0.0) - allied.get((a, mi, t, s), 0.0) - rec.get((a, mi, t, s), 0.0)
+                if short > 0:
+                    v.append(("allied_share", f"{a},{mi},{t},{s}", short))
+    return v
 
 
 def paid_pv_by_member(data: PlanData, sol: Solution) -> dict[str, float]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 CONTRACT_VERSION = 1
 
 STAGES = ("mine", "refinery", "recycling", "market")
+YES_NO = ("yes", "no")
 STATUSES = ("existing", "candidate")
 DECISIONS = ("", "force_build", "exclude")
 
@@ -81,7 +82,13 @@ SETTINGS: dict[str, Column] = {
              max=MAX_USD_PER_T),
         _opt("carbon_price_usd_per_tco2e", "float", "carbon price", "USD/tCO2e", default=0.0, min=0, max=1e6),
         _opt("max_country_share", "float",
-             "largest share of a member's demand that sites in any single outside country may supply "
+             "refining stage: largest share of a member's demand that sites in any single outside country "
+             "may supply (blank = off; same as max_country_share_refining)", "share", default=None, min=0, max=1),
+        _opt("max_country_share_refining", "float",
+             "refining stage: largest share of a member's demand refined (or sold) in any single outside "
+             "country (blank = max_country_share)", "share", default=None, min=0, max=1),
+        _opt("max_country_share_mining", "float",
+             "mining stage: largest share of a member's demand mined in any single outside country "
              "(blank = off)", "share", default=None, min=0, max=1),
         _opt("min_esg_score", "float", "candidates with a lower (or blank) esg_score cannot be built "
              "(blank = off)", "score 0..100", default=None, min=0, max=100),
@@ -106,10 +113,14 @@ SHEETS: dict[str, Sheet] = {
         Sheet("periods", "planning periods", (
             _c("period", "int", "first year of the period", "year", min=1900, max=2200),
             _c("years", "int", "length of the period", "years", min=1, max=100),
+            _opt("carbon_price_usd_per_tco2e", "float", "carbon price in this period (blank = the setting)",
+                 "USD/tCO2e", default=None, min=0, max=1e6),
         ), key=("period",)),
         Sheet("minerals", "minerals modelled", (
             _c("mineral", "str", "mineral id"),
             _opt("name", "str", "display name", default=""),
+            _opt("min_allied_share", "float", "least share of each member's supply of this mineral mined and "
+                 "refined in alliance or partner countries (blank = off)", "share", default=None, min=0, max=1),
         ), key=("mineral",)),
         Sheet("countries", "countries hosting sites or members", (
             _c("country", "str", "ISO3 code (NA is Namibia, not a missing value)"),
@@ -118,6 +129,11 @@ SHEETS: dict[str, Sheet] = {
             _c("risk_score", "float", "supply risk score (0 best .. 1 worst)", "score 0..1", min=0, max=1),
             _c("lat", "float", "latitude", "deg", min=-90, max=90),
             _c("lon", "float", "longitude", "deg", min=-180, max=180),
+            _opt("partner", "choice", "yes | no: a partner country outside the alliance whose supply counts as "
+                 "allied content", default="no", choices=YES_NO),
+            _opt("water_stress", "float", "baseline water stress of the country (WRI Aqueduct scale 0 low .. 5 "
+                 "extremely high; sites without their own value take this)", "score 0..5", default=None,
+                 min=0, max=5),
         ), key=("country",)),
         Sheet("members", "alliance members (demand centres)", (
             _c("member", "str", "member id"),
@@ -149,6 +165,14 @@ SHEETS: dict[str, Sheet] = {
                  default=0.0, min=0, max=1e6),
             _opt("esg_score", "float", "ESG score (blank = unknown, fails an ESG screen)", "score 0..100",
                  default=None, min=0, max=100),
+            _opt("water_m3_per_t", "float", "fresh water withdrawn per tonne of output (blank = 0)", "m3/t",
+                 default=0.0, min=0, max=1e7),
+            _opt("water_stress", "float", "baseline water stress at the site (blank: the country's; unknown "
+                 "fails a water-stress standard)", "score 0..5", default=None, min=0, max=5),
+            _opt("tailings_risk", "float", "tailings-facility risk (blank = unknown, fails a tailings standard)",
+                 "score 0..5", default=None, min=0, max=5),
+            _opt("fpic", "choice", "free, prior and informed consent obtained: yes | no (blank = unknown, fails "
+                 "a standard requiring it)", default="", choices=("",) + YES_NO),
             _opt("lead_time_years", "float", "years from build decision to first output", "years",
                  default=0.0, min=0, max=200),
             _opt("group", "str", "candidates sharing a group are mutually exclusive", default=""),
@@ -200,11 +224,24 @@ SHEETS: dict[str, Sheet] = {
             _c("max_share", "float", "largest share of a project's capex (0 = will not finance there)", "share",
                min=0, max=1),
         ), key=("member", "country", "site"), optional=True),
-        Sheet("limits", "emissions caps", (
+        Sheet("limits", "emissions and water caps, alliance-wide or for one member's or one country's territory", (
             _c("period", "int", "period (first year)", "year"),
-            _opt("emissions_cap_tco2e_per_yr", "float", "cap on supply-chain emissions (blank = off)",
+            _opt("member", "str", "member whose countries' sites the caps cover (blank = see country)", default=""),
+            _opt("country", "str", "country whose sites the caps cover (blank with member blank = every site "
+                 "serving the alliance)", default=""),
+            _opt("emissions_cap_tco2e_per_yr", "float", "cap on emissions of the covered sites (blank = off)",
                  "tCO2e/yr", default=None, min=0, max=1e13),
-        ), key=("period",), optional=True),
+            _opt("water_cap_m3_per_yr", "float", "cap on fresh water withdrawn by the covered sites (blank = off)",
+                 "m3/yr", default=None, min=0, max=1e15),
+        ), key=("period", "member", "country"), optional=True),
+        Sheet("standards", "shared environmental and social standards: a candidate failing any cannot be built", (
+            _c("criterion", "str", "a numeric sites column (esg_score, emissions_tco2e_per_t, water_m3_per_t, "
+               "water_stress, tailings_risk, ...) or fpic"),
+            _opt("stage", "choice", "stage it applies to (blank = all)", default="", choices=("",) + STAGES),
+            _opt("min", "float", "least value allowed (blank = none)", default=None),
+            _opt("max", "float", "largest value allowed (blank = none)", default=None),
+            _opt("note", "str", "why the standard exists (documentation only)", default=""),
+        ), key=("criterion", "stage"), optional=True),
     )
 }
 

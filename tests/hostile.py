@@ -234,6 +234,32 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "force_build_beyond_horizon": (_add_site(site_id="R1", country="AAA", stage="refinery", status="candidate",
                                              capacity=10, lead_time_years=8, decision="force_build",
                                              **{"yield": 1}), "E_CONTRADICTION", col("sites", "decision", 3)),
+    # standards and limits (issue 6)
+    "unknown_standard_criterion": (_edit(lambda s, t: s.__setitem__("standards", [
+        {"criterion": "esg", "stage": None, "min": 50, "max": None}])), "E_UNKNOWN_REF", "standards!A2"),
+    "standard_min_above_max": (_edit(lambda s, t: s.__setitem__("standards", [
+        {"criterion": "water_stress", "stage": "mine", "min": 4, "max": 3}])), "E_CONTRADICTION", "standards!D2"),
+    "standard_without_bounds": (_edit(lambda s, t: s.__setitem__("standards", [
+        {"criterion": "tailings_risk", "stage": "mine", "min": None, "max": None}])), "E_VALUE_MISSING",
+        "standards!C2"),
+    "fpic_standard_with_a_bound": (_edit(lambda s, t: s.__setitem__("standards", [
+        {"criterion": "fpic", "stage": None, "min": 1, "max": None}])), "E_CONTRADICTION", "standards!C2"),
+    "bad_standard_stage": (_edit(lambda s, t: s.__setitem__("standards", [
+        {"criterion": "esg_score", "stage": "smelter", "min": 50, "max": None}])), "E_BAD_CHOICE", "standards!B2"),
+    "force_build_failing_a_standard": (_edit(lambda s, t: (s["sites"].append(site(
+        "R1", "AAA", "refinery", "candidate", 10, esg_score=40, decision="force_build", **{"yield": 1})),
+        s.__setitem__("standards", [{"criterion": "esg_score", "stage": None, "min": 50, "max": None}]))),
+        "E_CONTRADICTION", col("sites", "decision", 3)),
+    "limit_for_member_and_country": (_edit(lambda s, t: s.__setitem__("limits", [
+        {"period": 2030, "member": "AA", "country": "AAA", "emissions_cap_tco2e_per_yr": 1}])), "E_CONTRADICTION",
+        "limits!C2"),
+    "limit_unknown_country": (_edit(lambda s, t: s.__setitem__("limits", [
+        {"period": 2030, "member": None, "country": "ZZZ", "water_cap_m3_per_yr": 1}])), "E_UNKNOWN_REF",
+        "limits!C2"),
+    "allied_share_above_one": (_edit(lambda s, t: s["minerals"][0].__setitem__("min_allied_share", 1.5)),
+                               "E_OUT_OF_RANGE", "minerals!C2"),
+    "water_stress_out_of_scale": (_edit(lambda s, t: s["countries"][0].__setitem__("water_stress", 7)),
+                                  "E_OUT_OF_RANGE", "countries!G2"),
     # files
     "csv_renamed_xlsx": (_raw(lambda f: b"site,country\nM1,CCC\n"), "E_FILE_FORMAT", ""),
     "truncated_file": (_raw(lambda f: _edit(lambda s, t: None)(f).read_bytes()[:3000]), "E_FILE_FORMAT", ""),
