@@ -170,8 +170,10 @@ def compare(runs, output, force):
         if col in cmp.sites:
             changed = cmp.sites[cmp.sites[col] != "same"]
             for _, r in changed.iterrows():
-                click.echo(f"  {n}: site {r['site']} {r[col]} (build {r[f'build_period_{ref}'] or '-'} -> "
-                           f"{r[f'build_period_{n}'] or '-'})")
+                a, b = r[f"build_period_{ref}"] or "-", r[f"build_period_{n}"] or "-"
+                what = f"build {a} -> {b}" if a != b else (
+                    "capacity or financing differs" if r[col] == "changed" else f"build {a} -> {b}")
+                click.echo(f"  {n}: site {r['site']} {r[col]} ({what})")
     if not has_differences(cmp):
         click.echo("no differences in the headline figures or the sites built")
     if output:

@@ -21,6 +21,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "commitments": ("member", "period"),
     "member_totals": ("member",),
     "milestones": ("site",),
+    "traceability": ("member", "mineral", "period", "scenario", "mine_country", "refining_country"),
+    "allied_share": ("member", "mineral", "period", "scenario"),
+    "emissions": ("basis", "member", "stage", "period", "scenario"),
+    "water": ("country", "period", "scenario"),
 }
 RUN_INFO_COMPARED = ("input_sha256", "model_definition", "model_families", "model_overrides", "options", "standards",
                      "planner_version", "highs_version")
@@ -148,7 +152,7 @@ def standards_cost(runs: list[dict[str, pd.DataFrame]], names: list[str], infos:
     whether the standards were applied (same input, families and overrides), total cost with the
     standards minus total cost without them."""
     ref = infos[0]
-    row = {"key": "cost_of_standards_musd"}
+    row = {"key": "cost_of_standards_musd", **{n: "" for n in names}, **{f"delta_pct_{n}": "" for n in names[1:]}}
     for n, r, i in zip(names[1:], runs[1:], infos[1:]):
         same = all(str(i.get(k)) == str(ref.get(k)) for k in ("input_sha256", "model_families", "model_overrides"))
         if not same or ref.get("standards") not in ("on", "off") or i.get("standards") == ref.get("standards"):
@@ -156,7 +160,7 @@ def standards_cost(runs: list[dict[str, pd.DataFrame]], names: list[str], infos:
         a, b = _num(_kv(runs[0].get("summary")).get("total_cost_musd")), _num(_kv(r.get("summary")).get("total_cost_musd"))
         if a is not None and b is not None:
             row[f"delta_{n}"] = (a - b) if ref.get("standards") == "on" else (b - a)
-    return row if len(row) > 1 else {}
+    return row if any(k.startswith("delta_") and not k.startswith("delta_pct_") for k in row) else {}
 
 
 def compare_runs(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> Comparison:
