@@ -81,9 +81,10 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
         click.echo(f"status: {label}   MIP gap: {gap}   solve: {out.solve_seconds:.1f} s")
         dec = 1 if abs(c["total_cost_musd"]) >= 100 else 4
         click.echo(f"total cost (PV): {c['total_cost_musd']:,.{dec}f} MUSD")
-        for k in ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
-                  "transport_musd", "unmet_penalty_musd"):
-            click.echo(f"  {k:<22}{c[k]:>16,.{dec}f}")
+        from .results import COMPONENTS
+        for k in COMPONENTS:
+            if c[k] or k not in ("stock_musd", "stock_replenish_musd", "cvar_weighted_musd"):
+                click.echo(f"  {k:<22}{c[k]:>16,.{dec}f}")
         sol = res.solution
         unmet = sol.unmet
         click.echo(f"sites built: {len(sol.builds)}   largest constraint violation: {res.max_violation:.3g}")
@@ -116,6 +117,77 @@ def export(json_path, output, force):
     try:
         write_tables(tables, target, force=force, image=png if png.exists() else None)
     except OutputExistsError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    click.echo(f"wrote {target}")
+
+
+def _solved(input_path, model, time_limit, mip_gap, **kw):
+    """Solve INPUT for stress / frontier, turning every user error into one message and an exit code."""
+    from .pipeline import solve_workbook
+    try:
+        res = solve_workbook(input_path, model=model, time_limit=time_limit, mip_gap=mip_gap, write=False, **kw)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except DefinitionError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing written", STATUSES["interrupted"][0])
+    if not res.outcome.usable:
+        _fail(f"{res.outcome.message} [status {res.outcome.status}]", res.outcome.exit_code)
+    return res
+
+
+def _target(input_path, output, kind):
+    from pathlib import Path
+
+    from .pipeline import default_output
+    return Path(output) if output else default_output(Path(input_path), kind)
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="output workbook (default: a new file under outputs/)")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+@click.option("--countries", default=None, metavar="C1,C2,...",
+              help="countries to stress (default: every country producing in the plan)")
+@click.option("--model", "model", default="baseline", show_default=True, help="model definition")
+@click.option("--time-limit", type=float, default=None, help="solver time limit in seconds (each solve)")
+@click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
+@click.option("--no-vss", is_flag=True, help="skip the value of the stochastic solution (one more MIP)")
+def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_vss):
+    """Solve INPUT, then stop each supplier country's exports in turn with the plan fixed."""
+    from .errors import OutputExistsError as _Exists
+    from .stress import stress_tables
+    from .writer import check_target, write_tables
+
+    target = _target(input_path, output, "stress")
+    try:
+        check_target(target, force)
+    except _Exists as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    res = _solved(input_path, model, time_limit, mip_gap)
+    chosen = [c.strip() for c in countries.split(",") if c.strip()] if countries else None
+    try:
+        tables = stress_tables(res, chosen, vss=not no_vss)
+    except ValueError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    except RuntimeError as exc:
+        _fail(str(exc), STATUSES["error"][0])
+    costs = tables["stress_cost"]
+    click.echo(f"plan: {res.costs['total_cost_musd']:,.1f} MUSD; exports stopped, one country at a time "
+               f"(extra expected cost, MUSD):")
+    for _, r in costs.head(10).iterrows():
+        click.echo(f"  {r['country']:<6}{_fmt(r['extra_cost_musd']):>16}   [{r['status']}]")
+    s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
+    if "vss_musd" in s:
+        click.echo(f"value of the stochastic solution: {_fmt(s['vss_musd'])} MUSD (EEV {_fmt(s['vss_eev_musd'])} "
+                   f"- RP {_fmt(s['vss_rp_musd'])})")
+    elif "vss_status" in s:
+        click.echo(f"value of the stochastic solution not computed: {s['vss_status']}")
+    try:
+        write_tables(tables, target, force=force)
+    except _Exists as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     click.echo(f"wrote {target}")
 

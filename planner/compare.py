@@ -25,6 +25,11 @@ KEYS: dict[str, tuple[str, ...]] = {
     "allied_share": ("member", "mineral", "period", "scenario"),
     "emissions": ("basis", "member", "stage", "period", "scenario"),
     "water": ("country", "period", "scenario"),
+    "scenario_costs": ("scenario",),
+    "unmet_risk": ("member", "mineral"),
+    "concentration": ("member", "mineral", "period", "scenario"),
+    "stockpiles": ("stockpile", "period"),
+    "stock_releases": ("stockpile", "member", "period", "scenario"),
 }
 RUN_INFO_COMPARED = ("input_sha256", "model_definition", "model_families", "model_overrides", "options", "standards",
                      "planner_version", "highs_version")

@@ -83,6 +83,14 @@ class PlanData:
     TRACE: tuple[tuple[str, str, str, str], ...] = ()  # (mine country, refining country, member, mineral)
     sigma_refining: float | None = None
     sigma_mining: float | None = None
+    sigma_by_mineral: dict[str, float] = field(default_factory=dict)  # refining cap per mineral (None = off)
+    # emergency response (issue 5)
+    stockpiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # index stockpile id: mineral, member, ...
+    STOCKPILES: tuple[str, ...] = ()
+    RELEASE: tuple[tuple[str, str, int], ...] = ()  # (stockpile, member, period) a release may serve
+    shock_years: dict[tuple[str, int], float] = field(default_factory=dict)  # (scenario, period) -> d_{s,t}
+    cvar_alpha: float | None = None
+    cvar_weight: float | None = None
     warnings: list[str] = field(default_factory=list)
     source_path: str = ""
     content_sha256: str = ""
@@ -365,7 +373,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         scenarios = sc.set_index("scenario", drop=False).sort_index()
     else:
         scenarios = pd.DataFrame({"scenario": ["base"], "probability": [1.0], "demand_multiplier": [1.0],
-                                  "_row": [0]}).set_index("scenario", drop=False)
+                                  "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
     SCENARIOS = tuple(scenarios.index)
 
     availability: dict[tuple[str, str, int], float] = {}
@@ -454,6 +462,18 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         pools[(row["host_member"], row["mineral"])].append(f)
 
     sigma_ref, sigma_mine = _share_caps(s, raw.settings_rows)
+    sigma_by_mineral = {mi: (float(v) if v is not None and not pd.isna(v) else sigma_ref)
+                        for mi, v in minerals["max_country_share"].items()}
+    stockpiles, release = _stockpiles(t.get("stockpiles"), minerals, all_members, members, inactive, demand, warnings)
+    shock = {}
+    for sc_, d in scenarios["shock_years"].items():
+        for p in PERIODS:
+            L = float(periods.loc[p, "years"])
+            shock[(sc_, p)] = L if d is None or pd.isna(d) else min(float(d), L)
+    weight = s.get("cvar_weight")
+    alpha = s.get("cvar_alpha")
+    if weight is not None and alpha is None:
+        alpha = 0.9
     allied = frozenset(countries.index[countries["member"].isin(members.index) | (countries["partner"] == "yes")])
     country_in, country_out = _country_arcs(arcs_df, sites)
     allied_rule = {mi: v for mi, v in minerals["min_allied_share"].items() if v is not None and not pd.isna(v)}
@@ -479,7 +499,9 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
         standards=rules, standards_on=standards, verdicts=verdicts, LIMIT_SITES=limit_sites,
         ALLIED=allied, COUNTRY_IN=country_in, COUNTRY_OUT=country_out, TRACED_MINERALS=traced, TRACE=trace,
-        sigma_refining=sigma_ref, sigma_mining=sigma_mine,
+        sigma_refining=sigma_ref, sigma_mining=sigma_mine, sigma_by_mineral=sigma_by_mineral,
+        stockpiles=stockpiles, STOCKPILES=tuple(stockpiles.index), RELEASE=release, shock_years=shock,
+        cvar_alpha=None if alpha is None else float(alpha), cvar_weight=None if weight is None else float(weight),
         warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
     )
 
@@ -512,6 +534,33 @@ def _limits(lim: pd.DataFrame | None, PERIODS, all_members, inactive, countries,
         keep.append(r[cols])
         covered[label] = tuple(sites.index[mask])
     return pd.DataFrame(keep, columns=cols).reset_index(drop=True), covered
+
+
+def _stockpiles(df, minerals, all_members, members, inactive, demand, warnings):
+    """The stockpile rows (index: id `mineral:member` or `mineral:alliance`) and the (stockpile, member,
+    period) pairs a release may serve: the holder, or every active member for an alliance-wide stock,
+    wherever that member has demand for the mineral."""
+    cols = ["mineral", "member", "max_t", "holding_cost_usd_per_t_yr", "acquisition_cost_usd_per_t", "_row"]
+    if df is None or df.empty:
+        return pd.DataFrame(columns=cols), ()
+    _check_refs(df, "stockpiles", "mineral", minerals.index, "mineral")
+    _check_refs(df, "stockpiles", "member", all_members.index, "member", allow_blank=True)
+    keep = []
+    for _, r in df.iterrows():
+        if r["member"] in inactive:
+            warnings.append(f"stockpiles row {r['_row']}: member {r['member']} left the alliance; its stock is dropped")
+            continue
+        keep.append(r[cols])
+    sp = pd.DataFrame(keep, columns=cols)
+    sp.index = [f"{mi}:{a or 'alliance'}" for mi, a in zip(sp["mineral"], sp["member"])]
+    sp = sp.sort_index()
+    release = []
+    for p, r in sp.iterrows():
+        who = [r["member"]] if r["member"] else list(members.index)
+        for (a, mi, t) in demand.index:
+            if mi == r["mineral"] and a in who:
+                release.append((p, a, int(t)))
+    return sp, tuple(sorted(release))
 
 
 def _share_caps(s: dict, rows: dict) -> tuple[float | None, float | None]:
@@ -582,6 +631,7 @@ def _reference_checks(raw: RawWorkbook) -> None:
     refs += [("transport", "origin", "sites", False), ("disruptions", "country", "countries", True),
              ("disruptions", "site", "sites", True), ("disruptions", "mineral", "minerals", True),
              ("limits", "period", "periods", False), ("limits", "member", "members", True),
+             ("stockpiles", "mineral", "minerals", False), ("stockpiles", "member", "members", True),
              ("limits", "country", "countries", True), ("budgets", "member", "members", False),
              ("budgets", "period", "periods", False), ("financing_rules", "member", "members", False),
              ("financing_rules", "country", "countries", True), ("financing_rules", "site", "sites", True)]

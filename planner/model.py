@@ -75,6 +75,16 @@ def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
                       doc="(mine country, refining country, member, mineral) for minerals whose origin is constrained")
     m.v_trace = pyo.Var(m.TRACE, m.PERIODS, m.SCENARIOS, domain=pyo.NonNegativeReals,
                         doc="refined tonnes delivered to the member, mined in o and refined in k [t/yr]")
+    m.STOCKPILES = pyo.Set(initialize=data.STOCKPILES, ordered=True, doc="stockpiles (mineral:holder)")
+    max_t = data.stockpiles["max_t"].astype(float).to_dict() if len(data.stockpiles) else {}
+    m.v_stock = pyo.Var(m.STOCKPILES, m.PERIODS, domain=pyo.NonNegativeReals, bounds=lambda m, p, t: (0, max_t[p]),
+                        doc="stock held in period t (first stage; at most max_t) [t]")
+    m.v_stock_added = pyo.Var(m.STOCKPILES, m.PERIODS, domain=pyo.NonNegativeReals,
+                              doc="stock bought at the start of period t [t]")
+    m.RELEASE = pyo.Set(initialize=data.RELEASE, dimen=3, ordered=True,
+                        doc="(stockpile, member, period) a release may serve")
+    m.v_release = pyo.Var(m.RELEASE, m.SCENARIOS, domain=pyo.NonNegativeReals,
+                          doc="stock released to the member during the scenario's shock [t/yr]")
 
 
 def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
@@ -293,28 +303,35 @@ def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData) -> None:
 
 
 def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
-    r"""Demand coverage: \sum_{(f,a)} x_{f,a,t,s} + u_{a,m,t,s} \ge D_{a,m,t} \mu_s."""
+    r"""Demand coverage: \sum_{(f,a)} x_{f,a,t,s} + \sum_{p} r_{p,a,t,s} + u_{a,m,t,s} \ge D_{a,m,t} \mu_s,
+    with r the releases of the stockpiles of mineral m that may serve a."""
+    mineral_of = data.stockpiles["mineral"].to_dict() if len(data.stockpiles) else {}
+    releases: dict[tuple[str, str, int], list] = {}
+    for p, a, t in data.RELEASE:
+        releases.setdefault((a, mineral_of[p], t), []).append((p, a, t))
 
     def rule(m, a, mineral, t, s):
         delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mineral), ()))
-        return delivered + m.v_unmet[a, mineral, t, s] >= demand_required(data, a, mineral, t, s)
+        released = sum(m.v_release[k, s] for k in releases.get((a, mineral, t), ()))
+        return delivered + released + m.v_unmet[a, mineral, t, s] >= demand_required(data, a, mineral, t, s)
 
     m.demand_coverage = pyo.Constraint(m.DEMANDS, m.SCENARIOS, rule=rule,
                                        doc="delivered + unmet >= demand x multiplier [t/yr]")
 
 
 def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
-    r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma D_{a,m,t} \mu_s for every
-    member a, mineral m and country c outside a's own countries (only where sigma is set)."""
-    sigma = data.sigma_refining
-    if sigma is None:
+    r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma_m D_{a,m,t} \mu_s for every
+    member a, mineral m and country c outside a's own countries (only where \sigma_m is set: the
+    mineral's max_country_share, else the refining-stage setting)."""
+    sigma = data.sigma_by_mineral
+    idx = tuple((a, mi, c, t) for (a, mi, c) in data.SHARE_CAP_INDEX if sigma.get(mi) is not None
+                for t in data.PERIODS if (a, mi, t) in data.demand.index)
+    if not idx:
         return
-    idx = tuple((a, mi, c, t) for (a, mi, c) in data.SHARE_CAP_INDEX for t in data.PERIODS
-                if (a, mi, t) in data.demand.index)
 
     def rule(m, a, mineral, c, t, s):
         arcs = data.SHARE_CAP_INDEX[(a, mineral, c)]
-        return sum(m.v_flow[arc, t, s] for arc in arcs) <= float(sigma) * demand_required(data, a, mineral, t, s)
+        return sum(m.v_flow[arc, t, s] for arc in arcs) <= sigma[mineral] * demand_required(data, a, mineral, t, s)
 
     m.country_share_cap = pyo.Constraint(pyo.Set(initialize=idx, dimen=4, ordered=True), m.SCENARIOS,
                                          rule=rule, doc="supply from one outside country <= share x demand")
@@ -450,37 +467,114 @@ def define_allied_share(m: pyo.ConcreteModel, data: PlanData) -> None:
                                     doc="allied-content supply >= min_allied_share x supply [t/yr]")
 
 
+def define_stock_build_up(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Stock build up: A_{p,t} \ge S_{p,t} - S_{p,t-1} (S_{p,t_0 - 1} = 0): tonnes added to a stock are
+    bought at the acquisition cost; a stock may be run down (without resale value)."""
+    prev = dict(zip(data.PERIODS[1:], data.PERIODS[:-1]))
+
+    def rule(m, p, t):
+        before = m.v_stock[p, prev[t]] if t in prev else 0
+        return m.v_stock_added[p, t] >= m.v_stock[p, t] - before
+
+    m.stock_build_up = pyo.Constraint(m.STOCKPILES, m.PERIODS, rule=rule, doc="stock added >= increase in stock [t]")
+
+
+def define_stock_release(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Stock release: d_{s,t} \sum_a r_{p,a,t,s} \le S_{p,t}: during a shock lasting d_{s,t} years (the
+    scenario's shock_years, at most the period) the stock can sustain a release rate of S / d."""
+    by_key: dict[tuple[str, int], list] = {}
+    for p, a, t in data.RELEASE:
+        by_key.setdefault((p, t), []).append((p, a, t))
+
+    def rule(m, p, t, s):
+        return data.shock_years[(s, t)] * sum(m.v_release[k, s] for k in by_key[(p, t)]) <= m.v_stock[p, t]
+
+    m.stock_release = pyo.Constraint(pyo.Set(initialize=tuple(sorted(by_key)), dimen=2, ordered=True), m.SCENARIOS,
+                                     rule=rule, doc="tonnes released over the shock <= stock held [t]")
+
+
+def define_cvar_excess(m: pyo.ConcreteModel, data: PlanData, alpha: float) -> None:
+    r"""Cvar excess: z_s \ge C_s - \eta, z_s \ge 0, so that
+    \mathrm{CVaR}_\alpha = \eta + \frac{1}{1-\alpha} \sum_s p_s z_s (Rockafellar-Uryasev) at the optimum,
+    with C_s the present-value cost of scenario s (first stage included)."""
+    m.v_cvar_eta = pyo.Var(domain=pyo.Reals, doc="value-at-risk of scenario cost at level alpha [MUSD]")
+    m.v_cvar_excess = pyo.Var(m.SCENARIOS, domain=pyo.NonNegativeReals,
+                              doc="scenario cost above the value-at-risk [MUSD]")
+    m.cvar_excess = pyo.Constraint(m.SCENARIOS, rule=lambda m, s: m.v_cvar_excess[s] >= m.e_scenario_cost[s]
+                                   - m.v_cvar_eta, doc="excess of scenario cost over the VaR [MUSD]")
+    prob = data.scenarios["probability"].astype(float).to_dict()
+    m.e_cvar = pyo.Expression(expr=m.v_cvar_eta + sum(prob[s] * m.v_cvar_excess[s] for s in data.SCENARIOS)
+                              / (1.0 - alpha), doc="CVaR of scenario cost at level alpha [MUSD]")
+
+
 def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
-    r"""Objective (present value, MUSD):
-    \sum_{f,t} \delta_t C_f b_{f,t} + \sum_{f,t} L_t \delta_t F_f o_{f,t}
-    + \sum_s p_s \sum_t L_t \delta_t 10^{-6} [\sum_f c_f q_{f,t,s} + \sum_a \tau_a x_{a,t,s} + \pi u]."""
+    r"""Objective (present value, MUSD): first stage plus expected second stage (plus \lambda CVaR):
+    C^{1} = \sum_{f,t} \delta_t C_f b_{f,t} + \sum_{f,t} L_t \delta_t F_f o_{f,t}
+    + 10^{-6} \sum_{p,t} (\delta_t a_p A_{p,t} + L_t \delta_t h_p S_{p,t});
+    C_s = C^{1} + \sum_t L_t \delta_t 10^{-6} [\sum_f c_{f,t} q_{f,t,s} + \sum_k \tau_k x_{k,t,s} + \pi u]
+    + \sum_t \delta_t 10^{-6} a_p d_{s,t} r_{p,a,t,s};  minimise \sum_s p_s C_s + \lambda \mathrm{CVaR}_\alpha(C)."""
     sites, per = data.sites, data.periods
-    m.e_capex = pyo.Expression(expr=sum(float(per.loc[t, "discount"]) * float(sites.loc[f, "capex_musd"])
-                                        * m.v_build[f, t] for f, t in data.BUILD_OPTIONS),
+    delta, W = per["discount"].astype(float).to_dict(), per["weight"].astype(float).to_dict()
+    m.e_capex = pyo.Expression(expr=sum(delta[t] * float(sites.loc[f, "capex_musd"]) * m.v_build[f, t]
+                                        for f, t in data.BUILD_OPTIONS),
                                doc="present value of capex [MUSD]")
-    existing_fixed = sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+    existing_fixed = sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"])
                          for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
     m.e_fixed_opex = pyo.Expression(
-        expr=existing_fixed + sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+        expr=existing_fixed + sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"])
                                   * m.e_online[f, t] for (f, t) in data.ONLINE_LINKS if data.ONLINE_LINKS[(f, t)]),
         doc="present value of fixed opex [MUSD]")
+    sp = data.stockpiles
+    acq = sp["acquisition_cost_usd_per_t"].astype(float).to_dict() if len(sp) else {}
+    hold = sp["holding_cost_usd_per_t_yr"].astype(float).to_dict() if len(sp) else {}
+    m.e_stock_cost = pyo.Expression(
+        expr=sum(USD_TO_MUSD * (delta[t] * acq[p] * m.v_stock_added[p, t] + W[t] * hold[p] * m.v_stock[p, t])
+                 for p in data.STOCKPILES for t in data.PERIODS),
+        doc="present value of buying and holding stocks [MUSD]")
+    m.e_first_stage = pyo.Expression(expr=m.e_capex + m.e_fixed_opex + m.e_stock_cost,
+                                     doc="cost decided before the scenario is known [MUSD]")
     unit = {(f, t): unit_cost_usd_per_t(data, f, t) for f in data.SITES if data.out_arcs.get(f) for t in data.PERIODS}
-    m.e_operating = pyo.Expression(
-        expr=sum(_scenario_weight(data, s, t) * c * m.e_output[f, t, s]
-                 for (f, t), c in unit.items() if c for s in data.SCENARIOS),
-        doc="expected PV of variable, carbon and risk charges [MUSD]")
-    cost = data.arcs["cost_usd_per_t"].to_dict()
-    m.e_transport = pyo.Expression(
-        expr=sum(_scenario_weight(data, s, t) * cost[a] * m.v_flow[a, t, s]
-                 for a in data.arcs.index if cost[a] for t in data.PERIODS for s in data.SCENARIOS),
-        doc="expected PV of transport [MUSD]")
+    cost = {a: c for a, c in data.arcs["cost_usd_per_t"].items() if c}
     pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
-    m.e_unmet_penalty = pyo.Expression(
-        expr=sum(_scenario_weight(data, s, t) * pen * m.v_unmet[a, mi, t, s]
-                 for (a, mi, t) in data.demand.index for s in data.SCENARIOS) if pen else 0.0,
-        doc="expected PV of the unmet-demand penalty [MUSD]")
-    m.total_cost = pyo.Objective(expr=m.e_capex + m.e_fixed_opex + m.e_operating + m.e_transport
-                                 + m.e_unmet_penalty, sense=pyo.minimize, doc="total present-value cost [MUSD]")
+
+    def w(t):
+        return W[t] * USD_TO_MUSD
+
+    m.e_operating_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
+        w(t) * c * m.e_output[f, t, s] for (f, t), c in unit.items() if c),
+        doc="PV of variable, carbon and risk charges in scenario s [MUSD]")
+    m.e_transport_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
+        w(t) * c * m.v_flow[a, t, s] for a, c in cost.items() for t in data.PERIODS),
+        doc="PV of transport in scenario s [MUSD]")
+    m.e_unmet_penalty_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
+        w(t) * pen * m.v_unmet[a, mi, t, s] for (a, mi, t) in data.demand.index) if pen else 0.0,
+        doc="PV of the unmet-demand penalty in scenario s [MUSD]")
+    m.e_stock_replenish_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
+        USD_TO_MUSD * delta[t] * acq[p] * data.shock_years[(s, t)] * m.v_release[(p, a, t), s]
+        for (p, a, t) in data.RELEASE), doc="PV of replenishing the stock released in scenario s [MUSD]")
+    m.e_scenario_cost = pyo.Expression(m.SCENARIOS, rule=lambda m, s: m.e_first_stage + m.e_operating_s[s]
+                                       + m.e_transport_s[s] + m.e_unmet_penalty_s[s] + m.e_stock_replenish_s[s],
+                                       doc="present-value cost if scenario s happens [MUSD]")
+    prob = data.scenarios["probability"].astype(float).to_dict()
+
+    def expected(e):
+        return sum(prob[s] * e[s] for s in data.SCENARIOS)
+
+    m.e_operating = pyo.Expression(expr=expected(m.e_operating_s), doc="expected PV of variable, carbon and risk "
+                                   "charges [MUSD]")
+    m.e_transport = pyo.Expression(expr=expected(m.e_transport_s), doc="expected PV of transport [MUSD]")
+    m.e_unmet_penalty = pyo.Expression(expr=expected(m.e_unmet_penalty_s),
+                                       doc="expected PV of the unmet-demand penalty [MUSD]")
+    m.e_stock_replenish = pyo.Expression(expr=expected(m.e_stock_replenish_s),
+                                         doc="expected PV of replenishing released stock [MUSD]")
+    m.e_expected_cost = pyo.Expression(expr=m.e_first_stage + m.e_operating + m.e_transport + m.e_unmet_penalty
+                                       + m.e_stock_replenish, doc="expected present-value cost [MUSD]")
+    risk = 0.0
+    if data.cvar_weight:
+        define_cvar_excess(m, data, data.cvar_alpha)
+        risk = data.cvar_weight * m.e_cvar
+    m.total_cost = pyo.Objective(expr=m.e_expected_cost + risk, sense=pyo.minimize,
+                                 doc="expected present-value cost (+ cvar_weight x CVaR) [MUSD]")
 
 
 CORE_FAMILIES = ("build_once", "capacity_if_online", "refinery_input", "demand_coverage")
@@ -496,6 +590,9 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
     define_capacity_if_online(m, data)
     define_refinery_input(m, data)
     define_demand_coverage(m, data)
+    if data.STOCKPILES:
+        define_stock_build_up(m, data)
+        define_stock_release(m, data)
     if definition.on("scrap_limit"):
         define_scrap_limit(m, data)
     if definition.on("country_share_cap"):

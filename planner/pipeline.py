@@ -65,6 +65,49 @@ class RunResult:
     map: Path | None = None
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
+    model: object = None  # the solved Pyomo model (for plan stress / frontier), never written out
+
+
+def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
+               timings: dict | None = None, check_cost: bool = True):
+    """After a usable MIP solve: round the builds, fix them and re-solve the rest (the reported plan
+    must stand on whole builds), read the plain tables, recompute every constraint and the cost.
+    Sets `outcome.status = "error"` with the reason when any check fails. Returns (solution, cost
+    components, largest violation, where) -- the solution is None when the plan is refused."""
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    fixed = resolve_with_fixed_builds(m, solver)
+    timings["resolve_fixed_s"] = time.perf_counter() - t0
+    outcome.hand_over["rounded_resolve_status"] = fixed.status
+    outcome.hand_over["rounded_resolve_objective"] = fixed.objective
+    if fixed.status != "optimal":
+        outcome.status = "error"
+        outcome.message = (f"with the build decisions rounded to whole builds the flow problem is {fixed.status} "
+                           f"({fixed.message}); the solver's plan is not reported")
+        return None, {}, 0.0, ""
+    tol = COST_REL_TOL * max(1.0, abs(outcome.objective))
+    if fixed.objective > outcome.objective + tol:
+        outcome.status = "error"
+        outcome.message = (f"the plan relied on fractional build decisions: with builds rounded its cost rises "
+                           f"from {outcome.objective:.6f} to {fixed.objective:.6f} MUSD; not reported")
+        return None, {}, 0.0, ""
+    outcome.objective = fixed.objective
+    outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
+    sol = extract_solution(m, data)
+    violations = verify_solution(data, definition, sol)
+    costs = cost_components(data, sol)
+    max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
+    for family, index, amount in violations:
+        if amount > violation_tolerance(data, family):
+            outcome.status = "error"
+            outcome.message = (f"the solver's plan violates {family}[{index}] by {amount:.6g} (tolerance "
+                               f"{violation_tolerance(data, family):.3g}); not reported")
+            return sol, costs, max_v, where
+    if check_cost and abs(costs["total_cost_musd"] - outcome.objective) > COST_REL_TOL * max(1.0, abs(outcome.objective)):
+        outcome.status = "error"
+        outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
+                           f"objective {outcome.objective:.6f} MUSD; not reported")
+    return sol, costs, max_v, where
 
 
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
@@ -109,40 +152,9 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                                + "\n  ".join(relax))
     if not outcome.usable:
         return result
-    # Round the builds, fix them and re-solve the flows: the reported plan must stand on whole builds.
-    t0 = time.perf_counter()
-    fixed = resolve_with_fixed_builds(m, solver)
-    timings["resolve_fixed_s"] = time.perf_counter() - t0
-    outcome.hand_over["rounded_resolve_status"] = fixed.status
-    outcome.hand_over["rounded_resolve_objective"] = fixed.objective
-    if fixed.status != "optimal":
-        outcome.status = "error"
-        outcome.message = (f"with the build decisions rounded to whole builds the flow problem is {fixed.status} "
-                           f"({fixed.message}); the solver's plan is not reported")
-        return result
-    tol = COST_REL_TOL * max(1.0, abs(outcome.objective))
-    if fixed.objective > outcome.objective + tol:
-        outcome.status = "error"
-        outcome.message = (f"the plan relied on fractional build decisions: with builds rounded its cost rises "
-                           f"from {outcome.objective:.6f} to {fixed.objective:.6f} MUSD; not reported")
-        return result
-    outcome.objective = fixed.objective
-    outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
-    sol = extract_solution(m, data)
-    violations = verify_solution(data, definition, sol)
-    costs = cost_components(data, sol)
-    max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
-    result.solution, result.costs, result.max_violation = sol, costs, max_v
-    for family, index, amount in violations:
-        if amount > violation_tolerance(data, family):
-            outcome.status = "error"
-            outcome.message = (f"the solver's plan violates {family}[{index}] by {amount:.6g} (tolerance "
-                               f"{violation_tolerance(data, family):.3g}); not reported")
-            return result
-    if abs(costs["total_cost_musd"] - outcome.objective) > COST_REL_TOL * max(1.0, abs(outcome.objective)):
-        outcome.status = "error"
-        outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
-                           f"objective {outcome.objective:.6f} MUSD; not reported")
+    sol, costs, max_v, where = check_plan(m, data, definition, solver, outcome, timings)
+    result.solution, result.costs, result.max_violation, result.model = sol, costs, max_v, m
+    if not outcome.usable:
         return result
     if write:
         target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir)

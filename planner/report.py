@@ -12,12 +12,12 @@ from . import __version__
 from .data import PlanData
 from .definition import ModelDefinition
 from .model import demand_required
-from .results import Solution, cost_components, online_periods, paid_pv_by_member, site_output
+from .results import COMPONENTS, Solution, cost_components, online_periods, paid_pv_by_member, site_output
 from .solve import SolveOutcome
+from .risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
+                   unmet_risk_table)
 from .trace import allied_share_table, emissions_table, traceability_table, water_table
 
-COMPONENTS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
-              "transport_musd", "unmet_penalty_musd")
 
 
 @dataclass
@@ -243,6 +243,8 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.Data
     expected_unmet = float((ub["probability"] * ub["unmet_demand_t"]).sum())
     rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value)")]
     rows += [(k, comp[k], "MUSD (present value)") for k in COMPONENTS]
+    rows.append(("expected_cost_musd", comp["expected_cost_musd"], "MUSD (present value), expected over scenarios"))
+    rows += risk_summary(data, scenario_cost_table(data, sol))
     out_q = site_output(sol)
     em = sum(float(data.scenarios.loc[sc, "probability"]) * float(data.periods.loc[t, "years"])
              * float(data.sites.loc[f, "emissions_tco2e_per_t"]) * q for (f, t, sc), q in out_q.items())
@@ -332,6 +334,11 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "member_totals": member_totals_table(data, sol),
         "milestones": milestones_table(data, sol),
         "screening": screening_table(data, sol),
+        "scenario_costs": scenario_cost_table(data, sol),
+        "unmet_risk": unmet_risk_table(data, sol),
+        "concentration": concentration_table(data, mix),
+        "stockpiles": stockpile_table(data, sol),
+        "stock_releases": release_table(data, sol),
         "traceability": trace,
         "allied_share": allied,
         "emissions": emissions_table(data, sol.flows),

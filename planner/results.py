@@ -18,6 +18,8 @@ from .model import demand_required
 
 FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
 FINANCE_EPS = 1e-9  # MUSD below which a payment is reported as zero
+STOCK_COLS = ["stockpile", "period", "stock_t", "added_t"]
+RELEASE_COLS = ["stockpile", "member", "period", "scenario", "release_tpy"]
 TRACE_VARS = ["mine_country", "refining_country", "member", "mineral", "period", "scenario", "tonnes_per_yr"]
 
 
@@ -29,6 +31,8 @@ class Solution:
     financing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["site", "member", "build_period", "paid_musd"]))  # capex paid, undiscounted
     trace: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRACE_VARS))  # model's tagged flows
+    stocks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STOCK_COLS))  # first stage
+    releases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELEASE_COLS))
 
 
 def extract_solution(m, data: PlanData) -> Solution:
@@ -48,10 +52,14 @@ def extract_solution(m, data: PlanData) -> Solution:
     fin = [(f, a, t, float(v.value)) for (f, a, t), v in m.v_finance.items()
            if (f, t) in built and (v.value or 0.0) > FINANCE_EPS]
     trace = [k + (float(v.value),) for k, v in m.v_trace.items() if (v.value or 0.0) > FLOW_EPS]
+    stocks = [(p, t, max(0.0, float(m.v_stock[p, t].value or 0.0)), max(0.0, float(m.v_stock_added[p, t].value or 0.0)))
+              for p in data.STOCKPILES for t in data.PERIODS]
+    releases = [(p, a, t, s, float(v.value)) for (p, a, t, s), v in m.v_release.items() if (v.value or 0.0) > FLOW_EPS]
     return Solution(builds=pd.DataFrame(builds, columns=["site", "build_period"]), flows=flows,
                     unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]),
                     financing=pd.DataFrame(fin, columns=["site", "member", "build_period", "paid_musd"]),
-                    trace=pd.DataFrame(trace, columns=TRACE_VARS))
+                    trace=pd.DataFrame(trace, columns=TRACE_VARS), stocks=pd.DataFrame(stocks, columns=STOCK_COLS),
+                    releases=pd.DataFrame(releases, columns=RELEASE_COLS))
 
 
 def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:
@@ -71,36 +79,77 @@ def site_output(sol: Solution) -> pd.Series:
     return sol.flows.groupby(["origin", "period", "scenario"])["flow_tpy"].sum()
 
 
-def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
-    """Present-value cost components in MUSD, recomputed from the plain tables."""
+FIRST_STAGE = ("capex_musd", "fixed_opex_musd", "stock_musd")
+SECOND_STAGE = ("variable_cost_musd", "carbon_musd", "risk_charge_musd", "transport_musd", "unmet_penalty_musd",
+                "stock_replenish_musd")
+COMPONENTS = FIRST_STAGE + SECOND_STAGE + ("cvar_weighted_musd",)  # they add up to total_cost_musd
+
+
+def scenario_costs(data: PlanData, sol: Solution) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Present-value cost components (MUSD) recomputed from the plain tables: the first stage, and the
+    second stage of each scenario as if it happened (not weighted by its probability)."""
     sites, per = data.sites, data.periods
-    capex = sum(float(per.loc[t, "discount"]) * float(sites.loc[f, "capex_musd"])
-                for f, t in zip(sol.builds["site"], sol.builds["build_period"]))
-    fixed = sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+    delta, W = per["discount"].astype(float).to_dict(), per["weight"].astype(float).to_dict()
+    capex = sum(delta[t] * float(sites.loc[f, "capex_musd"]) for f, t in zip(sol.builds["site"], sol.builds["build_period"]))
+    fixed = sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"])
                 for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
     for f, ts in online_periods(data, sol.builds).items():
-        fixed += sum(float(per.loc[t, "weight"]) * float(sites.loc[f, "fixed_opex_musd_per_yr"]) for t in ts)
+        fixed += sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"]) for t in ts)
+    sp = data.stockpiles
+    acq = sp["acquisition_cost_usd_per_t"].astype(float).to_dict() if len(sp) else {}
+    hold = sp["holding_cost_usd_per_t_yr"].astype(float).to_dict() if len(sp) else {}
+    stock = sum(1e-6 * (delta[t] * acq[p] * a + W[t] * hold[p] * x) for p, t, x, a in sol.stocks.itertuples(index=False))
+    first = {"capex_musd": capex, "fixed_opex_musd": fixed, "stock_musd": stock}
+    second = {s: dict.fromkeys(SECOND_STAGE, 0.0) for s in data.SCENARIOS}
     cp = data.periods["carbon_price"].astype(float).to_dict()
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
-    variable = carbon = risk = transport = penalty = 0.0
-    w = data.flow_weight
     var_c, em, risk_s = (sites[c].astype(float).to_dict() for c in ("var_cost_usd_per_t", "emissions_tco2e_per_t",
                                                                       "risk_score"))
     for (f, t, s), q in site_output(sol).items():
-        variable += w[(s, t)] * var_c[f] * q
-        carbon += w[(s, t)] * cp[t] * em[f] * q
-        risk += w[(s, t)] * rw * risk_s[f] * q
+        second[s]["variable_cost_musd"] += 1e-6 * W[t] * var_c[f] * q
+        second[s]["carbon_musd"] += 1e-6 * W[t] * cp[t] * em[f] * q
+        second[s]["risk_charge_musd"] += 1e-6 * W[t] * rw * risk_s[f] * q
     if not sol.flows.empty:
         cost = data.arcs["cost_usd_per_t"].to_dict()
         for a, t, s, x in zip(sol.flows["arc"], sol.flows["period"], sol.flows["scenario"], sol.flows["flow_tpy"]):
-            transport += w[(s, t)] * float(cost[a]) * x
+            second[s]["transport_musd"] += 1e-6 * W[t] * float(cost[a]) * x
     pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
     for t, s, u in zip(sol.unmet["period"], sol.unmet["scenario"], sol.unmet["unmet_tpy"]):
-        penalty += w[(s, t)] * pen * u
-    comp = {"capex_musd": capex, "fixed_opex_musd": fixed, "variable_cost_musd": variable,
-            "carbon_musd": carbon, "risk_charge_musd": risk, "transport_musd": transport,
-            "unmet_penalty_musd": penalty}
-    comp["total_cost_musd"] = sum(comp.values())
+        second[s]["unmet_penalty_musd"] += 1e-6 * W[t] * pen * u
+    for p, _, t, s, r in sol.releases.itertuples(index=False):
+        second[s]["stock_replenish_musd"] += 1e-6 * delta[t] * acq[p] * data.shock_years[(s, t)] * r
+    return first, second
+
+
+def cvar(values: dict[str, float], prob: dict[str, float], alpha: float) -> float:
+    """CVaR_alpha of a discrete distribution: the probability-weighted mean of its worst (1 - alpha)
+    tail (Rockafellar-Uryasev, with the VaR atom split)."""
+    tail, acc = 1.0 - alpha, 0.0
+    out = 0.0
+    for s in sorted(values, key=lambda k: -values[k]):
+        take = min(prob[s], tail - acc)
+        if take <= 0:
+            break
+        out += take * values[s]
+        acc += take
+    return out / tail
+
+
+def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
+    """Present-value cost components in MUSD, recomputed from the plain tables: first stage, expected
+    second stage and, when a CVaR weight is set, the weighted CVaR of scenario cost;
+    `total_cost_musd` is their sum (the objective)."""
+    first, second = scenario_costs(data, sol)
+    prob = data.scenarios["probability"].astype(float).to_dict()
+    comp = dict(first)
+    for k in SECOND_STAGE:
+        comp[k] = sum(prob[s] * second[s][k] for s in data.SCENARIOS)
+    comp["expected_cost_musd"] = sum(comp.values())
+    comp["cvar_weighted_musd"] = 0.0
+    if data.cvar_weight:
+        per_s = {s: sum(first.values()) + sum(second[s].values()) for s in data.SCENARIOS}
+        comp["cvar_weighted_musd"] = data.cvar_weight * cvar(per_s, prob, data.cvar_alpha)
+    comp["total_cost_musd"] = comp["expected_cost_musd"] + comp["cvar_weighted_musd"]
     return comp
 
 
@@ -156,19 +205,38 @@ def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) 
     delivered = sol.flows[sol.flows["kind"] == "delivery"].groupby(
         ["destination", "mineral", "period", "scenario"])["flow_tpy"].sum().to_dict() if not sol.flows.empty else {}
     unmet = {(a, mi, t, s): u for a, mi, t, s, u in sol.unmet.itertuples(index=False)}
+    mineral_of = data.stockpiles["mineral"].to_dict() if len(data.stockpiles) else {}
+    released: dict[tuple, float] = {}
+    for p, a, t, s, r in sol.releases.itertuples(index=False):
+        released[(a, mineral_of[p], t, s)] = released.get((a, mineral_of[p], t, s), 0.0) + r
+    stock = {(p, t): x for p, t, x, _ in sol.stocks.itertuples(index=False)}
+    added = {(p, t): x for p, t, _, x in sol.stocks.itertuples(index=False)}
+    for p, t, x, a in sol.stocks.itertuples(index=False):
+        if x - float(data.stockpiles.loc[p, "max_t"]) > 0:
+            v.append(("stock_release", f"{p},{t} above max_t", x - float(data.stockpiles.loc[p, "max_t"])))
+        i = data.PERIODS.index(t)
+        rise = x - (stock[(p, data.PERIODS[i - 1])] if i else 0.0)
+        if rise - added[(p, t)] > 0:
+            v.append(("stock_build_up", f"{p},{t}", rise - added[(p, t)]))
+    out_r = sol.releases.groupby(["stockpile", "period", "scenario"])["release_tpy"].sum() if len(sol.releases) else {}
+    for (p, t, s), r in (out_r.items() if len(sol.releases) else ()):
+        over = data.shock_years[(s, t)] * r - stock.get((p, t), 0.0)
+        if over > 0:
+            v.append(("stock_release", f"{p},{t},{s}", over))
     for (a, mi, t) in data.demand.index:
         for s in data.SCENARIOS:
-            short = demand_required(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0) - unmet.get((a, mi, t, s), 0.0)
+            short = (demand_required(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0)
+                     - unmet.get((a, mi, t, s), 0.0) - released.get((a, mi, t, s), 0.0))
             if short > 0:
                 v.append(("demand_coverage", f"{a},{mi},{t},{s}", short))
-    sigma = data.sigma_refining
-    if definition.on("country_share_cap") and sigma is not None and not sol.flows.empty:
+    sigma = data.sigma_by_mineral
+    if definition.on("country_share_cap") and any(v is not None for v in sigma.values()) and not sol.flows.empty:
         d = sol.flows[sol.flows["kind"] == "delivery"].copy()
         d["country"] = [sites.loc[o, "country"] for o in d["origin"]]
         by = d.groupby(["destination", "mineral", "country", "period", "scenario"])["flow_tpy"].sum()
         for (a, mi, c, t, s), x in by.items():
-            if (a, mi, c) in data.SHARE_CAP_INDEX and (a, mi, t) in data.demand.index:
-                excess = x - float(sigma) * demand_required(data, a, mi, t, s)
+            if (a, mi, c) in data.SHARE_CAP_INDEX and (a, mi, t) in data.demand.index and sigma.get(mi) is not None:
+                excess = x - sigma[mi] * demand_required(data, a, mi, t, s)
                 if excess > 0:
                     v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
     v += verify_financing(data, definition, sol)

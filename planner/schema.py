@@ -100,6 +100,10 @@ SETTINGS: dict[str, Column] = {
              "from its burden_share, as a share of the total (blank = off)", "share", default=None, min=0, max=1),
         _opt("min_benefit_ratio", "float", "each member's benefit share >= this x its cost share (blank = off)",
              "ratio", default=None, min=0, max=10),
+        _opt("cvar_alpha", "float", "CVaR level: the expected cost of the worst (1 - alpha) share of scenarios "
+             "(blank = 0.9 when cvar_weight is set)", "share", default=None, min=0, max=0.999),
+        _opt("cvar_weight", "float", "weight of the CVaR of scenario cost added to the expected cost in the "
+             "objective (blank = off: risk-neutral)", "x", default=None, min=0, max=1000),
     )
 }
 
@@ -119,6 +123,8 @@ SHEETS: dict[str, Sheet] = {
         Sheet("minerals", "minerals modelled", (
             _c("mineral", "str", "mineral id"),
             _opt("name", "str", "display name", default=""),
+            _opt("max_country_share", "float", "refining-stage cap for this mineral (blank = the setting)", "share",
+                 default=None, min=0, max=1),
             _opt("min_allied_share", "float", "least share of each member's supply of this mineral mined and "
                  "refined in alliance or partner countries (blank = off)", "share", default=None, min=0, max=1),
         ), key=("mineral",)),
@@ -202,7 +208,20 @@ SHEETS: dict[str, Sheet] = {
             _c("scenario", "str", "scenario id"),
             _c("probability", "float", "probability (all sum to 1)", "share", min=0, max=1),
             _opt("demand_multiplier", "float", "multiplier on all demand", "x", default=1.0, min=0, max=1000),
+            _opt("shock_years", "float", "how long within each period the scenario's disruption lasts: a stock "
+                 "releases at most stock / shock_years t/yr (blank = the whole period)", "years", default=None,
+                 min=0, max=100, min_exclusive=True),
         ), key=("scenario",), optional=True),
+        Sheet("stockpiles", "joint strategic stocks: first-stage levels released to cover shortfalls", (
+            _c("mineral", "str", "mineral id"),
+            _opt("member", "str", "member holding the stock (blank = alliance-wide, released to any member)",
+                 default=""),
+            _c("max_t", "float", "largest stock that may be held", "t", min=0, max=MAX_TONNES),
+            _opt("holding_cost_usd_per_t_yr", "float", "storage and carrying cost per tonne held per year",
+                 "USD/(t yr)", default=0.0, min=0, max=MAX_USD_PER_T),
+            _c("acquisition_cost_usd_per_t", "float", "price of a tonne put into the stock (also the cost of "
+               "replenishing a tonne released)", "USD/t", min=0, max=MAX_USD_PER_T),
+        ), key=("mineral", "member"), optional=True),
         Sheet("disruptions", "reduced availability of sites in scenarios", (
             _opt("scenario", "str", "scenario id (blank = all)", default=""),
             _opt("country", "str", "country (blank = all)", default=""),

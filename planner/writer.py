@@ -141,8 +141,9 @@ def _summary_formats(ws, df: pd.DataFrame) -> None:
             ws.cell(row=i, column=2).number_format = fmt
 
 
-COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd", "risk_charge_musd",
-                       "transport_musd", "unmet_penalty_musd")
+COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_cost_musd", "carbon_musd",
+                       "risk_charge_musd", "transport_musd", "unmet_penalty_musd", "stock_replenish_musd",
+                       "cvar_weighted_musd")  # planner.results.COMPONENTS (the writer needs no solver imports)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False,

@@ -92,7 +92,8 @@ def test_round_trip_tables(tmp_path):
     back = read_portfolio(res.output)
     assert list(back) == ["summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand",
                           "unmet_by_scenario", "supply_mix_chart", "financing", "commitments", "member_totals",
-                          "milestones", "screening", "traceability", "allied_share", "emissions", "water",
+                          "milestones", "screening", "scenario_costs", "unmet_risk", "concentration", "stockpiles",
+                          "stock_releases", "traceability", "allied_share", "emissions", "water",
                           "run_info", "map"]
     flows = back["flows"]
     assert set(zip(flows["origin"], flows["destination"], flows["flow_tpy"])) == {("N1", "R1", 100.0),

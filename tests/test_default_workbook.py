@@ -46,10 +46,11 @@ def test_default_without_standards_solves_to_its_known_optimum():
 
 
 def test_default_components_add_up_and_are_positive(default_run):
+    from planner.results import COMPONENTS
     c = default_run.costs
-    parts = [k for k in c if k != "total_cost_musd"]
-    assert sum(c[k] for k in parts) == pytest.approx(c["total_cost_musd"], rel=1e-12)
-    assert all(c[k] > 0 for k in parts)
+    assert sum(c[k] for k in COMPONENTS) == pytest.approx(c["total_cost_musd"], rel=1e-12)
+    assert all(c[k] > 0 for k in ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd",
+                                  "risk_charge_musd", "transport_musd", "unmet_penalty_musd"))
 
 
 def test_default_hand_over_is_complete(default_run):
