@@ -275,7 +275,7 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
                 "risk_weight_usd_per_t": 10_000, "carbon_price_usd_per_tco2e": 50, "max_country_share_refining": 0.8,
                 "max_country_share_mining": None,
                 "min_esg_score": None, "freight_usd_per_t_km": 0.02, "host_min_share": None,
-                "burden_tolerance": 0.1, "min_benefit_ratio": None}
+                "burden_tolerance": 0.1, "min_benefit_ratio": None, "cvar_alpha": 0.9, "cvar_weight": None}
     notes = {
         "base_year": "judgement: year of the decision (this planning round)",
         "discount_rate": "judgement estimate: real 5%, between the UK Green Book 3.5% and US OMB A-4 7% (recall)",
@@ -290,6 +290,8 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
         "host_min_share": "off: no host rule agreed (set it to test one)",
         "burden_tolerance": "judgement estimate: each member's share of PV capex within 10 points of its GDP share",
         "min_benefit_ratio": "off",
+        "cvar_alpha": "judgement: 0.9, the worst 10% of scenario probability (used by plan frontier and the summary)",
+        "cvar_weight": "off: the default plan is risk-neutral; plan frontier shows the trade-off",
     }
     for k, n in notes.items():
         prov.add("settings", k, "value", n)
@@ -541,14 +543,22 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     t35 = t35.loc[[v[0] for v in MINERALS.values()]]
     ratios = (t35["NZE"] / t35["STEPS"]).round(2)
     surge = 1.2
+    drc_years = round((pd.Timestamp("2025-10-16") - pd.Timestamp("2025-02-22")).days / 365.25, 2)
     scenarios = pd.DataFrame([
-        {"scenario": "base", "probability": 0.60, "demand_multiplier": 1.0},
-        {"scenario": "cn_export_controls", "probability": 0.15, "demand_multiplier": 1.0},
-        {"scenario": "drc_cobalt_halt", "probability": 0.10, "demand_multiplier": 1.0},
-        {"scenario": "demand_surge", "probability": 0.15, "demand_multiplier": surge},
+        {"scenario": "base", "probability": 0.55, "demand_multiplier": 1.0, "shock_years": None},
+        {"scenario": "cn_export_controls", "probability": 0.15, "demand_multiplier": 1.0, "shock_years": 2.0},
+        {"scenario": "drc_cobalt_halt", "probability": 0.10, "demand_multiplier": 1.0, "shock_years": drc_years},
+        {"scenario": "idn_nickel_ban", "probability": 0.05, "demand_multiplier": 1.0, "shock_years": 2.0},
+        {"scenario": "demand_surge", "probability": 0.15, "demand_multiplier": surge, "shock_years": None},
     ])
     prov.add("scenarios", "all", "probability", "judgement estimate: scenario probabilities (no sourced "
-             "likelihoods); base 0.60, China export controls 0.15, DRC cobalt halt 0.10, demand surge 0.15")
+             "likelihoods); base 0.55, China export controls 0.15, DRC cobalt halt 0.10, Indonesian nickel ban "
+             "tightening 0.05, demand surge 0.15")
+    prov.add("scenarios", "drc_cobalt_halt", "shock_years", f"sourced: the DRC suspension ran from 2025-02-22 until "
+             f"quotas replaced it on 2025-10-16 (export_controls.csv): {drc_years} years")
+    prov.add("scenarios", "cn_export_controls, idn_nickel_ban", "shock_years", "judgement estimate: two years per "
+             "period before substitutes and new capacity respond")
+    prov.add("scenarios", "base, demand_surge", "shock_years", "blank: the whole period (no shock to bridge)")
     prov.add("scenarios", "demand_surge", "demand_multiplier", "judgement estimate: 1.2, at the low end of IEA "
              "NZE / STEPS total demand in 2035 (demand_projections_iea.csv): "
              + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
@@ -557,13 +567,27 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
         {"scenario": "cn_export_controls", "country": "CHN", "site": "", "mineral": "REE", "period": None, "availability": 0.1},
         {"scenario": "drc_cobalt_halt", "country": "COD", "site": "", "mineral": "CO", "period": None, "availability": 0.0},
         {"scenario": "drc_cobalt_halt", "country": "CHN", "site": "", "mineral": "CO", "period": None, "availability": 0.3},
+        {"scenario": "idn_nickel_ban", "country": "IDN", "site": "", "mineral": "NI", "period": None, "availability": 0.5},
     ])
+    prov.add("disruptions", "idn_nickel_ban", "availability", "judgement estimate: half of Indonesia's nickel "
+             "exports withheld, a tightening of the ore export ban in force since 2020-01-01 (export_controls.csv) "
+             "to intermediate products")
     prov.add("disruptions", "cn_export_controls", "availability", "judgement estimate of severity (10% of "
              "capacity available) for China's graphite licensing (Dec 2023) and REE/magnet licensing (Apr/Oct "
              "2025), export_controls.csv")
     prov.add("disruptions", "drc_cobalt_halt", "availability", "sourced event: DRC cobalt export suspension of "
              "22 Feb 2025 (export_controls.csv) modelled as a full halt; Chinese refined cobalt, fed mostly by "
              "DRC hydroxide, at 30% (judgement estimate)")
+    # joint stockpiles: one alliance-wide stock per mineral
+    d2030 = demand[demand["period"] == 2030].groupby("mineral")["demand_tpy"].sum()
+    stockpiles = pd.DataFrame([{"mineral": mid, "member": "", "max_t": round(float(d2030[mid]) * 60 / 365, 1),
+                                "holding_cost_usd_per_t_yr": round(0.06 * PRICE[mid], 1),
+                                "acquisition_cost_usd_per_t": PRICE[mid]} for mid in MINERALS])
+    prov.add("stockpiles", "all", "max_t", "judgement estimate: 60 days of the alliance's 2030 demand (the IEA "
+             "oil-stock obligation is 90 days of net imports, recall; scaled down for minerals)")
+    prov.add("stockpiles", "all", "acquisition_cost_usd_per_t", PRICE_NOTE)
+    prov.add("stockpiles", "all", "holding_cost_usd_per_t_yr", "judgement estimate: 6% of the price per year "
+             "(5% cost of capital, the workbook's discount rate, plus 1% storage and insurance)")
     standards = pd.DataFrame([{"criterion": "water_stress", "stage": "", "min": None, "max": 3.0,
                                "note": "no co-financing in countries of high or extremely high baseline water "
                                        "stress (Aqueduct > 3); existing sites there are reported only"}])
@@ -572,7 +596,7 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     prov.add("minerals", "all", "min_allied_share", "off: no domestic-content rule agreed (set one to test it)")
     return {"periods": periods, "minerals": minerals, "countries": countries, "members": members,
             "sites": sites_df, "demand": demand, "scrap": scrap_df, "scenarios": scenarios, "budgets": budgets,
-            "disruptions": disruptions, "standards": standards}, settings, prov
+            "disruptions": disruptions, "standards": standards, "stockpiles": stockpiles}, settings, prov
 
 
 def write(tables, settings, prov: Provenance, path: Path) -> None:

@@ -193,6 +193,41 @@ def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_
 
 
 @cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--points", type=click.IntRange(min=2), default=5, show_default=True, help="points on the frontier")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="output workbook (default: a new file under outputs/)")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+@click.option("--model", "model", default="baseline", show_default=True, help="model definition")
+@click.option("--time-limit", type=float, default=None, help="solver time limit in seconds (each point)")
+@click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
+@click.option("--quiet", is_flag=True, help="print only where the workbook was written")
+def frontier(input_path, points, output, force, model, time_limit, mip_gap, quiet):
+    """Trace the frontier between expected cost and the CVaR of scenario cost (epsilon-constraint)."""
+    from .errors import OutputExistsError as _Exists
+    from .frontier import frontier_tables
+    from .writer import check_target, write_tables
+
+    target = _target(input_path, output, "frontier")
+    try:
+        check_target(target, force)
+        tables = frontier_tables(input_path, points, model=model, time_limit=time_limit, mip_gap=mip_gap,
+                                 progress=None if quiet else (lambda m: click.echo(m, err=True)))
+        write_tables(tables, target, force=force)
+    except _Exists as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except DefinitionError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    except RuntimeError as exc:
+        _fail(str(exc), STATUSES["error"][0])
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing written", STATUSES["interrupted"][0])
+    click.echo(f"wrote {target}")
+
+
+@cli.command()
 @click.argument("runs", metavar="A.xlsx B.xlsx [C.xlsx ...]", nargs=-1, required=True,
                 type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,

@@ -87,8 +87,8 @@ class PlanData:
     # emergency response (issue 5)
     stockpiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # index stockpile id: mineral, member, ...
     STOCKPILES: tuple[str, ...] = ()
-    RELEASE: tuple[tuple[str, str, int], ...] = ()  # (stockpile, member, period) a release may serve
-    shock_years: dict[tuple[str, int], float] = field(default_factory=dict)  # (scenario, period) -> d_{s,t}
+    RELEASE: tuple[tuple[str, str, int, str], ...] = ()  # (stockpile, member, period, scenario) of a release
+    shock_years: dict[tuple[str, int], float] = field(default_factory=dict)  # (shock scenario, period) -> d_{s,t}
     cvar_alpha: float | None = None
     cvar_weight: float | None = None
     warnings: list[str] = field(default_factory=list)
@@ -464,12 +464,12 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     sigma_ref, sigma_mine = _share_caps(s, raw.settings_rows)
     sigma_by_mineral = {mi: (float(v) if v is not None and not pd.isna(v) else sigma_ref)
                         for mi, v in minerals["max_country_share"].items()}
-    stockpiles, release = _stockpiles(t.get("stockpiles"), minerals, all_members, members, inactive, demand, warnings)
-    shock = {}
-    for sc_, d in scenarios["shock_years"].items():
-        for p in PERIODS:
-            L = float(periods.loc[p, "years"])
-            shock[(sc_, p)] = L if d is None or pd.isna(d) else min(float(d), L)
+    shock = {(sc_, p): min(float(d), float(periods.loc[p, "years"])) for sc_, d in scenarios["shock_years"].items()
+             if d is not None and not pd.isna(d) for p in PERIODS}
+    mineral_of = sites["mineral"].to_dict()
+    disrupted = {(sc_, mineral_of[f], p) for (sc_, f, p), x in availability.items() if x < 1 and (sc_, p) in shock}
+    stockpiles, release = _stockpiles(t.get("stockpiles"), minerals, all_members, members, inactive, demand, warnings,
+                                      disrupted)
     weight = s.get("cvar_weight")
     alpha = s.get("cvar_alpha")
     if weight is not None and alpha is None:
@@ -536,10 +536,12 @@ def _limits(lim: pd.DataFrame | None, PERIODS, all_members, inactive, countries,
     return pd.DataFrame(keep, columns=cols).reset_index(drop=True), covered
 
 
-def _stockpiles(df, minerals, all_members, members, inactive, demand, warnings):
+def _stockpiles(df, minerals, all_members, members, inactive, demand, warnings, disrupted):
     """The stockpile rows (index: id `mineral:member` or `mineral:alliance`) and the (stockpile, member,
-    period) pairs a release may serve: the holder, or every active member for an alliance-wide stock,
-    wherever that member has demand for the mineral."""
+    period, scenario) a release may serve: the holder, or every active member for an alliance-wide
+    stock, wherever that member has demand for the mineral, in the (scenario, mineral, period) of
+    `disrupted`: scenarios with a shock whose disruptions touch the mineral in that period. A stock
+    bridges a shock; it is not released against shortfalls no disruption caused."""
     cols = ["mineral", "member", "max_t", "holding_cost_usd_per_t_yr", "acquisition_cost_usd_per_t", "_row"]
     if df is None or df.empty:
         return pd.DataFrame(columns=cols), ()
@@ -559,7 +561,7 @@ def _stockpiles(df, minerals, all_members, members, inactive, demand, warnings):
         who = [r["member"]] if r["member"] else list(members.index)
         for (a, mi, t) in demand.index:
             if mi == r["mineral"] and a in who:
-                release.append((p, a, int(t)))
+                release += [(p, a, int(t), sc_) for (sc_, m_, tt) in sorted(disrupted) if m_ == mi and tt == t]
     return sp, tuple(sorted(release))
 
 

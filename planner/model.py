@@ -81,9 +81,9 @@ def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
                         doc="stock held in period t (first stage; at most max_t) [t]")
     m.v_stock_added = pyo.Var(m.STOCKPILES, m.PERIODS, domain=pyo.NonNegativeReals,
                               doc="stock bought at the start of period t [t]")
-    m.RELEASE = pyo.Set(initialize=data.RELEASE, dimen=3, ordered=True,
-                        doc="(stockpile, member, period) a release may serve")
-    m.v_release = pyo.Var(m.RELEASE, m.SCENARIOS, domain=pyo.NonNegativeReals,
+    m.RELEASE = pyo.Set(initialize=data.RELEASE, dimen=4, ordered=True,
+                        doc="(stockpile, member, period, shock scenario) a release may serve")
+    m.v_release = pyo.Var(m.RELEASE, domain=pyo.NonNegativeReals,
                           doc="stock released to the member during the scenario's shock [t/yr]")
 
 
@@ -307,12 +307,12 @@ def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
     with r the releases of the stockpiles of mineral m that may serve a."""
     mineral_of = data.stockpiles["mineral"].to_dict() if len(data.stockpiles) else {}
     releases: dict[tuple[str, str, int], list] = {}
-    for p, a, t in data.RELEASE:
-        releases.setdefault((a, mineral_of[p], t), []).append((p, a, t))
+    for p, a, t, s in data.RELEASE:
+        releases.setdefault((a, mineral_of[p], t, s), []).append((p, a, t, s))
 
     def rule(m, a, mineral, t, s):
         delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mineral), ()))
-        released = sum(m.v_release[k, s] for k in releases.get((a, mineral, t), ()))
+        released = sum(m.v_release[k] for k in releases.get((a, mineral, t, s), ()))
         return delivered + released + m.v_unmet[a, mineral, t, s] >= demand_required(data, a, mineral, t, s)
 
     m.demand_coverage = pyo.Constraint(m.DEMANDS, m.SCENARIOS, rule=rule,
@@ -482,15 +482,15 @@ def define_stock_build_up(m: pyo.ConcreteModel, data: PlanData) -> None:
 def define_stock_release(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Stock release: d_{s,t} \sum_a r_{p,a,t,s} \le S_{p,t}: during a shock lasting d_{s,t} years (the
     scenario's shock_years, at most the period) the stock can sustain a release rate of S / d."""
-    by_key: dict[tuple[str, int], list] = {}
-    for p, a, t in data.RELEASE:
-        by_key.setdefault((p, t), []).append((p, a, t))
+    by_key: dict[tuple[str, int, str], list] = {}
+    for k in data.RELEASE:
+        by_key.setdefault((k[0], k[2], k[3]), []).append(k)
 
     def rule(m, p, t, s):
-        return data.shock_years[(s, t)] * sum(m.v_release[k, s] for k in by_key[(p, t)]) <= m.v_stock[p, t]
+        return data.shock_years[(s, t)] * sum(m.v_release[k] for k in by_key[(p, t, s)]) <= m.v_stock[p, t]
 
-    m.stock_release = pyo.Constraint(pyo.Set(initialize=tuple(sorted(by_key)), dimen=2, ordered=True), m.SCENARIOS,
-                                     rule=rule, doc="tonnes released over the shock <= stock held [t]")
+    m.stock_release = pyo.Constraint(pyo.Set(initialize=tuple(sorted(by_key)), dimen=3, ordered=True), rule=rule,
+                                     doc="tonnes released over the shock <= stock held [t]")
 
 
 def define_cvar_excess(m: pyo.ConcreteModel, data: PlanData, alpha: float) -> None:
@@ -550,8 +550,8 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
         w(t) * pen * m.v_unmet[a, mi, t, s] for (a, mi, t) in data.demand.index) if pen else 0.0,
         doc="PV of the unmet-demand penalty in scenario s [MUSD]")
     m.e_stock_replenish_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
-        USD_TO_MUSD * delta[t] * acq[p] * data.shock_years[(s, t)] * m.v_release[(p, a, t), s]
-        for (p, a, t) in data.RELEASE), doc="PV of replenishing the stock released in scenario s [MUSD]")
+        USD_TO_MUSD * delta[t] * acq[p] * data.shock_years[(s, t)] * m.v_release[p, a, t, ss]
+        for (p, a, t, ss) in data.RELEASE if ss == s), doc="PV of replenishing the stock released in scenario s [MUSD]")
     m.e_scenario_cost = pyo.Expression(m.SCENARIOS, rule=lambda m, s: m.e_first_stage + m.e_operating_s[s]
                                        + m.e_transport_s[s] + m.e_unmet_penalty_s[s] + m.e_stock_replenish_s[s],
                                        doc="present-value cost if scenario s happens [MUSD]")

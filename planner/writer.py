@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -132,6 +132,27 @@ def _cost_chart(ws, df: pd.DataFrame) -> None:
     ws.add_chart(chart, "E2")
 
 
+def _frontier_chart(ws, df: pd.DataFrame) -> None:
+    """Expected cost against CVaR, one marker per frontier point (points without a plan are skipped)."""
+    cols = list(df.columns)
+    ok = [i for i, v in enumerate(df.get("cvar_musd", []), start=2) if isinstance(v, (int, float))]
+    if len(ok) < 2:
+        return
+    chart = ScatterChart()
+    chart.title = "Cost-risk frontier"
+    chart.style = 13
+    chart.x_axis.title = "CVaR of scenario cost (MUSD)"
+    chart.y_axis.title = "Expected cost (MUSD)"
+    chart.legend = None
+    x = Reference(ws, min_col=cols.index("cvar_musd") + 1, min_row=ok[0], max_row=ok[-1])
+    y = Reference(ws, min_col=cols.index("expected_cost_musd") + 1, min_row=ok[0], max_row=ok[-1])
+    series = Series(y, x, title="frontier")
+    series.marker.symbol = "circle"
+    chart.series.append(series)
+    chart.height, chart.width = 9, 16
+    ws.add_chart(chart, f"{get_column_letter(len(cols) + 2)}2")
+
+
 def _summary_formats(ws, df: pd.DataFrame) -> None:
     """A key/value sheet holds quantities of several units: format each value by its key."""
     for i, key in enumerate(df["key"].astype(str), start=2):
@@ -158,6 +179,8 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
             _capex_chart(ws, df)
         if name == "supply_mix_chart":
             _share_chart(ws, df)
+        if name == "frontier":
+            _frontier_chart(ws, df)
         if name == "summary":
             _summary_formats(ws, df)
             _cost_chart(ws, df)

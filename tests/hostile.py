@@ -260,6 +260,22 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
                                "E_OUT_OF_RANGE", "minerals!C2"),
     "water_stress_out_of_scale": (_edit(lambda s, t: s["countries"][0].__setitem__("water_stress", 7)),
                                   "E_OUT_OF_RANGE", "countries!G2"),
+    # stockpiles, shocks and CVaR (issue 5)
+    "stockpile_unknown_mineral": (_edit(lambda s, t: s.__setitem__("stockpiles", [
+        {"mineral": "Y", "member": None, "max_t": 10, "acquisition_cost_usd_per_t": 1}])), "E_UNKNOWN_REF",
+        "stockpiles!A2"),
+    "stockpile_negative_size": (_edit(lambda s, t: s.__setitem__("stockpiles", [
+        {"mineral": "X", "member": None, "max_t": -10, "acquisition_cost_usd_per_t": 1}])), "E_OUT_OF_RANGE",
+        "stockpiles!C2"),
+    "stockpile_twice_for_a_holder": (_edit(lambda s, t: s.__setitem__("stockpiles", [
+        {"mineral": "X", "member": "AA", "max_t": 10, "acquisition_cost_usd_per_t": 1},
+        {"mineral": "X", "member": "AA", "max_t": 20, "acquisition_cost_usd_per_t": 1}])), "E_DUPLICATE",
+        "stockpiles!A3"),
+    "shock_of_zero_years": (_edit(lambda s, t: s.__setitem__("scenarios", [
+        {"scenario": "base", "probability": 1, "demand_multiplier": 1, "shock_years": 0}])), "E_OUT_OF_RANGE",
+        "scenarios!D2"),
+    "cvar_level_of_one": (_edit(lambda s, t: t.__setitem__("cvar_alpha", 1)), "E_OUT_OF_RANGE",
+                          f"settings!B{list(tiny()[1]).index('freight_usd_per_t_km') + 3}"),
     # files
     "csv_renamed_xlsx": (_raw(lambda f: b"site,country\nM1,CCC\n"), "E_FILE_FORMAT", ""),
     "truncated_file": (_raw(lambda f: _edit(lambda s, t: None)(f).read_bytes()[:3000]), "E_FILE_FORMAT", ""),

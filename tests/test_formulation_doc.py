@@ -9,7 +9,8 @@ from planner import model
 
 DOC = Path(__file__).resolve().parent.parent / "models" / "formulation.md"
 NOT_FAMILIES = {"sets and indices", "parameters", "variables and expressions", "objective",
-                "verification of a reported solution", "where later issues plug in", "membership what-if"}
+                "verification of a reported solution", "where later issues plug in", "membership what-if",
+                "stress test and value of the stochastic solution", "cost-risk frontier"}
 
 
 def headings():

@@ -80,3 +80,41 @@ def test_stress_cli_writes_its_workbook(tmp_path):
     assert r.exit_code == 2 and "exists" in r.output  # never overwritten without --force
     r = CliRunner().invoke(cli, ["stress", str(src), "-o", str(tmp_path / "x.xlsx"), "--countries", "ZZZ"])
     assert r.exit_code == 2 and "unknown country ZZZ" in r.output
+
+
+def test_frontier_end_points_are_the_single_objective_optima(tmp_path):
+    # The CVaR case of test_risk without a weight: without R1 expected cost 145,000 USD and CVaR_0.9
+    # 1,000,000; with R1 both 200,000. End points: least expected cost = the plan solve optimum
+    # (145,000, no build); least CVaR = 200,000 (build R1). The middle point of three has
+    # epsilon = 600,000, which only the R1 plan meets, so it builds R1 at 200,000.
+    from planner.frontier import frontier_tables
+    sheets, settings = cvar_case(None)
+    src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
+    solo = solve_workbook(src, write=False, model="precise")
+    t = frontier_tables(src, 3, model="precise")
+    f = t["frontier"]
+    assert list(f["status"]) == ["optimal"] * 3
+    assert f["expected_cost_musd"].iloc[0] == pytest.approx(solo.costs["total_cost_musd"], abs=TOL)
+    assert f["expected_cost_musd"].iloc[0] == pytest.approx(0.145, abs=TOL)
+    assert f["cvar_musd"].iloc[0] == pytest.approx(1.0, abs=TOL)
+    assert f["epsilon_cvar_musd"].iloc[1] == pytest.approx(0.6, abs=TOL)
+    assert list(f["expected_cost_musd"].iloc[1:]) == [pytest.approx(0.2, abs=TOL)] * 2
+    assert f["cvar_musd"].iloc[-1] == pytest.approx(0.2, abs=TOL)
+    b = t["frontier_builds"].set_index("point")
+    assert b.loc[1, "R1"] == "" and b.loc[2, "R1"] == 2030 and b.loc[3, "R1"] == 2030
+
+
+def test_frontier_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+    from planner.writer import read_portfolio
+    sheets, settings = cvar_case(None)
+    src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
+    out = tmp_path / "fr.xlsx"
+    r = CliRunner().invoke(cli, ["frontier", str(src), "--points", "2", "-o", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    back = read_portfolio(out)
+    assert len(back["frontier"]) == 2 and "R1" in back["frontier_builds"].columns
+    r = CliRunner().invoke(cli, ["frontier", str(src), "--points", "1", "-o", str(tmp_path / "x.xlsx")])
+    assert r.exit_code == 2
