@@ -16,6 +16,14 @@ from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXI
 MAX_WARNINGS_SHOWN = 12
 
 
+def _progress_line(elapsed, incumbent, bound, gap) -> None:
+    """One line of live MIP progress on stderr (HiGHS's callbacks, every few seconds)."""
+    inc = f"{incumbent:,.1f}" if incumbent is not None else "none yet"
+    bnd = f"{bound:,.1f}" if bound is not None else "-"
+    g = f"{gap:.4%}" if gap is not None else "-"
+    click.echo(f"  {elapsed:7.1f} s   incumbent {inc} MUSD   bound {bnd} MUSD   gap {g}", err=True)
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -42,15 +50,18 @@ def cli() -> None:
               help="when infeasible, print HiGHS's irreducible infeasible subset of the LP relaxation")
 @click.option("--standards", type=click.Choice(["on", "off"]), default=None,
               help="apply the workbook's standards sheet (default: as the model definition says, on)")
+@click.option("--write-mps", type=click.Path(dir_okay=False), default=None,
+              help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
-def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, quiet):
+def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, write_mps, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
     try:
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
                              mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis,
-                             standards=None if standards is None else standards == "on")
+                             standards=None if standards is None else standards == "on",
+                             progress=None if quiet else _progress_line, write_mps=write_mps)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
@@ -225,6 +236,29 @@ def frontier(input_path, points, output, force, model, time_limit, mip_gap, quie
     except KeyboardInterrupt:
         _fail("interrupted; nothing written", STATUSES["interrupted"][0])
     click.echo(f"wrote {target}")
+
+
+@cli.command("import-orlib")
+@click.argument("source", metavar="CAP.txt", type=click.Path(dir_okay=False))
+@click.argument("output", metavar="OUT.xlsx", type=click.Path(dir_okay=False))
+@click.option("--capacity", type=float, default=None,
+              help="warehouse capacity for capa/capb/capc (their files leave it open; capopt.txt lists the values)")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+def import_orlib(source, output, capacity, force):
+    """Write an OR-Library capacitated warehouse location instance as a planner workbook."""
+    from .orlib import read_cap, write_cap_workbook
+
+    try:
+        inst = read_cap(source, capacity)
+    except FileNotFoundError:
+        _fail(f"'{source}' does not exist", INPUT_ERROR_EXIT)
+    except (ValueError, IndexError) as exc:
+        _fail(f"'{source}' is not an OR-Library cap file ({exc})", INPUT_ERROR_EXIT)
+    try:
+        write_cap_workbook(inst, output, force=force)
+    except OutputExistsError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    click.echo(f"wrote {output}: {len(inst.capacity)} warehouses, {len(inst.demand)} customers")
 
 
 @cli.command()

@@ -149,9 +149,11 @@ def content_hash(raw: RawWorkbook) -> str:
     for name in sorted(raw.tables):
         df = raw.tables[name].drop(columns="_row")
         # row order and column order are not content: sort both so shuffled copies hash the same
-        df = df[sorted(df.columns)]
+        cols = sorted(df.columns)
+        df = df[cols]
         text = df.astype(object).where(df.notna(), "nan").astype(str)  # pandas 3 keeps NaN through astype(str)
-        df = df.iloc[sorted(range(len(df)), key=lambda i: tuple(text.iloc[i]))]
+        keys = list(zip(*(text[c].tolist() for c in cols))) if cols else [()] * len(df)
+        df = df.iloc[sorted(range(len(df)), key=keys.__getitem__)]
         h.update(name.encode())
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()
@@ -428,13 +430,17 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                 arcs.append((o, a, "delivery", mineral))
     used_overrides = set()
     rows = []
+    where = {f: (la, lo) for f, la, lo in zip(sites.index, sites["lat"], sites["lon"])}
+    where_member = {a: (la, lo) for a, la, lo in zip(members.index, members["lat"], members["lon"])}
     for o, d_, kind, mineral in arcs:
         if (o, d_) in overrides:
             cost = overrides[(o, d_)]
             used_overrides.add((o, d_))
+        elif freight:
+            dl = where[d_] if kind == "supply" else where_member[d_]
+            cost = freight * haversine_km(*where[o], *dl)
         else:
-            dl = sites.loc[d_] if kind == "supply" else members.loc[d_]
-            cost = freight * haversine_km(sites.loc[o, "lat"], sites.loc[o, "lon"], dl["lat"], dl["lon"])
+            cost = 0.0
         rows.append((o, d_, kind, mineral, cost))
     for k in overrides:
         if k not in used_overrides:
@@ -446,6 +452,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     out_arcs, in_arcs, member_in = defaultdict(list), defaultdict(list), defaultdict(list)
     share_idx = defaultdict(list)
     member_of = countries["member"].to_dict()
+    country_of = sites["country"].to_dict()
     for a, (o, d_, kind, mineral) in enumerate(zip(arcs_df["origin"], arcs_df["destination"],
                                                    arcs_df["kind"], arcs_df["mineral"])):
         out_arcs[o].append(a)
@@ -453,7 +460,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
             in_arcs[d_].append(a)
         else:
             member_in[(d_, mineral)].append(a)
-            c = sites.loc[o, "country"]
+            c = country_of[o]
             if member_of.get(c) != d_:
                 share_idx[(d_, mineral, c)].append(a)
 

@@ -41,6 +41,29 @@ def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -
     return data.demand_tpy[(member, mineral, t)] * data.multiplier[s]
 
 
+def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
+    """The most a flow can usefully carry, as variable bounds (not rows): a delivery never more than
+    the member's demand D_{a,m,t} mu_s (0 without a demand row) nor its supplier's available capacity;
+    a supply arc never more than the mine's available capacity nor what the refinery can refine.
+    Over-delivery only costs, so no optimal plan is cut off; the bounds let HiGHS derive the
+    variable-upper-bound cuts of facility location (on the OR-Library capacitated warehouse
+    instances they turned a plan 4x the optimum into the optimum)."""
+    cap = data.sites["capacity_tpy"].astype(float).to_dict()
+    yld = data.sites["yield"].astype(float).to_dict()
+    out = {}
+    for a, (o, d, kind, mi) in enumerate(zip(data.arcs["origin"], data.arcs["destination"], data.arcs["kind"],
+                                             data.arcs["mineral"])):
+        for t in data.PERIODS:
+            for s in data.SCENARIOS:
+                supply = data.avail(s, o, t) * cap[o]
+                if kind == "delivery":
+                    need = data.demand_tpy.get((d, mi, t), 0.0) * data.multiplier[s]
+                    out[(a, t, s)] = min(supply, need)
+                else:
+                    out[(a, t, s)] = min(supply, data.avail(s, d, t) * cap[d] / yld[d])
+    return out
+
+
 # --- sets and variables --------------------------------------------------------------------
 
 def define_sets(m: pyo.ConcreteModel, data: PlanData) -> None:
@@ -58,8 +81,10 @@ def define_sets(m: pyo.ConcreteModel, data: PlanData) -> None:
 def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.v_build = pyo.Var(m.BUILD_OPTIONS, domain=pyo.Binary,
                         doc="1 if candidate f is built (final investment decision) in period t [-]")
+    ub = flow_upper_bounds(data)
     m.v_flow = pyo.Var(m.ARCS, m.PERIODS, m.SCENARIOS, domain=pyo.NonNegativeReals,
-                       doc="flow on arc in period t, scenario s [t/yr]")
+                       bounds=lambda m, a, t, s: (0, ub[(a, t, s)]),
+                       doc="flow on arc in period t, scenario s (at most what can be used: see flow_upper_bounds) [t/yr]")
     m.v_unmet = pyo.Var(m.DEMANDS, m.SCENARIOS, domain=pyo.NonNegativeReals,
                         doc="demand not met [t/yr]")
     m.FINANCE = pyo.Set(initialize=data.FINANCE, dimen=3, ordered=True,
@@ -144,6 +169,14 @@ def define_financing_balance(m: pyo.ConcreteModel, data: PlanData) -> None:
                                  doc="present value of the capex member a pays [MUSD]")
 
 
+def define_paid_total(m: pyo.ConcreteModel, data: PlanData) -> None:
+    r"""Paid total: T = \sum_a P_a, the present value of all capex paid, one variable that the burden and
+    benefit rows refer to (so each of those rows has two terms, not one per member)."""
+    m.v_paid_total = pyo.Var(domain=pyo.NonNegativeReals, doc="present value of all capex paid [MUSD]")
+    m.paid_total = pyo.Constraint(expr=m.v_paid_total == sum(m.e_paid_pv[a] for a in data.MEMBERS),
+                                  doc="total PV capex paid = sum over members [MUSD]")
+
+
 def define_burden_target(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Burden target: P_a - s_a \sum_{a'} P_{a'} = o^+_a - o^-_a, with P_a the PV capex member a pays
     and s_a its burden_share (equal shares when none is given). It only measures the deviation; the
@@ -151,8 +184,7 @@ def define_burden_target(m: pyo.ConcreteModel, data: PlanData) -> None:
     target = data.financing.burden_target or {a: 1.0 / len(data.MEMBERS) for a in data.MEMBERS}
 
     def rule(m, a):
-        total = sum(m.e_paid_pv[b] for b in data.MEMBERS)
-        return m.e_paid_pv[a] - target[a] * total == m.v_burden_over[a] - m.v_burden_under[a]
+        return m.e_paid_pv[a] - target[a] * m.v_paid_total == m.v_burden_over[a] - m.v_burden_under[a]
 
     m.burden_target = pyo.Constraint(m.MEMBERS, rule=rule, doc="deviation from the target share [MUSD]")
     m.e_burden_deviation = pyo.Expression(expr=sum(m.v_burden_over[a] + m.v_burden_under[a] for a in data.MEMBERS),
@@ -215,7 +247,7 @@ def define_burden_band(m: pyo.ConcreteModel, data: PlanData, definition=None) ->
     s = data.financing.burden_target
 
     def total(m):
-        return sum(m.e_paid_pv[b] for b in data.MEMBERS)
+        return m.v_paid_total
 
     up = _relaxation(m, definition or ModelDefinition(), "burden_band_upper", m.MEMBERS)
     lo = _relaxation(m, definition or ModelDefinition(), "burden_band_lower", m.MEMBERS)
@@ -236,7 +268,7 @@ def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData, definition=None) 
     relax = _relaxation(m, definition or ModelDefinition(), "benefit_floor", m.MEMBERS)
 
     def rule(m, a):
-        return float(r) * m.e_paid_pv[a] <= beta[a] * sum(m.e_paid_pv[b] for b in data.MEMBERS) + relax(a)
+        return float(r) * m.e_paid_pv[a] <= beta[a] * m.v_paid_total + relax(a)
 
     m.benefit_floor = pyo.Constraint(m.MEMBERS, rule=rule, doc="benefit share >= ratio x cost share")
 
@@ -611,6 +643,7 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
     if definition.on("allied_share"):
         define_allied_share(m, data)
     define_financing_balance(m, data)
+    define_paid_total(m, data)
     define_burden_target(m, data)
     if definition.on("budget"):
         define_budget(m, data, definition)

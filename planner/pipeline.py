@@ -113,7 +113,8 @@ def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: 
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
-                   explain_iis: bool = False, standards: bool | None = None) -> RunResult:
+                   explain_iis: bool = False, standards: bool | None = None, progress=None,
+                   write_mps: str | Path | None = None) -> RunResult:
     input_path = Path(input_path)
     definition = load_definition(model)
     solver = definition.solver
@@ -139,7 +140,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     m = build_model(data, definition)
     timings["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outcome = solve_model(m, solver)
+    outcome = solve_model(m, solver, progress=progress, write_mps=write_mps)
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):

@@ -9,6 +9,7 @@ point at the cell.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import unicodedata
@@ -114,6 +115,12 @@ def _long_shared_strings(zf: zipfile.ZipFile, names: set[str]) -> dict[str, int]
     return long
 
 
+# Byte patterns that make a sheet worth parsing: a formula element, an error cell, a text run longer
+# than Excel's cell limit (namespace prefixes allowed). A sheet with none of them is skipped.
+_NEEDS_PARSE = (re.compile(rb"<(?:\w+:)?f[\s>/]"), re.compile(rb"\st=[\"']e[\"']"),
+                re.compile(rb"<(?:\w+:)?t(?:\s[^>]*)?>[^<]{%d,}" % (_MAX_CELL_CHARS + 1)))
+
+
 def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
     """(sheet -> refs of formula cells with no saved value, sheet -> {ref: error text} of error cells).
 
@@ -139,7 +146,10 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
             if not target or target not in names:
                 continue
             missing = []
-            with zf.open(target) as fh:
+            raw = zf.read(target)
+            if not long_shared and not any(p.search(raw) for p in _NEEDS_PARSE):
+                continue  # no formula, error cell or over-long text: nothing for the parser to find
+            with io.BytesIO(raw) as fh:
                 for _event, elem in SafeET.iterparse(fh, events=("end",)):
                     if elem.tag == f"{_NS_MAIN}c":
                         f = elem.find(f"{_NS_MAIN}f")

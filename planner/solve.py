@@ -1,28 +1,34 @@
 """The one place that talks to the solver and maps every outcome to a status and exit code.
 
-Pyomo's HiGHS interface (pyomo.contrib.solver, backed by highspy) is called with
-`load_solutions=False` and `raise_exception_on_nonoptimal_result=False`, so an infeasible or
-time-limited solve returns here instead of raising; the termination condition is mapped
-explicitly below. After the hand-over, HiGHS's own row and column counts are compared with what
-the Pyomo model holds, so a block of rows silently rejected by HiGHS cannot pass as optimal.
+The Pyomo model is compiled once to standard form (`pyomo.repn.plugins.standard_form`: arrays and a
+sparse matrix) and handed to HiGHS with highspy's array calls (`addVars`, `addRows`,
+`changeColsIntegrality`). That is faster than Pyomo's own HiGHS interfaces, and it lets the
+planner check that every coefficient is finite before the hand-over and that HiGHS holds exactly
+the rows, columns and nonzeros sent. HiGHS's model status is mapped explicitly below; an
+infeasible or time-limited solve returns here, never raises. The solve runs in highspy's worker
+thread, so Ctrl-C stops it cleanly and keeps the best plan; MIP callbacks carry live progress.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import io
 import math
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import highspy
-from dataclasses import dataclass, field
-
+import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.repn import generate_standard_repn
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.common.tee import capture_output
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from .definition import SolverOptions
+
+MS = highspy.HighsModelStatus
+INF = highspy.kHighsInf
+PROGRESS_EVERY_S = 2.0  # seconds between two progress lines (and before the first)
 
 # status -> (exit code, usable result?, message)
 STATUSES: dict[str, tuple[int, bool, str]] = {
@@ -40,8 +46,8 @@ INPUT_ERROR_EXIT = 1
 USAGE_ERROR_EXIT = 2
 WRITE_ERROR_EXIT = 9  # solved, but the workbook could not be written (the JSON copy was)
 
-_LIMITS = {TerminationCondition.maxTimeLimit, TerminationCondition.iterationLimit,
-           TerminationCondition.objectiveLimit, TerminationCondition.minStepLength}
+_LIMITS = {MS.kTimeLimit, MS.kIterationLimit, MS.kSolutionLimit, MS.kObjectiveBound, MS.kObjectiveTarget,
+           MS.kMemoryLimit}
 
 
 @dataclass
@@ -74,44 +80,91 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 
 
 @dataclass
-class ModelStats:
-    rows: int
-    cols: int
-    nonzeros: int
-    coef_min: float
-    coef_max: float
-    nonfinite: list[str]
+class Compiled:
+    """A model in HiGHS's terms: columns (Pyomo variables), rows with lower and upper bounds, the
+    sparse matrix by rows, the objective, and the names of anything non-finite."""
+
+    columns: list
+    rows: list  # RowEntry(constraint, bound type: 0 equality, 1 upper, -1 lower)
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray  # indices of integer columns
+    cost: np.ndarray
+    offset: float
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    A: object  # scipy.sparse.csr_array
+    nonfinite: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.A.shape[0])
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.columns)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.A.nnz)
+
+    def coef_range(self) -> tuple[float, float]:
+        d = np.abs(self.A.data[np.isfinite(self.A.data) & (self.A.data != 0)])
+        return (float(d.min()), float(d.max())) if d.size else (0.0, 0.0)
 
 
-def model_stats(m: pyo.ConcreteModel) -> ModelStats:
-    """Rows, columns and nonzeros of the model as HiGHS should receive it, the range of the
-    absolute constraint coefficients, and the names of rows or bounds with a non-finite number."""
-    rows = nnz = 0
-    cols: set[int] = set()
-    lo, hi = math.inf, 0.0
+def _bound(x, default: float) -> float:
+    return default if x is None else float(x)
+
+
+def compile_model(m: pyo.ConcreteModel) -> Compiled:
+    """Standard form of `m` (fixed variables folded into the row bounds), with the names of any row,
+    objective or variable bound holding a non-finite number."""
+    info = LinearStandardFormCompiler().write(m, mixed_form=True)
+    A = info.A.tocsr()
+    rhs = np.asarray(info.rhs, dtype=float)
+    kind = np.array([r.bound_type for r in info.rows], dtype=int)
+    lower = np.where(kind == 1, -INF, rhs)
+    upper = np.where(kind == -1, INF, rhs)
+    cols = list(info.columns)
+    cost = info.c.toarray()[0] if info.c.shape[0] else np.zeros(len(cols))
     bad: list[str] = []
-    for c in m.component_data_objects(pyo.Constraint, active=True):
-        rows += 1
-        r = generate_standard_repn(c.body, quadratic=False, compute_values=True)
-        for v, a in zip(r.linear_vars, r.linear_coefs):  # fixed variables fold into the row bounds
-            if not math.isfinite(a):
-                bad.append(c.name)
-            elif a != 0:
-                nnz += 1
-                lo, hi = min(lo, abs(a)), max(hi, abs(a))
-        if not math.isfinite(r.constant):
-            bad.append(c.name)
-        # ... but stay columns in HiGHS (with equal bounds)
-        cols.update(id(v) for v in pyo.expr.identify_variables(c.body, include_fixed=True))
-        for bound in (c.lower, c.upper):
-            if bound is not None and not math.isfinite(pyo.value(bound)):
-                bad.append(c.name)
-    for o in m.component_data_objects(pyo.Objective, active=True):
-        r = generate_standard_repn(o.expr, quadratic=False, compute_values=True)
-        if any(not math.isfinite(a) for a in r.linear_coefs):
-            bad.append(o.name)
-        cols.update(id(v) for v in pyo.expr.identify_variables(o.expr, include_fixed=True))
-    return ModelStats(rows, len(cols), nnz, lo if lo < math.inf else 0.0, hi, sorted(set(bad)))
+    if not np.isfinite(A.data).all():
+        row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+        bad += [info.rows[i].constraint.name for i in np.unique(row_of[~np.isfinite(A.data)])]
+    bad += [info.rows[i].constraint.name for i in np.flatnonzero(~np.isfinite(rhs))]
+    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+    if not np.isfinite(cost).all() or not math.isfinite(offset):
+        bad += [o.name for o in info.objectives]
+    lo = np.array([_bound(v.lb, -INF) for v in cols], dtype=float)
+    hi = np.array([_bound(v.ub, INF) for v in cols], dtype=float)
+    bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
+    integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
+    return Compiled(cols, list(info.rows), lo, hi, integer, cost, offset, lower, upper, A, sorted(set(bad)))
+
+
+def new_highs(tee: bool = False) -> highspy.Highs:
+    """A HiGHS instance, its start-up banner swallowed unless `tee`."""
+    if tee:
+        return highspy.Highs()
+    with capture_output(io.StringIO(), capture_fd=True):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    return h
+
+
+def hand_over(c: Compiled, h: highspy.Highs) -> None:
+    """Pass the compiled model to HiGHS with the array calls."""
+    n = c.n_cols
+    h.addVars(n, c.col_lower, c.col_upper)
+    if n:
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), c.cost)
+    if len(c.integer):
+        h.changeColsIntegrality(len(c.integer), c.integer, np.ones(len(c.integer), dtype=np.uint8))
+    if c.n_rows:
+        h.addRows(c.n_rows, c.row_lower, c.row_upper, c.nnz, c.A.indptr[:-1].astype(np.int32),
+                  c.A.indices.astype(np.int32), c.A.data.astype(float))
+    h.changeObjectiveOffset(c.offset)
 
 
 def _option(h, name):
@@ -119,48 +172,41 @@ def _option(h, name):
     return v[1] if isinstance(v, tuple) else v
 
 
-def map_outcome(tc: TerminationCondition, has_solution: bool) -> str:
-    if tc == TerminationCondition.convergenceCriteriaSatisfied:
+def map_outcome(status, has_solution: bool) -> str:
+    """HiGHS model status (and whether a feasible plan exists) -> planner status."""
+    if status in (MS.kOptimal, MS.kModelEmpty):
         return "optimal" if has_solution else "error"
-    if tc in _LIMITS:
+    if status in _LIMITS:
         return "best_found" if has_solution else "no_solution"
-    if tc == TerminationCondition.interrupted:
+    if status in (MS.kInterrupt, MS.kHighsInterrupt):
         return "best_found" if has_solution else "interrupted"
-    if tc in (TerminationCondition.provenInfeasible, TerminationCondition.locallyInfeasible):
+    if status == MS.kInfeasible:
         return "infeasible"
-    if tc == TerminationCondition.unbounded:
+    if status == MS.kUnbounded:
         return "unbounded"
-    if tc == TerminationCondition.infeasibleOrUnbounded:
+    if status == MS.kUnboundedOrInfeasible:
         return "infeasible_or_unbounded"
     return "error"
 
 
-@contextlib.contextmanager
-def _interruptible_highs():
-    """Let Ctrl-C stop HiGHS and keep its best plan.
+class Progress:
+    """HiGHS MIP callback -> `report(elapsed_s, incumbent, bound, gap)`, at most every
+    PROGRESS_EVERY_S seconds and only once the solve is that old."""
 
-    Pyomo's HiGHS interface sets `HandleKeyboardInterrupt` but then calls the raw `Highs.run()`,
-    which holds the main thread inside C++ until the solve ends, so Ctrl-C would be seen only
-    afterwards (and the plan lost). highspy's `Highs.solve()` runs the same `run()` in a worker
-    thread and turns Ctrl-C into a clean interrupt (model status kInterrupt, incumbent kept). For
-    the duration of our solve, `run` is routed to `solve`."""
-    original = highspy.Highs.run
-    highspy.Highs.run = highspy.Highs.solve
-    log = logging.getLogger("pyomo.contrib.solver.solvers.highs")
-    quiet = _DropInterruptWarning()
-    log.addFilter(quiet)
-    try:
-        yield
-    finally:
-        highspy.Highs.run = original
-        log.removeFilter(quiet)
+    def __init__(self, report: Callable[[float, float | None, float | None, float | None], None]):
+        self.report = report
+        self.next_at = PROGRESS_EVERY_S
 
-
-class _DropInterruptWarning(logging.Filter):
-    """Pyomo warns that kInterrupt is an unhandled status; this module handles it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "kInterrupt" not in record.getMessage()
+    def __call__(self, e) -> None:
+        d = e.data_out
+        t = float(d.running_time)
+        if t < self.next_at:
+            return
+        self.next_at = t + PROGRESS_EVERY_S
+        inc, bound = float(d.mip_primal_bound), float(d.mip_dual_bound)
+        inc = inc if math.isfinite(inc) and abs(inc) < INF else None
+        bound = bound if math.isfinite(bound) and abs(bound) < INF else None
+        self.report(t, inc, bound, relative_gap(inc, bound))
 
 
 def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> SolveOutcome:
@@ -189,75 +235,81 @@ def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> S
             m.total_cost.activate()
 
 
-def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False) -> SolveOutcome:
-    """Solve, load the solution into `m` when there is one, and report the outcome."""
+def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
+                progress: Callable | None = None, write_mps: str | Path | None = None) -> SolveOutcome:
+    """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
+    `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
+    `write_mps` saves exactly what HiGHS received."""
     options.check()
-    stats = model_stats(m)
-    if stats.nonfinite:
+    t0 = time.perf_counter()
+    c = compile_model(m)
+    compile_s = time.perf_counter() - t0
+    if c.nonfinite:
         return SolveOutcome("error", "not_solved", None, None, None, 0.0, "",
-                            message=f"non-finite coefficient or bound in {', '.join(stats.nonfinite[:5])}; "
+                            message=f"non-finite coefficient or bound in {', '.join(c.nonfinite[:5])}; "
                                     "the model was not handed to the solver")
-    solver = SolverFactory("highs")
-    solver_options = {"random_seed": int(options.seed), "output_flag": bool(tee)}
-    if options.threads:
-        solver_options["threads"] = int(options.threads)
-    kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, tee=tee,
-                  rel_gap=float(options.mip_gap), solver_options=solver_options)
+    h = new_highs(tee)
+    wanted = {"mip_rel_gap": float(options.mip_gap), "random_seed": int(options.seed)}
     if options.time_limit_s:
-        kwargs["time_limit"] = float(options.time_limit_s)
+        wanted["time_limit"] = float(options.time_limit_s)
+    if options.threads:
+        wanted["threads"] = int(options.threads)
+    for name, value in wanted.items():
+        h.setOptionValue(name, value)
+    t0 = time.perf_counter()
+    hand_over(c, h)
+    hand_over_s = time.perf_counter() - t0
+    if write_mps is not None:
+        h.writeModel(str(write_mps))
+    if progress is not None and len(c.integer):
+        h.cbMipInterrupt.subscribe(Progress(progress))
+    h.HandleKeyboardInterrupt = True
     start = time.perf_counter()
     try:
-        with _interruptible_highs():
-            res = solver.solve(m, **kwargs)
-    except KeyboardInterrupt:
+        h.solve()
+    except KeyboardInterrupt:  # outside highspy's own handling: no plan to keep
         return SolveOutcome("interrupted", "interrupted", None, None, None, time.perf_counter() - start, "",
                             message=STATUSES["interrupted"][2])
-    except Exception as exc:  # the solver interface raised: report it, never a traceback
+    except Exception as exc:  # the solver raised: report it, never a traceback
         return SolveOutcome("error", "exception", None, None, None, time.perf_counter() - start, "",
                             message=f"{STATUSES['error'][2]}: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
-    tc = res.termination_condition
-    h = getattr(solver, "_solver_model", None)
-    # Pyomo maps HiGHS's kInterrupt (Ctrl-C) to "unknown"; it is an interrupt, with or without a plan.
-    interrupted = h is not None and h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
-    if interrupted:
-        tc = TerminationCondition.interrupted
-    has_solution = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-    status = map_outcome(tc, has_solution)
-    version = ".".join(str(x) for x in res.solver_version) if res.solver_version else ""
-
-    # What did HiGHS actually receive, and with which options?
-    hand_over = {"model_rows": stats.rows, "model_cols": stats.cols, "model_nonzeros": stats.nonzeros,
-                 "coef_abs_min": stats.coef_min, "coef_abs_max": stats.coef_max}
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = int(info.primal_solution_status) == 2 or ms == MS.kModelEmpty
+    status = map_outcome(ms, has_solution)
+    version = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+    lo, hi = c.coef_range()
+    report = {"model_rows": c.n_rows, "model_cols": c.n_cols, "model_nonzeros": c.nnz,
+              "coef_abs_min": lo, "coef_abs_max": hi, "compile_s": round(compile_s, 3),
+              "hand_over_s": round(hand_over_s, 3), "highs_s": round(seconds, 3)}
     message = STATUSES[status][2]
-    if h is None:
-        status, message = "error", "the solver interface exposed no HiGHS instance to check the hand-over"
-    else:
-        got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
-        hand_over.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
-        if got != (stats.rows, stats.cols, stats.nonzeros):
+    got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
+    report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
+    if got != (c.n_rows, c.n_cols, c.nnz):
+        status = "error"
+        message = (f"HiGHS holds {got[0]} rows, {got[1]} columns and {got[2]} nonzeros but the model has "
+                   f"{c.n_rows}, {c.n_cols} and {c.nnz}: the hand-over lost part of the model")
+    for name, value in wanted.items():
+        actual = _option(h, name)
+        report[f"highs_option_{name}"] = actual
+        if actual != value:
             status = "error"
-            message = (f"HiGHS holds {got[0]} rows, {got[1]} columns and {got[2]} nonzeros but the model has "
-                       f"{stats.rows}, {stats.cols} and {stats.nonzeros}: the hand-over lost part of the model")
-        wanted = {"mip_rel_gap": float(options.mip_gap), "random_seed": int(options.seed)}
-        if options.time_limit_s:
-            wanted["time_limit"] = float(options.time_limit_s)
-        if options.threads:
-            wanted["threads"] = int(options.threads)
-        for name, value in wanted.items():
-            actual = _option(h, name)
-            hand_over[f"highs_option_{name}"] = actual
-            if actual != value:
-                status = "error"
-                message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
+            message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
     objective = bound = gap = None
     if has_solution and STATUSES[status][1]:
-        res.solution_loader.load_vars()
-        objective = float(res.incumbent_objective)
-        bound = float(res.objective_bound) if res.objective_bound is not None else None
+        if c.n_cols:
+            for v, x in zip(c.columns, h.getSolution().col_value):
+                v.set_value(float(x), skip_validation=True)
+            objective = float(info.objective_function_value)
+        else:
+            objective = c.offset
+        bound = float(info.mip_dual_bound) if len(c.integer) else objective
+        if not math.isfinite(bound) or abs(bound) >= INF:
+            bound = None
         gap = relative_gap(objective, bound)
-    if interrupted:
-        hand_over["interrupted_by_user"] = True
+    if ms in (MS.kInterrupt, MS.kHighsInterrupt):
+        report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, tc.name, objective, bound, gap, seconds, version, hand_over, message)
+    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message)

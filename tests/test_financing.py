@@ -131,12 +131,14 @@ def test_fairness_floor_binds(solve_tiny):
 
 
 def test_without_a_member(tmp_path):
-    # R2 in BBB (host BB) is the cheap option (capex 0.001). With BB gone (--without BB) R2 cannot be
-    # built and BB's demand disappears: AA builds R1 (0.03 MUSD); the output says who left.
+    # R2 in BBB (host BB) is the cheap option (capex 0.001). With both members (140 t): R2 alone costs
+    # 1,000 + 100 t x 100 + 40 t x 500 (market) = 31,000 USD; R1 and R2 cost 21,000 + 140 x 100 =
+    # 35,000. With BB gone (--without BB) R2 cannot be built and BB's demand disappears: AA builds R1
+    # (0.02 + 100 x 100 USD = 0.03 MUSD); the output says who left.
     sheets, sets = two_members()
     sheets["sites"].append(site("R2", "BBB", "refinery", "candidate", 100, capex_musd=0.001,
                                 var_cost_usd_per_t=100, **{"yield": 1}))
-    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 50})
+    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 40})
     src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
     res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "all.xlsx")])
     assert res.exit_code == 0

@@ -2,7 +2,7 @@
 
 import pyomo.environ as pyo
 import pytest
-from pyomo.contrib.solver.common.results import TerminationCondition as TC
+from highspy import HighsModelStatus as MS
 
 from planner.definition import SolverOptions
 from planner.solve import STATUSES, map_outcome, relative_gap, solve_model
@@ -44,18 +44,23 @@ def test_optimal_small_mip_reports_bound_and_gap():
 
 
 @pytest.mark.parametrize("tc,has,expected", [
-    (TC.convergenceCriteriaSatisfied, True, "optimal"),
-    (TC.maxTimeLimit, True, "best_found"),
-    (TC.maxTimeLimit, False, "no_solution"),
-    (TC.iterationLimit, True, "best_found"),
-    (TC.interrupted, True, "best_found"),
-    (TC.interrupted, False, "interrupted"),
-    (TC.provenInfeasible, False, "infeasible"),
-    (TC.unbounded, False, "unbounded"),
-    (TC.infeasibleOrUnbounded, False, "infeasible_or_unbounded"),
-    (TC.error, False, "error"),
-    (TC.unknown, False, "error"),
-    (TC.emptyModel, False, "error"),
+    (MS.kOptimal, True, "optimal"),
+    (MS.kOptimal, False, "error"),
+    (MS.kModelEmpty, True, "optimal"),
+    (MS.kTimeLimit, True, "best_found"),
+    (MS.kTimeLimit, False, "no_solution"),
+    (MS.kIterationLimit, True, "best_found"),
+    (MS.kSolutionLimit, True, "best_found"),
+    (MS.kMemoryLimit, False, "no_solution"),
+    (MS.kInterrupt, True, "best_found"),
+    (MS.kInterrupt, False, "interrupted"),
+    (MS.kInfeasible, False, "infeasible"),
+    (MS.kUnbounded, False, "unbounded"),
+    (MS.kUnboundedOrInfeasible, False, "infeasible_or_unbounded"),
+    (MS.kSolveError, False, "error"),
+    (MS.kModelError, False, "error"),
+    (MS.kUnknown, False, "error"),
+    (MS.kNotset, False, "error"),
 ])
 def test_map_outcome(tc, has, expected):
     assert map_outcome(tc, has) == expected
