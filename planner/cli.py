@@ -50,10 +50,15 @@ def cli() -> None:
               help="when infeasible, print HiGHS's irreducible infeasible subset of the LP relaxation")
 @click.option("--standards", type=click.Choice(["on", "off"]), default=None,
               help="apply the workbook's standards sheet (default: as the model definition says, on)")
+@click.option("--threads", type=int, default=None, help="HiGHS threads (default: HiGHS's choice)")
+@click.option("--presolve", type=click.Choice(["choose", "on", "off"]), default=None, help="HiGHS presolve")
+@click.option("--heuristic-effort", type=float, default=None,
+              help="HiGHS MIP heuristic effort, 0..1 (default 0.05)")
 @click.option("--write-mps", type=click.Path(dir_okay=False), default=None,
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
-def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, write_mps, quiet):
+def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
+          heuristic_effort, write_mps, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
@@ -61,7 +66,9 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
                              mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis,
                              standards=None if standards is None else standards == "on",
-                             progress=None if quiet else _progress_line, write_mps=write_mps)
+                             progress=None if quiet else _progress_line, write_mps=write_mps,
+                             solver_overrides={"threads": threads, "presolve": presolve,
+                                               "heuristic_effort": heuristic_effort})
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:

@@ -490,6 +490,10 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         by_k[(mi, k)].append(a)
     trace = tuple((o, k, a, mi) for (mi, o, k) in sorted(country_in) if mi in traced for a in sorted(by_k[(mi, k)]))
 
+    # Cell positions are needed only for the messages above; pandas deep-copies attrs on every
+    # scalar .loc access, which made each lookup ~100x slower in the model, results and report.
+    for df in (periods, minerals, countries, members, sites, demand, scrap, scenarios, limits, arcs_df, stockpiles):
+        df.attrs = {}
     return PlanData(
         settings=s, periods=periods, minerals=minerals, countries=countries, members=members,
         sites=sites, demand=demand, scrap=scrap, scenarios=scenarios, limits=limits, arcs=arcs_df,

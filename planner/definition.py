@@ -25,8 +25,14 @@ class SolverOptions:
     mip_gap: float = 1e-4
     threads: int | None = None
     seed: int = 0
+    presolve: str = "choose"  # HiGHS presolve: choose | on | off
+    heuristic_effort: float | None = None  # HiGHS mip_heuristic_effort (0..1; blank = HiGHS's 0.05)
 
     def check(self) -> None:
+        if self.presolve not in ("choose", "on", "off"):
+            raise DefinitionError(f"presolve must be choose, on or off, got {self.presolve!r}")
+        if self.heuristic_effort is not None and not (0 <= self.heuristic_effort <= 1):
+            raise DefinitionError(f"heuristic effort must be a fraction in [0, 1], got {self.heuristic_effort}")
         if self.time_limit_s is not None and not (self.time_limit_s > 0):
             raise DefinitionError(f"time limit must be > 0 seconds, got {self.time_limit_s}")
         if not (0 <= self.mip_gap < 1):
@@ -97,7 +103,7 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
     if set(screens) - {"standards"} or not isinstance(screens.get("standards", True), bool):
         raise DefinitionError(f"{p}: [screens] takes only standards = true or false")
     sol = doc.get("solver", {})
-    known = {"time_limit_s", "mip_gap", "threads", "seed"}
+    known = {"time_limit_s", "mip_gap", "threads", "seed", "presolve", "heuristic_effort"}
     if set(sol) - known:
         raise DefinitionError(f"{p}: [solver] unknown option(s) {sorted(set(sol) - known)}; allowed: {sorted(known)}")
     solver = SolverOptions(**sol)

@@ -114,7 +114,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
-                   write_mps: str | Path | None = None) -> RunResult:
+                   write_mps: str | Path | None = None, solver_overrides: dict | None = None) -> RunResult:
     input_path = Path(input_path)
     definition = load_definition(model)
     solver = definition.solver
@@ -122,6 +122,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         solver = dataclasses.replace(solver, time_limit_s=time_limit)
     if mip_gap is not None:
         solver = dataclasses.replace(solver, mip_gap=mip_gap)
+    solver = dataclasses.replace(solver, **{k: v for k, v in (solver_overrides or {}).items() if v is not None})
     solver.check()
     definition = dataclasses.replace(definition, solver=solver)
     if standards is not None and standards != definition.standards:
@@ -161,7 +162,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir)
         run = RunRecord(input_file=str(input_path), input_sha256=data.content_sha256, definition=definition,
                         options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
-                                 "threads": solver.threads, "seed": solver.seed,
+                                 "threads": solver.threads, "seed": solver.seed, "presolve": solver.presolve,
+                                 "heuristic_effort": solver.heuristic_effort,
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()

@@ -50,8 +50,8 @@ def portfolio_table(data: PlanData, sol: Solution) -> pd.DataFrame:
 
 def flows_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     f = sol.flows.copy()
-    f["origin_country"] = [data.sites.loc[o, "country"] for o in f["origin"]]
-    f["origin_stage"] = [data.sites.loc[o, "stage"] for o in f["origin"]]
+    f["origin_country"] = f["origin"].map(data.sites["country"])
+    f["origin_stage"] = f["origin"].map(data.sites["stage"])
     cols = ["origin", "origin_country", "origin_stage", "destination", "kind", "mineral", "period", "scenario",
             "flow_tpy"]
     return f[cols].sort_values(["scenario", "period", "mineral", "origin", "destination"]).reset_index(drop=True)
@@ -63,7 +63,7 @@ def supply_mix_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     cols = ["member", "mineral", "period", "scenario", "origin_country", "supply_tpy", "share"]
     if d.empty:
         return pd.DataFrame(columns=cols)
-    d["origin_country"] = [data.sites.loc[o, "country"] for o in d["origin"]]
+    d["origin_country"] = d["origin"].map(data.sites["country"])
     g = d.groupby(["destination", "mineral", "period", "scenario", "origin_country"], as_index=False)["flow_tpy"].sum()
     g = g.rename(columns={"destination": "member", "flow_tpy": "supply_tpy"})
     g["share"] = g["supply_tpy"] / g.groupby(["member", "mineral", "period", "scenario"])["supply_tpy"].transform("sum")
@@ -230,8 +230,8 @@ def _expected_share(data: PlanData, shares: pd.DataFrame) -> float | str:
     """Allied tonnes / supplied tonnes over the horizon, expected over scenarios."""
     if shares.empty:
         return ""
-    w = [float(data.scenarios.loc[s, "probability"]) * float(data.periods.loc[t, "years"])
-         for s, t in zip(shares["scenario"], shares["period"])]
+    prob, years = data.scenarios["probability"].to_dict(), data.periods["years"].to_dict()
+    w = [float(prob[s]) * float(years[t]) for s, t in zip(shares["scenario"], shares["period"])]
     sup = float((shares["supply_tpy"] * w).sum())
     return float((shares["allied_tpy"] * w).sum()) / sup if sup > 0 else ""
 
@@ -246,8 +246,9 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.Data
     rows.append(("expected_cost_musd", comp["expected_cost_musd"], "MUSD (present value), expected over scenarios"))
     rows += risk_summary(data, scenario_cost_table(data, sol))
     out_q = site_output(sol)
-    em = sum(float(data.scenarios.loc[sc, "probability"]) * float(data.periods.loc[t, "years"])
-             * float(data.sites.loc[f, "emissions_tco2e_per_t"]) * q for (f, t, sc), q in out_q.items())
+    prob, years = data.scenarios["probability"].to_dict(), data.periods["years"].to_dict()
+    per_t = data.sites["emissions_tco2e_per_t"].to_dict()
+    em = sum(float(prob[sc]) * float(years[t]) * float(per_t[f]) * q for (f, t, sc), q in out_q.items())
     rows += [("unmet_demand_t", expected_unmet, "t over the horizon (expected)"),
              ("emissions_tco2e", em, "tCO2e over the horizon (expected), every stage serving the alliance"),
              ("sites_built", int(len(sol.builds)), "count"),
@@ -270,7 +271,8 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.Data
     rows += [(f"allied_content_share_{a}", _expected_share(data, allied[allied["member"] == a]), "share")
              for a in data.MEMBERS]
     water = water_table(data, sol.flows)
-    wexp = sum(float(data.scenarios.loc[s, "probability"]) * float(data.periods.loc[t, "years"]) * x
+    prob, years = data.scenarios["probability"].to_dict(), data.periods["years"].to_dict()
+    wexp = sum(float(prob[s]) * float(years[t]) * x
                for s, t, x in zip(water["scenario"], water["period"], water["water_m3_per_yr"]))
     rows.append(("water_m3", wexp, "m3 fresh water over the horizon (expected), every site serving the alliance"))
     if data.INACTIVE:

@@ -39,14 +39,11 @@ def extract_solution(m, data: PlanData) -> Solution:
     """Read variable values into plain tables (the only function here that touches Pyomo)."""
     builds = [(f, t) for (f, t) in data.BUILD_OPTIONS if (m.v_build[f, t].value or 0.0) > 0.5]
     arcs = data.arcs
-    rows = []
-    for (a, t, s), v in m.v_flow.items():
-        x = v.value or 0.0
-        if x > FLOW_EPS:
-            r = arcs.loc[a]
-            rows.append((a, r["origin"], r["destination"], r["kind"], r["mineral"], t, s, float(x)))
-    flows = pd.DataFrame(rows, columns=["arc", "origin", "destination", "kind", "mineral", "period", "scenario",
-                                        "flow_tpy"])
+    rows = [(a, t, s, float(v.value)) for (a, t, s), v in m.v_flow.items() if (v.value or 0.0) > FLOW_EPS]
+    flows = pd.DataFrame(rows, columns=["arc", "period", "scenario", "flow_tpy"])
+    for col in ("origin", "destination", "kind", "mineral"):
+        flows[col] = arcs[col].to_numpy()[flows["arc"].to_numpy(dtype=int)] if len(flows) else []
+    flows = flows[["arc", "origin", "destination", "kind", "mineral", "period", "scenario", "flow_tpy"]]
     unmet = [(a, mi, t, s, max(0.0, float(v.value or 0.0))) for (a, mi, t, s), v in m.v_unmet.items()]
     built = set(builds)
     fin = [(f, a, t, float(v.value)) for (f, a, t), v in m.v_finance.items()

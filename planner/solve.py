@@ -254,6 +254,10 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
         wanted["time_limit"] = float(options.time_limit_s)
     if options.threads:
         wanted["threads"] = int(options.threads)
+    if options.presolve != "choose":
+        wanted["presolve"] = options.presolve
+    if options.heuristic_effort is not None:
+        wanted["mip_heuristic_effort"] = float(options.heuristic_effort)
     for name, value in wanted.items():
         h.setOptionValue(name, value)
     t0 = time.perf_counter()

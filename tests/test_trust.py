@@ -129,3 +129,25 @@ def test_ctrl_c_during_the_solve_keeps_the_best_plan(monkeypatch):
     assert out.status == "best_found" and out.exit_code == 3
     assert out.objective == pytest.approx(4_363_061.7, rel=1e-2)
     assert out.solve_seconds < 60
+
+
+def test_presolve_and_heuristic_effort_reach_highs(tmp_path):
+    # The options are read back from HiGHS after the hand-over (a misspelt or lost option is an error).
+    res = pipeline.solve_workbook(chain(tmp_path), write=False,
+                                  solver_overrides={"presolve": "off", "heuristic_effort": 0.3, "threads": 1})
+    h = res.outcome.hand_over
+    assert res.outcome.status == "optimal"
+    assert (h["highs_option_presolve"], h["highs_option_mip_heuristic_effort"], h["highs_option_threads"]) == \
+        ("off", 0.3, 1)
+
+
+def test_bad_solver_options_in_a_definition_are_refused(tmp_path):
+    from planner.definition import load_definition
+    from planner.errors import DefinitionError
+    p = tmp_path / "d.toml"
+    p.write_text('[solver]\npresolve = "sometimes"\n')
+    with pytest.raises(DefinitionError, match="presolve"):
+        load_definition(str(p))
+    p.write_text('[solver]\nheuristic_effort = 2\n')
+    with pytest.raises(DefinitionError, match="heuristic effort"):
+        load_definition(str(p))
