@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from .data import PlanData
 from .definition import ModelDefinition
@@ -614,6 +615,11 @@ CORE_FAMILIES = ("build_once", "capacity_if_online", "refinery_input", "demand_c
 
 def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
     """The extensive-form two-stage MILP. Pure: reads only `data` and `definition`."""
+    with PauseGC():  # Pyomo's own advice for large builds: no garbage-collector passes while building
+        return _build(data, definition)
+
+
+def _build(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
     m = pyo.ConcreteModel(name=f"planner:{definition.name}")
     define_sets(m, data)
     define_variables(m, data)

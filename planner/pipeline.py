@@ -76,7 +76,8 @@ def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: 
     components, largest violation, where) -- the solution is None when the plan is refused."""
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    fixed = resolve_with_fixed_builds(m, solver)
+    fixed = resolve_with_fixed_builds(m, solver, previous=outcome)
+    outcome.session = None  # release HiGHS's memory
     timings["resolve_fixed_s"] = time.perf_counter() - t0
     outcome.hand_over["rounded_resolve_status"] = fixed.status
     outcome.hand_over["rounded_resolve_objective"] = fixed.objective

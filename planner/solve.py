@@ -61,6 +61,9 @@ class SolveOutcome:
     solver_version: str
     hand_over: dict = field(default_factory=dict)
     message: str = ""
+    # the HiGHS instance and compiled arrays of this solve, kept so the rounded re-solve can reuse
+    # them instead of compiling the model again (never written out)
+    session: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def exit_code(self) -> int:
@@ -209,11 +212,16 @@ class Progress:
         self.report(t, inc, bound, relative_gap(inc, bound))
 
 
-def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> SolveOutcome:
+def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions,
+                              previous: SolveOutcome | None = None) -> SolveOutcome:
     """Round every build decision at 0.5, fix it, and solve the remaining flow LP.
 
     A binary at 1e-6 (inside HiGHS's integrality tolerance) times a large capacity can buy output
-    for nothing; re-solving with the builds rounded shows whether the plan survives."""
+    for nothing; re-solving with the builds rounded shows whether the plan survives. With the
+    `previous` solve's HiGHS instance the builds are fixed by their column bounds there (no second
+    compile and hand-over); otherwise the Pyomo model is fixed and solved again."""
+    if previous is not None and previous.session is not None:
+        return _resolve_in_session(m, options, previous)
     for v in m.v_build.values():
         v.fix(1.0 if (v.value or 0.0) > 0.5 else 0.0)
     # With the builds fixed, who pays is independent of the flows: the same solve also picks the
@@ -233,6 +241,45 @@ def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions) -> S
         if split is not None:
             m.del_component(m.split_objective)
             m.total_cost.activate()
+
+
+def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: SolveOutcome) -> SolveOutcome:
+    """The rounded re-solve in the HiGHS instance of the MIP: build columns fixed at their rounded
+    values, integrality dropped (an LP), the burden deviation added to the objective with weight 1
+    (the split of payments closest to the targets; the cost part is unchanged by it)."""
+    h, c = previous.session
+    pos = {id(v): j for j, v in enumerate(c.columns)}
+    build = [(pos[id(v)], 1.0 if (v.value or 0.0) > 0.5 else 0.0) for v in m.v_build.values() if id(v) in pos]
+    idx = np.array([j for j, _ in build], dtype=np.int32)
+    val = np.array([x for _, x in build], dtype=float)
+    if len(idx):
+        h.changeColsBounds(len(idx), idx, val, val)
+    if len(c.integer):
+        h.changeColsIntegrality(len(c.integer), c.integer, np.zeros(len(c.integer), dtype=np.uint8))
+    split = [pos[id(v)] for name in ("v_burden_over", "v_burden_under") if hasattr(m, name)
+             for v in getattr(m, name).values() if id(v) in pos]
+    if split:
+        cost = c.cost[split] + 1.0
+        h.changeColsCost(len(split), np.array(split, dtype=np.int32), cost)
+    h.setOptionValue("time_limit", INF)  # HiGHS's clock runs on from the MIP; the LP must finish
+    if options.threads:
+        h.resetGlobalScheduler(True)  # a thread count other than the process's first must reset it
+    start = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - start
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = int(info.primal_solution_status) == 2
+    status = map_outcome(ms, has_solution)
+    objective = None
+    if has_solution and STATUSES[status][1]:
+        for v, x in zip(c.columns, h.getSolution().col_value):
+            v.set_value(float(x), skip_validation=True)
+        for j, x in build:  # exactly whole, as the report reads them
+            c.columns[j].set_value(x, skip_validation=True)
+        objective = float(pyo.value(m.total_cost.expr))
+    return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
+                        previous.solver_version, {"reused_highs_instance": True}, STATUSES[status][2])
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -268,6 +315,8 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     if progress is not None and len(c.integer):
         h.cbMipInterrupt.subscribe(Progress(progress))
     h.HandleKeyboardInterrupt = True
+    if options.threads:
+        h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
     start = time.perf_counter()
     try:
         h.solve()
@@ -316,4 +365,4 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message)
+    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=(h, c))

@@ -136,7 +136,7 @@ def test_presolve_and_heuristic_effort_reach_highs(tmp_path):
     res = pipeline.solve_workbook(chain(tmp_path), write=False,
                                   solver_overrides={"presolve": "off", "heuristic_effort": 0.3, "threads": 1})
     h = res.outcome.hand_over
-    assert res.outcome.status == "optimal"
+    assert res.outcome.status == "optimal", res.outcome.message
     assert (h["highs_option_presolve"], h["highs_option_mip_heuristic_effort"], h["highs_option_threads"]) == \
         ("off", 0.3, 1)
 
