@@ -96,12 +96,6 @@ class PlanData:
     content_sha256: str = ""
 
     @functools.cached_property
-    def flow_weight(self) -> dict[tuple[str, int], float]:
-        """(scenario, period) -> p_s L_t delta_t 1e-6: turns a USD/yr flow cost into expected PV MUSD."""
-        return {(s, t): float(self.scenarios.loc[s, "probability"]) * float(self.periods.loc[t, "weight"]) * 1e-6
-                for s in self.SCENARIOS for t in self.PERIODS}
-
-    @functools.cached_property
     def demand_tpy(self) -> dict[tuple[str, str, int], float]:
         return {k: float(v) for k, v in self.demand["demand_tpy"].items()}
 

@@ -19,11 +19,6 @@ from .definition import ModelDefinition
 USD_TO_MUSD = 1e-6
 
 
-def _scenario_weight(data: PlanData, s: str, t: int) -> float:
-    """p_s * L_t * delta_t * 1e-6: converts a USD/yr flow cost in (t, s) to present-value MUSD."""
-    return data.flow_weight[(s, t)]
-
-
 def unit_cost_usd_per_t(data: PlanData, site: str, period: int) -> float:
     """c_{f,t} = var_cost + carbon_price_t * emissions + risk_weight * risk_score(country)."""
     r = data.sites.loc[site]
@@ -489,10 +484,11 @@ def define_allied_share(m: pyo.ConcreteModel, data: PlanData) -> None:
         if mi in rho and o in data.ALLIED and k in data.ALLIED:
             tagged.setdefault((a, mi), []).append((o, k, a, mi))
     keys = tuple((a, mi, t) for (a, mi, t) in data.demand.index if mi in rho)
+    recycled = {(a, mi): allied_arcs(data, a, mi) for (a, mi, _) in keys}
 
     def rule(m, a, mi, t, s):
         allied = (sum(m.v_trace[z, t, s] for z in tagged.get((a, mi), ()))
-                  + sum(m.v_flow[arc, t, s] for arc in allied_arcs(data, a, mi)))
+                  + sum(m.v_flow[arc, t, s] for arc in recycled[(a, mi)]))
         delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mi), ()))
         return allied >= rho[mi] * delivered
 
