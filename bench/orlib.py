@@ -57,6 +57,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "orlib_results.md")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    from run import markdown_table  # bench/run.py, beside this script
     cols = ["name", "capacity", "status", "objective_musd", "published_optimum", "above_optimum", "gap",
             "read_validate_s", "build_s", "solve_s", "wall_s", "peak_mb"]
     results = []
@@ -69,12 +70,7 @@ def main() -> int:
     lines = [f"# OR-Library capacitated warehouse location through `plan solve`\n\nMachine: {machine}. Time limit "
              f"{a.time_limit:g} s, baseline definition (relative gap 1e-4). `above_optimum` = planner cost / "
              "published optimum - 1 (objective in MUSD = cost / 1e6).\n",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in results:
-        def f(k):
-            v = r.get(k, "")
-            return f"{v:.4g}" if isinstance(v, float) else str(v)
-        lines.append("| " + " | ".join(f(k) if "error" not in r or k == "name" else "error" for k in cols) + " |")
+             *markdown_table(results, cols, digits=4)]
     a.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {a.out}")
     return 0

@@ -88,6 +88,17 @@ def run(name: str, args, time_limit: float, tmp: Path) -> dict:
     return d
 
 
+def markdown_table(results: list[dict], cols: list[str], digits: int = 3) -> list[str]:
+    """Markdown table lines of the results (a failed instance shows `error` after its name)."""
+    def cell(r, k):
+        if "error" in r and k != "name":
+            return "error"
+        v = r.get(k, "")
+        return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+    return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            + ["| " + " | ".join(cell(r, k) for k in cols) + " |" for r in results])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="default,small,medium")
@@ -111,12 +122,7 @@ def main() -> int:
              "to standard-form arrays; `hand_over_s`: arrays into HiGHS; `highs_s`: HiGHS's MIP solve; "
              "`overhead_ratio` = (wall - highs_s) / highs_s; `alone_solve_s`: plain HiGHS on the MPS the planner "
              "handed over (same gap, seed and limit, separate process); `vs_highs_alone` = wall / alone_solve_s.\n",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in results:
-        def f(k):
-            v = r.get(k, "")
-            return f"{v:.3g}" if isinstance(v, float) else str(v)
-        lines.append("| " + " | ".join(f(k) if "error" not in r or k == "name" else "error" for k in cols) + " |")
+             *markdown_table(results, cols)]
     a.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {a.out}")
     return 0

@@ -155,6 +155,19 @@ def _solved(input_path, model, time_limit, mip_gap, **kw):
     return res
 
 
+def _run_options(fn):
+    """The options `plan stress` and `plan frontier` share with `plan solve`."""
+    for opt in reversed((
+            click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                         help="output workbook (default: a new file under outputs/)"),
+            click.option("--force", is_flag=True, help="replace an existing output file"),
+            click.option("--model", "model", default="baseline", show_default=True, help="model definition"),
+            click.option("--time-limit", type=float, default=None, help="solver time limit in seconds (each solve)"),
+            click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)"))):
+        fn = opt(fn)
+    return fn
+
+
 def _target(input_path, output, kind):
     from pathlib import Path
 
@@ -164,25 +177,19 @@ def _target(input_path, output, kind):
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="output workbook (default: a new file under outputs/)")
-@click.option("--force", is_flag=True, help="replace an existing output file")
+@_run_options
 @click.option("--countries", default=None, metavar="C1,C2,...",
               help="countries to stress (default: every country producing in the plan)")
-@click.option("--model", "model", default="baseline", show_default=True, help="model definition")
-@click.option("--time-limit", type=float, default=None, help="solver time limit in seconds (each solve)")
-@click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
 @click.option("--no-vss", is_flag=True, help="skip the value of the stochastic solution (one more MIP)")
 def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_vss):
     """Solve INPUT, then stop each supplier country's exports in turn with the plan fixed."""
-    from .errors import OutputExistsError as _Exists
     from .stress import stress_tables
     from .writer import check_target, write_tables
 
     target = _target(input_path, output, "stress")
     try:
         check_target(target, force)
-    except _Exists as exc:
+    except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     res = _solved(input_path, model, time_limit, mip_gap)
     chosen = [c.strip() for c in countries.split(",") if c.strip()] if countries else None
@@ -205,7 +212,7 @@ def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_
         click.echo(f"value of the stochastic solution not computed: {s['vss_status']}")
     try:
         write_tables(tables, target, force=force)
-    except _Exists as exc:
+    except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     click.echo(f"wrote {target}")
 
@@ -213,16 +220,10 @@ def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("--points", type=click.IntRange(min=2), default=5, show_default=True, help="points on the frontier")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="output workbook (default: a new file under outputs/)")
-@click.option("--force", is_flag=True, help="replace an existing output file")
-@click.option("--model", "model", default="baseline", show_default=True, help="model definition")
-@click.option("--time-limit", type=float, default=None, help="solver time limit in seconds (each point)")
-@click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
+@_run_options
 @click.option("--quiet", is_flag=True, help="print only where the workbook was written")
 def frontier(input_path, points, output, force, model, time_limit, mip_gap, quiet):
     """Trace the frontier between expected cost and the CVaR of scenario cost (epsilon-constraint)."""
-    from .errors import OutputExistsError as _Exists
     from .frontier import frontier_tables
     from .writer import check_target, write_tables
 
@@ -232,7 +233,7 @@ def frontier(input_path, points, output, force, model, time_limit, mip_gap, quie
         tables = frontier_tables(input_path, points, model=model, time_limit=time_limit, mip_gap=mip_gap,
                                  progress=None if quiet else (lambda m: click.echo(m, err=True)))
         write_tables(tables, target, force=force)
-    except _Exists as exc:
+    except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)

@@ -57,11 +57,11 @@ def supply_bounds(data: PlanData) -> dict:
 def reachable_supply(bounds: dict, data: PlanData, member: str, mineral: str, period: int, scenario: str) -> float:
     """An upper bound on what can reach `member` of `mineral` in a period and scenario, t/yr: the
     smaller of (1) the sum over countries of their capacity, each outside country capped at
-    max_country_share x demand when set, and (2) all non-refinery capacity plus what the mines can
+    the mineral's refining-stage share cap x demand when set, and (2) all non-refinery capacity plus what the mines can
     feed the refineries. Capacity is not split between members, so the bound is loose when members
     compete for the same sources."""
     by_country, refining, feedable = bounds[(mineral, period, scenario)]
-    sigma = data.sigma_refining
+    sigma = data.sigma_by_mineral.get(mineral)
     demand = float(data.demand.loc[(member, mineral, period), "demand_tpy"]) * float(
         data.scenarios.loc[scenario, "demand_multiplier"])
     own = data.member_countries(member)

@@ -19,7 +19,6 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from .data import load_data
-from .definition import load_definition
 from .model import build_model, define_cvar_excess
 from .results import cvar, scenario_costs
 from .risk import DEFAULT_CVAR_ALPHA
@@ -56,13 +55,9 @@ def _bound(m, eps: float | None):
 
 def frontier_tables(input_path: str | Path, points: int, model: str | None = None, time_limit=None,
                     mip_gap=None, progress=None) -> dict[str, pd.DataFrame]:
-    definition = load_definition(model)
+    from .pipeline import resolve_definition
+    definition = resolve_definition(model, time_limit, mip_gap)
     options = definition.solver
-    if time_limit is not None:
-        options = dataclasses.replace(options, time_limit_s=time_limit)
-    if mip_gap is not None:
-        options = dataclasses.replace(options, mip_gap=mip_gap)
-    options.check()
     data = load_data(input_path, definition.overrides, standards=definition.standards)
     alpha = data.cvar_alpha if data.cvar_alpha is not None else DEFAULT_CVAR_ALPHA
     data = dataclasses.replace(data, cvar_weight=None, cvar_alpha=alpha)  # the objective is expected cost

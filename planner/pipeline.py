@@ -68,6 +68,21 @@ class RunResult:
     model: object = None  # the solved Pyomo model (for plan stress / frontier), never written out
 
 
+def resolve_definition(model: str | None, time_limit: float | None = None, mip_gap: float | None = None,
+                       solver_overrides: dict | None = None, standards: bool | None = None) -> ModelDefinition:
+    """The named model definition with the command line's solver limits and options and its
+    standards switch applied (a run without the definition's standards is named `-standards-off`)."""
+    definition = load_definition(model)
+    changes = {"time_limit_s": time_limit, "mip_gap": mip_gap, **(solver_overrides or {})}
+    solver = dataclasses.replace(definition.solver, **{k: v for k, v in changes.items() if v is not None})
+    solver.check()
+    definition = dataclasses.replace(definition, solver=solver)
+    if standards is not None and standards != definition.standards:
+        suffix = "standards-on" if standards else "standards-off"
+        definition = dataclasses.replace(definition, standards=standards, name=f"{definition.name}-{suffix}")
+    return definition
+
+
 def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
                timings: dict | None = None, check_cost: bool = True):
     """After a usable MIP solve: round the builds, fix them and re-solve the rest (the reported plan
@@ -117,18 +132,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None) -> RunResult:
     input_path = Path(input_path)
-    definition = load_definition(model)
+    definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
     solver = definition.solver
-    if time_limit is not None:
-        solver = dataclasses.replace(solver, time_limit_s=time_limit)
-    if mip_gap is not None:
-        solver = dataclasses.replace(solver, mip_gap=mip_gap)
-    solver = dataclasses.replace(solver, **{k: v for k, v in (solver_overrides or {}).items() if v is not None})
-    solver.check()
-    definition = dataclasses.replace(definition, solver=solver)
-    if standards is not None and standards != definition.standards:
-        suffix = "standards-on" if standards else "standards-off"
-        definition = dataclasses.replace(definition, standards=standards, name=f"{definition.name}-{suffix}")
     if write and output is not None:
         check_target(Path(output), force)  # fail before a long solve, not after
         check_target(json_path(Path(output)), force)

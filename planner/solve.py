@@ -170,6 +170,12 @@ def hand_over(c: Compiled, h: highspy.Highs) -> None:
     h.changeObjectiveOffset(c.offset)
 
 
+def load_values(c: Compiled, h: highspy.Highs) -> None:
+    """HiGHS's column values into the Pyomo variables they came from."""
+    for v, x in zip(c.columns, h.getSolution().col_value):
+        v.set_value(float(x), skip_validation=True)
+
+
 def _option(h, name):
     v = h.getOptionValue(name)
     return v[1] if isinstance(v, tuple) else v
@@ -273,8 +279,7 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     status = map_outcome(ms, has_solution)
     objective = None
     if has_solution and STATUSES[status][1]:
-        for v, x in zip(c.columns, h.getSolution().col_value):
-            v.set_value(float(x), skip_validation=True)
+        load_values(c, h)
         for j, x in build:  # exactly whole, as the report reads them
             c.columns[j].set_value(x, skip_validation=True)
         objective = float(pyo.value(m.total_cost.expr))
@@ -352,8 +357,7 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     objective = bound = gap = None
     if has_solution and STATUSES[status][1]:
         if c.n_cols:
-            for v, x in zip(c.columns, h.getSolution().col_value):
-                v.set_value(float(x), skip_validation=True)
+            load_values(c, h)
             objective = float(info.objective_function_value)
         else:
             objective = c.offset
