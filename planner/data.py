@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError, collecting, report
@@ -32,6 +33,35 @@ def haversine_km(lat1, lon1, lat2, lon2) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def haversine_matrix_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Great-circle distances (km) between every row of `a` and every row of `b` (lat, lon in degrees):
+    the same formula as `haversine_km`, vectorised."""
+    p1, p2 = np.radians(a[:, :1]), np.radians(b[:, 0][None, :])
+    dp, dl = p2 - p1, np.radians(b[:, 1][None, :] - a[:, 1:2])
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+
+def _cheapest_pairs(for_mine: np.ndarray, for_refinery: np.ndarray, km: np.ndarray, k: int | None) -> np.ndarray:
+    """Mine x refinery pairs kept as arcs: all (k None), else each mine's k cheapest refineries by
+    `for_mine` (transport + the refinery's unit cost per tonne of ore) and each refinery's k cheapest
+    mines by `for_refinery` (the mine's unit cost + transport); ties go to the nearer, then to the
+    first in the sheet."""
+    keep = np.zeros(km.shape, dtype=bool)
+    if k is None or k >= max(km.shape):
+        keep[:] = True
+        return keep
+    for c, d, transpose in ((for_mine, km, False), (for_refinery.T, km.T, True)):
+        if k >= c.shape[1]:
+            chosen = np.ones(c.shape, dtype=bool)
+        else:
+            order = np.lexsort((d, c), axis=1)[:, :k]
+            chosen = np.zeros(c.shape, dtype=bool)
+            np.put_along_axis(chosen, order, True, axis=1)
+        keep |= chosen.T if transpose else chosen
+    return keep
 
 
 @dataclass
@@ -409,38 +439,61 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                     "destination site or member")
         overrides = {(o, d): float(c) for o, d, c in zip(tr["origin"], tr["destination"], tr["cost_usd_per_t"])}
     freight = float(s.get("freight_usd_per_t_km") or 0.0)
-    arcs = []
+    k_arcs = s.get("supply_arcs_per_site")
+    k_arcs = None if k_arcs is None or pd.isna(k_arcs) else int(k_arcs)
+    where = sites[["lat", "lon"]].to_numpy(dtype=float)
+    pos = {f: i for i, f in enumerate(sites.index)}
+    where_member = members[["lat", "lon"]].to_numpy(dtype=float)
+    pieces = []
+    used_overrides = set()
+
+    def priced(origins, dests, dest_xy):
+        """Cost (origins x destinations): the `transport` override, else freight x km; the distances;
+        and which pairs were overridden."""
+        km = haversine_matrix_km(where[[pos[o] for o in origins]], dest_xy)
+        cost = freight * km if freight else np.zeros(km.shape)
+        given = np.zeros(cost.shape, dtype=bool)
+        if overrides:
+            row, col = {o: i for i, o in enumerate(origins)}, {d_: j for j, d_ in enumerate(dests)}
+            for (o, d_), c in overrides.items():
+                if o in row and d_ in col:
+                    cost[row[o], col[d_]] = c
+                    given[row[o], col[d_]] = True
+                    used_overrides.add((o, d_))
+        return cost, km, given
+
+    # what a tonne costs at a site, averaged over the periods (for ranking sparse arcs only)
+    unit = (sites["var_cost_usd_per_t"].astype(float)
+            + float(periods["carbon_price"].mean()) * sites["emissions_tco2e_per_t"].astype(float)
+            + float(s.get("risk_weight_usd_per_t") or 0.0) * sites["risk_score"].astype(float)).fillna(0.0)
     by_stage_mineral = {k: list(g.index) for k, g in sites.groupby(["stage", "mineral"])}
     for mineral in minerals.index:
         mines = by_stage_mineral.get(("mine", mineral), [])
         refineries = by_stage_mineral.get(("refinery", mineral), [])
-        for o in mines:
-            for d_ in refineries:
-                arcs.append((o, d_, "supply", mineral))
+        if mines and refineries:
+            cost, km, given = priced(mines, refineries, where[[pos[r] for r in refineries]])
+            at_mine = unit[mines].to_numpy()[:, None]
+            at_refinery = (unit[refineries] * sites.loc[refineries, "yield"].astype(float)).to_numpy()[None, :]
+            keep = _cheapest_pairs(cost + at_refinery, at_mine + cost, km, k_arcs) | given
+            i, j = np.nonzero(keep)
+            pieces.append(pd.DataFrame({"origin": np.asarray(mines, dtype=object)[i],
+                                        "destination": np.asarray(refineries, dtype=object)[j],
+                                        "kind": "supply", "mineral": mineral, "cost_usd_per_t": cost[i, j]}))
         suppliers = sorted(refineries + by_stage_mineral.get(("recycling", mineral), [])
                            + by_stage_mineral.get(("market", mineral), []))
-        for o in suppliers:
-            for a in members.index:
-                arcs.append((o, a, "delivery", mineral))
-    used_overrides = set()
-    rows = []
-    where = {f: (la, lo) for f, la, lo in zip(sites.index, sites["lat"], sites["lon"])}
-    where_member = {a: (la, lo) for a, la, lo in zip(members.index, members["lat"], members["lon"])}
-    for o, d_, kind, mineral in arcs:
-        if (o, d_) in overrides:
-            cost = overrides[(o, d_)]
-            used_overrides.add((o, d_))
-        elif freight:
-            dl = where[d_] if kind == "supply" else where_member[d_]
-            cost = freight * haversine_km(*where[o], *dl)
-        else:
-            cost = 0.0
-        rows.append((o, d_, kind, mineral, cost))
+        if suppliers and len(members):
+            cost, _, _ = priced(suppliers, list(members.index), where_member)
+            i, j = np.indices(cost.shape).reshape(2, -1)
+            pieces.append(pd.DataFrame({"origin": np.asarray(suppliers, dtype=object)[i],
+                                        "destination": np.asarray(members.index, dtype=object)[j],
+                                        "kind": "delivery", "mineral": mineral, "cost_usd_per_t": cost[i, j]}))
     for k in overrides:
         if k not in used_overrides:
             warnings.append(f"transport: no flow can go from '{k[0]}' to '{k[1]}' (stage or mineral "
                             "mismatch); override ignored")
-    arcs_df = pd.DataFrame(rows, columns=["origin", "destination", "kind", "mineral", "cost_usd_per_t"])
+    columns = ["origin", "destination", "kind", "mineral", "cost_usd_per_t"]
+    arcs_df = (pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=columns))[columns]
+    arcs_df["cost_usd_per_t"] = arcs_df["cost_usd_per_t"].astype(float)
     arcs_df.index.name = "arc"
 
     out_arcs, in_arcs, member_in = defaultdict(list), defaultdict(list), defaultdict(list)

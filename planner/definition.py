@@ -16,7 +16,7 @@ OPTIONAL_FAMILIES = ("country_share_cap", "emissions_cap", "scrap_limit", "exclu
 OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "carbon_price_usd_per_tco2e",
                         "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
                         "host_min_share", "burden_tolerance", "min_benefit_ratio", "max_country_share_refining",
-                        "max_country_share_mining")
+                        "max_country_share_mining", "supply_arcs_per_site")
 
 
 @dataclass(frozen=True)

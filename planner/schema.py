@@ -94,6 +94,10 @@ SETTINGS: dict[str, Column] = {
              "(blank = off)", "score 0..100", default=None, min=0, max=100),
         _opt("freight_usd_per_t_km", "float", "default transport cost per tonne-kilometre", "USD/(t km)",
              default=0.0, min=0, max=1e3),
+        _opt("supply_arcs_per_site", "int",
+             "sparse arcs: each mine ships only to the k refineries of its mineral where its ore is cheapest "
+             "to move and refine, and each refinery takes ore only from the k mines whose ore is cheapest to "
+             "mine and move there; pairs in `transport` always stay (blank = every pair: exact)", "arcs", default=None, min=1, max=100000),
         _opt("host_min_share", "float", "the member hosting a site pays at least this share of its capex "
              "(blank = off)", "share", default=None, min=0, max=1),
         _opt("burden_tolerance", "float", "allowed deviation of each member's share of present-value capex "
