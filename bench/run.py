@@ -4,7 +4,7 @@ bench/results.md. Each run also writes the model's MPS (`plan solve --write-mps`
 HiGHS on that file with the same options in a separate process, so the overhead is measured side
 by side with HiGHS alone.
 
-    python bench/run.py [--only default,small] [--time-limit S] [--large]
+    python bench/run.py [--only default,small] [--time-limit S] [--large] [--no-alone]
 
 Each instance runs in its own process so that peak memory (ru_maxrss) is its own. Not a test:
 nothing here asserts a time."""
@@ -25,7 +25,9 @@ LADDER = {  # name: generate arguments (None = the shipped default workbook)
     "default": None,
     "small": dict(sites=50, minerals=4, periods=3, scenarios=3, seed=1),
     "medium": dict(sites=300, minerals=8, periods=4, scenarios=10, seed=2),
-    "large": dict(sites=1500, minerals=10, periods=5, scenarios=20, seed=3),
+    # the same medium with sparse mine -> refinery arcs (settings.supply_arcs_per_site = 5)
+    "medium_sparse": dict(sites=300, minerals=8, periods=4, scenarios=10, seed=2, supply_arcs=5),
+    "large": dict(sites=1500, minerals=10, periods=5, scenarios=20, seed=3, supply_arcs=5),
 }
 
 CHILD = r"""
@@ -64,13 +66,13 @@ print(json.dumps({"alone_read_s": read, "alone_solve_s": time.perf_counter() - t
 """
 
 
-def run(name: str, args, time_limit: float, tmp: Path) -> dict:
+def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True) -> dict:
     if args is None:
         src = ROOT / "inputs" / "alliance_2026.xlsx"
     else:
         src = tmp / f"{name}.xlsx"
         subprocess.run([sys.executable, "-m", "planner", "generate", str(src), "--force"]
-                       + [f"--{k}={v}" for k, v in args.items()], check=True, capture_output=True)
+                       + [f"--{k.replace('_', '-')}={v}" for k, v in args.items()], check=True, capture_output=True)
     mps = tmp / f"{name}.mps"
     p = subprocess.run([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"), str(time_limit),
                         str(mps)], capture_output=True, text=True)
@@ -78,8 +80,10 @@ def run(name: str, args, time_limit: float, tmp: Path) -> dict:
         return {"name": name, "error": (p.stderr or p.stdout)[-400:]}
     d = json.loads(p.stdout.strip().splitlines()[-1])
     d["name"] = name
-    q = subprocess.run([sys.executable, "-c", ALONE, str(mps), str(time_limit)], capture_output=True, text=True)
-    if q.returncode == 0:
+    d["supply_arcs"] = (args or {}).get("supply_arcs", "all")
+    q = (subprocess.run([sys.executable, "-c", ALONE, str(mps), str(time_limit)], capture_output=True, text=True)
+         if alone else None)
+    if q is not None and q.returncode == 0:
         d.update(json.loads(q.stdout.strip().splitlines()[-1]))
     solve = d.get("highs_s") or d["solve_s"]
     d["overhead_ratio"] = (d["wall_s"] - solve) / solve if solve else None
@@ -94,6 +98,8 @@ def markdown_table(results: list[dict], cols: list[str], digits: int = 3) -> lis
         if "error" in r and k != "name":
             return "error"
         v = r.get(k, "")
+        if k == "objective" and isinstance(v, float):
+            return f"{v:,.1f}"
         return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
     return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
             + ["| " + " | ".join(cell(r, k) for k in cols) + " |" for r in results])
@@ -101,19 +107,20 @@ def markdown_table(results: list[dict], cols: list[str], digits: int = 3) -> lis
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="default,small,medium")
+    ap.add_argument("--only", default="default,small,medium,medium_sparse")
     ap.add_argument("--large", action="store_true", help="add the large instance (needs many minutes)")
     ap.add_argument("--time-limit", type=float, default=120)
+    ap.add_argument("--no-alone", action="store_true", help="skip plain HiGHS on the MPS (saves a solve)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     a = ap.parse_args()
     names = a.only.split(",") + (["large"] if a.large else [])
-    cols = ["name", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "build_s",
-            "compile_s", "hand_over_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "status", "gap",
+    cols = ["name", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "build_s",
+            "compile_s", "hand_over_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "status", "objective", "gap",
             "overhead_ratio", "alone_solve_s", "alone_status", "vs_highs_alone"]
     results = []
     with tempfile.TemporaryDirectory() as d:
         for n in names:
-            r = run(n, LADDER[n], a.time_limit, Path(d))
+            r = run(n, LADDER[n], a.time_limit, Path(d), alone=not a.no_alone)
             results.append(r)
             print(json.dumps(r))
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -386,15 +386,17 @@ def validate(input_path, annotate_to, force):
 @click.option("--periods", type=click.IntRange(1, 10), default=3, show_default=True)
 @click.option("--scenarios", type=click.IntRange(1, 200), default=3, show_default=True)
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
+@click.option("--supply-arcs", type=click.IntRange(1, None), default=None,
+              help="write settings.supply_arcs_per_site (sparse mine -> refinery arcs); default: every pair")
 @click.option("--force", is_flag=True, help="replace an existing file")
-def generate(out, sites, minerals, periods, scenarios, seed, force):
+def generate(out, sites, minerals, periods, scenarios, seed, supply_arcs, force):
     """Write a synthetic workbook of the contract (for benchmarks)."""
     from pathlib import Path
 
     from .generate import generate as gen
 
     try:
-        gen(Path(out), sites, minerals, periods, scenarios, seed, force=force)
+        gen(Path(out), sites, minerals, periods, scenarios, seed, force=force, supply_arcs=supply_arcs)
     except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     click.echo(f"wrote {out}")

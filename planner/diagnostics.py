@@ -26,6 +26,7 @@ def supply_bounds(data: PlanData) -> dict:
             {t for t in data.PERIODS if data.ONLINE_LINKS.get((f, t))} if r["eligible"] else set())
         rows.append((f, r["stage"], r["mineral"], r["country"], float(r["capacity_tpy"]), float(r["yield"]),
                      r["host_member"], runs))
+    scrap = data.scrap["scrap_tpy"].astype(float).to_dict()
     best_yield: dict[str, float] = {}
     for f, stage, mi, _, _, y, _, _ in rows:
         if stage == "refinery":
@@ -45,7 +46,7 @@ def supply_bounds(data: PlanData) -> dict:
                     continue
                 if stage == "recycling":
                     key = (host, mi, t)
-                    avail = min(avail, (float(data.scrap.loc[key, "scrap_tpy"]) if key in data.scrap.index else 0.0) * y)
+                    avail = min(avail, scrap.get(key, 0.0) * y)
                 elif stage == "refinery":
                     refining[mi] += avail
                 by_country[mi][c] += avail
@@ -62,8 +63,7 @@ def reachable_supply(bounds: dict, data: PlanData, member: str, mineral: str, pe
     compete for the same sources."""
     by_country, refining, feedable = bounds[(mineral, period, scenario)]
     sigma = data.sigma_by_mineral.get(mineral)
-    demand = float(data.demand.loc[(member, mineral, period), "demand_tpy"]) * float(
-        data.scenarios.loc[scenario, "demand_multiplier"])
+    demand = data.demand_tpy[(member, mineral, period)] * data.multiplier[scenario]
     own = data.member_countries(member)
     capped = sum(min(v, float(sigma) * demand) if sigma is not None and c not in own else v
                  for c, v in by_country.items())
@@ -80,7 +80,7 @@ def unreachable_demand(data: PlanData) -> list[str]:
     for (a, mi, t) in data.demand.index:
         worst = None
         for s in data.SCENARIOS:
-            need = float(data.demand.loc[(a, mi, t), "demand_tpy"]) * float(data.scenarios.loc[s, "demand_multiplier"])
+            need = data.demand_tpy[(a, mi, t)] * data.multiplier[s]
             can = reachable_supply(bounds, data, a, mi, t, s)
             if need > 0 and can < need * (1 - 1e-9) and (worst is None or need - can > worst[2] - worst[1]):
                 worst = (s, can, need)

@@ -16,7 +16,7 @@ MEMBERS = [("US", 39.8, -98.6), ("EU", 50.1, 8.7), ("UK", 52.5, -1.9), ("JP", 35
 
 
 def generate(path: Path, sites: int, minerals: int, periods: int, scenarios: int, seed: int,
-             force: bool = False) -> Path:
+             force: bool = False, supply_arcs: int | None = None) -> Path:
     rng = np.random.default_rng(seed)
     n_countries = 24
     countries = []
@@ -76,7 +76,8 @@ def generate(path: Path, sites: int, minerals: int, periods: int, scenarios: int
     sheets = {
         "settings": [["key", "value"], ["base_year", 2026], ["discount_rate", 0.05],
                      ["unmet_penalty_usd_per_t", 100_000], ["risk_weight_usd_per_t", 10_000],
-                     ["carbon_price_usd_per_tco2e", 50], ["max_country_share", 0.8], ["freight_usd_per_t_km", 0.02]],
+                     ["carbon_price_usd_per_tco2e", 50], ["max_country_share", 0.8], ["freight_usd_per_t_km", 0.02]]
+                    + ([["supply_arcs_per_site", supply_arcs]] if supply_arcs else []),
         "periods": [["period", "years"]] + [[y, 5] for y in years],
         "minerals": [["mineral", "name"]] + [[m, f"Mineral {m}"] for m in mins],
         "countries": [["country", "name", "member", "risk_score", "lat", "lon"]] + countries,

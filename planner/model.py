@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from .data import PlanData
 from .definition import ModelDefinition
@@ -19,12 +20,30 @@ from .definition import ModelDefinition
 USD_TO_MUSD = 1e-6
 
 
-def unit_cost_usd_per_t(data: PlanData, site: str, period: int) -> float:
-    """c_{f,t} = var_cost + carbon_price_t * emissions + risk_weight * risk_score(country)."""
-    r = data.sites.loc[site]
-    cp = float(data.periods.loc[period, "carbon_price"])
+def linear_sum(terms):
+    """sum(c * v for c, v in terms) as one LinearExpression (measured ~2.5x faster to build than
+    Python's sum, which copies a growing expression); 0 when there are no terms."""
+    args = [MonomialTermExpression((float(c), v)) for c, v in terms]
+    return LinearExpression(args) if args else 0
+
+
+def flows(m, arcs, t, s):
+    """The sum of the flows on `arcs` in period t, scenario s."""
+    return linear_sum((1.0, m.v_flow[a, t, s]) for a in arcs)
+
+
+def unit_costs(data: PlanData) -> dict[tuple[str, int], float]:
+    """c_{f,t} = var_cost + carbon_price_t * emissions + risk_weight * risk_score(country), for every
+    site and period."""
+    sites = data.sites
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
-    return float(r["var_cost_usd_per_t"]) + cp * float(r["emissions_tco2e_per_t"]) + rw * float(r["risk_score"])
+    var = sites["var_cost_usd_per_t"].astype(float).to_numpy()
+    em = sites["emissions_tco2e_per_t"].astype(float).to_numpy()
+    risk = rw * sites["risk_score"].astype(float).to_numpy()
+    out = {}
+    for t, cp in data.periods["carbon_price"].astype(float).items():
+        out.update(zip(((f, t) for f in sites.index), (var + cp * em + risk).tolist()))
+    return out
 
 
 def _limit_rows(data: PlanData, column: str) -> dict[int, float]:
@@ -112,7 +131,7 @@ def define_expressions(m: pyo.ConcreteModel, data: PlanData) -> None:
     out_arcs = data.out_arcs
 
     def output(m, f, t, s):
-        return sum(m.v_flow[a, t, s] for a in out_arcs.get(f, ()))
+        return flows(m, out_arcs.get(f, ()), t, s)
 
     m.e_output = pyo.Expression(m.SITES, m.PERIODS, m.SCENARIOS, rule=output,
                                 doc="output of site f (sum of its outgoing flows) [t/yr]")
@@ -287,13 +306,14 @@ def define_build_once(m: pyo.ConcreteModel, data: PlanData) -> None:
 def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Capacity if online: q_{f,t,s} \le \alpha_{s,f,t} K_f o_{f,t}, with o = 1 for existing sites
     and o_{f,t} = \sum_{t': y_{t'} + \ell_f \le y_t} b_{f,t'} for candidates (0 if never eligible)."""
-    sites = data.sites
+    capacity = data.sites["capacity_tpy"].astype(float).to_dict()
+    existing = set(data.sites.index[data.sites["status"] == "existing"])
 
     def rule(m, f, t, s):
         if not data.out_arcs.get(f):
             return pyo.Constraint.Skip
-        cap = data.avail(s, f, t) * float(sites.loc[f, "capacity_tpy"])
-        if sites.loc[f, "status"] == "existing":
+        cap = data.avail(s, f, t) * capacity[f]
+        if f in existing:
             return m.e_output[f, t, s] <= cap
         if (f, t) in data.ONLINE_LINKS and data.ONLINE_LINKS[(f, t)]:
             return m.e_output[f, t, s] <= cap * m.e_online[f, t]
@@ -306,10 +326,11 @@ def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
 def define_refinery_input(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Refinery input: \sum_{(g,f)} x_{g,f,t,s} = q_{f,t,s} / \eta_f for every refinery f."""
     refineries = tuple(data.sites.index[data.sites["stage"] == "refinery"])
+    yld = data.sites["yield"].astype(float).to_dict()
 
     def rule(m, f, t, s):
-        inflow = sum(m.v_flow[a, t, s] for a in data.in_arcs.get(f, ()))
-        return inflow == m.e_output[f, t, s] / float(data.sites.loc[f, "yield"])
+        inflow = flows(m, data.in_arcs.get(f, ()), t, s)
+        return inflow == m.e_output[f, t, s] / yld[f]
 
     m.refinery_input = pyo.Constraint(pyo.Set(initialize=refineries, ordered=True), m.PERIODS, m.SCENARIOS,
                                       rule=rule, doc="raw input = refined output / yield [t/yr]")
@@ -319,11 +340,12 @@ def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData) -> None:
     r"""Scrap limit: \sum_{f \in R(a,m)} q_{f,t,s} / \eta_f \le S_{a,m,t} for every member a and
     mineral m with recycling sites in a's countries (S = 0 where no scrap row is given)."""
     pools = data.RECYCLING_POOLS
+    scrap = data.scrap["scrap_tpy"].astype(float).to_dict()
+    yld = data.sites["yield"].astype(float).to_dict()
 
     def rule(m, a, mineral, t, s):
-        key = (a, mineral, t)
-        avail = float(data.scrap.loc[key, "scrap_tpy"]) if key in data.scrap.index else 0.0
-        use = sum(m.e_output[f, t, s] / float(data.sites.loc[f, "yield"]) for f in pools[(a, mineral)])
+        avail = scrap.get((a, mineral, t), 0.0)
+        use = sum(m.e_output[f, t, s] / yld[f] for f in pools[(a, mineral)])
         return use <= avail
 
     m.scrap_limit = pyo.Constraint(pyo.Set(initialize=tuple(pools), dimen=2, ordered=True), m.PERIODS,
@@ -339,7 +361,7 @@ def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
         releases.setdefault((a, mineral_of[p], t, s), []).append((p, a, t, s))
 
     def rule(m, a, mineral, t, s):
-        delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mineral), ()))
+        delivered = flows(m, data.member_in_arcs.get((a, mineral), ()), t, s)
         released = sum(m.v_release[k] for k in releases.get((a, mineral, t, s), ()))
         return delivered + released + m.v_unmet[a, mineral, t, s] >= demand_required(data, a, mineral, t, s)
 
@@ -359,7 +381,7 @@ def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
 
     def rule(m, a, mineral, c, t, s):
         arcs = data.SHARE_CAP_INDEX[(a, mineral, c)]
-        return sum(m.v_flow[arc, t, s] for arc in arcs) <= sigma[mineral] * demand_required(data, a, mineral, t, s)
+        return flows(m, arcs, t, s) <= sigma[mineral] * demand_required(data, a, mineral, t, s)
 
     m.country_share_cap = pyo.Constraint(pyo.Set(initialize=idx, dimen=4, ordered=True), m.SCENARIOS,
                                          rule=rule, doc="supply from one outside country <= share x demand")
@@ -418,7 +440,7 @@ def define_traced_input(m: pyo.ConcreteModel, data: PlanData) -> None:
         members.setdefault((o, k, mi), []).append(a)
 
     def rule(m, o, k, mi, t, s):
-        refined = sum(y * m.v_flow[arc, t, s] for arc, y in data.COUNTRY_IN[(mi, o, k)])
+        refined = linear_sum((y, m.v_flow[arc, t, s]) for arc, y in data.COUNTRY_IN[(mi, o, k)])
         return sum(m.v_trace[o, k, a, mi, t, s] for a in members[(o, k, mi)]) == refined
 
     m.traced_input = pyo.Constraint(pyo.Set(initialize=tuple(sorted(members)), dimen=3, ordered=True), m.PERIODS,
@@ -434,7 +456,7 @@ def define_traced_delivery(m: pyo.ConcreteModel, data: PlanData) -> None:
         origins.setdefault((k, a, mi), []).append(o)
 
     def rule(m, k, a, mi, t, s):
-        delivered = sum(m.v_flow[arc, t, s] for arc in data.COUNTRY_OUT[(mi, k, a)])
+        delivered = flows(m, data.COUNTRY_OUT[(mi, k, a)], t, s)
         return sum(m.v_trace[o, k, a, mi, t, s] for o in origins[(k, a, mi)]) == delivered
 
     m.traced_delivery = pyo.Constraint(pyo.Set(initialize=tuple(sorted(origins)), dimen=3, ordered=True),
@@ -488,8 +510,8 @@ def define_allied_share(m: pyo.ConcreteModel, data: PlanData) -> None:
 
     def rule(m, a, mi, t, s):
         allied = (sum(m.v_trace[z, t, s] for z in tagged.get((a, mi), ()))
-                  + sum(m.v_flow[arc, t, s] for arc in recycled[(a, mi)]))
-        delivered = sum(m.v_flow[arc, t, s] for arc in data.member_in_arcs.get((a, mi), ()))
+                  + flows(m, recycled[(a, mi)], t, s))
+        delivered = flows(m, data.member_in_arcs.get((a, mi), ()), t, s)
         return allied >= rho[mi] * delivered
 
     m.allied_share = pyo.Constraint(pyo.Set(initialize=keys, dimen=3, ordered=True), m.SCENARIOS, rule=rule,
@@ -544,13 +566,15 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
     + \sum_t \delta_t 10^{-6} a_p d_{s,t} r_{p,a,t,s};  minimise \sum_s p_s C_s + \lambda \mathrm{CVaR}_\alpha(C)."""
     sites, per = data.sites, data.periods
     delta, W = per["discount"].astype(float).to_dict(), per["weight"].astype(float).to_dict()
-    m.e_capex = pyo.Expression(expr=sum(delta[t] * float(sites.loc[f, "capex_musd"]) * m.v_build[f, t]
+    capex = sites["capex_musd"].astype(float).to_dict()
+    fixed = sites["fixed_opex_musd_per_yr"].astype(float).to_dict()
+    m.e_capex = pyo.Expression(expr=sum(delta[t] * capex[f] * m.v_build[f, t]
                                         for f, t in data.BUILD_OPTIONS),
                                doc="present value of capex [MUSD]")
-    existing_fixed = sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+    existing_fixed = sum(W[t] * fixed[f]
                          for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
     m.e_fixed_opex = pyo.Expression(
-        expr=existing_fixed + sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"])
+        expr=existing_fixed + sum(W[t] * fixed[f]
                                   * m.e_online[f, t] for (f, t) in data.ONLINE_LINKS if data.ONLINE_LINKS[(f, t)]),
         doc="present value of fixed opex [MUSD]")
     sp = data.stockpiles
@@ -562,7 +586,7 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
         doc="present value of buying and holding stocks [MUSD]")
     m.e_first_stage = pyo.Expression(expr=m.e_capex + m.e_fixed_opex + m.e_stock_cost,
                                      doc="cost decided before the scenario is known [MUSD]")
-    unit = {(f, t): unit_cost_usd_per_t(data, f, t) for f in data.SITES if data.out_arcs.get(f) for t in data.PERIODS}
+    unit = {(f, t): c for (f, t), c in unit_costs(data).items() if data.out_arcs.get(f)}
     cost = {a: c for a, c in data.arcs["cost_usd_per_t"].items() if c}
     pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
 
@@ -572,8 +596,8 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.e_operating_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
         w(t) * c * m.e_output[f, t, s] for (f, t), c in unit.items() if c),
         doc="PV of variable, carbon and risk charges in scenario s [MUSD]")
-    m.e_transport_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
-        w(t) * c * m.v_flow[a, t, s] for a, c in cost.items() for t in data.PERIODS),
+    m.e_transport_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: linear_sum(
+        (w(t) * c, m.v_flow[a, t, s]) for a, c in cost.items() for t in data.PERIODS),
         doc="PV of transport in scenario s [MUSD]")
     m.e_unmet_penalty_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
         w(t) * pen * m.v_unmet[a, mi, t, s] for (a, mi, t) in data.demand.index) if pen else 0.0,

@@ -21,3 +21,18 @@ def test_generated_workbook_is_valid_deterministic_and_solvable(tmp_path):
     assert res.exit_code == 0 and "no problems found" in res.output
     res = CliRunner().invoke(cli, ["solve", str(a), "-o", str(tmp_path / "o.xlsx"), "--quiet"])
     assert res.exit_code == 0 and "[optimal" in res.output
+
+
+def test_generate_can_ask_for_sparse_arcs(tmp_path):
+    # 40 sites of one mineral: dense arcs pair every mine with every refinery; --supply-arcs 2 keeps
+    # at most 2 x (mines + refineries) supply arcs and writes the setting into the workbook.
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    args = ["--sites", "40", "--minerals", "1", "--periods", "1", "--scenarios", "1", "--seed", "1"]
+    assert CliRunner().invoke(cli, ["generate", str(a), *args]).exit_code == 0
+    assert CliRunner().invoke(cli, ["generate", str(b), *args, "--supply-arcs", "2"]).exit_code == 0
+    dense, sparse = load_data(a), load_data(b)
+    assert sparse.settings["supply_arcs_per_site"] == 2
+    stages = dense.sites["stage"].value_counts()
+    n_sup = (dense.arcs["kind"] == "supply").sum()
+    assert n_sup == stages["mine"] * stages["refinery"]
+    assert (sparse.arcs["kind"] == "supply").sum() <= 2 * (stages["mine"] + stages["refinery"]) < n_sup
