@@ -9,6 +9,7 @@ Units: flows and outputs in t/yr; costs in the objective in MUSD (present value)
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
@@ -56,27 +57,45 @@ def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -
     return data.demand_tpy[(member, mineral, t)] * data.multiplier[s]
 
 
+def can_run(data: PlanData, site: str, t: int) -> bool:
+    """An existing site, or a candidate with a build option that has it online in t."""
+    return bool(data.ONLINE_LINKS.get((site, t))) or data.sites.at[site, "status"] == "existing"
+
+
 def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
     """The most a flow can usefully carry, as variable bounds (not rows): a delivery never more than
     the member's demand D_{a,m,t} mu_s (0 without a demand row) nor its supplier's available capacity;
-    a supply arc never more than the mine's available capacity nor what the refinery can refine.
+    a supply arc never more than the mine's available capacity nor what the refinery can refine;
+    0 when the origin (or a supply arc's refinery) cannot be online in t.
     Over-delivery only costs, so no optimal plan is cut off; the bounds let HiGHS derive the
     variable-upper-bound cuts of facility location (on the OR-Library capacitated warehouse
     instances they turned a plan 4x the optimum into the optimum)."""
-    cap = data.sites["capacity_tpy"].astype(float).to_dict()
-    yld = data.sites["yield"].astype(float).to_dict()
-    out = {}
-    for a, (o, d, kind, mi) in enumerate(zip(data.arcs["origin"], data.arcs["destination"], data.arcs["kind"],
-                                             data.arcs["mineral"])):
-        for t in data.PERIODS:
-            for s in data.SCENARIOS:
-                supply = data.avail(s, o, t) * cap[o]
-                if kind == "delivery":
-                    need = data.demand_tpy.get((d, mi, t), 0.0) * data.multiplier[s]
-                    out[(a, t, s)] = min(supply, need)
-                else:
-                    out[(a, t, s)] = min(supply, data.avail(s, d, t) * cap[d] / yld[d])
-    return out
+    arcs, P, S = data.arcs, list(data.PERIODS), list(data.SCENARIOS)
+    pos = {f: i for i, f in enumerate(data.SITES)}
+    # available capacity (site, period, scenario), 0 where the site cannot run in the period
+    runs = np.array([[can_run(data, f, t) for t in P] for f in data.SITES], dtype=float).reshape(len(pos), len(P))
+    avail = np.ones((len(pos), len(P), len(S)))
+    pi, si = {t: i for i, t in enumerate(P)}, {s: i for i, s in enumerate(S)}
+    for (s, f, t), x in data.availability.items():
+        if f in pos and t in pi and s in si:
+            avail[pos[f], pi[t], si[s]] = x
+    cap = data.sites["capacity_tpy"].astype(float).to_numpy()
+    yld = data.sites["yield"].astype(float).to_numpy()
+    usable = avail * (cap * runs.T).T[:, :, None]
+    o = np.array([pos[x] for x in arcs["origin"]], dtype=int)
+    ub = usable[o]
+    supply = (arcs["kind"] == "supply").to_numpy()
+    if supply.any():
+        d = np.array([pos[x] for x in arcs["destination"][supply]], dtype=int)
+        ub[supply] = np.minimum(ub[supply], usable[d] / yld[d][:, None, None])
+    if (~supply).any():
+        dem = data.demand_tpy
+        need = np.array([[dem.get((dd, mi, t), 0.0) for t in P]
+                         for dd, mi in zip(arcs["destination"][~supply], arcs["mineral"][~supply])]).reshape(-1, len(P))
+        mult = np.array([data.multiplier[s] for s in S])
+        ub[~supply] = np.minimum(ub[~supply], need[:, :, None] * mult[None, None, :])
+    keys = ((a, t, s) for a in arcs.index for t in P for s in S)
+    return dict(zip(keys, ub.reshape(-1).tolist()))
 
 
 # --- sets and variables --------------------------------------------------------------------
@@ -97,6 +116,7 @@ def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.v_build = pyo.Var(m.BUILD_OPTIONS, domain=pyo.Binary,
                         doc="1 if candidate f is built (final investment decision) in period t [-]")
     ub = flow_upper_bounds(data)
+    m.flow_ub = ub  # plain dict (not a component): the families below skip rows these bounds imply
     m.v_flow = pyo.Var(m.ARCS, m.PERIODS, m.SCENARIOS, domain=pyo.NonNegativeReals,
                        bounds=lambda m, a, t, s: (0, ub[(a, t, s)]),
                        doc="flow on arc in period t, scenario s (at most what can be used: see flow_upper_bounds) [t/yr]")
@@ -310,14 +330,15 @@ def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
     existing = set(data.sites.index[data.sites["status"] == "existing"])
 
     def rule(m, f, t, s):
-        if not data.out_arcs.get(f):
-            return pyo.Constraint.Skip
+        most = sum(m.flow_ub[(a, t, s)] for a in data.out_arcs.get(f, ()))
+        if not most:
+            return pyo.Constraint.Skip  # no outgoing arc, or the flow bounds are 0 (cannot be online in t)
         cap = data.avail(s, f, t) * capacity[f]
         if f in existing:
+            if most <= cap:
+                return pyo.Constraint.Skip  # implied by the flow bounds
             return m.e_output[f, t, s] <= cap
-        if (f, t) in data.ONLINE_LINKS and data.ONLINE_LINKS[(f, t)]:
-            return m.e_output[f, t, s] <= cap * m.e_online[f, t]
-        return m.e_output[f, t, s] == 0
+        return m.e_output[f, t, s] <= cap * m.e_online[f, t]  # a candidate that can be online in t
 
     m.capacity_if_online = pyo.Constraint(m.SITES, m.PERIODS, m.SCENARIOS, rule=rule,
                                           doc="output <= availability x capacity x online [t/yr]")
@@ -329,6 +350,8 @@ def define_refinery_input(m: pyo.ConcreteModel, data: PlanData) -> None:
     yld = data.sites["yield"].astype(float).to_dict()
 
     def rule(m, f, t, s):
+        if not can_run(data, f, t):
+            return pyo.Constraint.Skip  # every flow in and out is bounded at 0
         inflow = flows(m, data.in_arcs.get(f, ()), t, s)
         return inflow == m.e_output[f, t, s] / yld[f]
 
@@ -381,7 +404,10 @@ def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
 
     def rule(m, a, mineral, c, t, s):
         arcs = data.SHARE_CAP_INDEX[(a, mineral, c)]
-        return flows(m, arcs, t, s) <= sigma[mineral] * demand_required(data, a, mineral, t, s)
+        cap = sigma[mineral] * demand_required(data, a, mineral, t, s)
+        if sum(m.flow_ub[(k, t, s)] for k in arcs) <= cap:
+            return pyo.Constraint.Skip  # the country cannot deliver more than its share anyway
+        return flows(m, arcs, t, s) <= cap
 
     m.country_share_cap = pyo.Constraint(pyo.Set(initialize=idx, dimen=4, ordered=True), m.SCENARIOS,
                                          rule=rule, doc="supply from one outside country <= share x demand")
