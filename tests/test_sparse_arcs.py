@@ -73,3 +73,27 @@ def test_cheapest_pairs_ties_go_to_the_nearer():
     # rows (mines): 0->1, 1->0, 2->2; columns (refineries): 0<-1, 1<-0, 2<-2: the same three pairs
     assert {tuple(x) for x in np.argwhere(keep)} == {(0, 1), (1, 0), (2, 2)}
     assert _cheapest_pairs(cost, cost, km, None).all()
+
+
+def test_rows_the_flow_bounds_imply_are_not_generated(solve_tiny):
+    # M2 (BBB, 30 t/yr at 100 USD/t) and M1 (CCC, 1000 t/yr at 500) supply AA's 100 t; no outside
+    # country may supply more than 70%. Optimum: all 30 of M2 and 70 of M1:
+    # 30 x 100 + 70 x 500 = 38,000 USD = 0.038 MUSD.
+    sheets, s = tiny(max_country_share=0.7)
+    sheets["sites"].append(site("M2", "BBB", "market", "existing", 30, var_cost_usd_per_t=100))
+    res = solve_tiny(sheets, s)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.038, abs=TOL)
+    m = res.model
+    # Each market's deliveries are bounded by min(capacity, demand) = 30 and 100, at most their
+    # capacities: no capacity row. BBB can deliver at most 30 <= 70: no share-cap row; CCC can
+    # deliver 100 > 70: its row stays and binds.
+    assert len(m.capacity_if_online) == 0
+    assert list(m.country_share_cap) == [("AA", "X", "CCC", 2030, "base")]
+    # A candidate that cannot be online in 2030 (lead time 5 years): its flows are bounded at 0 and
+    # it has no capacity row either.
+    sheets["sites"].append(site("C1", "AAA", "market", "candidate", 100, lead_time_years=5))
+    res = solve_tiny(sheets, s)
+    c1 = list(res.data.arcs.index[res.data.arcs["origin"] == "C1"])
+    assert c1 and all(res.model.v_flow[a, 2030, "base"].ub == 0 for a in c1)
+    assert len(res.model.capacity_if_online) == 0
+    assert res.costs["total_cost_musd"] == pytest.approx(0.038, abs=TOL)
