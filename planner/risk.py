@@ -87,9 +87,14 @@ def concentration_table(data: PlanData, mix: pd.DataFrame) -> pd.DataFrame:
     if mix.empty:
         return pd.DataFrame(columns=cols)
     member_of = data.countries["member"].to_dict()
-    rows = []
-    for (a, mi, t, s), g in mix.groupby(["member", "mineral", "period", "scenario"]):
-        top = g.loc[g["share"].idxmax()]
-        alliance = float(g.loc[[member_of.get(c) in data.MEMBERS for c in g["origin_country"]], "share"].sum())
-        rows.append((a, mi, t, s, float((g["share"] ** 2).sum()), top["origin_country"], float(top["share"]), alliance))
-    return pd.DataFrame(rows, columns=cols)
+    keys = cols[:4]
+    share = mix["share"].astype(float)
+    allied = mix["origin_country"].map(lambda c: member_of.get(c) in data.MEMBERS)
+    parts = pd.DataFrame({**{k: mix[k] for k in keys}, "sq": share ** 2, "allied": share.where(allied, 0.0),
+                          "share": share})
+    grouped = parts.groupby(keys, sort=True)
+    out = grouped.agg(hhi=("sq", "sum"), alliance_share=("allied", "sum"))
+    top = mix.loc[grouped["share"].idxmax().to_numpy()]  # the first country with the largest share
+    out["largest_country"] = top["origin_country"].to_numpy()
+    out["largest_share"] = top["share"].astype(float).to_numpy()
+    return out.reset_index()[cols]
