@@ -287,11 +287,30 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
                         previous.solver_version, {"reused_highs_instance": True}, STATUSES[status][2])
 
 
+@dataclass
+class Prepared:
+    """A model compiled and handed to HiGHS, its options set: solve it once or several times
+    (`run_prepared`), changing column bounds in between."""
+
+    h: highspy.Highs
+    c: Compiled
+    wanted: dict
+    report: dict
+
+
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
                 progress: Callable | None = None, write_mps: str | Path | None = None) -> SolveOutcome:
     """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
     `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
     `write_mps` saves exactly what HiGHS received."""
+    p = prepare(m, options, tee, write_mps)
+    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress)
+
+
+def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
+            write_mps: str | Path | None = None) -> Prepared | SolveOutcome:
+    """Compile `m` and hand it to a new HiGHS instance with the options set (an error outcome if a
+    coefficient or bound is not finite)."""
     options.check()
     t0 = time.perf_counter()
     c = compile_model(m)
@@ -317,6 +336,17 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     hand_over_s = time.perf_counter() - t0
     if write_mps is not None:
         h.writeModel(str(write_mps))
+    return Prepared(h, c, wanted, {"compile_s": round(compile_s, 3), "hand_over_s": round(hand_over_s, 3)})
+
+
+def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None) -> SolveOutcome:
+    """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
+    the solution into the Pyomo variables and report the outcome. HiGHS's clock runs on across
+    solves of one instance, so the time limit is moved on by the time already used."""
+    h, c, wanted = p.h, p.c, dict(p.wanted)
+    if "time_limit" in wanted and h.getRunTime() > 0:
+        wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
+        h.setOptionValue("time_limit", wanted["time_limit"])
     if progress is not None and len(c.integer):
         h.cbMipInterrupt.subscribe(Progress(progress))
     h.HandleKeyboardInterrupt = True
@@ -339,8 +369,7 @@ def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     version = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
     lo, hi = c.coef_range()
     report = {"model_rows": c.n_rows, "model_cols": c.n_cols, "model_nonzeros": c.nnz,
-              "coef_abs_min": lo, "coef_abs_max": hi, "compile_s": round(compile_s, 3),
-              "hand_over_s": round(hand_over_s, 3), "highs_s": round(seconds, 3)}
+              "coef_abs_min": lo, "coef_abs_max": hi, **p.report, "highs_s": round(seconds, 3)}
     message = STATUSES[status][2]
     got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])

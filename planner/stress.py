@@ -14,13 +14,14 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .data import PlanData
 from .definition import ModelDefinition
 from .model import build_model
 from .results import Solution, cost_components, extract_solution
-from .solve import SolveOutcome, solve_model
+from .solve import SolveOutcome, prepare, run_prepared, solve_model
 
 EV_SCENARIO = "expected_value"
 
@@ -67,22 +68,34 @@ class Evaluation:
 
 def evaluate(m, data: PlanData, plan: Solution, options, blocked: tuple[int, ...] = ()) -> Evaluation:
     """The plan's first stage fixed, the arcs in `blocked` closed: re-solve the flows (an LP)."""
-    closed = []
+    return evaluate_each(m, data, plan, options, [blocked])[0]
+
+
+def evaluate_each(m, data: PlanData, plan: Solution, options, blocked: list[tuple[int, ...]]) -> list[Evaluation]:
+    """`evaluate` for each set of closed arcs in turn, on one compiled model in one HiGHS instance:
+    the first stage is fixed once, each set's flows get upper bound 0, the LP is re-solved from the
+    previous basis, and the bounds are put back."""
     with fixed_first_stage(m, plan):
-        for a in blocked:
-            for t in data.PERIODS:
-                for s in data.SCENARIOS:
-                    m.v_flow[a, t, s].fix(0.0)
-                    closed.append(m.v_flow[a, t, s])
-        try:
-            out = solve_model(m, options)
-            if not out.usable:
-                return Evaluation(out)
-            sol = extract_solution(m, data)
-            return Evaluation(out, sol, cost_components(data, sol))
-        finally:
-            for v in closed:
-                v.unfix()
+        p = prepare(m, options)
+        if isinstance(p, SolveOutcome):
+            return [Evaluation(p) for _ in blocked]
+        pos = {id(v): j for j, v in enumerate(p.c.columns)}
+        out = []
+        for arcs in blocked:
+            idx = np.array(sorted(pos[id(m.v_flow[a, t, s])] for a in arcs for t in data.PERIODS
+                                  for s in data.SCENARIOS), dtype=np.int32)
+            zero = np.zeros(len(idx))
+            if len(idx):
+                p.h.changeColsBounds(len(idx), idx, zero, zero)
+            res = run_prepared(p, options)
+            if res.usable:
+                sol = extract_solution(m, data)
+                out.append(Evaluation(res, sol, cost_components(data, sol)))
+            else:
+                out.append(Evaluation(res))
+            if len(idx):
+                p.h.changeColsBounds(len(idx), idx, p.c.col_lower[idx], p.c.col_upper[idx])
+        return out
 
 
 def expected_unmet_t(data: PlanData, sol: Solution) -> pd.Series:
@@ -101,13 +114,12 @@ def producing_countries(data: PlanData, sol: Solution) -> list[str]:
 
 def stress_matrix(m, data: PlanData, plan: Solution, options, countries: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-country cost table, country x member x mineral unmet table) for each country's exports stopping."""
-    base = evaluate(m, data, plan, options)
+    base, *evals = evaluate_each(m, data, plan, options, [()] + [export_arcs(data, c) for c in countries])
     if not base.outcome.usable:
         raise RuntimeError(f"the plan cannot be re-evaluated: {base.outcome.message}")
     u0 = expected_unmet_t(data, base.solution)
     cost_rows, rows = [], []
-    for c in countries:
-        ev = evaluate(m, data, plan, options, export_arcs(data, c))
+    for c, ev in zip(countries, evals):
         if not ev.outcome.usable:
             cost_rows.append((c, ev.outcome.status, "", ""))
             continue
