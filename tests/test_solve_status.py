@@ -77,3 +77,30 @@ def test_relative_gap():
     assert relative_gap(100.0, 99.0) == pytest.approx(0.01)
     assert relative_gap(0.0, 0.0) == 0.0
     assert relative_gap(None, 1.0) is None
+
+
+def test_prepared_model_solved_again_after_a_bound_change():
+    # min 3x + 2y, x + y >= 1, 0 <= x, y <= 1 (an LP): y = 1, cost 2. With y's upper bound set to 0
+    # in the same HiGHS instance: x = 1, cost 3; bound put back: 2 again. Each re-solve keeps the
+    # requested 5 s limit counted from where HiGHS's clock already stands, and reads it back.
+    import numpy as np
+
+    from planner.solve import prepare, run_prepared
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 1))
+    m.y = pyo.Var(bounds=(0, 1))
+    m.c = pyo.Constraint(expr=m.x + m.y >= 1)
+    m.obj = pyo.Objective(expr=3 * m.x + 2 * m.y)
+    opts = SolverOptions(time_limit_s=5)
+    p = prepare(m, opts)
+    first = run_prepared(p, opts)
+    assert first.status == "optimal" and first.objective == pytest.approx(2) and m.y.value == pytest.approx(1)
+    j = np.array([next(k for k, v in enumerate(p.c.columns) if v is m.y)], dtype=np.int32)
+    p.h.changeColsBounds(1, j, np.zeros(1), np.zeros(1))
+    clock = p.h.getRunTime()
+    assert clock > 0
+    second = run_prepared(p, opts)
+    assert second.status == "optimal" and second.objective == pytest.approx(3) and m.x.value == pytest.approx(1)
+    assert second.hand_over["highs_option_time_limit"] == pytest.approx(clock + 5)
+    p.h.changeColsBounds(1, j, np.zeros(1), np.ones(1))
+    assert run_prepared(p, opts).objective == pytest.approx(2)
