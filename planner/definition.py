@@ -98,6 +98,8 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
             raise DefinitionError(f"{p}: [objective] unknown setting '{k}'; allowed: {list(OVERRIDABLE_SETTINGS)}")
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise DefinitionError(f"{p}: [objective] {k} must be a number >= 0")
+        if k == "supply_arcs_per_site" and (v != int(v) or v < 1):
+            raise DefinitionError(f"{p}: [objective] {k} must be a whole number >= 1")
         overrides[k] = float(v)
     screens = doc.get("screens", {})
     if set(screens) - {"standards"} or not isinstance(screens.get("standards", True), bool):

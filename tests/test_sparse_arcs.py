@@ -97,3 +97,19 @@ def test_rows_the_flow_bounds_imply_are_not_generated(solve_tiny):
     assert c1 and all(res.model.v_flow[a, 2030, "base"].ub == 0 for a in c1)
     assert len(res.model.capacity_if_online) == 0
     assert res.costs["total_cost_musd"] == pytest.approx(0.038, abs=TOL)
+
+
+def test_sparse_arcs_from_a_model_definition(tmp_path, tiny_path):
+    # The same k = 1 as in the workbook, set by a definition's overrides; 0 or 1.5 are refused.
+    from planner.data import load_data
+    from planner.definition import load_definition
+    from planner.errors import DefinitionError
+    d = tmp_path / "sparse.toml"
+    d.write_text("[objective]\nsupply_arcs_per_site = 1\n")
+    data = load_data(tiny_path(*two_by_two()), load_definition(str(d)).overrides)
+    sup = data.arcs[data.arcs["kind"] == "supply"]
+    assert set(zip(sup["origin"], sup["destination"])) == {("A", "R1"), ("B", "R1"), ("A", "R2")}
+    for bad in ("0", "1.5"):
+        d.write_text(f"[objective]\nsupply_arcs_per_site = {bad}\n")
+        with pytest.raises(DefinitionError, match="whole number >= 1"):
+            load_definition(str(d))
