@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,22 +54,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "orlib_results.md")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from run import markdown_table  # bench/run.py, beside this script
+    from run import run_all, write_results  # bench/run.py, beside this script
     cols = ["name", "capacity", "status", "objective_musd", "published_optimum", "above_optimum", "gap",
             "read_validate_s", "build_s", "solve_s", "wall_s", "peak_mb"]
-    results = []
-    with tempfile.TemporaryDirectory() as d:
-        for n in a.only.split(","):
-            r = run(n, a.dir, a.time_limit, Path(d))
-            results.append(r)
-            print(json.dumps(r))
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = [f"# OR-Library capacitated warehouse location through `plan solve`\n\nMachine: {machine}. Time limit "
-             f"{a.time_limit:g} s, baseline definition (relative gap 1e-4). `above_optimum` = planner cost / "
-             "published optimum - 1 (objective in MUSD = cost / 1e6).\n",
-             *markdown_table(results, cols, digits=4)]
-    a.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {a.out}")
+    results = run_all(a.only.split(","), lambda n, d: run(n, a.dir, a.time_limit, d))
+    write_results(a.out, "OR-Library capacitated warehouse location through `plan solve`",
+                  f"Time limit {a.time_limit:g} s, baseline definition (relative gap 1e-4). `above_optimum` = "
+                  "planner cost / published optimum - 1 (objective in MUSD = cost / 1e6).", results, cols, digits=4)
     return 0
 
 

@@ -105,6 +105,25 @@ def markdown_table(results: list[dict], cols: list[str], digits: int = 3) -> lis
             + ["| " + " | ".join(cell(r, k) for k in cols) + " |" for r in results])
 
 
+def run_all(names: list[str], one) -> list[dict]:
+    """`one(name, folder)` for each name, in one temporary folder; each result printed as JSON."""
+    results = []
+    with tempfile.TemporaryDirectory() as d:
+        for n in names:
+            results.append(one(n, Path(d)))
+            print(json.dumps(results[-1]))
+    return results
+
+
+def write_results(out: Path, title: str, preamble: str, results: list[dict], cols: list[str], digits: int = 3) -> None:
+    """`out`: a title, the machine, `preamble`, then the results as a markdown table."""
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"{platform.platform()}")
+    out.write_text("\n".join([f"# {title}\n\nMachine: {machine}. {preamble}\n",
+                               *markdown_table(results, cols, digits)]) + "\n")
+    print(f"wrote {out}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="default,small,medium,medium_sparse")
@@ -117,21 +136,12 @@ def main() -> int:
     cols = ["name", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "build_s",
             "compile_s", "hand_over_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "status", "objective", "gap",
             "overhead_ratio", "alone_solve_s", "alone_status", "vs_highs_alone"]
-    results = []
-    with tempfile.TemporaryDirectory() as d:
-        for n in names:
-            r = run(n, LADDER[n], a.time_limit, Path(d), alone=not a.no_alone)
-            results.append(r)
-            print(json.dumps(r))
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-               f"{platform.platform()}")
-    lines = [f"# Benchmark results\n\nMachine: {machine}. Time limit {a.time_limit:g} s. `compile_s`: Pyomo model "
-             "to standard-form arrays; `hand_over_s`: arrays into HiGHS; `highs_s`: HiGHS's MIP solve; "
-             "`overhead_ratio` = (wall - highs_s) / highs_s; `alone_solve_s`: plain HiGHS on the MPS the planner "
-             "handed over (same gap, seed and limit, separate process); `vs_highs_alone` = wall / alone_solve_s.\n",
-             *markdown_table(results, cols)]
-    a.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {a.out}")
+    results = run_all(names, lambda n, d: run(n, LADDER[n], a.time_limit, d, alone=not a.no_alone))
+    write_results(a.out, "Benchmark results",
+                  f"Time limit {a.time_limit:g} s. `compile_s`: Pyomo model to standard-form arrays; `hand_over_s`: "
+                  "arrays into HiGHS; `highs_s`: HiGHS's MIP solve; `overhead_ratio` = (wall - highs_s) / highs_s; "
+                  "`alone_solve_s`: plain HiGHS on the MPS the planner handed over (same gap, seed and limit, "
+                  "separate process); `vs_highs_alone` = wall / alone_solve_s.", results, cols)
     return 0
 
 

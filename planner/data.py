@@ -126,6 +126,14 @@ class PlanData:
     content_sha256: str = ""
 
     @functools.cached_property
+    def running(self) -> frozenset[tuple[str, int]]:
+        """(site, period) where the site can operate: existing sites in every period, candidates in
+        the periods a build option has them online."""
+        existing = self.sites.index[self.sites["status"] == "existing"]
+        return frozenset({(f, t) for f in existing for t in self.PERIODS}
+                         | {k for k, links in self.ONLINE_LINKS.items() if links})
+
+    @functools.cached_property
     def demand_tpy(self) -> dict[tuple[str, str, int], float]:
         return {k: float(v) for k, v in self.demand["demand_tpy"].items()}
 

@@ -57,11 +57,6 @@ def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -
     return data.demand_tpy[(member, mineral, t)] * data.multiplier[s]
 
 
-def can_run(data: PlanData, site: str, t: int) -> bool:
-    """An existing site, or a candidate with a build option that has it online in t."""
-    return bool(data.ONLINE_LINKS.get((site, t))) or data.sites.at[site, "status"] == "existing"
-
-
 def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
     """The most a flow can usefully carry, as variable bounds (not rows): a delivery never more than
     the member's demand D_{a,m,t} mu_s (0 without a demand row) nor its supplier's available capacity;
@@ -73,7 +68,7 @@ def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
     arcs, P, S = data.arcs, list(data.PERIODS), list(data.SCENARIOS)
     pos = {f: i for i, f in enumerate(data.SITES)}
     # available capacity (site, period, scenario), 0 where the site cannot run in the period
-    runs = np.array([[can_run(data, f, t) for t in P] for f in data.SITES], dtype=float).reshape(len(pos), len(P))
+    runs = np.array([[(f, t) in data.running for t in P] for f in data.SITES], dtype=float).reshape(len(pos), len(P))
     avail = np.ones((len(pos), len(P), len(S)))
     pi, si = {t: i for i, t in enumerate(P)}, {s: i for i, s in enumerate(S)}
     for (s, f, t), x in data.availability.items():
@@ -350,7 +345,7 @@ def define_refinery_input(m: pyo.ConcreteModel, data: PlanData) -> None:
     yld = data.sites["yield"].astype(float).to_dict()
 
     def rule(m, f, t, s):
-        if not can_run(data, f, t):
+        if (f, t) not in data.running:
             return pyo.Constraint.Skip  # every flow in and out is bounded at 0
         inflow = flows(m, data.in_arcs.get(f, ()), t, s)
         return inflow == m.e_output[f, t, s] / yld[f]

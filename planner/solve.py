@@ -61,9 +61,9 @@ class SolveOutcome:
     solver_version: str
     hand_over: dict = field(default_factory=dict)
     message: str = ""
-    # the HiGHS instance and compiled arrays of this solve, kept so the rounded re-solve can reuse
-    # them instead of compiling the model again (never written out)
-    session: tuple | None = field(default=None, repr=False, compare=False)
+    # the HiGHS instance and compiled arrays of this solve (a `Prepared`), kept so the rounded
+    # re-solve can reuse them instead of compiling the model again (never written out)
+    session: Prepared | None = field(default=None, repr=False, compare=False)
 
     @property
     def exit_code(self) -> int:
@@ -253,7 +253,7 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     """The rounded re-solve in the HiGHS instance of the MIP: build columns fixed at their rounded
     values, integrality dropped (an LP), the burden deviation added to the objective with weight 1
     (the split of payments closest to the targets; the cost part is unchanged by it)."""
-    h, c = previous.session
+    h, c = previous.session.h, previous.session.c
     pos = {id(v): j for j, v in enumerate(c.columns)}
     build = [(pos[id(v)], 1.0 if (v.value or 0.0) > 0.5 else 0.0) for v in m.v_build.values() if id(v) in pos]
     idx = np.array([j for j, _ in build], dtype=np.int32)
@@ -296,6 +296,7 @@ class Prepared:
     c: Compiled
     wanted: dict
     report: dict
+    progress_on: bool = False  # a progress callback is subscribed (once per instance)
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -347,8 +348,9 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if "time_limit" in wanted and h.getRunTime() > 0:
         wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
         h.setOptionValue("time_limit", wanted["time_limit"])
-    if progress is not None and len(c.integer):
+    if progress is not None and len(c.integer) and not p.progress_on:
         h.cbMipInterrupt.subscribe(Progress(progress))
+        p.progress_on = True
     h.HandleKeyboardInterrupt = True
     if options.threads:
         h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
@@ -398,4 +400,4 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=(h, c))
+    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p)

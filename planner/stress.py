@@ -82,8 +82,9 @@ def evaluate_each(m, data: PlanData, plan: Solution, options, blocked: list[tupl
         pos = {id(v): j for j, v in enumerate(p.c.columns)}
         out = []
         for arcs in blocked:
-            idx = np.array(sorted(pos[id(m.v_flow[a, t, s])] for a in arcs for t in data.PERIODS
-                                  for s in data.SCENARIOS), dtype=np.int32)
+            # a flow in no row and at no cost is not a column (it stays 0): nothing to close
+            cols = (pos.get(id(m.v_flow[a, t, s])) for a in arcs for t in data.PERIODS for s in data.SCENARIOS)
+            idx = np.array(sorted(j for j in cols if j is not None), dtype=np.int32)
             zero = np.zeros(len(idx))
             if len(idx):
                 p.h.changeColsBounds(len(idx), idx, zero, zero)

@@ -118,3 +118,18 @@ def test_frontier_cli(tmp_path):
     assert len(back["frontier"]) == 2 and "R1" in back["frontier_builds"].columns
     r = CliRunner().invoke(cli, ["frontier", str(src), "--points", "1", "-o", str(tmp_path / "x.xlsx")])
     assert r.exit_code == 2
+
+
+def test_stress_country_whose_flows_are_in_no_row(tmp_path):
+    # BBB hosts only a candidate mine CM and CCC a candidate refinery CR, both free and with a 5-year
+    # lead time in a one-year horizon: neither can be online, so the CM -> CR flow is bounded at 0,
+    # sits in no row and costs nothing -- it is no column of the model. Stopping BBB's exports closes
+    # nothing: the plan's cost (100 t from the market M1 at 500 USD/t = 0.05 MUSD) is unchanged.
+    sheets, settings = tiny()
+    sheets["sites"] += [site("CM", "BBB", "mine", "candidate", 100, lead_time_years=5),
+                        site("CR", "CCC", "refinery", "candidate", 100, lead_time_years=5, **{"yield": 1})]
+    res = solve_workbook(write_workbook(tmp_path / "c.xlsx", sheets, settings), write=False)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+    cost = stress_tables(res, countries=["BBB"], vss=False)["stress_cost"].set_index("country")
+    assert cost.loc["BBB", "status"] == "optimal"
+    assert cost.loc["BBB", "extra_cost_musd"] == pytest.approx(0.0, abs=TOL)
