@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from .definition import START_HEURISTICS, START_SHARE
 from .errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
 from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
@@ -54,11 +55,14 @@ def cli() -> None:
 @click.option("--presolve", type=click.Choice(["choose", "on", "off"]), default=None, help="HiGHS presolve")
 @click.option("--heuristic-effort", type=float, default=None,
               help="HiGHS MIP heuristic effort, 0..1 (default 0.05)")
+@click.option("--start-heuristic", type=click.Choice(START_HEURISTICS), default=None,
+              help=f"our own first plan for HiGHS: greedy add/drop/swap of builds, at most {START_SHARE:.0%} of "
+                   "the time limit (default: as the model definition says, none)")
 @click.option("--write-mps", type=click.Path(dir_okay=False), default=None,
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
-          heuristic_effort, write_mps, quiet):
+          heuristic_effort, start_heuristic, write_mps, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
@@ -68,7 +72,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
                              standards=None if standards is None else standards == "on",
                              progress=None if quiet else _progress_line, write_mps=write_mps,
                              solver_overrides={"threads": threads, "presolve": presolve,
-                                               "heuristic_effort": heuristic_effort})
+                                               "heuristic_effort": heuristic_effort,
+                                               "start_heuristic": start_heuristic})
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:

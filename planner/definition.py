@@ -17,6 +17,8 @@ OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "car
                         "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
                         "host_min_share", "burden_tolerance", "min_benefit_ratio", "max_country_share_refining",
                         "max_country_share_mining", "supply_arcs_per_site")
+START_HEURISTICS = ("none", "greedy")
+START_SHARE = 0.4  # of the time limit, at most, for the start heuristic (the MIP gets the rest)
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,16 @@ class SolverOptions:
     seed: int = 0
     presolve: str = "choose"  # HiGHS presolve: choose | on | off
     heuristic_effort: float | None = None  # HiGHS mip_heuristic_effort (0..1; blank = HiGHS's 0.05)
+    # our own first plan for HiGHS (planner/heuristic.py): "greedy" (add/drop/swap on the builds,
+    # at most START_SHARE of the time limit) or "none"
+    start_heuristic: str = "none"
 
     def check(self) -> None:
         if self.presolve not in ("choose", "on", "off"):
             raise DefinitionError(f"presolve must be choose, on or off, got {self.presolve!r}")
+        if self.start_heuristic not in START_HEURISTICS:
+            raise DefinitionError(f"start heuristic must be one of {', '.join(START_HEURISTICS)}, "
+                                  f"got {self.start_heuristic!r}")
         if self.heuristic_effort is not None and not (0 <= self.heuristic_effort <= 1):
             raise DefinitionError(f"heuristic effort must be a fraction in [0, 1], got {self.heuristic_effort}")
         if self.time_limit_s is not None and not (self.time_limit_s > 0):
@@ -105,7 +113,7 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
     if set(screens) - {"standards"} or not isinstance(screens.get("standards", True), bool):
         raise DefinitionError(f"{p}: [screens] takes only standards = true or false")
     sol = doc.get("solver", {})
-    known = {"time_limit_s", "mip_gap", "threads", "seed", "presolve", "heuristic_effort"}
+    known = {"time_limit_s", "mip_gap", "threads", "seed", "presolve", "heuristic_effort", "start_heuristic"}
     if set(sol) - known:
         raise DefinitionError(f"{p}: [solver] unknown option(s) {sorted(set(sol) - known)}; allowed: {sorted(known)}")
     solver = SolverOptions(**sol)

@@ -170,6 +170,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                         options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
                                  "threads": solver.threads, "seed": solver.seed, "presolve": solver.presolve,
                                  "heuristic_effort": solver.heuristic_effort,
+                                 "start_heuristic": solver.start_heuristic,
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()

@@ -205,10 +205,11 @@ class Progress:
     def __init__(self, report: Callable[[float, float | None, float | None, float | None], None]):
         self.report = report
         self.next_at = PROGRESS_EVERY_S
+        self.offset = 0.0  # seconds spent before the MIP's own clock started (the start heuristic)
 
     def __call__(self, e) -> None:
         d = e.data_out
-        t = float(d.running_time)
+        t = self.offset + float(d.running_time)
         if t < self.next_at:
             return
         self.next_at = t + PROGRESS_EVERY_S
@@ -296,7 +297,7 @@ class Prepared:
     c: Compiled
     wanted: dict
     report: dict
-    progress_on: bool = False  # a progress callback is subscribed (once per instance)
+    progress: Progress | None = None  # the progress callback subscribed (once per instance)
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -340,6 +341,20 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     return Prepared(h, c, wanted, {"compile_s": round(compile_s, 3), "hand_over_s": round(hand_over_s, 3)})
 
 
+def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float):
+    """Our own first plan (planner/heuristic.py), within START_SHARE of the time limit; the build
+    columns are the integer ones, grouped by candidate (the first index of `v_build`)."""
+    from .definition import START_SHARE
+    from .heuristic import greedy_start
+    c = p.c
+    group = np.array([str(c.columns[j].index()[0]) for j in c.integer])
+    budget = START_SHARE * float(options.time_limit_s) if options.time_limit_s else None
+    if budget is not None:  # the heuristic's LPs stop at its budget (an LP's limit is on the instance's clock)
+        p.h.setOptionValue("time_limit", p.h.getRunTime() + budget)
+    report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
+    return greedy_start(p.h, c, group, budget, report)
+
+
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
     the solution into the Pyomo variables and report the outcome. HiGHS's clock runs on across
@@ -348,15 +363,31 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if "time_limit" in wanted and h.getRunTime() > 0:
         wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
         h.setOptionValue("time_limit", wanted["time_limit"])
-    if progress is not None and len(c.integer) and not p.progress_on:
-        h.cbMipInterrupt.subscribe(Progress(progress))
-        p.progress_on = True
+    if progress is not None and len(c.integer) and p.progress is None:
+        p.progress = Progress(progress)
+        h.cbMipInterrupt.subscribe(p.progress)
     h.HandleKeyboardInterrupt = True
     if options.threads:
         h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
     start = time.perf_counter()
+    started = None
     try:
-        h.solve()
+        if options.start_heuristic == "greedy" and len(c.integer):
+            started = _start_heuristic(p, options, progress, start)
+            if "time_limit" in wanted:
+                # HiGHS (1.16) counts an LP's time limit on the instance's clock but a MIP's from the
+                # start of its own run: the MIP gets what the heuristic left of the limit
+                wanted["time_limit"] = max(float(options.time_limit_s) - started.seconds, 0.0)
+                h.setOptionValue("time_limit", wanted["time_limit"])
+            if p.progress is not None:  # the MIP's clock starts at 0: progress shows time since the start
+                p.progress.offset = started.seconds
+        if started is not None and started.stopped_by == "interrupted":
+            # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
+            h.setOptionValue("time_limit", 0.0)
+            h.solve()
+            h.setOptionValue("time_limit", wanted.get("time_limit", INF))
+        else:
+            h.solve()
     except KeyboardInterrupt:  # outside highspy's own handling: no plan to keep
         return SolveOutcome("interrupted", "interrupted", None, None, None, time.perf_counter() - start, "",
                             message=STATUSES["interrupted"][2])
@@ -396,6 +427,10 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         if not math.isfinite(bound) or abs(bound) >= INF:
             bound = None
         gap = relative_gap(objective, bound)
+    if started is not None:
+        report.update(started.report())
+        if started.stopped_by == "interrupted":
+            ms = MS.kInterrupt
     if ms in (MS.kInterrupt, MS.kHighsInterrupt):
         report["interrupted_by_user"] = True
         if status == "best_found":
