@@ -133,3 +133,19 @@ def test_scaling_every_cost_scales_the_objective(inst, k):
               "freight_usd_per_t_km"):
         scaled_sets[c] = (scaled_sets[c] or 0) * k
     assert solve(scaled_sheets, scaled_sets).costs["total_cost_musd"] == pytest.approx(k * cost, rel=REL, abs=1e-9)
+
+
+@settings(**SETTINGS)
+@given(instances())
+def test_the_start_heuristic_changes_no_optimum(inst):
+    # The greedy start (planner/heuristic.py) only hands HiGHS a first plan: the optimum is the same,
+    # and that plan, being feasible, costs no less than it.
+    sheets, sets = inst
+    cost = solve(sheets, sets).costs["total_cost_musd"]
+    with tempfile.TemporaryDirectory() as d:
+        res = solve_workbook(write_workbook(Path(d) / "p.xlsx", sheets, sets), write=False, mip_gap=0,
+                             solver_overrides={"start_heuristic": "greedy"})
+    assert res.outcome.status == "optimal"
+    assert res.costs["total_cost_musd"] == pytest.approx(cost, rel=REL, abs=1e-9)
+    start = res.outcome.hand_over["start_heuristic_objective"]
+    assert start is not None and start >= cost - REL * abs(cost) - 1e-9
