@@ -14,14 +14,15 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference, ScatterChart, Series
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from .errors import OutputExistsError
 
-_HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+_HEADER = {"bold": True, "bg_color": "#DDE5F0"}
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # xlsxwriter would silently drop cells beyond these
+# user text is never a formula, number or link: `=1+1` stays the text `=1+1`
+_BOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
+                 "nan_inf_to_errors": True}
 
 
 def _number_format(column: str) -> str | None:
@@ -47,51 +48,87 @@ def _cell_value(v):
     return v
 
 
-def _write_table(ws, df: pd.DataFrame) -> None:
-    for j, col in enumerate(df.columns, start=1):
-        c = ws.cell(row=1, column=j, value=str(col))
-        c.font = Font(bold=True)
-        c.fill = _HEADER_FILL
-        c.data_type = "s"
+class _Book:
+    """An xlsxwriter workbook with its cell formats made once each (xlsxwriter streams the file:
+    about twice as fast as openpyxl on the medium benchmark's 178k cells, 4.1 -> 2.0 s)."""
+
+    def __init__(self, path: str):
+        self.wb = xlsxwriter.Workbook(path, _BOOK_OPTIONS)
+        self._formats: dict[tuple, object] = {}
+
+    def format(self, **props):
+        key = tuple(sorted(props.items()))
+        if not key:
+            return None
+        if key not in self._formats:
+            self._formats[key] = self.wb.add_format(dict(props))
+        return self._formats[key]
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, align_b_left: bool = False):
+    """One table on a new sheet: bold shaded header, frozen below it, numbers formatted by their
+    column's unit (or by `value_format(row_index, column_index)` where given), text always text."""
+    if len(df) + 1 > EXCEL_ROWS or len(df.columns) > EXCEL_COLUMNS:
+        raise ValueError(f"table '{name}' has {len(df):,} rows and {len(df.columns)} columns; an Excel sheet "
+                         f"holds at most {EXCEL_ROWS - 1:,} rows below its header and {EXCEL_COLUMNS:,} columns")
+    ws = book.wb.add_worksheet(name[:31])
+    header = book.format(**_HEADER)
+    for j, col in enumerate(df.columns):
+        ws.write_string(0, j, str(col), header)
     widths = [max(10, len(str(c)) + 2) for c in df.columns]
-    fmts = [_number_format(str(c)) for c in df.columns]
-    for i, rec in enumerate(df.itertuples(index=False), start=2):
-        for j, v in enumerate(rec, start=1):
+    col_fmt = [_number_format(str(c)) for c in df.columns]
+    for i, rec in enumerate(df.itertuples(index=False), start=1):
+        for j, v in enumerate(rec):
             v = _cell_value(v)
-            c = ws.cell(row=i, column=j, value=v)
+            left = {"align": "left"} if align_b_left and j == 1 else {}
+            if v is None:
+                continue
             if isinstance(v, str):
-                c.data_type = "s"  # user text stays text, even when it starts with = + - @
-                widths[j - 1] = min(60, max(widths[j - 1], len(v) + 2))
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                if fmts[j - 1]:
-                    c.number_format = fmts[j - 1]
-                widths[j - 1] = max(widths[j - 1], 14)
-    for j, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = w
-    ws.freeze_panes = "A2"
+                ws.write_string(i, j, v, book.format(**left))
+                widths[j] = min(60, max(widths[j], len(v) + 2))
+            elif isinstance(v, bool):
+                ws.write_boolean(i, j, v, book.format(**left))
+            elif isinstance(v, (int, float)):
+                fmt = value_format(i - 1, j) if value_format else col_fmt[j]
+                ws.write_number(i, j, v, book.format(**({"num_format": fmt} if fmt else {}), **left))
+                widths[j] = max(widths[j], 14)
+            else:
+                ws.write_string(i, j, str(v), book.format(**left))
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, 40 if align_b_left and j == 1 else w)
+    ws.freeze_panes(1, 0)
+    return ws
 
 
-def _stacked_chart(ws, df: pd.DataFrame, title: str, kind: str, grouping: str, height: float) -> None:
+_CM = 37.8  # pixels per centimetre (openpyxl's chart sizes were in cm)
+
+
+def _stacked_chart(book: _Book, ws, df: pd.DataFrame, title: str, kind: str, subtype: str, height_cm: float):
     """A stacked bar chart of a table: categories in column A, one series per further column."""
     if df.empty or len(df.columns) < 2:
         return
-    chart = BarChart()
-    chart.type, chart.grouping, chart.overlap, chart.title = kind, grouping, 100, title
-    n = len(df)
-    chart.add_data(Reference(ws, min_col=2, max_col=len(df.columns), min_row=1, max_row=n + 1), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-    chart.height, chart.width = height, 18
-    ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}2")
+    chart = book.wb.add_chart({"type": kind, "subtype": subtype})
+    n, sheet = len(df), ws.get_name()
+    for k in range(1, len(df.columns)):
+        chart.add_series({"name": [sheet, 0, k], "categories": [sheet, 1, 0, n, 0], "values": [sheet, 1, k, n, k],
+                          "overlap": 100})
+    chart.set_title({"name": title})
+    chart.set_size({"width": 18 * _CM, "height": height_cm * _CM})
+    ws.insert_chart(1, len(df.columns) + 1, chart)
 
 
-def _capex_chart(ws, df: pd.DataFrame) -> None:
-    _stacked_chart(ws, df, "Capex of built sites by host member and stage (MUSD, undiscounted)", "col", "stacked", 9)
+def _capex_chart(book, ws, df: pd.DataFrame) -> None:
+    _stacked_chart(book, ws, df, "Capex of built sites by host member and stage (MUSD, undiscounted)", "column",
+                   "stacked", 9)
 
 
-def _share_chart(ws, df: pd.DataFrame) -> None:
+def _share_chart(book, ws, df: pd.DataFrame) -> None:
     """100% stacked bars: each member's supply of each mineral by origin country."""
-    _stacked_chart(ws, df, "Supply mix by origin country (share of each member's supply)", "bar",
-                   "percentStacked", max(8, 0.5 * len(df)))
+    _stacked_chart(book, ws, df, "Supply mix by origin country (share of each member's supply)", "bar",
+                   "percent_stacked", max(8, 0.5 * len(df)))
 
 
 def check_target(path: Path, force: bool) -> None:
@@ -117,49 +154,48 @@ def atomic_save(save, path: Path, force: bool) -> None:
             os.unlink(tmp)
 
 
-def _cost_chart(ws, df: pd.DataFrame) -> None:
+def _cost_chart(book, ws, df: pd.DataFrame) -> None:
     """Bars of the cost components listed in the summary (rows named *_musd after the total)."""
-    rows = [i for i, k in enumerate(df["key"], start=2) if str(k) in COST_COMPONENT_KEYS]
+    rows = [i for i, k in enumerate(df["key"], start=1) if str(k) in COST_COMPONENT_KEYS]
     if not rows:
         return
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Cost components (MUSD, present value)"
-    chart.legend = None
-    chart.add_data(Reference(ws, min_col=2, min_row=rows[0], max_row=rows[-1]), titles_from_data=False)
-    chart.set_categories(Reference(ws, min_col=1, min_row=rows[0], max_row=rows[-1]))
-    chart.height, chart.width = 8, 16
-    ws.add_chart(chart, "E2")
+    chart = book.wb.add_chart({"type": "bar"})
+    sheet = ws.get_name()
+    chart.add_series({"categories": [sheet, rows[0], 0, rows[-1], 0], "values": [sheet, rows[0], 1, rows[-1], 1]})
+    chart.set_title({"name": "Cost components (MUSD, present value)"})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 16 * _CM, "height": 8 * _CM})
+    ws.insert_chart("E2", chart)
 
 
-def _frontier_chart(ws, df: pd.DataFrame) -> None:
+def _frontier_chart(book, ws, df: pd.DataFrame) -> None:
     """Expected cost against CVaR, one marker per frontier point (points without a plan are skipped)."""
     cols = list(df.columns)
-    ok = [i for i, v in enumerate(df.get("cvar_musd", []), start=2) if isinstance(v, (int, float))]
+    ok = [i for i, v in enumerate(df.get("cvar_musd", []), start=1) if isinstance(v, (int, float))]
     if len(ok) < 2:
         return
-    chart = ScatterChart()
-    chart.title = "Cost-risk frontier"
-    chart.style = 13
-    chart.x_axis.title = "CVaR of scenario cost (MUSD)"
-    chart.y_axis.title = "Expected cost (MUSD)"
-    chart.legend = None
-    x = Reference(ws, min_col=cols.index("cvar_musd") + 1, min_row=ok[0], max_row=ok[-1])
-    y = Reference(ws, min_col=cols.index("expected_cost_musd") + 1, min_row=ok[0], max_row=ok[-1])
-    series = Series(y, x, title="frontier")
-    series.marker.symbol = "circle"
-    chart.series.append(series)
-    chart.height, chart.width = 9, 16
-    ws.add_chart(chart, f"{get_column_letter(len(cols) + 2)}2")
+    chart = book.wb.add_chart({"type": "scatter"})
+    sheet, x, y = ws.get_name(), cols.index("cvar_musd"), cols.index("expected_cost_musd")
+    chart.add_series({"name": "frontier", "categories": [sheet, ok[0], x, ok[-1], x],
+                      "values": [sheet, ok[0], y, ok[-1], y], "marker": {"type": "circle"}})
+    chart.set_title({"name": "Cost-risk frontier"})
+    chart.set_x_axis({"name": "CVaR of scenario cost (MUSD)"})
+    chart.set_y_axis({"name": "Expected cost (MUSD)"})
+    chart.set_legend({"none": True})
+    chart.set_style(13)
+    chart.set_size({"width": 16 * _CM, "height": 9 * _CM})
+    ws.insert_chart(1, len(cols) + 1, chart)
 
 
-def _summary_formats(ws, df: pd.DataFrame) -> None:
+def _summary_format(df: pd.DataFrame):
     """A key/value sheet holds quantities of several units: format each value by its key."""
-    for i, key in enumerate(df["key"].astype(str), start=2):
-        fmt = ("#,##0.00" if key.endswith("_musd") else "#,##0" if key.endswith(("_t", "_tco2e"))
-               else "0.0000%" if key == "mip_gap" else None)
-        if fmt and isinstance(ws.cell(row=i, column=2).value, (int, float)):
-            ws.cell(row=i, column=2).number_format = fmt
+    keys = df["key"].astype(str).tolist()
+
+    def fmt(i: int, j: int) -> str | None:
+        key = keys[i]
+        return ("#,##0.00" if key.endswith("_musd") else "#,##0" if key.endswith(("_t", "_tco2e"))
+                else "0.0000%" if key == "mip_gap" else None)
+    return fmt
 
 
 COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_cost_musd", "carbon_musd",
@@ -170,31 +206,28 @@ COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_
 def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False,
                  image: Path | None = None) -> Path:
     path = Path(path)
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, df in tables.items():
-        ws = wb.create_sheet(title=name[:31])
-        _write_table(ws, df)
-        if name == "capex_by_host":
-            _capex_chart(ws, df)
-        if name == "supply_mix_chart":
-            _share_chart(ws, df)
-        if name == "frontier":
-            _frontier_chart(ws, df)
-        if name == "summary":
-            _summary_formats(ws, df)
-            _cost_chart(ws, df)
-        if name in ("summary", "run_info"):
-            ws.column_dimensions["B"].width = 40
-            for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
-                for c in row:
-                    c.alignment = Alignment(horizontal="left")
-    if image is not None and Path(image).exists():
-        from openpyxl.drawing.image import Image
-        ws = wb.create_sheet(title="map")
-        ws["A1"] = "Map of the sites built and their deliveries (also saved beside this workbook as PNG)"
-        ws.add_image(Image(str(image)), "A3")
-    atomic_save(wb.save, path, force)
+
+    def save(tmp):
+        book = _Book(tmp)
+        for name, df in tables.items():
+            key_value = name in ("summary", "run_info")
+            ws = _write_table(book, name, df, _summary_format(df) if name == "summary" else None,
+                              align_b_left=key_value)
+            if name == "capex_by_host":
+                _capex_chart(book, ws, df)
+            if name == "supply_mix_chart":
+                _share_chart(book, ws, df)
+            if name == "frontier":
+                _frontier_chart(book, ws, df)
+            if name == "summary":
+                _cost_chart(book, ws, df)
+        if image is not None and Path(image).exists():
+            ws = book.wb.add_worksheet("map")
+            ws.write_string(0, 0, "Map of the sites built and their deliveries (also saved beside this workbook as PNG)")
+            ws.insert_image("A3", str(image))
+        book.close()
+
+    atomic_save(save, path, force)
     return path
 
 
@@ -245,8 +278,6 @@ def read_json(path: str | Path) -> dict[str, pd.DataFrame]:
 def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
     """The comparison workbook: kpis side by side (deltas coloured on a scale centred on zero),
     sites added/dropped/changed, then every shared sheet compared row by row."""
-    from openpyxl.formatting.rule import ColorScaleRule
-
     notes = pd.DataFrame({"item": ["same input content", "same model definition"]
                           + [f"differs: {k}" for k, _ in cmp.run_info_differences] + cmp.missing,
                           "value": ["yes" if cmp.same_input else "no", "yes" if cmp.same_model else "no"]
@@ -254,24 +285,25 @@ def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
                           + ["" for _ in cmp.missing]})
     tables = {"kpis": cmp.kpis, "sites": cmp.sites, "about": notes}
     tables.update({f"{k}_delta"[:31]: v for k, v in cmp.tables.items()})
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, df in tables.items():
-        ws = wb.create_sheet(title=name[:31])
-        _write_table(ws, df)
-        for j, col in enumerate(df.columns, start=1):
-            if str(col).startswith("delta") and len(df):
-                letter = get_column_letter(j)
-                ws.conditional_formatting.add(
-                    f"{letter}2:{letter}{len(df) + 1}",
-                    ColorScaleRule(start_type="min", start_color="63BE7B", mid_type="num", mid_value=0,
-                                   mid_color="FFFFFF", end_type="max", end_color="F8696B"))
-    atomic_save(wb.save, Path(path), force)
+
+    def save(tmp):
+        book = _Book(tmp)
+        for name, df in tables.items():
+            ws = _write_table(book, name, df)
+            for j, col in enumerate(df.columns):
+                if str(col).startswith("delta") and len(df):
+                    ws.conditional_format(1, j, len(df), j, {
+                        "type": "3_color_scale", "min_color": "#63BE7B", "mid_type": "num", "mid_value": 0,
+                        "mid_color": "#FFFFFF", "max_color": "#F8696B"})
+        book.close()
+
+    atomic_save(save, Path(path), force)
     return Path(path)
 
 
 def write_rows(sheets: dict[str, list[list]], path: str | Path, force: bool = False) -> Path:
     """An input workbook from plain rows (first row of each sheet the header), written atomically."""
+    from openpyxl import Workbook
     wb = Workbook()
     wb.remove(wb.active)
     for name, rows in sheets.items():

@@ -2,6 +2,7 @@
 
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -225,3 +226,14 @@ def test_export_of_a_non_portfolio_json_is_refused(tmp_path):
     bad.write_text('{"hello": 1}')
     res = CliRunner().invoke(cli, ["export", str(bad)])
     assert res.exit_code == 1 and "not a portfolio JSON" in res.output
+
+
+def test_a_table_too_long_for_a_sheet_is_refused_not_cut(tmp_path):
+    # An Excel sheet holds 1,048,575 rows below its header; the writer would otherwise drop the rest
+    # without a word. Nothing is left at the target.
+    from planner.writer import write_tables
+    big = pd.DataFrame({"flow_tpy": np.zeros(1_048_576)})
+    with pytest.raises(ValueError, match="table 'flows' has 1,048,576 rows and 1 columns; an Excel sheet holds "
+                                         "at most 1,048,575 rows"):
+        write_tables({"flows": big}, tmp_path / "t.xlsx")
+    assert list(tmp_path.iterdir()) == []
