@@ -40,6 +40,7 @@ import numpy as np
 
 MS = highspy.HighsModelStatus
 IMPROVES = 1e-9  # relative decrease a move must bring to be kept
+REPORT_EVERY_S = 2.0  # progress: the best plan so far at least this often while the search runs
 PATIENCE = 3  # a move ends after this many options tried in a row without a lower cost
 
 
@@ -68,9 +69,11 @@ class _Search:
     """The moves, over `cols` (build columns) grouped by candidate (`group`)."""
 
     def __init__(self, h: highspy.Highs, cols: np.ndarray, group: np.ndarray, deadline: float,
-                 links: list | None = None):
+                 links: list | None = None, report: Callable[[float], None] | None = None):
         self.h, self.cols, self.group = h, cols, group
         self.deadline = deadline
+        self.report = report
+        self.reported, self.reported_at = np.inf, time.perf_counter()
         self.links = links or [[] for _ in cols]
         self.evaluations = 0
         self.interrupted = False
@@ -119,10 +122,24 @@ class _Search:
         return price
 
     def keep_if_better(self, open_: np.ndarray, cost: float, price: np.ndarray, x) -> bool:
-        if x is None or not _lower(cost, self.best):
-            return False
-        self.best, self.best_open, self.price, self.best_x = cost, open_, price, x.copy()
-        return True
+        kept = x is not None and _lower(cost, self.best)
+        if kept:
+            self.best, self.best_open, self.price, self.best_x = cost, open_, price, x.copy()
+        self.show(cost if kept else np.inf)
+        return kept
+
+    def show(self, cost: float) -> None:
+        """Report a plan cheaper than any reported before (within a swap too: the swap then keeps a
+        plan at most that dear), and the best so far every REPORT_EVERY_S seconds."""
+        now = time.perf_counter()
+        if self.report is None:
+            return
+        if cost < self.reported:
+            self.reported, self.reported_at = cost, now
+            self.report(cost)
+        elif now - self.reported_at >= REPORT_EVERY_S and math.isfinite(self.reported):
+            self.reported_at = now
+            self.report(self.reported)
 
     def with_opened(self, open_: np.ndarray, i: int) -> np.ndarray:
         new = open_.copy()
@@ -181,6 +198,7 @@ class _Search:
                 continue
             # accept the opening provisionally, then let the drop move take what no longer pays
             self.best, self.best_open, self.price, self.best_x = cost, new, price, x.copy()
+            self.show(np.inf)
             self.drop()
             if _lower(self.best, saved[0]):
                 return True
@@ -199,22 +217,17 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
     deadline = t0 + budget_s if budget_s is not None else np.inf
     n_int = len(integer)
     h.changeColsIntegrality(n_int, integer, np.zeros(n_int, dtype=np.uint8))
-    s = _Search(h, cols, group, deadline, capacity_links(c))
+    s = _Search(h, cols, group, deadline, capacity_links(c), on_better)
     stopped_by = "no_feasible_start"
     try:
         nothing = np.zeros(len(cols), dtype=bool)
         if not s.keep_if_better(nothing, *s.evaluate(nothing)) and not s.interrupted:
             s.keep_if_better(*_rounded_relaxation(s, col_lower, col_upper))
         if s.best_open is not None:
-            if on_better is not None:
-                on_better(s.best)
             while not s.out_of_time():
                 moved = s.add()
                 moved = s.drop() or moved
-                moved = moved or s.swap()
-                if moved and on_better is not None:
-                    on_better(s.best)
-                if not moved:
+                if not (moved or s.swap()):
                     break
             stopped_by = "interrupted" if s.interrupted else "time_budget" if s.out_of_time() else "no_improving_move"
     finally:
