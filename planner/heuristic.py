@@ -69,12 +69,12 @@ class _Search:
     """The moves, over `cols` (build columns) grouped by candidate (`group`)."""
 
     def __init__(self, h: highspy.Highs, cols: np.ndarray, group: np.ndarray, deadline: float,
-                 links: list | None = None, report: Callable[[float], None] | None = None):
+                 links: CapacityLinks | None = None, report: Callable[[float], None] | None = None):
         self.h, self.cols, self.group = h, cols, group
         self.deadline = deadline
         self.report = report
         self.reported, self.reported_at = np.inf, time.perf_counter()
-        self.links = links or [[] for _ in cols]
+        self.links = links
         self.evaluations = 0
         self.interrupted = False
         self.best = np.inf
@@ -108,18 +108,22 @@ class _Search:
         fractional knapsack per row: the flows of best saving per unit of capacity first, each up to
         its bound). Negative: opening looks worth its cost. An option's reduced cost alone says
         little while it is closed: its capacity rows then have right-hand side 0 and their duals are
-        whatever the basis holds."""
+        whatever the basis holds. Computed for every row at once (segments of flat arrays)."""
+        L, n = self.links, len(self.cols)
         price = col_dual[self.cols].copy()
-        for k, rows in enumerate(self.links):
-            for r, cap, y_coef, flows, coef, ub in rows:
-                pi = row_dual[r]
-                price[k] += pi * y_coef
-                saving = np.maximum(0.0, -(col_dual[flows] + pi * coef)) / coef  # per unit of capacity
-                order = np.argsort(-saving)
-                room = np.cumsum((coef * ub)[order])
-                used = np.minimum(room, cap) - np.minimum(np.concatenate(([0.0], room[:-1])), cap)
-                price[k] -= float(saving[order] @ used)
-        return price
+        if L is None or not len(L.row):
+            return price
+        pi = row_dual[L.row]
+        price += np.bincount(L.option, weights=pi * L.y_coef, minlength=n)
+        saving = np.maximum(0.0, -(col_dual[L.flow] + pi[L.seg] * L.coef)) / L.coef  # per unit of capacity
+        order = np.lexsort((-saving, L.seg))  # by row, best saving first
+        seg, w, saving = L.seg[order], L.width[order], saving[order]
+        before = np.cumsum(w) - w
+        before -= np.repeat(before[L.start], L.length)  # capacity taken by better flows of the same row
+        cap = L.cap[seg]
+        used = np.minimum(before + w, cap) - np.minimum(before, cap)
+        gain = np.bincount(seg, weights=saving * used, minlength=len(L.row))
+        return price - np.bincount(L.option, weights=gain, minlength=n)
 
     def keep_if_better(self, open_: np.ndarray, cost: float, price: np.ndarray, x) -> bool:
         kept = x is not None and _lower(cost, self.best)
@@ -261,24 +265,52 @@ def _rounded_relaxation(s: _Search, col_lower: np.ndarray, col_upper: np.ndarray
     return (open_, *s.evaluate(open_))
 
 
-def capacity_links(c) -> list[list[tuple]]:
-    """Per build column, the rows it opens: `flows <= capacity x build` rows (upper-bounded, the
-    build's coefficient negative), each as (row, capacity, build coefficient, the row's other
-    columns with a positive coefficient, those coefficients, their upper bounds)."""
+@dataclass
+class CapacityLinks:
+    """The rows each build column opens, `flows <= capacity x build` (upper-bounded, the build's
+    coefficient negative), as flat arrays: per row (a segment) the option, row index, capacity and
+    the build's coefficient; per entry of a row's flows (grouped by segment, `start` and `length`
+    per segment) the flow column, its coefficient and the capacity it can take at its bound (`width`,
+    at most the row's capacity)."""
+
+    option: np.ndarray
+    row: np.ndarray
+    cap: np.ndarray
+    y_coef: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    seg: np.ndarray
+    flow: np.ndarray
+    coef: np.ndarray
+    width: np.ndarray
+
+
+def capacity_links(c) -> CapacityLinks:
+    """The capacity rows of every build column of `c` (a `solve.Compiled`), see CapacityLinks."""
     by_col = c.A.tocsc()
     A = c.A
-    links = []
-    for j in c.integer:
-        rows = []
-        for k in range(by_col.indptr[j], by_col.indptr[j + 1]):
-            r, a = int(by_col.indices[k]), float(by_col.data[k])
+    option, row, cap, y_coef, seg_flows, seg_coefs = [], [], [], [], [], []
+    for k, j in enumerate(c.integer):
+        for e in range(by_col.indptr[j], by_col.indptr[j + 1]):
+            r, a = int(by_col.indices[e]), float(by_col.data[e])
             if a >= 0 or c.row_lower[r] > -highspy.kHighsInf:
                 continue
             lo, hi = A.indptr[r], A.indptr[r + 1]
             idx, val = A.indices[lo:hi], A.data[lo:hi]
             keep = (val > 0) & (idx != j)
-            flows = idx[keep]
-            if len(flows):
-                rows.append((r, -a, a, flows, val[keep], np.minimum(c.col_upper[flows], 1e30)))
-        links.append(rows)
-    return links
+            if keep.any():
+                option.append(k)
+                row.append(r)
+                cap.append(-a)
+                y_coef.append(a)
+                seg_flows.append(idx[keep])
+                seg_coefs.append(val[keep])
+    length = np.array([len(f) for f in seg_flows], dtype=np.int64)
+    start = np.concatenate(([0], np.cumsum(length)[:-1])).astype(np.int64) if len(length) else length
+    seg = np.repeat(np.arange(len(length)), length)
+    flow = np.concatenate(seg_flows) if seg_flows else np.zeros(0, dtype=np.int64)
+    coef = np.concatenate(seg_coefs) if seg_coefs else np.zeros(0)
+    cap_arr = np.array(cap, dtype=float)
+    width = np.minimum(coef * np.minimum(c.col_upper[flow], 1e30), cap_arr[seg]) if len(flow) else coef
+    return CapacityLinks(np.array(option, dtype=np.int64), np.array(row, dtype=np.int64), cap_arr,
+                         np.array(y_coef, dtype=float), start, length, seg, flow, coef, width)
