@@ -357,10 +357,11 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
-    the solution into the Pyomo variables and report the outcome. HiGHS's clock runs on across
-    solves of one instance, so the time limit is moved on by the time already used."""
+    the solution into the Pyomo variables and report the outcome. HiGHS (1.16) counts an LP's time
+    limit on the instance's clock, which runs on across solves, so an LP's limit is moved on by the
+    time already used; a MIP's limit counts from the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
-    if "time_limit" in wanted and h.getRunTime() > 0:
+    if "time_limit" in wanted and h.getRunTime() > 0 and not len(c.integer):
         wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
         h.setOptionValue("time_limit", wanted["time_limit"])
     if progress is not None and len(c.integer) and p.progress is None:
