@@ -170,10 +170,10 @@ def hand_over(c: Compiled, h: highspy.Highs) -> None:
     h.changeObjectiveOffset(c.offset)
 
 
-def load_values(c: Compiled, h: highspy.Highs) -> None:
-    """HiGHS's column values into the Pyomo variables they came from."""
-    for v, x in zip(c.columns, h.getSolution().col_value):
-        v.set_value(float(x), skip_validation=True)
+def load_values(c: Compiled, values) -> None:
+    """Column values (HiGHS's solution, in column order) into the Pyomo variables they came from."""
+    for v, x in zip(c.columns, np.asarray(values, dtype=float).tolist()):
+        v.set_value(x, skip_validation=True)
 
 
 def _option(h, name):
@@ -280,10 +280,12 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     status = map_outcome(ms, has_solution)
     objective = None
     if has_solution and STATUSES[status][1]:
-        load_values(c, h)
-        for j, x in build:  # exactly whole, as the report reads them
-            c.columns[j].set_value(x, skip_validation=True)
-        objective = float(pyo.value(m.total_cost.expr))
+        x = np.asarray(h.getSolution().col_value)
+        x[idx] = val  # exactly whole, as the report reads them
+        load_values(c, x)
+        # the cost of the plan: the compiled objective (HiGHS's own holds the burden split too);
+        # numpy instead of evaluating the Pyomo expression (medium: 0.01 s against ~1.5 s)
+        objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
                         previous.solver_version, {"reused_highs_instance": True}, STATUSES[status][2])
 
@@ -420,7 +422,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     objective = bound = gap = None
     if has_solution and STATUSES[status][1]:
         if c.n_cols:
-            load_values(c, h)
+            load_values(c, h.getSolution().col_value)
             objective = float(info.objective_function_value)
         else:
             objective = c.offset
