@@ -144,9 +144,14 @@ class PlanData:
     def avail(self, scenario: str, site: str, period: int) -> float:
         return self.availability.get((scenario, site, period), 1.0)
 
-    def member_countries(self, member: str) -> set[str]:
-        c = self.countries
-        return set(c.index[c["member"] == member])
+    @functools.cached_property
+    def _countries_of_member(self) -> dict[str, frozenset[str]]:
+        groups = self.countries.groupby("member").groups
+        return {m: frozenset(ix) for m, ix in groups.items()}
+
+    def member_countries(self, member: str) -> frozenset[str]:
+        """The countries that are `member`'s territory (computed once per plan)."""
+        return self._countries_of_member.get(member, frozenset())
 
 
 def _err(code, msg, df, idx, column, sheet):
