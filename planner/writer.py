@@ -35,17 +35,12 @@ def _number_format(column: str) -> str | None:
     return None
 
 
-def _cell_value(v):
-    if v is None:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(v, "item"):  # numpy scalar
-        return v.item()
-    return v
+def _rows(df: pd.DataFrame) -> list[list]:
+    """The table's rows as plain Python values (numpy scalars unboxed), blanks (None, NaN, NaT) as
+    None: one conversion per table instead of a test per cell."""
+    if df.empty:
+        return []
+    return df.astype(object).where(df.notna(), None).to_numpy().tolist()
 
 
 class _Book:
@@ -80,9 +75,8 @@ def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, al
         ws.write_string(0, j, str(col), header)
     widths = [max(10, len(str(c)) + 2) for c in df.columns]
     col_fmt = [_number_format(str(c)) for c in df.columns]
-    for i, rec in enumerate(df.itertuples(index=False), start=1):
+    for i, rec in enumerate(_rows(df), start=1):
         for j, v in enumerate(rec):
-            v = _cell_value(v)
             left = {"align": "left"} if align_b_left and j == 1 else {}
             if v is None:
                 continue
@@ -245,18 +239,21 @@ def json_path(xlsx: Path) -> Path:
     return Path(xlsx).with_suffix(".json")
 
 
-def _json_value(v):
-    v = _cell_value(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+def _json_rows(df: pd.DataFrame) -> list[list]:
+    """Rows for JSON: as `_rows`, and a float that is not finite (JSON has no inf) as None."""
+    rows = _rows(df)
+    for r in rows:
+        for j, v in enumerate(r):
+            if isinstance(v, float) and not math.isfinite(v):
+                r[j] = None
+    return rows
 
 
 def write_json(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False) -> Path:
     """Save the output tables as JSON (written first: if the Excel writer fails, no solve is lost)."""
     doc = {"format": JSON_FORMAT,
            "tables": {name: {"columns": [str(c) for c in df.columns],
-                             "rows": [[_json_value(v) for v in rec] for rec in df.itertuples(index=False)]}
+                             "rows": _json_rows(df)}
                       for name, df in tables.items()}}
 
     def save(tmp):
