@@ -237,3 +237,17 @@ def test_a_table_too_long_for_a_sheet_is_refused_not_cut(tmp_path):
                                          "at most 1,048,575 rows"):
         write_tables({"flows": big}, tmp_path / "t.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_start_heuristic_from_the_command_line(tmp_path):
+    # --start-heuristic greedy reaches the solve: R1 (0.02 MUSD) is the heuristic's plan and the
+    # optimum; run_info records the option and what the heuristic did.
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--start-heuristic", "greedy"])
+    assert res.exit_code == 0, res.output
+    run_info = dict(zip(*[read_portfolio(out)["run_info"][c] for c in ("key", "value")]))
+    assert "start_heuristic=greedy" in run_info["options"]
+    assert run_info["hand_over_start_heuristic_stopped_by"] == "no_improving_move"
+    assert float(run_info["hand_over_start_heuristic_objective"]) == pytest.approx(0.02, abs=1e-9)
+    bad = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--force", "--start-heuristic", "best"])
+    assert bad.exit_code == 2 and "'best' is not one of 'none', 'greedy'" in bad.output
