@@ -3,8 +3,8 @@ set of build decisions, each plan's flows re-solved as an LP.
 
 HiGHS's own primal heuristics are weak on facility location with the aggregated capacity linking
 this model uses: on OR-Library's capa it stopped 5.9% above the published optimum after 120 s.
-The moves below reach 0.3-0.6% above it on capa, capb and capc within about 30-40 s, and HiGHS
-then starts its search from that plan (bench/orlib_results.md).
+The moves below reach 0.3-0.6% above it on capa, capb and capc within 20-45 s, and HiGHS then
+starts its search from that plan (bench/orlib_results.md).
 
 All moves run in the HiGHS instance of the MIP itself (no second copy of the model): integrality is
 dropped, every build column fixed by its bounds to 0 or 1, and the LP re-solved from the previous
@@ -114,7 +114,7 @@ class _Search:
         if L is None or not len(L.row):
             return price
         pi = row_dual[L.row]
-        price += np.bincount(L.option, weights=pi * L.y_coef, minlength=n)
+        price -= np.bincount(L.option, weights=pi * L.cap, minlength=n)  # the build's coefficient is -cap
         saving = np.maximum(0.0, -(col_dual[L.flow] + pi[L.seg] * L.coef)) / L.coef  # per unit of capacity
         order = np.lexsort((-saving, L.seg))  # by row, best saving first
         seg, w, saving = L.seg[order], L.width[order], saving[order]
@@ -216,11 +216,10 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
     columns are the build options, `group` names each one's candidate), then restore the MIP
     (integrality, bounds) and pass the best plan found to HiGHS as its start. See the module
     docstring."""
-    cols, integer, col_lower, col_upper = c.integer, c.integer, c.col_lower, c.col_upper
+    cols, col_lower, col_upper = c.integer, c.col_lower, c.col_upper
     t0 = time.perf_counter()
     deadline = t0 + budget_s if budget_s is not None else np.inf
-    n_int = len(integer)
-    h.changeColsIntegrality(n_int, integer, np.zeros(n_int, dtype=np.uint8))
+    h.changeColsIntegrality(len(cols), cols, np.zeros(len(cols), dtype=np.uint8))
     s = _Search(h, cols, group, deadline, capacity_links(c), on_better)
     stopped_by = "no_feasible_start"
     try:
@@ -236,7 +235,7 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
             stopped_by = "interrupted" if s.interrupted else "time_budget" if s.out_of_time() else "no_improving_move"
     finally:
         h.changeColsBounds(len(cols), cols, col_lower[cols], col_upper[cols])
-        h.changeColsIntegrality(n_int, integer, np.ones(n_int, dtype=np.uint8))
+        h.changeColsIntegrality(len(cols), cols, np.ones(len(cols), dtype=np.uint8))
     if s.best_x is not None:
         start = highspy.HighsSolution()
         start.col_value = s.best_x.tolist()
@@ -268,15 +267,14 @@ def _rounded_relaxation(s: _Search, col_lower: np.ndarray, col_upper: np.ndarray
 @dataclass
 class CapacityLinks:
     """The rows each build column opens, `flows <= capacity x build` (upper-bounded, the build's
-    coefficient negative), as flat arrays: per row (a segment) the option, row index, capacity and
-    the build's coefficient; per entry of a row's flows (grouped by segment, `start` and `length`
+    coefficient negative), as flat arrays: per row (a segment) the option, row index and capacity
+    (minus the build's coefficient); per entry of a row's flows (grouped by segment, `start` and `length`
     per segment) the flow column, its coefficient and the capacity it can take at its bound (`width`,
     at most the row's capacity)."""
 
     option: np.ndarray
     row: np.ndarray
     cap: np.ndarray
-    y_coef: np.ndarray
     start: np.ndarray
     length: np.ndarray
     seg: np.ndarray
@@ -289,7 +287,7 @@ def capacity_links(c) -> CapacityLinks:
     """The capacity rows of every build column of `c` (a `solve.Compiled`), see CapacityLinks."""
     by_col = c.A.tocsc()
     A = c.A
-    option, row, cap, y_coef, seg_flows, seg_coefs = [], [], [], [], [], []
+    option, row, cap, seg_flows, seg_coefs = [], [], [], [], []
     for k, j in enumerate(c.integer):
         for e in range(by_col.indptr[j], by_col.indptr[j + 1]):
             r, a = int(by_col.indices[e]), float(by_col.data[e])
@@ -302,7 +300,6 @@ def capacity_links(c) -> CapacityLinks:
                 option.append(k)
                 row.append(r)
                 cap.append(-a)
-                y_coef.append(a)
                 seg_flows.append(idx[keep])
                 seg_coefs.append(val[keep])
     length = np.array([len(f) for f in seg_flows], dtype=np.int64)
@@ -312,5 +309,5 @@ def capacity_links(c) -> CapacityLinks:
     coef = np.concatenate(seg_coefs) if seg_coefs else np.zeros(0)
     cap_arr = np.array(cap, dtype=float)
     width = np.minimum(coef * np.minimum(c.col_upper[flow], 1e30), cap_arr[seg]) if len(flow) else coef
-    return CapacityLinks(np.array(option, dtype=np.int64), np.array(row, dtype=np.int64), cap_arr,
-                         np.array(y_coef, dtype=float), start, length, seg, flow, coef, width)
+    return CapacityLinks(np.array(option, dtype=np.int64), np.array(row, dtype=np.int64), cap_arr, start, length,
+                         seg, flow, coef, width)

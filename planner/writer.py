@@ -74,23 +74,26 @@ def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, al
     for j, col in enumerate(df.columns):
         ws.write_string(0, j, str(col), header)
     widths = [max(10, len(str(c)) + 2) for c in df.columns]
-    col_fmt = [_number_format(str(c)) for c in df.columns]
+    align = [{"align": "left"} if align_b_left and j == 1 else {} for j in range(len(df.columns))]
+    text_fmt = [book.format(**a) for a in align]  # made once per column, not per cell
+
+    def number_fmt(j: int, fmt: str | None):
+        return book.format(**({"num_format": fmt} if fmt else {}), **align[j])
+    col_fmt = [number_fmt(j, _number_format(str(c))) for j, c in enumerate(df.columns)]
     for i, rec in enumerate(_rows(df), start=1):
         for j, v in enumerate(rec):
-            left = {"align": "left"} if align_b_left and j == 1 else {}
             if v is None:
                 continue
             if isinstance(v, str):
-                ws.write_string(i, j, v, book.format(**left))
+                ws.write_string(i, j, v, text_fmt[j])
                 widths[j] = min(60, max(widths[j], len(v) + 2))
             elif isinstance(v, bool):
-                ws.write_boolean(i, j, v, book.format(**left))
+                ws.write_boolean(i, j, v, text_fmt[j])
             elif isinstance(v, (int, float)):
-                fmt = value_format(i - 1, j) if value_format else col_fmt[j]
-                ws.write_number(i, j, v, book.format(**({"num_format": fmt} if fmt else {}), **left))
+                ws.write_number(i, j, v, number_fmt(j, value_format(i - 1, j)) if value_format else col_fmt[j])
                 widths[j] = max(widths[j], 14)
             else:
-                ws.write_string(i, j, str(v), book.format(**left))
+                ws.write_string(i, j, str(v), text_fmt[j])
     for j, w in enumerate(widths):
         ws.set_column(j, j, 40 if align_b_left and j == 1 else w)
     ws.freeze_panes(1, 0)

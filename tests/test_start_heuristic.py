@@ -72,7 +72,7 @@ def test_greedy_start_ends_at_a_plan_no_single_move_improves_and_restores_the_mi
     lp = h.getLp()
     assert list(lp.integrality_[:3]) == [highspy.HighsVarType.kInteger] * 3  # integrality restored
     assert list(lp.col_lower_[:3]) == [0.0] * 3 and list(lp.col_upper_[:3]) == [1.0] * 3  # bounds restored
-    assert res.objective in (PLANS[("F1",)], PLANS[("F2", "F3")])
+    assert min(abs(res.objective - PLANS[p]) for p in (("F1",), ("F2", "F3"))) < 1e-6
     assert seen[0] == PLANS[()] and seen[-1] == res.objective and seen == sorted(seen, reverse=True)
     # the MIP starts from it and proves the optimum {F2, F3} = 120
     h.setOptionValue("mip_rel_gap", 0.0)
