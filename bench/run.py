@@ -47,7 +47,7 @@ print(json.dumps({"status": r.outcome.status, "gap": r.outcome.mip_gap, "objecti
 
 # Plain HiGHS on the MPS the planner handed over: same gap, seed and time limit, nothing else.
 ALONE = r"""
-import io, json, sys, time
+import io, json, resource, sys, time
 import highspy
 from pyomo.common.tee import capture_output
 with capture_output(io.StringIO(), capture_fd=True):
@@ -61,8 +61,10 @@ h.setOptionValue("random_seed", 0)
 h.setOptionValue("time_limit", float(sys.argv[2]))
 t1 = time.perf_counter()
 h.run()
+i = h.getInfo()
 print(json.dumps({"alone_read_s": read, "alone_solve_s": time.perf_counter() - t1,
-                  "alone_status": h.getModelStatus().name, "alone_objective": h.getInfo().objective_function_value}))
+                  "alone_status": h.getModelStatus().name, "alone_objective": i.objective_function_value,
+                  "alone_gap": i.mip_gap, "alone_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -135,13 +137,14 @@ def main() -> int:
     names = a.only.split(",") + (["large"] if a.large else [])
     cols = ["name", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "build_s",
             "compile_s", "hand_over_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "status", "objective", "gap",
-            "overhead_ratio", "alone_solve_s", "alone_status", "vs_highs_alone"]
+            "overhead_ratio", "alone_solve_s", "alone_status", "alone_gap", "alone_peak_mb", "vs_highs_alone"]
     results = run_all(names, lambda n, d: run(n, LADDER[n], a.time_limit, d, alone=not a.no_alone))
     write_results(a.out, "Benchmark results",
                   f"Time limit {a.time_limit:g} s. `compile_s`: Pyomo model to standard-form arrays; `hand_over_s`: "
                   "arrays into HiGHS; `highs_s`: HiGHS's MIP solve; `overhead_ratio` = (wall - highs_s) / highs_s; "
                   "`alone_solve_s`: plain HiGHS on the MPS the planner handed over (same gap, seed and limit, "
-                  "separate process); `vs_highs_alone` = wall / alone_solve_s.", results, cols)
+                  "separate process), its gap at the stop and its peak memory; `vs_highs_alone` = wall / alone_solve_s.",
+                  results, cols)
     return 0
 
 
