@@ -1,7 +1,7 @@
 """The one place that talks to the solver and maps every outcome to a status and exit code.
 
-The Pyomo model is compiled once to standard form (`pyomo.repn.plugins.standard_form`: arrays and a
-sparse matrix) and handed to HiGHS with highspy's array calls (`addVars`, `addRows`,
+The Pyomo model is compiled once to standard form (arrays and a sparse matrix by rows:
+`planner.standard_form`, with Pyomo's `LinearStandardFormCompiler` as the fallback) and handed to HiGHS with highspy's array calls (`addVars`, `addRows`,
 `changeColsIntegrality`). That is faster than Pyomo's own HiGHS interfaces, and it lets the
 planner check that every coefficient is finite before the hand-over and that HiGHS holds exactly
 the rows, columns and nonzeros sent. HiGHS's model status is mapped explicitly below; an
@@ -22,9 +22,8 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-
 from .definition import SolverOptions
+from .standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
 
 MS = highspy.HighsModelStatus
 INF = highspy.kHighsInf
@@ -96,7 +95,7 @@ class Compiled:
     offset: float
     row_lower: np.ndarray
     row_upper: np.ndarray
-    A: object  # scipy.sparse.csr_array
+    A: Csr  # rows of the matrix (indptr, indices, data)
     nonfinite: list[str] = field(default_factory=list)
 
     @property
@@ -122,28 +121,45 @@ def _bound(x, default: float) -> float:
 
 def compile_model(m: pyo.ConcreteModel) -> Compiled:
     """Standard form of `m` (fixed variables folded into the row bounds), with the names of any row,
-    objective or variable bound holding a non-finite number."""
-    info = LinearStandardFormCompiler().write(m, mixed_form=True)
-    A = info.A.tocsr()
-    rhs = np.asarray(info.rhs, dtype=float)
-    kind = np.array([r.bound_type for r in info.rows], dtype=int)
-    lower = np.where(kind == 1, -INF, rhs)
-    upper = np.where(kind == -1, INF, rhs)
-    cols = list(info.columns)
-    cost = info.c.toarray()[0] if info.c.shape[0] else np.zeros(len(cols))
+    objective or variable bound holding a non-finite number. Compiled by `planner.standard_form`;
+    an expression that walker does not know goes through Pyomo's own compiler instead."""
+    try:
+        f = compile_linear(m)
+    except NotSupported:
+        f = compile_with_pyomo(m)
+    A, cols = f.A, f.columns
     bad: list[str] = []
     if not np.isfinite(A.data).all():
         row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
-        bad += [info.rows[i].constraint.name for i in np.unique(row_of[~np.isfinite(A.data)])]
-    bad += [info.rows[i].constraint.name for i in np.flatnonzero(~np.isfinite(rhs))]
-    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
-    if not np.isfinite(cost).all() or not math.isfinite(offset):
-        bad += [o.name for o in info.objectives]
+        bad += [f.rows[i].constraint.name for i in np.unique(row_of[~np.isfinite(A.data)])]
+    kind = np.array([r.bound_type for r in f.rows], dtype=int)
+    given_lower, given_upper = np.isin(kind, (0, -1, 2)), np.isin(kind, (1, 2))  # the bounds the row states
+    bad += [f.rows[i].constraint.name for i in np.flatnonzero((given_lower & ~np.isfinite(f.row_lower))
+                                                              | (given_upper & ~np.isfinite(f.row_upper)))]
+    if not np.isfinite(f.cost).all() or not math.isfinite(f.offset):
+        bad += [f.objective.name]
     lo = np.array([_bound(v.lb, -INF) for v in cols], dtype=float)
     hi = np.array([_bound(v.ub, INF) for v in cols], dtype=float)
     bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
     integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
-    return Compiled(cols, list(info.rows), lo, hi, integer, cost, offset, lower, upper, A, sorted(set(bad)))
+    return Compiled(cols, f.rows, lo, hi, integer, f.cost, f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
+
+
+def compile_with_pyomo(m: pyo.ConcreteModel) -> StandardForm:
+    """The same arrays from Pyomo's `LinearStandardFormCompiler` (the fallback, and the reference the
+    tests compare `compile_linear` with). Imports scipy, which Pyomo's compiler needs."""
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    info = LinearStandardFormCompiler().write(m, mixed_form=True)
+    A = info.A.tocsr()
+    rhs = np.asarray(info.rhs, dtype=float)
+    kind = np.array([r.bound_type for r in info.rows], dtype=int)
+    cols = list(info.columns)
+    cost = info.c.toarray()[0] if info.c.shape[0] else np.zeros(len(cols))
+    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+    rows = [Row(r.constraint, r.bound_type) for r in info.rows]
+    return StandardForm(cols, rows, np.where(kind == 1, -INF, rhs), np.where(kind == -1, INF, rhs),
+                        Csr(A.indptr, A.indices, A.data, A.shape), cost, offset,
+                        info.objectives[0] if info.objectives else None)
 
 
 def new_highs(tee: bool = False) -> highspy.Highs:
