@@ -4,9 +4,10 @@ The Pyomo model is compiled once to standard form (arrays and a sparse matrix by
 `planner.standard_form`, with Pyomo's `LinearStandardFormCompiler` as the fallback) and handed to
 HiGHS with highspy's array calls (`addVars`, `addRows`, `changeColsIntegrality`). That is faster
 than Pyomo's own HiGHS interfaces, and it lets the planner check that every coefficient is finite
-before the hand-over and that HiGHS holds exactly the rows, columns and nonzeros sent. HiGHS's model status is mapped explicitly below; an
-infeasible or time-limited solve returns here, never raises. The solve runs in highspy's worker
-thread, so Ctrl-C stops it cleanly and keeps the best plan; MIP callbacks carry live progress.
+before the hand-over and that HiGHS holds exactly the rows, columns and nonzeros sent. HiGHS's
+model status is mapped explicitly below; an infeasible or time-limited solve returns here, never
+raises. The solve runs in highspy's worker thread, so Ctrl-C stops it cleanly and keeps the best
+plan; MIP callbacks carry live progress.
 """
 
 from __future__ import annotations
