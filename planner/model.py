@@ -96,6 +96,17 @@ def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
     return dict(zip(keys, ub.reshape(-1).tolist()))
 
 
+def output_upper_bounds(data: PlanData, ub: dict[tuple[int, int, str], float]) -> dict[tuple[str, int, str], float]:
+    """(site, t, s) -> the sum of the upper bounds of the site's outgoing flows (the most it can
+    ship), for every site with outgoing arcs."""
+    origin = data.arcs["origin"].to_dict()
+    most: dict[tuple[str, int, str], float] = {}
+    for (a, t, s), x in ub.items():
+        k = (origin[a], t, s)
+        most[k] = most.get(k, 0.0) + x
+    return most
+
+
 # --- sets and variables --------------------------------------------------------------------
 
 def define_sets(m: pyo.ConcreteModel, data: PlanData) -> None:
@@ -114,7 +125,10 @@ def define_variables(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.v_build = pyo.Var(m.BUILD_OPTIONS, domain=pyo.Binary,
                         doc="1 if candidate f is built (final investment decision) in period t [-]")
     ub = flow_upper_bounds(data)
-    m.flow_ub = ub  # plain dict (not a component): the families below skip rows these bounds imply
+    # plain dicts for the build only (not components; removed when the build ends): the families
+    # below skip rows that these bounds imply
+    m.flow_ub = ub
+    m.output_ub = output_upper_bounds(data, ub)
     m.v_flow = pyo.Var(m.ARCS, m.PERIODS, m.SCENARIOS, domain=pyo.NonNegativeReals,
                        bounds=lambda m, a, t, s: (0, ub[(a, t, s)]),
                        doc="flow on arc in period t, scenario s (at most what can be used: see flow_upper_bounds) [t/yr]")
@@ -331,7 +345,7 @@ def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
     existing = set(data.sites.index[data.sites["status"] == "existing"])
 
     def rule(m, f, t, s):
-        most = sum(m.flow_ub[(a, t, s)] for a in data.out_arcs.get(f, ()))
+        most = m.output_ub.get((f, t, s), 0.0)
         if not most:
             return pyo.Constraint.Skip  # no outgoing arc, or the flow bounds are 0 (cannot be online in t)
         cap = data.avail(s, f, t) * capacity[f]
@@ -623,9 +637,9 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.e_operating_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
         w(t) * c * m.e_output[f, t, s] for (f, t), c in unit.items() if c),
         doc="PV of variable, carbon and risk charges in scenario s [MUSD]")
+    per_arc = [(a, t, w(t) * c) for a, c in cost.items() for t in data.PERIODS]  # the same in every scenario
     m.e_transport_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: linear_sum(
-        (w(t) * c, m.flow_var[(a, t, s)]) for a, c in cost.items() for t in data.PERIODS),
-        doc="PV of transport in scenario s [MUSD]")
+        (k, m.flow_var[(a, t, s)]) for a, t, k in per_arc), doc="PV of transport in scenario s [MUSD]")
     m.e_unmet_penalty_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
         w(t) * pen * m.v_unmet[a, mi, t, s] for (a, mi, t) in data.demand.index) if pen else 0.0,
         doc="PV of the unmet-demand penalty in scenario s [MUSD]")
@@ -715,5 +729,5 @@ def _build(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
         m.elastic_objective = pyo.Objective(
             expr=m.total_cost.expr + ELASTIC_PENALTY * sum(var[k] for var in relax for k in var),
             sense=pyo.minimize, doc="cost + penalty on every relaxation [MUSD]")
-    del m.flow_var  # build-only lookup (see define_variables)
+    del m.flow_var, m.flow_ub, m.output_ub  # build-only lookups (see define_variables)
     return m

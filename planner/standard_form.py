@@ -83,7 +83,7 @@ class _Walker:
         self.columns: list = []
         self.var_classes: set[type] = set()  # classes seen to be variables (for the inline test)
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # large terms of the expression being walked
-        self.memo: dict[int, tuple] = {}  # id(named expression) -> its (columns, coefficients, constant)
+        self.memo: dict[int, tuple] = {}  # id(named expression) -> its (terms, constant), as walk gives them
 
     def walk(self, parts) -> tuple[dict | tuple[np.ndarray, np.ndarray], float]:
         """(terms, constant) of the sum of scale * expression over `parts`: the terms as a dict
