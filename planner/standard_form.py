@@ -6,9 +6,9 @@ expressions are all sums of variables times numbers, nested through named expres
 expression flattened once and reused, compiles the large benchmark instance in less than half the
 time (33.7 -> 15.2 s, bench/results.md) and the default workbook's model in 0.18 s, and it needs
 no scipy: importing scipy after Pyomo costs ~1 s (Pyomo's import hook loads scipy.stats), which
-every run paid. Any node this walker does not know (a
-nonlinear term, a product of two variable expressions, a strict inequality) raises
-`NotSupported`; the caller then compiles with Pyomo instead, so nothing is ever silently dropped.
+every run paid. Any node this walker does not know (a nonlinear term, a product of two variable
+expressions, a strict inequality) raises `NotSupported`; the caller then compiles with Pyomo
+instead, so nothing is ever silently dropped.
 
 Semantics, as Pyomo's compiler: only variables that appear in an active constraint or the active
 objective become columns; a fixed variable is its value; a constraint left without variables is
