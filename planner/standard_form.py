@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
-from pyomo.common.numeric_types import native_numeric_types
+from pyomo.common.numeric_types import native_numeric_types, native_types
 from pyomo.core.expr.numeric_expr import (DivisionExpression, MonomialTermExpression, NegationExpression,
                                           ProductExpression, SumExpression)
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression, RangedExpression
@@ -100,10 +100,17 @@ class _Walker:
         return _merge(acc, blocks), const
 
     def _column(self, v) -> int:
+        """v's column. The first variable met of a Var component brings in all of that
+        component's free variables, in index order, as Pyomo's compiler does (its column order:
+        components in the order first met, each in index order); those that end up in no row
+        and at no cost are dropped at the end."""
         j = self.col.get(id(v))
         if j is None:
-            j = self.col[id(v)] = len(self.columns)
-            self.columns.append(v)
+            for u in v.parent_component().values():
+                if not u.fixed and id(u) not in self.col:
+                    self.col[id(u)] = len(self.columns)
+                    self.columns.append(u)
+            j = self.col[id(v)]
         return j
 
     def add(self, e, scale: float, acc: dict[int, float]) -> float:
@@ -189,11 +196,13 @@ def _merge(acc: dict[int, float], blocks: list) -> dict | tuple[np.ndarray, np.n
 
 
 def _constant(e) -> bool:
-    return e.__class__ in NUMBERS or not e.is_potentially_variable()
+    return e.__class__ in native_types or not e.is_potentially_variable()
 
 
 def _relation(w: _Walker, expr) -> tuple[dict | tuple[np.ndarray, np.ndarray], float, float, int]:
-    """(terms, lower, upper, bound type) of a relational expression (terms as `_Walker.walk`)."""
+    """(terms, lower, upper, bound type) of a relational expression (terms as `_Walker.walk`),
+    oriented as Pyomo's `to_bounded_expression` does: the side without variables is the bound
+    (`a >= 5` is a row a with lower bound 5), else lhs - rhs against 0."""
     inf = float("inf")
     if isinstance(expr, RangedExpression):
         lo, body, hi = expr.args
@@ -201,14 +210,21 @@ def _relation(w: _Walker, expr) -> tuple[dict | tuple[np.ndarray, np.ndarray], f
             raise NotSupported(f"a ranged constraint with variable or strict bounds: {expr}"[:200])
         terms, c = w.walk(((body, 1.0),))
         return terms, float(pyo.value(lo)) - c, float(pyo.value(hi)) - c, 2
-    if isinstance(expr, InequalityExpression):
-        if expr.strict:
+    if isinstance(expr, (InequalityExpression, EqualityExpression)):
+        if getattr(expr, "strict", False):
             raise NotSupported(f"a strict inequality: {expr}"[:200])
-        terms, c = w.walk(((expr.args[0], 1.0), (expr.args[1], -1.0)))
-        return terms, -inf, -c, 1
-    if isinstance(expr, EqualityExpression):
-        terms, c = w.walk(((expr.args[0], 1.0), (expr.args[1], -1.0)))
-        return terms, -c, -c, 0
+        equal = isinstance(expr, EqualityExpression)
+        lhs, rhs = expr.args
+        if _constant(rhs):  # lhs <= rhs (or ==)
+            terms, c = w.walk(((lhs, 1.0),))
+            b = float(pyo.value(rhs)) - c
+            return (terms, b, b, 0) if equal else (terms, -inf, b, 1)
+        if _constant(lhs):  # lhs <= rhs read as rhs >= lhs (or ==)
+            terms, c = w.walk(((rhs, 1.0),))
+            b = float(pyo.value(lhs)) - c
+            return (terms, b, b, 0) if equal else (terms, b, inf, -1)
+        terms, c = w.walk(((lhs, 1.0), (rhs, -1.0)))
+        return (terms, -c, -c, 0) if equal else (terms, -inf, -c, 1)
     raise NotSupported(f"a constraint of type {type(expr).__name__}"[:200])
 
 
@@ -221,6 +237,15 @@ def compile_linear(m: pyo.ConcreteModel) -> StandardForm:
 
 def _compile(m: pyo.ConcreteModel) -> StandardForm:
     w = _Walker()
+    # the objective first, then the rows: columns in the order Pyomo's compiler gives them (the
+    # order of first use), so HiGHS receives the same model, column for column
+    objectives = list(m.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objectives) > 1:
+        raise NotSupported(f"{len(objectives)} active objectives")
+    objective = objectives[0] if objectives else None
+    if objective is not None and objective.sense != pyo.minimize:
+        raise NotSupported("a maximised objective")
+    cost_terms, offset = w.walk(() if objective is None else ((objective.expr, 1.0),))
     rows: list[Row] = []
     lower: list[float] = []
     upper: list[float] = []
@@ -240,18 +265,18 @@ def _compile(m: pyo.ConcreteModel) -> StandardForm:
         indices.extend(cols)
         data.extend(coefs)
         indptr.append(len(indices))
-    objectives = list(m.component_data_objects(pyo.Objective, active=True, descend_into=True))
-    if len(objectives) > 1:
-        raise NotSupported(f"{len(objectives)} active objectives")
-    objective = objectives[0] if objectives else None
-    if objective is not None and objective.sense != pyo.minimize:
-        raise NotSupported("a maximised objective")
-    terms, offset = w.walk(() if objective is None else ((objective.expr, 1.0),))
-    cols, coefs = (list(terms), list(terms.values())) if terms.__class__ is dict else terms
+    cols, coefs = (list(cost_terms), list(cost_terms.values())) if cost_terms.__class__ is dict else cost_terms
     cost = np.zeros(len(w.columns))
     cost[np.asarray(cols, dtype=np.int64)] = np.asarray(coefs, dtype=float)
-    n = len(w.columns)
-    A = Csr(np.array(indptr, dtype=np.int64), np.array(indices, dtype=np.int32), np.array(data, dtype=float),
-            (len(rows), n))
-    return StandardForm(w.columns, rows, np.array(lower, dtype=float), np.array(upper, dtype=float), A, cost,
+    index = np.array(indices, dtype=np.int64)
+    used = np.bincount(index, minlength=len(w.columns)) > 0
+    used[np.asarray(cols, dtype=np.int64)] = True
+    columns = w.columns
+    if not used.all():  # variables brought in with their component but in no row and at no cost
+        index = (np.cumsum(used) - 1)[index]
+        columns = [v for v, u in zip(columns, used.tolist()) if u]
+        cost = cost[used]
+    A = Csr(np.array(indptr, dtype=np.int64), index.astype(np.int32), np.array(data, dtype=float),
+            (len(rows), len(columns)))
+    return StandardForm(columns, rows, np.array(lower, dtype=float), np.array(upper, dtype=float), A, cost,
                         float(offset), objective)

@@ -50,7 +50,8 @@ def tiny_model():
 
 def test_tiny_model_by_hand():
     f = compile_linear(tiny_model())
-    # columns: x and y, in order of first appearance; z is fixed (a number), `unused` is in no row
+    # columns: x and y (the objective is walked first, as Pyomo does); z is fixed (a number),
+    # `unused` is in no row
     assert [v.name for v in f.columns] == ["x", "y"]
     rows = rows_of(f)
     assert list(rows) == ["c1", "c2", "c4", "c5", "c6"]
@@ -59,8 +60,10 @@ def test_tiny_model_by_hand():
     assert rows["c2"] == (-INF, -3.0, {"x": -2.0, "y": -6.0})
     assert rows["c4"] == (1.0, 7.0, {"x": 1.0, "y": -1.0})  # one ranged row, not two
     assert rows["c5"] == (4.0, 4.0, {"x": 1.0})  # x - 2z = 0 with z = 2
-    assert rows["c6"] == (-INF, -3.0, {})  # 5 - z <= 0 is 3 <= 0: HiGHS will call it infeasible
-    assert [r.bound_type for r in f.rows] == [1, 1, 2, 0, 1]
+    # z >= 5: the constant side is the bound (as Pyomo orients it): 5 - 2 <= (nothing), kept empty
+    # and violated, so HiGHS will call the model infeasible
+    assert rows["c6"] == (3.0, INF, {})
+    assert [r.bound_type for r in f.rows] == [1, 1, 2, 0, -1]
     # objective 5 + (x + 2y) + 0.5y + z + (x - y)/4 = 1.25x + 2.25y + 7
     assert f.cost.tolist() == [1.25, 2.25] and f.offset == 7.0
 
@@ -110,19 +113,21 @@ def test_unsupported_expression_falls_back_to_pyomo(monkeypatch):
 
 
 def assert_same_as_pyomo(m):
+    """Our compile gives HiGHS exactly what Pyomo's compiler gives: the same columns in the same
+    order, the same rows with the same orientation and bounds, the same coefficients and costs (so
+    HiGHS takes the same path as before the change)."""
     ours, theirs = compile_linear(m), compile_with_pyomo(m)
-    assert {v.name for v in ours.columns} == {v.name for v in theirs.columns}
-    a, b = rows_of(ours), rows_of(theirs)
-    assert a.keys() == b.keys()
-    for name, (lo, hi, terms) in a.items():
-        lo2, hi2, terms2 = b[name]
-        same = (lo, hi) == pytest.approx((lo2, hi2)) and terms == pytest.approx(terms2)
-        # a row may come out multiplied by -1 (a >= b written as b - a <= 0 or a - b >= 0)
-        flipped = (lo, hi) == pytest.approx((-hi2, -lo2)) and terms == pytest.approx({k: -x for k, x in terms2.items()})
-        assert same or flipped, name
-    cost_a = {v.name: x for v, x in zip(ours.columns, ours.cost) if x}
-    cost_b = {v.name: x for v, x in zip(theirs.columns, theirs.cost) if x}
-    assert cost_a == pytest.approx(cost_b) and ours.offset == pytest.approx(theirs.offset)
+    assert [v.name for v in ours.columns] == [v.name for v in theirs.columns]
+    assert [(r.constraint.name, r.bound_type) for r in ours.rows] == [(r.constraint.name, r.bound_type)
+                                                                     for r in theirs.rows]
+    assert np.array_equal(ours.row_lower, theirs.row_lower) and np.array_equal(ours.row_upper, theirs.row_upper)
+    assert np.array_equal(ours.A.indptr, theirs.A.indptr)
+    for i in range(len(ours.rows)):  # within a row the entries may come in another order
+        lo, hi = ours.A.indptr[i], ours.A.indptr[i + 1]
+        a, b = np.argsort(ours.A.indices[lo:hi]), np.argsort(theirs.A.indices[lo:hi])
+        assert np.array_equal(ours.A.indices[lo:hi][a], theirs.A.indices[lo:hi][b])
+        assert np.allclose(ours.A.data[lo:hi][a], theirs.A.data[lo:hi][b], rtol=1e-12, atol=0)
+    assert np.allclose(ours.cost, theirs.cost, rtol=1e-12, atol=0) and ours.offset == pytest.approx(theirs.offset)
     return ours
 
 
