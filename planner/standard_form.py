@@ -4,7 +4,7 @@ Pyomo's `LinearStandardFormCompiler` walks every expression with a general visit
 expressions are all sums of variables times numbers, nested through named expressions
 (`e_output`, `e_online`, `e_scenario_cost`, ...). Walking only those node types, each named
 expression flattened once and reused, compiles the large benchmark instance in less than half the
-time (33.7 -> 15.2 s, bench/results.md) and the default workbook's model in 0.18 s, and it needs
+time (33.7 -> 12.4 s, bench/results.md) and the default workbook's model in 0.15 s, and it needs
 no scipy: importing scipy after Pyomo costs ~1 s (Pyomo's import hook loads scipy.stats), which
 every run paid. Any node this walker does not know (a nonlinear term, a product of two variable
 expressions, a strict inequality) raises `NotSupported`; the caller then compiles with Pyomo
