@@ -13,6 +13,7 @@ from scipy.sparse import csc_array, csr_array
 
 from planner.heuristic import greedy_start
 from planner.solve import new_highs
+from planner.standard_form import Csr
 from wb import site, tiny
 
 # Customers A and B each need 10 t; a tonne not served costs 100. Facilities (fixed cost, capacity,
@@ -57,8 +58,10 @@ def compiled(h: highspy.Highs, ints: np.ndarray) -> SimpleNamespace:
     a = lp.a_matrix_
     kind = csr_array if a.format_ == highspy.MatrixFormat.kRowwise else csc_array
     A = csr_array(kind((a.value_, a.index_, a.start_), shape=(lp.num_row_, lp.num_col_)))
+    A.sort_indices()
+    # the matrix as the planner's compile gives it (planner.standard_form.Csr), not scipy's
     return SimpleNamespace(integer=ints, col_lower=np.array(lp.col_lower_), col_upper=np.array(lp.col_upper_),
-                           row_lower=np.array(lp.row_lower_), A=A)
+                           row_lower=np.array(lp.row_lower_), A=Csr(A.indptr, A.indices, A.data, A.shape))
 
 
 def test_greedy_start_ends_at_a_plan_no_single_move_improves_and_restores_the_mip():
