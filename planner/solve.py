@@ -16,6 +16,7 @@ import io
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -98,6 +99,11 @@ class Compiled:
     row_upper: np.ndarray
     A: Csr  # rows of the matrix (indptr, indices, data)
     nonfinite: list[str] = field(default_factory=list)
+
+    @cached_property
+    def column_of(self) -> dict[int, int]:
+        """id(Pyomo variable) -> its column (variables in no row and not in the objective have none)."""
+        return {id(v): j for j, v in enumerate(self.columns)}
 
     @property
     def n_rows(self) -> int:
@@ -272,7 +278,7 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     values, integrality dropped (an LP), the burden deviation added to the objective with weight 1
     (the split of payments closest to the targets; the cost part is unchanged by it)."""
     h, c = previous.session.h, previous.session.c
-    pos = {id(v): j for j, v in enumerate(c.columns)}
+    pos = c.column_of
     build = [(pos[id(v)], 1.0 if (v.value or 0.0) > 0.5 else 0.0) for v in m.v_build.values() if id(v) in pos]
     idx = np.array([j for j, _ in build], dtype=np.int32)
     val = np.array([x for _, x in build], dtype=float)

@@ -79,7 +79,7 @@ def evaluate_each(m, data: PlanData, plan: Solution, options, blocked: list[tupl
         p = prepare(m, options)
         if isinstance(p, SolveOutcome):
             return [Evaluation(p) for _ in blocked]
-        pos = {id(v): j for j, v in enumerate(p.c.columns)}
+        pos = p.c.column_of
         out = []
         for arcs in blocked:
             # a flow in no row and at no cost is not a column (it stays 0): nothing to close
