@@ -7,6 +7,7 @@ availabilities) that `build_model` only iterates over. No Pyomo here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -712,3 +713,26 @@ def _reference_checks(raw: RawWorkbook) -> None:
         if sheet in t and target in ids:
             _check_refs(t[sheet], sheet, col, ids[target], target.rstrip("s") if target != "countries" else "country",
                         allow_blank=blank_ok)
+
+
+EV_SCENARIO = "expected_value"
+
+
+def expected_value_data(data: PlanData) -> PlanData:
+    """The expected-value problem: one scenario with the probability-weighted demand multiplier and
+    availabilities; stocks may be released in it for the mean length of the scenarios' shocks. Used by
+    `plan stress` (the value of the stochastic solution) and by the expected-value start (a first plan
+    for HiGHS). Its own list of warnings, so nothing said about it reaches the plan's."""
+    prob = data.scenarios["probability"].astype(float).to_dict()
+    mu = sum(prob[s] * data.multiplier[s] for s in data.SCENARIOS)
+    keys = {(f, t) for (_, f, t) in data.availability}
+    avail = {(EV_SCENARIO, f, t): sum(prob[s] * data.avail(s, f, t) for s in data.SCENARIOS) for f, t in keys}
+    shocked = sorted({s for s, _ in data.shock_years})
+    p_shock = sum(prob[s] for s in shocked)
+    shock = {(EV_SCENARIO, t): sum(prob[s] * data.shock_years[(s, t)] for s in shocked) / p_shock
+             for t in data.PERIODS} if p_shock > 0 else {}
+    release = tuple(sorted({(p, a, t, EV_SCENARIO) for p, a, t, _ in data.RELEASE}))
+    sc = pd.DataFrame({"scenario": [EV_SCENARIO], "probability": [1.0], "demand_multiplier": [mu],
+                       "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
+    return dataclasses.replace(data, scenarios=sc, SCENARIOS=(EV_SCENARIO,), availability=avail, shock_years=shock,
+                               RELEASE=release, warnings=list(data.warnings))

@@ -11,20 +11,16 @@ domestic supply).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .data import PlanData
+from .data import PlanData, expected_value_data
 from .definition import ModelDefinition
 from .model import build_model
 from .results import Solution, cost_components, extract_solution
 from .solve import SolveOutcome, prepare, run_prepared, solve_model
-
-EV_SCENARIO = "expected_value"
-
 
 @contextlib.contextmanager
 def fixed_first_stage(m, sol: Solution):
@@ -145,24 +141,6 @@ def stress_pivot(matrix: pd.DataFrame) -> pd.DataFrame:
     t = matrix.assign(col=matrix["member"] + " " + matrix["mineral"]).pivot_table(
         index="country", columns="col", values="extra_unmet_t", aggfunc="sum", fill_value=0.0)
     return t.reset_index()
-
-
-def expected_value_data(data: PlanData) -> PlanData:
-    """The expected-value problem: one scenario with the probability-weighted demand multiplier and
-    availabilities; stocks may be released in it for the mean length of the scenarios' shocks."""
-    prob = data.scenarios["probability"].astype(float).to_dict()
-    mu = sum(prob[s] * data.multiplier[s] for s in data.SCENARIOS)
-    keys = {(f, t) for (_, f, t) in data.availability}
-    avail = {(EV_SCENARIO, f, t): sum(prob[s] * data.avail(s, f, t) for s in data.SCENARIOS) for f, t in keys}
-    shocked = sorted({s for s, _ in data.shock_years})
-    p_shock = sum(prob[s] for s in shocked)
-    shock = {(EV_SCENARIO, t): sum(prob[s] * data.shock_years[(s, t)] for s in shocked) / p_shock
-             for t in data.PERIODS} if p_shock > 0 else {}
-    release = tuple(sorted({(p, a, t, EV_SCENARIO) for p, a, t, _ in data.RELEASE}))
-    sc = pd.DataFrame({"scenario": [EV_SCENARIO], "probability": [1.0], "demand_multiplier": [mu],
-                       "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
-    return dataclasses.replace(data, scenarios=sc, SCENARIOS=(EV_SCENARIO,), availability=avail, shock_years=shock,
-                               RELEASE=release)
 
 
 def value_of_stochastic_solution(m, data: PlanData, definition: ModelDefinition, options, rp_objective: float,
