@@ -17,8 +17,14 @@ OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "car
                         "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
                         "host_min_share", "burden_tolerance", "min_benefit_ratio", "max_country_share_refining",
                         "max_country_share_mining", "supply_arcs_per_site")
-START_HEURISTICS = ("none", "greedy")
+START_HEURISTICS = ("auto", "none", "greedy", "expected_value")
+# "auto" (the default): the expected-value start where HiGHS alone cannot close the gap in its time --
+# from this many flow variables (arcs x periods x scenarios) with two scenarios or more -- else none.
+# Chosen on the benchmark ladder (bench/results.md): large (1.24 million flows) 1.9-2.1% -> 1.3% gap at
+# 600 s; medium (0.18 million) is proven optimal without it in about 60 s.
+AUTO_EV_FLOWS = 500_000
 START_SHARE = 0.4  # of the time limit, at most, for the start heuristic (the MIP gets the rest)
+EV_START_GAP = 1e-3  # the expected-value start solves its one-scenario problem to this gap (or the run's, if looser)
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,10 @@ class SolverOptions:
     presolve: str = "choose"  # HiGHS presolve: choose | on | off
     heuristic_effort: float | None = None  # HiGHS mip_heuristic_effort (0..1; blank = HiGHS's 0.05)
     # our own first plan for HiGHS (planner/heuristic.py): "greedy" (add/drop/swap on the builds,
-    # at most START_SHARE of the time limit) or "none"
-    start_heuristic: str = "none"
+    # at most START_SHARE of the time limit), "expected_value" (the builds of the one-scenario
+    # expected-value problem, solved within START_SHARE of the time limit; `plan solve` only), "none",
+    # or "auto" (expected_value for large stochastic models, see AUTO_EV_FLOWS; else none)
+    start_heuristic: str = "auto"
 
     def check(self) -> None:
         if self.presolve not in ("choose", "on", "off"):

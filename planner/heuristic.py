@@ -26,10 +26,14 @@ forced build, a hard floor), from the LP relaxation rounded up (per candidate th
 the largest value). It stops when no move lowers the cost or the time budget is spent. Integrality
 and bounds are then restored and the best plan passed to HiGHS with `setSolution`: the MIP search
 starts with it as its incumbent and may only improve on it.
+
+`plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start, planner/pipeline.py) the
+same way: its flows re-solved as one LP in the MIP's instance, no moves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -52,7 +56,7 @@ class StartResult:
     builds: int  # build options open in it
     evaluations: int  # LPs solved
     seconds: float
-    stopped_by: str  # "no_improving_move", "time_budget", "interrupted" or "no_feasible_start"
+    stopped_by: str  # "no_improving_move", "time_budget", "interrupted", "no_feasible_start"; "evaluated" (plan_start)
 
     def report(self) -> dict:
         return {"start_heuristic_objective": self.objective, "start_heuristic_builds": self.builds,
@@ -216,16 +220,14 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
     columns are the build options, `group` names each one's candidate), then restore the MIP
     (integrality, bounds) and pass the best plan found to HiGHS as its start. See the module
     docstring."""
-    cols, col_lower, col_upper = c.integer, c.col_lower, c.col_upper
     t0 = time.perf_counter()
     deadline = t0 + budget_s if budget_s is not None else np.inf
-    h.changeColsIntegrality(len(cols), cols, np.zeros(len(cols), dtype=np.uint8))
-    s = _Search(h, cols, group, deadline, capacity_links(c), on_better)
+    s = _Search(h, c.integer, group, deadline, capacity_links(c), on_better)
     stopped_by = "no_feasible_start"
-    try:
-        nothing = np.zeros(len(cols), dtype=bool)
+    with _as_lp(h, c):
+        nothing = np.zeros(len(c.integer), dtype=bool)
         if not s.keep_if_better(nothing, *s.evaluate(nothing)) and not s.interrupted:
-            s.keep_if_better(*_rounded_relaxation(s, col_lower, col_upper))
+            s.keep_if_better(*_rounded_relaxation(s, c.col_lower, c.col_upper))
         if s.best_open is not None:
             while not s.out_of_time():
                 moved = s.add()
@@ -233,14 +235,41 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
                 if not (moved or s.swap()):
                     break
             stopped_by = "interrupted" if s.interrupted else "time_budget" if s.out_of_time() else "no_improving_move"
+    return _hand_over_start(s, stopped_by, t0)
+
+
+def plan_start(h: highspy.Highs, c, open_: np.ndarray, on_better: Callable[[float], None] | None = None) -> StartResult:
+    """Pass HiGHS the plan that opens exactly the build options `open_` (a mask over `c.integer`)
+    as its start: the plan's flows re-solved as an LP in `h` (as a move of the search does), the MIP
+    restored, the plan handed over if the LP found one. No moves."""
+    t0 = time.perf_counter()
+    s = _Search(h, c.integer, np.zeros(len(c.integer)), np.inf, None, on_better)
+    with _as_lp(h, c):
+        s.keep_if_better(open_, *s.evaluate(open_))
+    stopped_by = "interrupted" if s.interrupted else "evaluated" if s.best_x is not None else "no_feasible_start"
+    return _hand_over_start(s, stopped_by, t0)
+
+
+@contextlib.contextmanager
+def _as_lp(h: highspy.Highs, c):
+    """Integrality dropped for the duration of the block; afterwards the build columns' bounds and
+    integrality are as `c` has them."""
+    cols = c.integer
+    h.changeColsIntegrality(len(cols), cols, np.zeros(len(cols), dtype=np.uint8))
+    try:
+        yield
     finally:
-        h.changeColsBounds(len(cols), cols, col_lower[cols], col_upper[cols])
+        h.changeColsBounds(len(cols), cols, c.col_lower[cols], c.col_upper[cols])
         h.changeColsIntegrality(len(cols), cols, np.ones(len(cols), dtype=np.uint8))
+
+
+def _hand_over_start(s: _Search, stopped_by: str, t0: float) -> StartResult:
+    """The search's best plan to HiGHS (`setSolution`), and what the search did."""
     if s.best_x is not None:
         start = highspy.HighsSolution()
         start.col_value = s.best_x.tolist()
         start.value_valid = True
-        h.setSolution(start)
+        s.h.setSolution(start)
     return StartResult(None if s.best_x is None else s.best, int(s.best_open.sum()) if s.best_open is not None else 0,
                        s.evaluations, time.perf_counter() - t0, stopped_by)
 

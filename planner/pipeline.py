@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import PlanData, load_data
+from .data import PlanData, expected_value_data, load_data
 from .diagnostics import unreachable_demand
 from .explain import iis_report, smallest_relaxations
-from .definition import ModelDefinition, load_definition
+from .definition import AUTO_EV_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions, load_definition
 from .errors import OutputWriteError
 from .model import build_model
 from .report import RunRecord, output_tables
@@ -126,6 +126,39 @@ def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: 
     return sol, costs, max_v, where
 
 
+def chosen_start(data: PlanData, options: SolverOptions) -> str:
+    """The start heuristic to use: the definition's, or for "auto" the expected-value start when the
+    model has two scenarios or more and at least AUTO_EV_FLOWS flow variables, else none."""
+    if options.start_heuristic != "auto":
+        return options.start_heuristic
+    flows = len(data.arcs) * len(data.PERIODS) * len(data.SCENARIOS)
+    return "expected_value" if len(data.SCENARIOS) > 1 and flows >= AUTO_EV_FLOWS else "none"
+
+
+def expected_value_start(data: PlanData, definition: ModelDefinition, options: SolverOptions,
+                         progress=None) -> tuple[frozenset | None, dict]:
+    """The expected-value start: the builds of the expected-value problem (one scenario with the
+    probability-weighted demand and availabilities, `data.expected_value_data`), solved to
+    EV_START_GAP (or the run's gap, if looser) within START_SHARE of the time limit. Returns the
+    (candidate, build period) pairs it builds (None if it found no plan, or if the workbook has one
+    scenario: the problem would be solved twice) and what it did, for run_info. Progress shows the
+    elapsed time only: its costs are not the plan's."""
+    if len(data.SCENARIOS) < 2:
+        return None, {"start_ev_status": "one_scenario"}
+    t0 = time.perf_counter()
+    ev_data = expected_value_data(data)
+    m = build_model(ev_data, definition)
+    limit = START_SHARE * options.time_limit_s if options.time_limit_s else None
+    ev_options = dataclasses.replace(options, time_limit_s=limit, mip_gap=max(options.mip_gap, EV_START_GAP),
+                                     start_heuristic="none")
+    out = solve_model(m, ev_options, progress=None if progress is None else (lambda t, *_: progress(t, None, None, None)))
+    report = {"start_ev_status": out.status, "start_ev_objective": out.objective, "start_ev_gap": out.mip_gap,
+              "start_ev_s": round(time.perf_counter() - t0, 3)}
+    if not out.usable:
+        return None, report
+    return frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5), report
+
+
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
@@ -147,7 +180,20 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     m = build_model(data, definition)
     timings["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outcome = solve_model(m, solver, progress=progress, write_mps=write_mps)
+    start_builds, started = None, {}
+    options = dataclasses.replace(solver, start_heuristic=chosen_start(data, solver))
+    if solver.start_heuristic == "auto":
+        started["start_heuristic_chosen"] = options.start_heuristic
+    if options.start_heuristic == "expected_value":
+        start_builds, ev = expected_value_start(data, definition, solver, progress)
+        started.update(ev)
+        spent = time.perf_counter() - t0
+        if solver.time_limit_s:  # the time limit is the whole solve's: the MIP gets what is left
+            options = dataclasses.replace(options, time_limit_s=max(solver.time_limit_s - spent, 1.0))
+        if progress is not None:
+            progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
+    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_builds=start_builds)
+    outcome.hand_over.update(started)
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):

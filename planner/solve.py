@@ -326,12 +326,13 @@ class Prepared:
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
-                progress: Callable | None = None, write_mps: str | Path | None = None) -> SolveOutcome:
+                progress: Callable | None = None, write_mps: str | Path | None = None,
+                start_builds: frozenset | None = None) -> SolveOutcome:
     """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
     `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
-    `write_mps` saves exactly what HiGHS received."""
+    `write_mps` saves exactly what HiGHS received; `start_builds` as in `run_prepared`."""
     p = prepare(m, options, tee, write_mps)
-    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress)
+    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_builds)
 
 
 def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -366,23 +367,30 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     return Prepared(h, c, wanted, {"compile_s": round(compile_s, 3), "hand_over_s": round(hand_over_s, 3)})
 
 
-def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float):
-    """Our own first plan (planner/heuristic.py), within START_SHARE of the time limit; the build
+def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float,
+                     start_builds: frozenset | None):
+    """Our own first plan (planner/heuristic.py): the plan opening `start_builds` ((candidate, build
+    period) pairs) if given, else the greedy search within START_SHARE of the time limit; the build
     columns are the integer ones, grouped by candidate (the first index of `v_build`)."""
     from .definition import START_SHARE
-    from .heuristic import greedy_start
+    from .heuristic import greedy_start, plan_start
     c = p.c
-    group = np.array([str(c.columns[j].index()[0]) for j in c.integer])
+    report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
+    keys = [c.columns[j].index() for j in c.integer]
+    if start_builds is not None:
+        return plan_start(p.h, c, np.array([k in start_builds for k in keys], dtype=bool), report)
+    group = np.array([str(k[0]) for k in keys])
     budget = START_SHARE * float(options.time_limit_s) if options.time_limit_s else None
     if budget is not None:  # the heuristic's LPs stop at its budget (an LP's limit is on the instance's clock)
         p.h.setOptionValue("time_limit", p.h.getRunTime() + budget)
-    report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
     return greedy_start(p.h, c, group, budget, report)
 
 
-def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None) -> SolveOutcome:
+def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
+                 start_builds: frozenset | None = None) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
-    the solution into the Pyomo variables and report the outcome. HiGHS (1.16) counts an LP's time
+    the solution into the Pyomo variables and report the outcome. `start_builds` ((candidate, build
+    period) pairs): the plan that opens them is HiGHS's start (`heuristic.plan_start`). HiGHS (1.16) counts an LP's time
     limit on the instance's clock, which runs on across solves, so an LP's limit is moved on by the
     time already used; a MIP's limit counts from the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
@@ -398,8 +406,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     start = time.perf_counter()
     started = None
     try:
-        if options.start_heuristic == "greedy" and len(c.integer):
-            started = _start_heuristic(p, options, progress, start)
+        if (start_builds is not None or options.start_heuristic == "greedy") and len(c.integer):
+            started = _start_heuristic(p, options, progress, start, start_builds)
             if "time_limit" in wanted:
                 # HiGHS (1.16) counts an LP's time limit on the instance's clock but a MIP's from the
                 # start of its own run: the MIP gets what the heuristic left of the limit

@@ -250,4 +250,20 @@ def test_start_heuristic_from_the_command_line(tmp_path):
     assert run_info["hand_over_start_heuristic_stopped_by"] == "no_improving_move"
     assert float(run_info["hand_over_start_heuristic_objective"]) == pytest.approx(0.02, abs=1e-9)
     bad = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--force", "--start-heuristic", "best"])
-    assert bad.exit_code == 2 and "'best' is not one of 'none', 'greedy'" in bad.output
+    assert bad.exit_code == 2 and "'best' is not one of 'auto', 'none', 'greedy'" in bad.output
+
+
+def test_expected_value_start_from_the_command_line(tmp_path):
+    # --start-heuristic expected_value reaches the solve: the boom-or-calm case (test_start_heuristic,
+    # worked by hand there): the expected-value problem builds R1 at 0.045 MUSD, that plan costs
+    # 0.055 under the two scenarios and is HiGHS's start; the optimum builds nothing, 0.05.
+    from test_start_heuristic import boom_or_calm
+    sheets, settings = tiny()
+    src, out = write_workbook(tmp_path / "b.xlsx", boom_or_calm(sheets), settings), tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--start-heuristic", "expected_value"])
+    assert res.exit_code == 0, res.output
+    run_info = dict(zip(*[read_portfolio(out)["run_info"][c] for c in ("key", "value")]))
+    assert "start_heuristic=expected_value" in run_info["options"]
+    assert float(run_info["hand_over_start_ev_objective"]) == pytest.approx(0.045, abs=1e-9)
+    assert float(run_info["hand_over_start_heuristic_objective"]) == pytest.approx(0.055, abs=1e-9)
+    assert float(run_info["objective_musd"]) == pytest.approx(0.05, abs=1e-9)

@@ -150,7 +150,7 @@ def test_greedy_start_from_the_rounded_relaxation_when_nothing_built_is_infeasib
 def test_start_heuristic_is_checked():
     from planner.definition import SolverOptions
     from planner.errors import DefinitionError
-    with pytest.raises(DefinitionError, match="start heuristic must be one of none, greedy"):
+    with pytest.raises(DefinitionError, match="start heuristic must be one of auto, none, greedy, expected_value"):
         SolverOptions(start_heuristic="lagrangian").check()
 
 
@@ -198,8 +198,10 @@ def test_start_heuristic_in_a_model_definition(tmp_path):
     p = tmp_path / "loc.toml"
     p.write_text('[solver]\nstart_heuristic = "greedy"\ntime_limit_s = 100\n')
     assert load_definition(str(p)).solver.start_heuristic == "greedy"
+    p.write_text('[solver]\nstart_heuristic = "expected_value"\n')
+    assert load_definition(str(p)).solver.start_heuristic == "expected_value"
     p.write_text('[solver]\nstart_heuristic = "best"\n')
-    with pytest.raises(DefinitionError, match=r"loc.toml: \[solver\] start heuristic must be one of none, greedy"):
+    with pytest.raises(DefinitionError, match=r"loc.toml: \[solver\] start heuristic must be one of auto, none, greedy"):
         load_definition(str(p))
 
 
@@ -224,3 +226,147 @@ def test_progress_counts_from_the_start_of_the_solve():
     p.offset = 10.0  # the start heuristic took 10 s; the MIP's own clock says 2.5 s
     p(NS(data_out=NS(running_time=2.5, mip_primal_bound=5.0, mip_dual_bound=4.0)))
     assert seen == [(12.5, 5.0, 4.0, 0.2)]
+
+
+# --- a given plan as the start (plan_start) and the expected-value start -------------------------
+
+def test_plan_start_hands_highs_the_given_plan_at_its_hand_worked_cost():
+    # {F1, F2} costs 210 by hand (PLANS): that is the start HiGHS gets, with one LP and no moves;
+    # the MIP restored, it then proves the optimum {F2, F3} = 120 from there.
+    from planner.heuristic import plan_start
+    h, ints = location_model()
+    seen = []
+    res = plan_start(h, compiled(h, ints), np.array([True, True, False]), on_better=seen.append)
+    assert res.stopped_by == "evaluated" and res.evaluations == 1 and res.builds == 2
+    assert res.objective == pytest.approx(PLANS[("F1", "F2")]) and seen == [res.objective]
+    x = np.asarray(h.getSolution().col_value)
+    assert np.round(x[:3]).tolist() == [1.0, 1.0, 0.0]
+    assert float(np.asarray(h.getLp().col_cost_) @ x) == pytest.approx(PLANS[("F1", "F2")])
+    lp = h.getLp()
+    assert list(lp.integrality_[:3]) == [highspy.HighsVarType.kInteger] * 3
+    assert list(lp.col_lower_[:3]) == [0.0] * 3 and list(lp.col_upper_[:3]) == [1.0] * 3
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(PLANS[("F2", "F3")])
+
+
+def test_plan_start_of_an_infeasible_plan_hands_nothing_over():
+    # Demand rows made hard (no unserved tonnes: u_A, u_B fixed at 0): with nothing built no flow can
+    # meet them, so the LP is infeasible and no start is set; the MIP still finds the optimum {F2, F3}.
+    from planner.heuristic import plan_start
+    h, ints = location_model()
+    h.changeColsBounds(2, np.array([9, 10], dtype=np.int32), np.zeros(2), np.zeros(2))
+    res = plan_start(h, compiled(h, ints), np.zeros(3, dtype=bool))
+    assert res.stopped_by == "no_feasible_start" and res.objective is None and res.builds == 0
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(PLANS[("F2", "F3")])
+
+
+EV = {"start_heuristic": "expected_value"}
+
+
+def boom_or_calm(sheets, capex_musd=0.035):
+    """R1 (capex 0.035 MUSD, 100 t/yr at 100 USD/t, free ore) or the market at 500 USD/t; demand
+    100 t x 0.5 (calm) or x 1.5 (boom), each with probability 0.5.
+    Stochastic problem: with R1, calm 50 x 100 = 5,000 USD, boom 100 x 100 + 50 x 500 = 35,000:
+    expected 20,000 + 35,000 = 55,000; without it 0.5 x 25,000 + 0.5 x 75,000 = 50,000: not built.
+    Expected-value problem (one scenario, demand x 1.0 = 100 t): with R1 10,000 + 35,000 = 45,000,
+    without 50,000: built. So the expected-value plan (R1) costs 55,000 under the real scenarios."""
+    from test_families import with_refinery_chain
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 0.5},
+                           {"scenario": "boom", "probability": 0.5, "demand_multiplier": 1.5}]
+    return with_refinery_chain(sheets, capex=capex_musd)
+
+
+def test_expected_value_start_is_handed_over_and_the_mip_improves_on_it(solve_tiny):
+    from test_families import built
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
+    h = res.outcome.hand_over
+    assert h["start_ev_status"] == "optimal"
+    assert h["start_ev_objective"] == pytest.approx(0.045, abs=1e-9)  # the expected-value problem's cost
+    assert h["start_heuristic_stopped_by"] == "evaluated" and h["start_heuristic_builds"] == 1
+    assert h["start_heuristic_objective"] == pytest.approx(0.055, abs=1e-9)  # its plan under the scenarios
+    assert res.outcome.status == "optimal" and built(res) == {}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
+    # the same optimum without the start
+    plain = solve_tiny(boom_or_calm(tiny()[0]), settings)
+    assert plain.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9) and "start_ev_status" not in plain.outcome.hand_over
+
+
+def test_expected_value_start_is_kept_when_it_is_the_optimum(solve_tiny):
+    # capex 0.02 MUSD: the stochastic problem builds R1 too (20,000 + 20,000 = 40,000 < 50,000), so the
+    # start is the optimum, 0.04 MUSD; the expected-value problem costs 10,000 + 20,000 = 30,000.
+    from test_families import built
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets, capex_musd=0.02), settings, solver_overrides=EV, time_limit=50)
+    h = res.outcome.hand_over
+    assert h["start_ev_objective"] == pytest.approx(0.03, abs=1e-9)
+    assert h["start_heuristic_objective"] == pytest.approx(0.04, abs=1e-9)
+    assert built(res) == {"R1": 2030} and res.costs["total_cost_musd"] == pytest.approx(0.04, abs=1e-9)
+    # the time limit is the whole solve's: the MIP gets what the expected-value problem and the
+    # start's LP left of it
+    assert h["highs_option_time_limit"] == pytest.approx(50 - h["start_ev_s"] - h["start_heuristic_s"], abs=0.05)
+
+
+def test_expected_value_start_with_one_scenario_is_skipped(solve_tiny):
+    # One scenario: the expected-value problem would be the problem itself, solved twice. No start.
+    from test_families import with_refinery_chain
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.001), settings, solver_overrides=EV)
+    h = res.outcome.hand_over
+    assert h["start_ev_status"] == "one_scenario" and "start_heuristic_objective" not in h
+    assert res.outcome.status == "optimal" and res.costs["total_cost_musd"] == pytest.approx(0.011, abs=1e-9)
+
+
+def test_expected_value_data_by_hand(tmp_path):
+    # Scenarios a (p 0.25, demand x 1.0) and b (p 0.75, x 1.4; R1 at availability 0.5 in b):
+    # one scenario with demand x (0.25 + 1.05) = 1.3 and R1 at 0.25 x 1 + 0.75 x 0.5 = 0.625.
+    from planner.data import EV_SCENARIO, expected_value_data
+    from test_families import with_refinery_chain
+    from planner.data import load_data
+    from wb import write_workbook
+    sheets, settings = tiny()
+    with_refinery_chain(sheets, capex=0.001)
+    sheets["scenarios"] = [{"scenario": "a", "probability": 0.25, "demand_multiplier": 1.0},
+                           {"scenario": "b", "probability": 0.75, "demand_multiplier": 1.4}]
+    sheets["disruptions"] = [{"scenario": "b", "country": None, "site": "R1", "mineral": None, "period": None,
+                              "availability": 0.5}]
+    data = load_data(write_workbook(tmp_path / "e.xlsx", sheets, settings))
+    ev = expected_value_data(data)
+    assert ev.SCENARIOS == (EV_SCENARIO,) and ev.multiplier == {EV_SCENARIO: pytest.approx(1.3)}
+    assert ev.avail(EV_SCENARIO, "R1", 2030) == pytest.approx(0.625) and ev.avail(EV_SCENARIO, "M1", 2030) == 1.0
+    assert ev.warnings is not data.warnings
+
+
+def test_the_expected_value_start_is_shown_as_progress_after_its_time(solve_tiny):
+    # Live progress shows the start plan's cost (0.055 MUSD, no bound yet) as the first incumbent, on
+    # a clock that counts the expected-value problem's time too.
+    calls = []
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV, progress=lambda *a: calls.append(a))
+    assert round(calls[0][1], 6) == 0.055 and calls[0][2] is None and calls[0][3] is None
+    assert calls[0][0] >= res.outcome.hand_over["start_ev_s"]
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_auto_chooses_the_expected_value_start_for_large_stochastic_models(solve_tiny, monkeypatch):
+    # "auto" (the default) uses the expected-value start from AUTO_EV_FLOWS flow variables (arcs x
+    # periods x scenarios) with two scenarios or more, and none below. The boom-or-calm case has 3
+    # arcs (M1 -> AA, N1 -> R1, R1 -> AA) x 1 period x 2 scenarios = 6: far below the default
+    # threshold; with the threshold at 1 it gets the start worked out above (0.055 MUSD).
+    import planner.pipeline as pipeline
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets), settings)
+    h = res.outcome.hand_over
+    assert h["start_heuristic_chosen"] == "none" and "start_ev_status" not in h
+    monkeypatch.setattr(pipeline, "AUTO_EV_FLOWS", 1)
+    res = solve_tiny(boom_or_calm(tiny()[0]), settings)
+    h = res.outcome.hand_over
+    assert h["start_heuristic_chosen"] == "expected_value"
+    assert h["start_heuristic_objective"] == pytest.approx(0.055, abs=1e-9)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
+    # one scenario: none, whatever the size
+    one, settings = tiny()
+    res = solve_tiny(one, settings)
+    assert res.outcome.hand_over["start_heuristic_chosen"] == "none"
