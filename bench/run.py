@@ -103,7 +103,9 @@ def markdown_table(results: list[dict], cols: list[str], digits: int = 3) -> lis
         if "error" in r and k != "name":
             return "error"
         v = r.get(k, "")
-        if k == "objective" and isinstance(v, float):
+        if v is None:
+            return ""
+        if k in ("objective", "start_objective") and isinstance(v, float):
             return f"{v:,.1f}"
         return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
     return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
