@@ -154,6 +154,8 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     out = solve_model(m, ev_options, progress=None if progress is None else (lambda t, *_: progress(t, None, None, None)))
     report = {"start_ev_status": out.status, "start_ev_objective": out.objective, "start_ev_gap": out.mip_gap,
               "start_ev_s": round(time.perf_counter() - t0, 3)}
+    if out.hand_over.get("interrupted_by_user") or out.status == "interrupted":
+        report["start_ev_interrupted"] = True  # Ctrl-C: the run stops after handing over what it has
     if not out.usable:
         return None, report
     return frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5), report
@@ -192,7 +194,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
             options = dataclasses.replace(options, time_limit_s=max(solver.time_limit_s - spent, 1.0))
         if progress is not None:
             progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
-    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_builds=start_builds)
+    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_builds=start_builds,
+                          stopped=bool(started.get("start_ev_interrupted")))
     outcome.hand_over.update(started)
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)

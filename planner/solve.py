@@ -12,6 +12,7 @@ plan; MIP callbacks carry live progress.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import time
@@ -327,12 +328,12 @@ class Prepared:
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
                 progress: Callable | None = None, write_mps: str | Path | None = None,
-                start_builds: frozenset | None = None) -> SolveOutcome:
+                start_builds: frozenset | None = None, stopped: bool = False) -> SolveOutcome:
     """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
     `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
-    `write_mps` saves exactly what HiGHS received; `start_builds` as in `run_prepared`."""
+    `write_mps` saves exactly what HiGHS received; `start_builds` and `stopped` as in `run_prepared`."""
     p = prepare(m, options, tee, write_mps)
-    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_builds)
+    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_builds, stopped)
 
 
 def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -368,17 +369,22 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
 
 
 def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float,
-                     start_builds: frozenset | None):
+                     start_builds: frozenset | None, stopped: bool = False):
     """Our own first plan (planner/heuristic.py): the plan opening `start_builds` ((candidate, build
     period) pairs) if given, else the greedy search within START_SHARE of the time limit; the build
-    columns are the integer ones, grouped by candidate (the first index of `v_build`)."""
+    columns are the integer ones, grouped by candidate (the first index of `v_build`). `stopped`:
+    Ctrl-C came while `start_builds` were being chosen; the start (if any) is still handed over and
+    reported as interrupted, so HiGHS only takes it."""
     from .definition import START_SHARE
-    from .heuristic import greedy_start, plan_start
+    from .heuristic import StartResult, greedy_start, plan_start
     c = p.c
     report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
     keys = [c.columns[j].index() for j in c.integer]
     if start_builds is not None:
-        return plan_start(p.h, c, np.array([k in start_builds for k in keys], dtype=bool), report)
+        res = plan_start(p.h, c, np.array([k in start_builds for k in keys], dtype=bool), report)
+        return dataclasses.replace(res, stopped_by="interrupted") if stopped else res
+    if stopped:
+        return StartResult(None, 0, 0, 0.0, "interrupted")
     group = np.array([str(k[0]) for k in keys])
     budget = START_SHARE * float(options.time_limit_s) if options.time_limit_s else None
     if budget is not None:  # the heuristic's LPs stop at its budget (an LP's limit is on the instance's clock)
@@ -387,10 +393,11 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 
 
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
-                 start_builds: frozenset | None = None) -> SolveOutcome:
+                 start_builds: frozenset | None = None, stopped: bool = False) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
     the solution into the Pyomo variables and report the outcome. `start_builds` ((candidate, build
-    period) pairs): the plan that opens them is HiGHS's start (`heuristic.plan_start`). HiGHS (1.16) counts an LP's time
+    period) pairs): the plan that opens them is HiGHS's start (`heuristic.plan_start`); `stopped`: Ctrl-C
+    came while they were chosen, so HiGHS only takes that start (the run is reported as interrupted). HiGHS (1.16) counts an LP's time
     limit on the instance's clock, which runs on across solves, so an LP's limit is moved on by the
     time already used; a MIP's limit counts from the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
@@ -406,8 +413,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     start = time.perf_counter()
     started = None
     try:
-        if (start_builds is not None or options.start_heuristic == "greedy") and len(c.integer):
-            started = _start_heuristic(p, options, progress, start, start_builds)
+        if (start_builds is not None or stopped or options.start_heuristic == "greedy") and len(c.integer):
+            started = _start_heuristic(p, options, progress, start, start_builds, stopped)
             if "time_limit" in wanted:
                 # HiGHS (1.16) counts an LP's time limit on the instance's clock but a MIP's from the
                 # start of its own run: the MIP gets what the heuristic left of the limit
@@ -430,6 +437,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                             message=f"{STATUSES['error'][2]}: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
     ms = h.getModelStatus()
+    if started is not None and started.stopped_by == "interrupted":
+        ms = MS.kInterrupt  # HiGHS stopped at its 0 s limit: the user's Ctrl-C stopped the run
     info = h.getInfo()
     has_solution = int(info.primal_solution_status) == 2 or ms == MS.kModelEmpty
     status = map_outcome(ms, has_solution)
@@ -463,8 +472,6 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         gap = relative_gap(objective, bound)
     if started is not None:
         report.update(started.report())
-        if started.stopped_by == "interrupted":
-            ms = MS.kInterrupt
     if ms in (MS.kInterrupt, MS.kHighsInterrupt):
         report["interrupted_by_user"] = True
         if status == "best_found":

@@ -370,3 +370,47 @@ def test_auto_chooses_the_expected_value_start_for_large_stochastic_models(solve
     one, settings = tiny()
     res = solve_tiny(one, settings)
     assert res.outcome.hand_over["start_heuristic_chosen"] == "none"
+
+
+def _ev_interrupted(monkeypatch, keep_plan: bool):
+    """Ctrl-C during the expected-value problem's MIP, simulated on its outcome: with the plan it
+    had (kept) or before it had one."""
+    import planner.pipeline as pipeline
+    from planner.solve import SolveOutcome
+    real, calls = pipeline.solve_model, []
+
+    def solve_model(m, options, **kw):
+        calls.append(m.name)
+        if len(calls) > 1:  # the stochastic model itself
+            return real(m, options, **kw)
+        if not keep_plan:
+            return SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted")
+        out = real(m, options, **kw)
+        out.hand_over["interrupted_by_user"] = True
+        out.status = "best_found"
+        return out
+
+    monkeypatch.setattr(pipeline, "solve_model", solve_model)
+    return calls
+
+
+def test_ctrl_c_during_the_expected_value_problem_keeps_its_plan_and_stops(solve_tiny, monkeypatch):
+    # Ctrl-C while the expected-value problem is solved: its plan (R1) is still evaluated under the
+    # scenarios (0.055 MUSD) and handed to HiGHS, which only takes it -- the run stops there, reported
+    # as stopped by Ctrl-C, not searching on to the optimum (0.05).
+    calls = _ev_interrupted(monkeypatch, keep_plan=True)
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
+    h = res.outcome.hand_over
+    assert len(calls) == 2 and h["start_ev_interrupted"] is True
+    assert h["start_heuristic_stopped_by"] == "interrupted" and h["interrupted_by_user"] is True
+    assert res.outcome.status == "best_found" and "Ctrl-C" in res.outcome.message
+    assert res.costs["total_cost_musd"] == pytest.approx(0.055, abs=1e-9)
+
+
+def test_ctrl_c_before_the_expected_value_problem_has_a_plan_stops_without_one(solve_tiny, monkeypatch):
+    calls = _ev_interrupted(monkeypatch, keep_plan=False)
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
+    assert len(calls) == 2 and res.outcome.hand_over["start_ev_interrupted"] is True
+    assert res.outcome.status == "interrupted" and not res.outcome.usable
