@@ -161,6 +161,32 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     return frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5), report
 
 
+def solve_with_start(m, data: PlanData, definition: ModelDefinition, progress=None,
+                     write_mps: str | Path | None = None) -> SolveOutcome:
+    """Solve `m` with the definition's solver options, after the expected-value start where the
+    start heuristic (`chosen_start`) calls for it: the time limit is the whole solve's, so the MIP
+    gets what the start left, and progress counts from the start's beginning. What the start did
+    goes into the outcome's `hand_over` (run_info)."""
+    solver = definition.solver
+    t0 = time.perf_counter()
+    start_builds, started = None, {}
+    options = dataclasses.replace(solver, start_heuristic=chosen_start(data, solver))
+    if solver.start_heuristic == "auto":
+        started["start_heuristic_chosen"] = options.start_heuristic
+    if options.start_heuristic == "expected_value":
+        start_builds, ev = expected_value_start(data, definition, solver, progress)
+        started.update(ev)
+        spent = time.perf_counter() - t0
+        if solver.time_limit_s:
+            options = dataclasses.replace(options, time_limit_s=max(solver.time_limit_s - spent, 1.0))
+        if progress is not None:
+            progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
+    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_builds=start_builds,
+                          stopped=bool(started.get("start_ev_interrupted")))
+    outcome.hand_over.update(started)
+    return outcome
+
+
 def solve_workbook(input_path: str | Path, output: str | Path | None = None, force: bool = False,
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
@@ -182,21 +208,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     m = build_model(data, definition)
     timings["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    start_builds, started = None, {}
-    options = dataclasses.replace(solver, start_heuristic=chosen_start(data, solver))
-    if solver.start_heuristic == "auto":
-        started["start_heuristic_chosen"] = options.start_heuristic
-    if options.start_heuristic == "expected_value":
-        start_builds, ev = expected_value_start(data, definition, solver, progress)
-        started.update(ev)
-        spent = time.perf_counter() - t0
-        if solver.time_limit_s:  # the time limit is the whole solve's: the MIP gets what is left
-            options = dataclasses.replace(options, time_limit_s=max(solver.time_limit_s - spent, 1.0))
-        if progress is not None:
-            progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
-    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_builds=start_builds,
-                          stopped=bool(started.get("start_ev_interrupted")))
-    outcome.hand_over.update(started)
+    outcome = solve_with_start(m, data, definition, progress, write_mps)
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
