@@ -55,7 +55,7 @@ def main() -> int:
     ap.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--only", default=",".join(SMALL + list(LARGE)))
     ap.add_argument("--time-limit", type=float, default=120)
-    ap.add_argument("--start-heuristic", choices=["none", "greedy"], default="none")
+    ap.add_argument("--start-heuristic", choices=["auto", "none", "greedy", "expected_value"], default="none")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "orlib_results.md")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
