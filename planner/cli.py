@@ -58,7 +58,8 @@ def cli() -> None:
 @click.option("--start-heuristic", type=click.Choice(START_HEURISTICS), default=None,
               help=f"our own first plan for HiGHS: greedy add/drop/swap of builds, or the builds of the "
                    f"expected-value problem (one average scenario); either within {START_SHARE:.0%} of the time "
-                   "limit (default: as the model definition says, none)")
+                   "limit; auto: the expected-value start for large stochastic models, else none (default: as the "
+                   "model definition says, auto)")
 @click.option("--write-mps", type=click.Path(dir_okay=False), default=None,
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--quiet", is_flag=True, help="print only the final status line")

@@ -396,10 +396,11 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                  start_builds: frozenset | None = None, stopped: bool = False) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
     the solution into the Pyomo variables and report the outcome. `start_builds` ((candidate, build
-    period) pairs): the plan that opens them is HiGHS's start (`heuristic.plan_start`); `stopped`: Ctrl-C
-    came while they were chosen, so HiGHS only takes that start (the run is reported as interrupted). HiGHS (1.16) counts an LP's time
-    limit on the instance's clock, which runs on across solves, so an LP's limit is moved on by the
-    time already used; a MIP's limit counts from the start of its own run."""
+    period) pairs): the plan that opens them is HiGHS's start (`heuristic.plan_start`); `stopped`:
+    Ctrl-C came while they were chosen, so HiGHS only takes that start (the run is reported as
+    interrupted). HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on
+    across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
+    the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
     if "time_limit" in wanted and h.getRunTime() > 0 and not len(c.integer):
         wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)

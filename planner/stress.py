@@ -22,6 +22,7 @@ from .model import build_model
 from .results import Solution, cost_components, extract_solution
 from .solve import SolveOutcome, prepare, run_prepared, solve_model
 
+
 @contextlib.contextmanager
 def fixed_first_stage(m, sol: Solution):
     """Fix builds and stock levels of `m` to those of `sol` for the duration of the block."""
