@@ -60,11 +60,15 @@ def cli() -> None:
                    f"expected-value problem (one average scenario); either within {START_SHARE:.0%} of the time "
                    "limit; auto: the expected-value start for large stochastic models, else none (default: as the "
                    "model definition says, auto)")
+@click.option("--start-from", type=click.Path(dir_okay=False), default=None, metavar="PORTFOLIO.xlsx",
+              help="start from the builds of a portfolio written earlier (say, before you edited the workbook): "
+                   "HiGHS's first plan makes them, its flows re-solved for this workbook; replaces the start "
+                   "heuristic; builds this workbook cannot make are left out with a warning")
 @click.option("--write-mps", type=click.Path(dir_okay=False), default=None,
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
-          heuristic_effort, start_heuristic, write_mps, quiet):
+          heuristic_effort, start_heuristic, start_from, write_mps, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from .pipeline import solve_workbook
 
@@ -75,7 +79,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
                              progress=None if quiet else _progress_line, write_mps=write_mps,
                              solver_overrides={"threads": threads, "presolve": presolve,
                                                "heuristic_effort": heuristic_effort,
-                                               "start_heuristic": start_heuristic})
+                                               "start_heuristic": start_heuristic},
+                             start_from=start_from)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:

@@ -27,8 +27,9 @@ the largest value). It stops when no move lowers the cost or the time budget is 
 and bounds are then restored and the best plan passed to HiGHS with `setSolution`: the MIP search
 starts with it as its incumbent and may only improve on it.
 
-`plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start, planner/pipeline.py) the
-same way: its flows re-solved as one LP in the MIP's instance, no moves.
+`plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start and `--start-from`,
+planner/pipeline.py; the plans of earlier points on the frontier, planner/frontier.py) the same way:
+its flows re-solved as an LP in the MIP's instance (the cheapest of several plans), no moves.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import highspy
 import numpy as np
@@ -238,14 +239,19 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
     return _hand_over_start(s, stopped_by, t0)
 
 
-def plan_start(h: highspy.Highs, c, open_: np.ndarray, on_better: Callable[[float], None] | None = None) -> StartResult:
-    """Pass HiGHS the plan that opens exactly the build options `open_` (a mask over `c.integer`)
-    as its start: the plan's flows re-solved as an LP in `h` (as a move of the search does), the MIP
-    restored, the plan handed over if the LP found one. No moves."""
+def plan_start(h: highspy.Highs, c, plans: Sequence[np.ndarray],
+               on_better: Callable[[float], None] | None = None) -> StartResult:
+    """Pass HiGHS a plan chosen elsewhere as its start: of the plans in `plans` (each a mask over
+    `c.integer`, the build options it opens), the cheapest feasible one, each plan's flows re-solved
+    as an LP in `h` (as a move of the search does); the MIP restored, the plan handed over if an LP
+    found one. No moves."""
     t0 = time.perf_counter()
     s = _Search(h, c.integer, np.zeros(len(c.integer)), np.inf, None, on_better)
     with _as_lp(h, c):
-        s.keep_if_better(open_, *s.evaluate(open_))
+        for open_ in plans:
+            s.keep_if_better(open_, *s.evaluate(open_))
+            if s.interrupted:
+                break
     stopped_by = "interrupted" if s.interrupted else "evaluated" if s.best_x is not None else "no_feasible_start"
     return _hand_over_start(s, stopped_by, t0)
 

@@ -16,6 +16,7 @@ from .explain import iis_report, smallest_relaxations
 from .definition import AUTO_EV_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions, load_definition
 from .errors import OutputWriteError
 from .model import build_model
+from .previous import previous_builds
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
 from .solve import SolveOutcome, relative_gap, resolve_with_fixed_builds, solve_model
@@ -162,26 +163,32 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
 
 
 def solve_with_start(m, data: PlanData, definition: ModelDefinition, progress=None,
-                     write_mps: str | Path | None = None) -> SolveOutcome:
+                     write_mps: str | Path | None = None, start_from: frozenset | None = None) -> SolveOutcome:
     """Solve `m` with the definition's solver options, after the expected-value start where the
     start heuristic (`chosen_start`) calls for it: the time limit is the whole solve's, so the MIP
-    gets what the start left, and progress counts from the start's beginning. What the start did
-    goes into the outcome's `hand_over` (run_info)."""
+    gets what the start left, and progress counts from the start's beginning. `start_from` (the
+    builds of an earlier portfolio, planner/previous.py) replaces the start heuristic. What the start
+    did goes into the outcome's `hand_over` (run_info)."""
     solver = definition.solver
     t0 = time.perf_counter()
-    start_builds, started = None, {}
-    options = dataclasses.replace(solver, start_heuristic=chosen_start(data, solver))
-    if solver.start_heuristic == "auto":
-        started["start_heuristic_chosen"] = options.start_heuristic
+    start_plans, started = None, {}
+    if start_from is not None:
+        options = dataclasses.replace(solver, start_heuristic="none")
+        start_plans, started["start_heuristic_chosen"] = (start_from,), "start_from"
+    else:
+        options = dataclasses.replace(solver, start_heuristic=chosen_start(data, solver))
+        if solver.start_heuristic == "auto":
+            started["start_heuristic_chosen"] = options.start_heuristic
     if options.start_heuristic == "expected_value":
-        start_builds, ev = expected_value_start(data, definition, solver, progress)
+        builds, ev = expected_value_start(data, definition, solver, progress)
+        start_plans = None if builds is None else (builds,)
         started.update(ev)
         spent = time.perf_counter() - t0
         if solver.time_limit_s:
             options = dataclasses.replace(options, time_limit_s=max(solver.time_limit_s - spent, 1.0))
         if progress is not None:
             progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
-    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_builds=start_builds,
+    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_plans=start_plans,
                           stopped=bool(started.get("start_ev_interrupted")))
     outcome.hand_over.update(started)
     return outcome
@@ -191,7 +198,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    model: str | None = None, time_limit: float | None = None, mip_gap: float | None = None,
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
-                   write_mps: str | Path | None = None, solver_overrides: dict | None = None) -> RunResult:
+                   write_mps: str | Path | None = None, solver_overrides: dict | None = None,
+                   start_from: str | Path | None = None) -> RunResult:
     input_path = Path(input_path)
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
     solver = definition.solver
@@ -203,12 +211,19 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     t0 = time.perf_counter()
     data = load_data(input_path, definition.overrides, without, standards=definition.standards)
     data.warnings.extend(unreachable_demand(data))
+    start_plan = None
+    if start_from is not None:
+        start_plan, left_out = previous_builds(start_from, data)
+        data.warnings.extend(left_out)
     timings["read_validate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     m = build_model(data, definition)
     timings["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outcome = solve_with_start(m, data, definition, progress, write_mps)
+    outcome = solve_with_start(m, data, definition, progress, write_mps, start_plan)
+    if start_plan is not None and outcome.hand_over.get("start_heuristic_stopped_by") == "no_feasible_start":
+        data.warnings.append(f"the plan in '{Path(start_from).name}' is not feasible for this workbook; "
+                             "solved without a start")
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
@@ -232,6 +247,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                                  "threads": solver.threads, "seed": solver.seed, "presolve": solver.presolve,
                                  "heuristic_effort": solver.heuristic_effort,
                                  "start_heuristic": solver.start_heuristic,
+                                 "start_from": "" if start_from is None else str(start_from),
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()

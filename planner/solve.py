@@ -328,12 +328,12 @@ class Prepared:
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
                 progress: Callable | None = None, write_mps: str | Path | None = None,
-                start_builds: frozenset | None = None, stopped: bool = False) -> SolveOutcome:
+                start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False) -> SolveOutcome:
     """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
     `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
-    `write_mps` saves exactly what HiGHS received; `start_builds` and `stopped` as in `run_prepared`."""
+    `write_mps` saves exactly what HiGHS received; `start_plans` and `stopped` as in `run_prepared`."""
     p = prepare(m, options, tee, write_mps)
-    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_builds, stopped)
+    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_plans, stopped)
 
 
 def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -369,19 +369,20 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
 
 
 def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float,
-                     start_builds: frozenset | None, stopped: bool = False):
-    """Our own first plan (planner/heuristic.py): the plan opening `start_builds` ((candidate, build
-    period) pairs) if given, else the greedy search within START_SHARE of the time limit; the build
-    columns are the integer ones, grouped by candidate (the first index of `v_build`). `stopped`:
-    Ctrl-C came while `start_builds` were being chosen; the start (if any) is still handed over and
-    reported as interrupted, so HiGHS only takes it."""
+                     start_plans: tuple[frozenset, ...] | None, stopped: bool = False):
+    """Our own first plan (planner/heuristic.py): if `start_plans` are given (each a set of
+    (candidate, build period) pairs), the cheapest feasible plan opening one of them, else the greedy
+    search within START_SHARE of the time limit; the build columns are the integer ones, grouped by
+    candidate (the first index of `v_build`). `stopped`: Ctrl-C came while the plans were being
+    chosen; the start (if any) is still handed over and reported as interrupted, so HiGHS only takes
+    it."""
     from .definition import START_SHARE
     from .heuristic import StartResult, greedy_start, plan_start
     c = p.c
     report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
     keys = [c.columns[j].index() for j in c.integer]
-    if start_builds is not None:
-        res = plan_start(p.h, c, np.array([k in start_builds for k in keys], dtype=bool), report)
+    if start_plans is not None:
+        res = plan_start(p.h, c, [np.array([k in plan for k in keys], dtype=bool) for plan in start_plans], report)
         return dataclasses.replace(res, stopped_by="interrupted") if stopped else res
     if stopped:
         return StartResult(None, 0, 0, 0.0, "interrupted")
@@ -393,14 +394,14 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 
 
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
-                 start_builds: frozenset | None = None, stopped: bool = False) -> SolveOutcome:
+                 start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
-    the solution into the Pyomo variables and report the outcome. `start_builds` ((candidate, build
-    period) pairs): the plan that opens them is HiGHS's start (`heuristic.plan_start`); `stopped`:
-    Ctrl-C came while they were chosen, so HiGHS only takes that start (the run is reported as
-    interrupted). HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on
-    across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
-    the start of its own run."""
+    the solution into the Pyomo variables and report the outcome. `start_plans` (each a set of
+    (candidate, build period) pairs): the cheapest feasible plan opening one of them is HiGHS's start
+    (`heuristic.plan_start`); `stopped`: Ctrl-C came while they were chosen, so HiGHS only takes
+    that start (the run is reported as interrupted). HiGHS (1.16) counts an LP's time limit on the
+    instance's clock, which runs on across solves, so an LP's limit is moved on by the time already
+    used; a MIP's limit counts from the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
     if "time_limit" in wanted and h.getRunTime() > 0 and not len(c.integer):
         wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
@@ -414,8 +415,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     start = time.perf_counter()
     started = None
     try:
-        if (start_builds is not None or stopped or options.start_heuristic == "greedy") and len(c.integer):
-            started = _start_heuristic(p, options, progress, start, start_builds, stopped)
+        if (start_plans is not None or stopped or options.start_heuristic == "greedy") and len(c.integer):
+            started = _start_heuristic(p, options, progress, start, start_plans, stopped)
             if "time_limit" in wanted:
                 # HiGHS (1.16) counts an LP's time limit on the instance's clock but a MIP's from the
                 # start of its own run: the MIP gets what the heuristic left of the limit

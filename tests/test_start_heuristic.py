@@ -236,7 +236,7 @@ def test_plan_start_hands_highs_the_given_plan_at_its_hand_worked_cost():
     from planner.heuristic import plan_start
     h, ints = location_model()
     seen = []
-    res = plan_start(h, compiled(h, ints), np.array([True, True, False]), on_better=seen.append)
+    res = plan_start(h, compiled(h, ints), [np.array([True, True, False])], on_better=seen.append)
     assert res.stopped_by == "evaluated" and res.evaluations == 1 and res.builds == 2
     assert res.objective == pytest.approx(PLANS[("F1", "F2")]) and seen == [res.objective]
     x = np.asarray(h.getSolution().col_value)
@@ -256,10 +256,24 @@ def test_plan_start_of_an_infeasible_plan_hands_nothing_over():
     from planner.heuristic import plan_start
     h, ints = location_model()
     h.changeColsBounds(2, np.array([9, 10], dtype=np.int32), np.zeros(2), np.zeros(2))
-    res = plan_start(h, compiled(h, ints), np.zeros(3, dtype=bool))
+    res = plan_start(h, compiled(h, ints), [np.zeros(3, dtype=bool)])
     assert res.stopped_by == "no_feasible_start" and res.objective is None and res.builds == 0
     h.run()
     assert h.getInfo().objective_function_value == pytest.approx(PLANS[("F2", "F3")])
+
+
+def test_plan_start_of_several_plans_hands_over_the_cheapest_feasible_one():
+    # Demand rows hard (u_A, u_B fixed at 0) as above. Nothing built: infeasible; {F1, F2}: 210 by
+    # hand; {F2, F3}: 120. The start is {F2, F3} at 120, after three LPs, in any order of the plans.
+    from planner.heuristic import plan_start
+    plans = [np.zeros(3, dtype=bool), np.array([True, True, False]), np.array([False, True, True])]
+    for order in (plans, plans[::-1]):
+        h, ints = location_model()
+        h.changeColsBounds(2, np.array([9, 10], dtype=np.int32), np.zeros(2), np.zeros(2))
+        res = plan_start(h, compiled(h, ints), order)
+        assert res.stopped_by == "evaluated" and res.evaluations == 3 and res.builds == 2
+        assert res.objective == pytest.approx(PLANS[("F2", "F3")])
+        assert np.round(h.getSolution().col_value[:3]).tolist() == [0.0, 1.0, 1.0]
 
 
 EV = {"start_heuristic": "expected_value"}

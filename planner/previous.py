@@ -1,0 +1,80 @@
+"""`plan solve --start-from PORTFOLIO`: the builds of a portfolio written earlier, as the start of a
+new solve (issue 8: reuse the previous plan when re-solving a variant).
+
+A modeller edits the workbook (a demand, a cost, a member leaving) and solves again; the last plan
+is usually close to the new optimum, and on large models HiGHS's own first plans are far from it.
+The portfolio's `portfolio` sheet (columns `site` and `build_period`, as `plan solve` writes it) is
+read back; the plan that makes those builds, its flows re-solved as an LP under the new workbook, is
+HiGHS's first incumbent (`heuristic.plan_start`). It replaces the start heuristic for that run.
+Builds the new workbook cannot make (the site is no longer a candidate, or that build period is not
+open to it) are left out, each with a warning. No plain-table data from the portfolio is used
+beyond the builds: the flows, costs and checks all come from the new solve.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .data import PlanData
+from .errors import InputError
+
+SHEET = "portfolio"
+COLUMNS = ("site", "build_period")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError("start_from_missing", f"the portfolio to start from, '{path}', does not exist")
+    try:
+        return pd.read_excel(path, sheet_name=SHEET, engine="calamine", keep_default_na=False, na_values=[],
+                             dtype=object)
+    except ValueError as exc:  # calamine: no such sheet, or not a workbook at all
+        if SHEET in str(exc):
+            raise InputError("start_from_not_portfolio", f"'{path}' has no sheet '{SHEET}': not a portfolio "
+                                                         "written by plan solve") from None
+        raise InputError("start_from_unreadable", f"'{path}' is not a readable workbook ({exc})") from None
+    except Exception as exc:  # damaged, not a workbook, ...
+        raise InputError("start_from_unreadable",
+                         f"'{path}' is not a readable workbook ({type(exc).__name__}: {exc})") from None
+
+
+def _period(value, path: Path, row: int, col: int) -> int:
+    """A build period as plan solve writes it: a whole number (a year)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise InputError("start_from_bad_period", f"in '{path}': build period {value!r} is not a whole number "
+                                                  "(a year)", sheet=SHEET, row=row, col=col, column="build_period")
+    return int(value)
+
+
+def previous_builds(path: str | Path, data: PlanData) -> tuple[frozenset, list[str]]:
+    """The (candidate, build period) pairs of the portfolio at `path` that `data` can build, and a
+    warning for each one it cannot (left out of the start). InputError (naming the portfolio's
+    sheet, row and column) if the file is not a portfolio written by plan solve."""
+    path = Path(path)
+    df = _read(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError("start_from_not_portfolio", f"in '{path}': no column '{missing[0]}' (a portfolio "
+                                                     "written by plan solve has site and build_period)",
+                         sheet=SHEET, row=1)
+    col = {c: list(df.columns).index(c) + 1 for c in COLUMNS}
+    options = set(data.BUILD_OPTIONS)
+    builds, warnings = set(), []
+    for i, (site, period) in enumerate(zip(df["site"], df["build_period"])):
+        row = i + 2  # header on row 1
+        site = str(site).strip()
+        if not site:
+            raise InputError("start_from_blank_site", f"in '{path}': no site named", sheet=SHEET, row=row,
+                             col=col["site"], column="site")
+        t = _period(period, path, row, col["build_period"])
+        if site not in data.sites.index:
+            warnings.append(f"start from '{path.name}': site {site} ({SHEET} row {row}) is not a site in this "
+                            "workbook; left out of the start")
+        elif (site, t) not in options:
+            warnings.append(f"start from '{path.name}': site {site} cannot be built in {t} in this workbook "
+                            f"({SHEET} row {row}); left out of the start")
+        else:
+            builds.add((site, t))
+    return frozenset(builds), warnings
