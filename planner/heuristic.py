@@ -27,9 +27,9 @@ the largest value). It stops when no move lowers the cost or the time budget is 
 and bounds are then restored and the best plan passed to HiGHS with `setSolution`: the MIP search
 starts with it as its incumbent and may only improve on it.
 
-`plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start and `--start-from`,
-planner/pipeline.py; the plans of earlier points on the frontier, planner/frontier.py) the same way:
-its flows re-solved as an LP in the MIP's instance (the cheapest of several plans), no moves.
+`plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start, planner/pipeline.py; an
+earlier portfolio's builds, planner/previous.py) the same way: its flows re-solved as an LP in the
+MIP's instance (given several plans, the cheapest feasible one), no moves.
 """
 
 from __future__ import annotations

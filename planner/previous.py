@@ -13,9 +13,12 @@ beyond the builds: the flows, costs and checks all come from the new solve.
 
 from __future__ import annotations
 
+import math
+import numbers
 from pathlib import Path
 
 import pandas as pd
+import python_calamine
 
 from .data import PlanData
 from .errors import InputError
@@ -28,21 +31,20 @@ def _read(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError("start_from_missing", f"the portfolio to start from, '{path}', does not exist")
     try:
-        return pd.read_excel(path, sheet_name=SHEET, engine="calamine", keep_default_na=False, na_values=[],
-                             dtype=object)
-    except ValueError as exc:  # calamine: no such sheet, or not a workbook at all
-        if SHEET in str(exc):
-            raise InputError("start_from_not_portfolio", f"'{path}' has no sheet '{SHEET}': not a portfolio "
-                                                         "written by plan solve") from None
-        raise InputError("start_from_unreadable", f"'{path}' is not a readable workbook ({exc})") from None
-    except Exception as exc:  # damaged, not a workbook, ...
+        names = python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names
+    except Exception as exc:  # calamine raises its own error types for damaged files
         raise InputError("start_from_unreadable",
                          f"'{path}' is not a readable workbook ({type(exc).__name__}: {exc})") from None
+    if SHEET not in names:
+        raise InputError("start_from_not_portfolio",
+                         f"'{path}' has no sheet '{SHEET}': not a portfolio written by plan solve")
+    return pd.read_excel(path, sheet_name=SHEET, engine="calamine", keep_default_na=False, na_values=[], dtype=object)
 
 
 def _period(value, path: Path, row: int, col: int) -> int:
     """A build period as plan solve writes it: a whole number (a year)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value != int(value)):
         raise InputError("start_from_bad_period", f"in '{path}': build period {value!r} is not a whole number "
                                                   "(a year)", sheet=SHEET, row=row, col=col, column="build_period")
     return int(value)

@@ -59,11 +59,6 @@ def extract_solution(m, data: PlanData) -> Solution:
                     releases=pd.DataFrame(releases, columns=RELEASE_COLS))
 
 
-def build_set(sol: Solution) -> frozenset:
-    """The (candidate, build period) pairs the plan builds: what a start for another solve takes."""
-    return frozenset(zip(sol.builds["site"], (int(t) for t in sol.builds["build_period"])))
-
-
 def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:
     """Candidate -> periods in which it is online under the given builds."""
     built = dict(zip(builds["site"], builds["build_period"]))
