@@ -17,28 +17,31 @@ import math
 import numbers
 from pathlib import Path
 
-import pandas as pd
 import python_calamine
 
 from .data import PlanData
 from .errors import InputError
+from .reader import check_container
 
 SHEET = "portfolio"
 COLUMNS = ("site", "build_period")
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path) -> tuple[list, list[list]]:
+    """The portfolio sheet's header and rows, after the same container checks as an input workbook."""
     if not path.exists():
         raise InputError("start_from_missing", f"the portfolio to start from, '{path}', does not exist")
+    check_container(path)  # not a workbook, encrypted, a zip or XML bomb: refused, as for an input
     try:
-        names = python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for damaged files
         raise InputError("start_from_unreadable",
                          f"'{path}' is not a readable workbook ({type(exc).__name__}: {exc})") from None
-    if SHEET not in names:
+    if SHEET not in book.sheet_names:
         raise InputError("start_from_not_portfolio",
                          f"'{path}' has no sheet '{SHEET}': not a portfolio written by plan solve")
-    return pd.read_excel(path, sheet_name=SHEET, engine="calamine", keep_default_na=False, na_values=[], dtype=object)
+    rows = book.get_sheet_by_name(SHEET).to_python()
+    return (list(rows[0]) if rows else []), rows[1:]
 
 
 def _period(value, path: Path, row: int, col: int) -> int:
@@ -55,16 +58,17 @@ def previous_builds(path: str | Path, data: PlanData) -> tuple[frozenset, list[s
     warning for each one it cannot (left out of the start). InputError (naming the portfolio's
     sheet, row and column) if the file is not a portfolio written by plan solve."""
     path = Path(path)
-    df = _read(path)
-    missing = [c for c in COLUMNS if c not in df.columns]
+    header, rows = _read(path)
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise InputError("start_from_not_portfolio", f"in '{path}': no column '{missing[0]}' (a portfolio "
                                                      "written by plan solve has site and build_period)",
                          sheet=SHEET, row=1)
-    col = {c: list(df.columns).index(c) + 1 for c in COLUMNS}
+    col = {c: header.index(c) + 1 for c in COLUMNS}
     options = set(data.BUILD_OPTIONS)
     builds, warnings = set(), []
-    for i, (site, period) in enumerate(zip(df["site"], df["build_period"])):
+    for i, values in enumerate(rows):
+        site, period = values[col["site"] - 1], values[col["build_period"] - 1]
         row = i + 2  # header on row 1
         site = str(site).strip()
         if not site:

@@ -49,7 +49,7 @@ MAX_RATIO = 500  # deflate reaches ~100x on real sheets; 1000x and more is a zip
 MAX_FILE_BYTES = 256 << 20
 
 
-def _check_container(path: Path) -> None:
+def check_container(path: Path) -> None:
     """Refuse what is not a plain, safe .xlsx before any parser sees it."""
     if not path.exists():
         raise InputError("E_FILE", f"input file '{path}' does not exist")
@@ -346,7 +346,7 @@ def _settings(df: pd.DataFrame) -> tuple[dict[str, object], dict[str, int], list
 
 def read_workbook(path: str | Path) -> RawWorkbook:
     path = Path(path)
-    _check_container(path)
+    check_container(path)
     formulas, cell_errors = _scan_sheet_xml(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))

@@ -104,7 +104,7 @@ def test_a_start_infeasible_for_the_variant_is_dropped_with_a_warning(solve_tiny
 
 @pytest.mark.parametrize("make, code, where", [
     (lambda d: d / "absent.xlsx", "start_from_missing", ""),
-    (lambda d: (d / "text.xlsx").write_text("not a workbook") and d / "text.xlsx", "start_from_unreadable", ""),
+    (lambda d: (d / "text.xlsx").write_text("not a workbook") and d / "text.xlsx", "E_FILE_FORMAT", ""),
     (lambda d: write_workbook(d / "input.xlsx", *tiny()), "start_from_not_portfolio", ""),
     (lambda d: portfolio_file(d / "p.xlsx", [("R1", 2030)], header=("site", "period")), "start_from_not_portfolio",
      "portfolio!1"),
