@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import highspy
@@ -58,6 +58,7 @@ class StartResult:
     evaluations: int  # LPs solved
     seconds: float
     stopped_by: str  # "no_improving_move", "time_budget", "interrupted", "no_feasible_start"; "evaluated" (plan_start)
+    x: np.ndarray | None = field(default=None, repr=False)  # the plan's column values (what HiGHS was given)
 
     def report(self) -> dict:
         return {"start_heuristic_objective": self.objective, "start_heuristic_builds": self.builds,
@@ -277,7 +278,7 @@ def _hand_over_start(s: _Search, stopped_by: str, t0: float) -> StartResult:
         start.value_valid = True
         s.h.setSolution(start)
     return StartResult(None if s.best_x is None else s.best, int(s.best_open.sum()) if s.best_open is not None else 0,
-                       s.evaluations, time.perf_counter() - t0, stopped_by)
+                       s.evaluations, time.perf_counter() - t0, stopped_by, s.best_x)
 
 
 def _rounded_relaxation(s: _Search, col_lower: np.ndarray, col_upper: np.ndarray):

@@ -6,8 +6,10 @@ HiGHS with highspy's array calls (`addVars`, `addRows`, `changeColsIntegrality`)
 than Pyomo's own HiGHS interfaces, and it lets the planner check that every coefficient is finite
 before the hand-over and that HiGHS holds exactly the rows, columns and nonzeros sent. HiGHS's
 model status is mapped explicitly below; an infeasible or time-limited solve returns here, never
-raises. The solve runs in highspy's worker thread, so Ctrl-C stops it cleanly and keeps the best
-plan; MIP callbacks carry live progress.
+raises. An LP is solved here, in highspy's worker thread (Ctrl-C stops it cleanly); a MIP's search
+runs in a child process (planner/mip_worker.py) that reports live progress and every improving plan,
+and is stopped by force when HiGHS runs past its time limit or does not heed Ctrl-C, keeping the
+last plan it reported.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 from .definition import SolverOptions
+from .mip_worker import load_arrays, option_value, solve_in_child
 from .standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
 
 MS = highspy.HighsModelStatus
 INF = highspy.kHighsInf
 PROGRESS_EVERY_S = 2.0  # seconds between two progress lines (and before the first)
-OVERRUN_GRACE_S, OVERRUN_GRACE_SHARE = 10.0, 0.05  # a MIP this far past its time limit is reported
 
 # status -> (exit code, usable result?, message)
 STATUSES: dict[str, tuple[int, bool, str]] = {
@@ -181,40 +183,23 @@ def new_highs(tee: bool = False) -> highspy.Highs:
     return h
 
 
+def model_arrays(c: Compiled) -> dict:
+    """The compiled model as the arrays HiGHS's array calls take (`mip_worker.load_arrays`)."""
+    A = c.A
+    return {"col_lower": c.col_lower, "col_upper": c.col_upper, "cost": c.cost, "offset": c.offset,
+            "integer": c.integer, "row_lower": c.row_lower, "row_upper": c.row_upper,
+            "A": (A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data.astype(float))}
+
+
 def hand_over(c: Compiled, h: highspy.Highs) -> None:
     """Pass the compiled model to HiGHS with the array calls."""
-    n = c.n_cols
-    h.addVars(n, c.col_lower, c.col_upper)
-    if n:
-        h.changeColsCost(n, np.arange(n, dtype=np.int32), c.cost)
-    if len(c.integer):
-        h.changeColsIntegrality(len(c.integer), c.integer, np.ones(len(c.integer), dtype=np.uint8))
-    if c.n_rows:
-        h.addRows(c.n_rows, c.row_lower, c.row_upper, c.nnz, c.A.indptr[:-1].astype(np.int32),
-                  c.A.indices.astype(np.int32), c.A.data.astype(float))
-    h.changeObjectiveOffset(c.offset)
+    load_arrays(h, model_arrays(c))
 
 
 def load_values(c: Compiled, values) -> None:
     """Column values (HiGHS's solution, in column order) into the Pyomo variables they came from."""
     for v, x in zip(c.columns, np.asarray(values, dtype=float).tolist()):
         v.set_value(x, skip_validation=True)
-
-
-def _option(h, name):
-    v = h.getOptionValue(name)
-    return v[1] if isinstance(v, tuple) else v
-
-
-def time_limit_overrun(mip_s: float, limit_s: float | None) -> float | None:
-    """Seconds the MIP ran past its time limit, when past it by more than OVERRUN_GRACE_S and
-    OVERRUN_GRACE_SHARE of the limit (else None). HiGHS 1.16 does not check the limit inside some
-    steps of its root node (measured: the central rounding along the line to the analytic centre,
-    on a 1.2-million-column model, stopped at 624 s against a 280 s limit), and no option turns them off."""
-    if limit_s is None:
-        return None
-    over = mip_s - limit_s
-    return over if over > max(OVERRUN_GRACE_S, OVERRUN_GRACE_SHARE * limit_s) else None
 
 
 def map_outcome(status, has_solution: bool) -> str:
@@ -235,7 +220,7 @@ def map_outcome(status, has_solution: bool) -> str:
 
 
 class Progress:
-    """HiGHS MIP callback -> `report(elapsed_s, incumbent, bound, gap)`, at most every
+    """The MIP search's state -> `report(elapsed_s, incumbent, bound, gap)`, at most every
     PROGRESS_EVERY_S seconds and only once the solve is that old."""
 
     def __init__(self, report: Callable[[float, float | None, float | None, float | None], None]):
@@ -243,16 +228,12 @@ class Progress:
         self.next_at = PROGRESS_EVERY_S
         self.offset = 0.0  # seconds spent before the MIP's own clock started (the start heuristic)
 
-    def __call__(self, e) -> None:
-        d = e.data_out
-        t = self.offset + float(d.running_time)
+    def __call__(self, running_s: float, incumbent: float | None, bound: float | None) -> None:
+        t = self.offset + float(running_s)
         if t < self.next_at:
             return
         self.next_at = t + PROGRESS_EVERY_S
-        inc, bound = float(d.mip_primal_bound), float(d.mip_dual_bound)
-        inc = inc if math.isfinite(inc) and abs(inc) < INF else None
-        bound = bound if math.isfinite(bound) and abs(bound) < INF else None
-        self.report(t, inc, bound, relative_gap(inc, bound))
+        self.report(t, incumbent, bound, relative_gap(incumbent, bound))
 
 
 def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions,
@@ -335,7 +316,7 @@ class Prepared:
     c: Compiled
     wanted: dict
     report: dict
-    progress: Progress | None = None  # the progress callback subscribed (once per instance)
+    tee: bool = False  # HiGHS's log shown (the child's on stderr)
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -377,7 +358,7 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     hand_over_s = time.perf_counter() - t0
     if write_mps is not None:
         h.writeModel(str(write_mps))
-    return Prepared(h, c, wanted, {"compile_s": round(compile_s, 3), "hand_over_s": round(hand_over_s, 3)})
+    return Prepared(h, c, wanted, {"compile_s": round(compile_s, 3), "hand_over_s": round(hand_over_s, 3)}, tee)
 
 
 def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float,
@@ -408,39 +389,39 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
                  start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
-    the solution into the Pyomo variables and report the outcome. `start_plans` (each a set of
-    (candidate, build period) pairs): the cheapest feasible plan opening one of them is HiGHS's start
-    (`heuristic.plan_start`); `stopped`: Ctrl-C came while they were chosen, so HiGHS only takes
-    that start (the run is reported as interrupted). HiGHS (1.16) counts an LP's time limit on the
-    instance's clock, which runs on across solves, so an LP's limit is moved on by the time already
-    used; a MIP's limit counts from the start of its own run."""
+    the solution into the Pyomo variables and report the outcome. An LP is solved in `p.h`; a MIP's
+    search runs in a child process (planner/mip_worker.py) given the compiled model `p.c` (bound
+    changes made on `p.h` apply to LPs only), so that its time limit and Ctrl-C are kept even where
+    HiGHS does not look at them. `start_plans`
+    (each a set of (candidate, build period) pairs): the cheapest feasible plan opening one of them
+    is HiGHS's start (`heuristic.plan_start`); `stopped`: Ctrl-C came while they were chosen, so
+    HiGHS only takes that start (the run is reported as interrupted). HiGHS (1.16) counts an LP's
+    time limit on the instance's clock, which runs on across solves, so an LP's limit is moved on by
+    the time already used; a MIP's limit counts from the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
-    if "time_limit" in wanted and h.getRunTime() > 0 and not len(c.integer):
+    mip = bool(len(c.integer))
+    if "time_limit" in wanted and h.getRunTime() > 0 and not mip:
         wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
         h.setOptionValue("time_limit", wanted["time_limit"])
-    if progress is not None and len(c.integer) and p.progress is None:
-        p.progress = Progress(progress)
-        h.cbMipInterrupt.subscribe(p.progress)
+    tracker = Progress(progress) if progress is not None and mip else None
     h.HandleKeyboardInterrupt = True
     if options.threads:
         h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
     start = time.perf_counter()
-    started = None
+    started = run = None
+    sent = wanted  # the options the solve ran with
     try:
-        if (start_plans is not None or stopped or options.start_heuristic == "greedy") and len(c.integer):
+        if (start_plans is not None or stopped or options.start_heuristic == "greedy") and mip:
             started = _start_heuristic(p, options, progress, start, start_plans, stopped)
-            if "time_limit" in wanted:
-                # HiGHS (1.16) counts an LP's time limit on the instance's clock but a MIP's from the
-                # start of its own run: the MIP gets what the heuristic left of the limit
+            if "time_limit" in wanted:  # the MIP gets what the heuristic left of the limit
                 wanted["time_limit"] = max(float(options.time_limit_s) - started.seconds, 0.0)
-                h.setOptionValue("time_limit", wanted["time_limit"])
-            if p.progress is not None:  # the MIP's clock starts at 0: progress shows time since the start
-                p.progress.offset = started.seconds
-        if started is not None and started.stopped_by == "interrupted":
-            # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
-            h.setOptionValue("time_limit", 0.0)
-            h.solve()
-            h.setOptionValue("time_limit", wanted.get("time_limit", INF))
+            if tracker is not None:  # the MIP's clock starts at 0: progress shows time since the start
+                tracker.offset = started.seconds
+        if mip:
+            if started is not None and started.stopped_by == "interrupted":
+                # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
+                sent = {**wanted, "time_limit": 0.0}
+            run = solve_in_child(_mip_job(p, sent, started), sent.get("time_limit"), tracker)
         else:
             h.solve()
     except KeyboardInterrupt:  # outside highspy's own handling: no plan to keep
@@ -450,48 +431,64 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         return SolveOutcome("error", "exception", None, None, None, time.perf_counter() - start, "",
                             message=f"{STATUSES['error'][2]}: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
-    ms = h.getModelStatus()
+    if run is not None and run.error:
+        return SolveOutcome("error", "exception", None, None, None, seconds, run.version,
+                            message=f"{STATUSES['error'][2]}: {run.error}")
+    if run is not None:
+        ms = (MS(run.model_status) if run.model_status is not None
+              else MS.kTimeLimit if run.killed == "time_limit" else MS.kInterrupt)
+        has_solution, version, got, held = run.has_solution, run.version, run.dims, run.options
+    else:
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        has_solution = int(info.primal_solution_status) == 2 or ms == MS.kModelEmpty
+        version = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+        got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
+        held = {name: option_value(h, name) for name in sent}
     if started is not None and started.stopped_by == "interrupted":
         ms = MS.kInterrupt  # HiGHS stopped at its 0 s limit: the user's Ctrl-C stopped the run
-    info = h.getInfo()
-    has_solution = int(info.primal_solution_status) == 2 or ms == MS.kModelEmpty
     status = map_outcome(ms, has_solution)
-    version = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
     lo, hi = c.coef_range()
     report = {"model_rows": c.n_rows, "model_cols": c.n_cols, "model_nonzeros": c.nnz,
               "coef_abs_min": lo, "coef_abs_max": hi, **p.report, "highs_s": round(seconds, 3)}
     message = STATUSES[status][2]
-    got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
     if got != (c.n_rows, c.n_cols, c.nnz):
         status = "error"
         message = (f"HiGHS holds {got[0]} rows, {got[1]} columns and {got[2]} nonzeros but the model has "
                    f"{c.n_rows}, {c.n_cols} and {c.nnz}: the hand-over lost part of the model")
-    for name, value in wanted.items():
-        actual = _option(h, name)
+    for name, value in sent.items():
+        actual = held.get(name)
         report[f"highs_option_{name}"] = actual
         if actual != value:
             status = "error"
             message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
     objective = bound = gap = None
     if has_solution and STATUSES[status][1]:
-        if c.n_cols:
+        if run is not None:
+            load_values(c, run.x)
+            objective = run.objective if run.objective is not None else float(c.cost @ run.x) + c.offset
+            bound = run.bound
+        elif c.n_cols:
             load_values(c, h.getSolution().col_value)
-            objective = float(info.objective_function_value)
+            objective = bound = float(info.objective_function_value)
         else:
-            objective = c.offset
-        bound = float(info.mip_dual_bound) if len(c.integer) else objective
-        if not math.isfinite(bound) or abs(bound) >= INF:
-            bound = None
+            objective = bound = c.offset
         gap = relative_gap(objective, bound)
     if started is not None:
         report.update(started.report())
-    if len(c.integer) and "time_limit" in wanted:
-        over = time_limit_overrun(seconds - (started.seconds if started is not None else 0.0), wanted["time_limit"])
-        if over is not None:
-            report["time_limit_overrun_s"] = round(over, 1)
+    if run is not None and run.killed == "time_limit":
+        report["time_limit_enforced_s"] = round(run.seconds - float(sent["time_limit"]), 1)
     if ms in (MS.kInterrupt, MS.kHighsInterrupt):
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
     return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p)
+
+
+def _mip_job(p: Prepared, options: dict, started) -> dict:
+    """The MIP for the child process (planner/mip_worker.py): the compiled model (column bounds
+    changed on `p.h` apply to the LPs solved in it, not here), the HiGHS options, the start plan."""
+    return {**model_arrays(p.c), "options": options, "tee": p.tee,
+            "start": None if started is None else started.x,
+            "start_objective": None if started is None else started.objective}

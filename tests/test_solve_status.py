@@ -104,24 +104,3 @@ def test_prepared_model_solved_again_after_a_bound_change():
     assert second.hand_over["highs_option_time_limit"] == pytest.approx(clock + 5)
     p.h.changeColsBounds(1, j, np.zeros(1), np.ones(1))
     assert run_prepared(p, opts).objective == pytest.approx(2)
-
-
-def test_time_limit_overrun_is_counted_beyond_the_grace():
-    from planner.solve import time_limit_overrun
-    # grace: 10 s, or 5% of the limit where that is more
-    assert time_limit_overrun(100.0, None) is None
-    assert time_limit_overrun(109.0, 100.0) is None and time_limit_overrun(115.0, 100.0) == pytest.approx(15.0)
-    assert time_limit_overrun(1040.0, 1000.0) is None and time_limit_overrun(1060.0, 1000.0) == pytest.approx(60.0)
-
-
-def test_a_time_limit_overrun_reaches_run_info_and_the_warnings(solve_tiny, monkeypatch):
-    # HiGHS cannot be made to overrun on a tiny model: the overrun is set to 123 s and must reach
-    # run_info (hand_over) and the run's warnings, naming the limit it ran past (30 s).
-    import planner.solve as solve
-    from test_families import with_refinery_chain
-    from wb import tiny
-    monkeypatch.setattr(solve, "time_limit_overrun", lambda mip_s, limit_s: 123.0)
-    sheets, settings = tiny()
-    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
-    assert res.outcome.hand_over["time_limit_overrun_s"] == 123.0
-    assert any(w.startswith("HiGHS ran 123 s past the time limit of its search (30 s)") for w in res.data.warnings)

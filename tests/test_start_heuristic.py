@@ -218,13 +218,11 @@ def test_the_heuristics_plans_are_shown_as_progress(solve_tiny):
 
 
 def test_progress_counts_from_the_start_of_the_solve():
-    from types import SimpleNamespace as NS
-
     from planner.solve import Progress
     seen = []
     p = Progress(lambda *a: seen.append(a))
     p.offset = 10.0  # the start heuristic took 10 s; the MIP's own clock says 2.5 s
-    p(NS(data_out=NS(running_time=2.5, mip_primal_bound=5.0, mip_dual_bound=4.0)))
+    p(2.5, 5.0, 4.0)
     assert seen == [(12.5, 5.0, 4.0, 0.2)]
 
 

@@ -1,0 +1,292 @@
+"""HiGHS's MIP search in a child process, so that its time limit and Ctrl-C are kept.
+
+HiGHS 1.16 does not look at the clock in some steps of its root node (measured: the central rounding
+along the line to the analytic centre ran 300-430 s past the limit on a 1.2-million-column model,
+README: Solver options), and a thread inside the planner's process cannot stop it. In a child
+process it can be stopped: the parent (`solve_in_child`) sends the model as arrays, the options and
+the start plan; the child (`python -m planner.mip_worker`) hands them to HiGHS, runs the search and
+sends back live progress (elapsed, incumbent, bound), every improving plan HiGHS finds, and at the
+end HiGHS's own status and solution. If the search is not over at its time limit plus a grace, or a
+Ctrl-C's polite stop is not heard within the grace, the parent kills the child and keeps the last
+plan HiGHS reported (or the start plan), with the last bound.
+
+Only numpy and highspy are needed in the child (no Pyomo: it starts in ~0.2 s). Messages are
+pickled tuples on the child's standard output, which is nothing else: at start the child points
+its file descriptor 1 (where HiGHS prints) at its standard error (its log, with `tee`) or at the null
+device. The parent writes the job on the child's standard input and later one byte (or closes it)
+to ask the search to stop; the child also stops when its standard input closes (the parent died).
+The child runs in its own session, so a Ctrl-C at the terminal reaches only the parent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+PROGRESS_EVERY_S = 1.0  # the child reports the search's state at most this often
+POLL_S = 0.2  # the parent looks at the clock at least this often
+
+
+@dataclass
+class MipRun:
+    """What the search in the child did, in plain numbers (the parent maps the status)."""
+
+    model_status: int | None  # HiGHS's HighsModelStatus value; None when the child was stopped by force
+    has_solution: bool
+    x: np.ndarray | None  # column values of the plan kept
+    objective: float | None  # HiGHS's objective of that plan
+    bound: float | None  # the best bound HiGHS reported (last progress, or its final info)
+    seconds: float  # from the search's start (after the hand-over in the child) to its end
+    dims: tuple[int, int, int] = (0, 0, 0)  # rows, columns, nonzeros HiGHS held
+    options: dict = field(default_factory=dict)  # the values HiGHS holds for the options set
+    version: str = ""
+    killed: str = ""  # "time_limit" or "interrupt" when the parent stopped the child by force
+    interrupted: bool = False  # Ctrl-C reached the parent during the search
+    error: str = ""  # the child failed (its message)
+
+
+def grace_s(limit_s: float) -> float:
+    """How long past its time limit the search may run before the child is stopped by force: HiGHS's
+    normal stop lags by a few seconds (10 s, or 5% of the limit, whichever is more)."""
+    return max(10.0, 0.05 * limit_s)
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "planner.mip_worker"]
+
+
+def _environment() -> dict:
+    """The parent's environment, with the directory holding this package first on the path (a
+    checkout run without installing finds the same code)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+def _new_session() -> dict:
+    if os.name == "posix":
+        return {"start_new_session": True}
+    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # pragma: no cover (Windows)
+
+
+def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | None = None,
+                   command: list[str] | None = None) -> MipRun:
+    """Run the MIP `job` (see `_child_main`) in a child process; `on_progress(elapsed_s, incumbent,
+    bound)` is called with what the child reports. The child is killed at `limit_s` + grace after its
+    search started, or at grace after a Ctrl-C (a second Ctrl-C kills it at once); the plan kept is
+    then the last one it reported, else the job's start plan."""
+    t_launch = time.perf_counter()
+    proc = subprocess.Popen(command or worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=_environment(), **_new_session())
+    inbox: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_messages, args=(proc.stdout, inbox), daemon=True).start()
+    run = MipRun(None, False, None, None, None, 0.0)
+    if job.get("start") is not None:
+        run.x, run.objective, run.has_solution = np.asarray(job["start"], dtype=float), job.get("start_objective"), True
+    clock = {"started": None, "deadline": None}  # parent's clock: the child's search began; kill after
+    try:
+        try:
+            pickle.dump(job, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the child died first: its last message (or the lack of one) says why
+        while True:
+            try:
+                try:
+                    msg = inbox.get(timeout=POLL_S)
+                except queue.Empty:
+                    if clock["deadline"] is not None and time.perf_counter() > clock["deadline"]:
+                        run.killed = run.killed or "time_limit"
+                        break
+                    continue
+                if _take(msg, run, clock, limit_s, on_progress, proc):
+                    return run
+            except KeyboardInterrupt:
+                if run.interrupted:  # a second Ctrl-C: stop at once
+                    break
+                run.interrupted, run.killed = True, "interrupt"  # "killed" cleared if the child ends in time
+                _ask_to_stop(proc)
+                clock["deadline"] = time.perf_counter() + (grace_s(limit_s or 0.0) if clock["started"] else 0.0)
+    except KeyboardInterrupt:  # during the hand-over of the job: nothing to wait for
+        run.interrupted, run.killed = True, "interrupt"
+    finally:
+        _end(proc)
+    run.seconds = time.perf_counter() - (clock["started"] or t_launch)
+    return run
+
+
+def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progress, proc) -> bool:
+    """Record one message of the child in `run`; True when the child has said its last word."""
+    kind = msg[0]
+    if kind == "started":
+        clock["started"] = time.perf_counter()
+        run.dims, run.options, run.version = msg[1], msg[2], msg[3]
+        if limit_s is not None and clock["deadline"] is None:
+            clock["deadline"] = clock["started"] + limit_s + grace_s(limit_s)
+    elif kind == "progress":
+        _, t, incumbent, bound = msg
+        if bound is not None:
+            run.bound = bound
+        if on_progress is not None:
+            on_progress(t, incumbent, bound)
+    elif kind == "solution":
+        _, t, run.objective, run.x = msg
+        run.has_solution = True
+    elif kind == "done":
+        info = msg[1]
+        run.model_status, run.has_solution = info["model_status"], info["has_solution"]
+        if info["has_solution"]:
+            run.x, run.objective = info["x"], info["objective"]
+        run.bound, run.seconds, run.killed = info["bound"], info["seconds"], ""
+        return True
+    elif kind == "error":
+        run.error, run.killed = msg[1], ""
+        return True
+    elif kind == "eof":  # the child ended without a last word
+        run.error, run.killed = f"the solver's process ended unexpectedly (exit code {proc.wait()})", ""
+        return True
+    return False
+
+
+def _read_messages(stream, inbox: queue.Queue) -> None:
+    try:
+        while True:
+            inbox.put(pickle.load(stream))
+    except Exception:  # EOF or a torn message: the child is gone
+        inbox.put(("eof",))
+
+
+def _ask_to_stop(proc) -> None:
+    try:
+        proc.stdin.write(b"s")
+        proc.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _end(proc) -> None:
+    """Kill the child if it still runs, and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    proc.wait()
+
+
+# --- the child -------------------------------------------------------------------------------
+
+def _child_main() -> None:
+    channel = os.fdopen(os.dup(1), "wb")
+    job = pickle.load(sys.stdin.buffer)
+    target = os.dup(2) if job.get("tee") else os.open(os.devnull, os.O_WRONLY)
+    os.dup2(target, 1)  # HiGHS prints to fd 1: its log to stderr (tee) or nowhere, never into the channel
+    lock = threading.Lock()
+
+    def send(*msg) -> None:
+        with lock:
+            pickle.dump(msg, channel, protocol=pickle.HIGHEST_PROTOCOL)
+            channel.flush()
+
+    try:
+        _search(job, send)
+    except Exception as exc:  # reported to the parent, which maps it to the "error" status
+        send("error", f"{type(exc).__name__}: {exc}")
+
+
+def load_arrays(h, model: dict) -> None:
+    """Pass a model given as arrays (`col_lower`, `col_upper`, `cost`, `offset`, `integer` (column
+    indices), `row_lower`, `row_upper`, and `A` = (row starts, column indices, values) by rows) to
+    the HiGHS instance `h` with highspy's array calls."""
+    n, a = len(model["col_lower"]), model["A"]
+    h.addVars(n, model["col_lower"], model["col_upper"])
+    if n:
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), model["cost"])
+    integer = model["integer"]
+    if len(integer):
+        h.changeColsIntegrality(len(integer), integer, np.ones(len(integer), dtype=np.uint8))
+    if len(model["row_lower"]):
+        h.addRows(len(model["row_lower"]), model["row_lower"], model["row_upper"], len(a[2]), a[0], a[1], a[2])
+    h.changeObjectiveOffset(model["offset"])
+
+
+def _search(job: dict, send: Callable) -> None:
+    import highspy
+    stop = threading.Event()
+
+    def listen() -> None:  # one byte, or the end of the parent's pipe, asks the search to stop
+        try:
+            sys.stdin.buffer.read(1)
+        finally:
+            stop.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(job.get("tee")))
+    for name, value in job["options"].items():
+        h.setOptionValue(name, value)
+    load_arrays(h, job)
+    if job.get("start") is not None:
+        start = highspy.HighsSolution()
+        start.col_value = np.asarray(job["start"], dtype=float).tolist()
+        start.value_valid = True
+        h.setSolution(start)
+    held = {name: option_value(h, name) for name in job["options"]}
+    send("started", (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz())), held,
+         f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}")
+    state = {"next": 0.0}
+    inf = highspy.kHighsInf
+
+    def finite(v: float) -> float | None:
+        v = float(v)
+        return v if math.isfinite(v) and abs(v) < inf else None
+
+    def on_interrupt_check(e) -> None:
+        if stop.is_set():
+            e.interrupt()
+        d = e.data_out
+        t = float(d.running_time)
+        if t >= state["next"]:
+            state["next"] = t + PROGRESS_EVERY_S
+            send("progress", t, finite(d.mip_primal_bound), finite(d.mip_dual_bound))
+
+    def on_solution(e) -> None:
+        d = e.data_out
+        send("solution", float(d.running_time), float(d.objective_function_value),
+             np.array(d.mip_solution, dtype=float))
+
+    h.cbMipInterrupt.subscribe(on_interrupt_check)
+    h.cbMipImprovingSolution.subscribe(on_solution)
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    info = h.getInfo()
+    has_solution = int(info.primal_solution_status) == 2
+    send("done", {"model_status": int(h.getModelStatus()), "has_solution": has_solution,
+                  "x": np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None,
+                  "objective": float(info.objective_function_value) if has_solution else None,
+                  "bound": finite(info.mip_dual_bound), "seconds": seconds})
+
+
+def option_value(h, name):
+    """The value HiGHS holds for option `name`."""
+    v = h.getOptionValue(name)
+    return v[1] if isinstance(v, tuple) else v
+
+
+if __name__ == "__main__":
+    _child_main()

@@ -1,0 +1,142 @@
+"""The MIP search in a child process (planner/mip_worker.py): its time limit and Ctrl-C are kept
+even when the search does not look at them. HiGHS cannot be made to ignore its limit on a model this
+small, so stand-in children do: they speak the worker's protocol (or run the real search) and then
+stop answering."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from planner import mip_worker
+from planner.mip_worker import grace_s, solve_in_child
+
+# A child that reports a start, one bound and one plan (x = [1, 0], cost 10, bound 7), then hangs;
+# with STOPS set it ends politely when asked to stop (HiGHS's interrupt status), else it ignores it.
+FAKE = """
+import os, pickle, sys, time
+import highspy, numpy as np
+out = os.fdopen(os.dup(1), "wb")
+job = pickle.load(sys.stdin.buffer)
+def send(*m):
+    pickle.dump(m, out); out.flush()
+send("started", (1, 2, 3), dict(job["options"]), "9.9.9")
+send("progress", 0.1, 10.0, 7.0)
+send("solution", 0.2, 10.0, np.array([1.0, 0.0]))
+if {stops}:
+    sys.stdin.buffer.read(1)
+    send("done", {{"model_status": int(highspy.HighsModelStatus.kInterrupt), "has_solution": True,
+                  "x": np.array([1.0, 0.0]), "objective": 10.0, "bound": 8.0, "seconds": 0.5}})
+    time.sleep(60)
+time.sleep(60)
+"""
+
+JOB = {"options": {"time_limit": 0.3}}
+
+
+def fake_child(tmp_path, stops: bool) -> list[str]:
+    path = tmp_path / f"child_{stops}.py"
+    path.write_text(FAKE.format(stops=stops))
+    return [sys.executable, str(path)]
+
+
+def test_grace_is_ten_seconds_or_five_percent_of_the_limit():
+    assert grace_s(0.0) == 10.0 and grace_s(100.0) == 10.0 and grace_s(1000.0) == 50.0
+
+
+def test_a_search_past_its_limit_and_grace_is_stopped_with_its_last_plan(tmp_path, monkeypatch):
+    # The child reports a plan (cost 10) and a bound (7), then never ends: at 0.3 s + 0.2 s grace the
+    # parent kills it and keeps what it reported; HiGHS's own status is unknown (None).
+    monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.2)
+    run = solve_in_child(JOB, 0.3, command=fake_child(tmp_path, stops=False))
+    assert run.killed == "time_limit" and run.model_status is None and not run.interrupted
+    assert run.has_solution and run.objective == 10.0 and run.bound == 7.0
+    assert run.x.tolist() == [1.0, 0.0]
+    assert run.dims == (1, 2, 3) and run.options == {"time_limit": 0.3} and run.version == "9.9.9"
+    assert run.seconds >= 0.5
+
+
+def test_without_a_reported_plan_the_start_plan_is_kept(tmp_path, monkeypatch):
+    # A child that hangs before saying anything (no "started", so no deadline yet): Ctrl-C at 0.3 s
+    # kills it at once and the start plan handed to it is kept, with its cost.
+    import threading
+    hang = tmp_path / "hang.py"
+    hang.write_text("import time\ntime.sleep(60)\n")
+    job = {"options": {}, "start": np.array([0.0, 1.0]), "start_objective": 12.0}
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        run = solve_in_child(job, 5.0, command=[sys.executable, str(hang)])
+    finally:
+        timer.cancel()
+    assert run.killed == "interrupt" and run.interrupted and run.model_status is None
+    assert run.has_solution and run.x.tolist() == [0.0, 1.0] and run.objective == 12.0
+
+
+@pytest.mark.parametrize("stops", [True, False])
+def test_ctrl_c_asks_the_search_to_stop_and_kills_it_if_it_does_not(tmp_path, monkeypatch, stops):
+    # Ctrl-C arrives while the parent shows the child's progress. A child that stops when asked ends
+    # with HiGHS's interrupt status and its own last plan and bound (8); one that does not is killed
+    # after the grace, keeping the plan and bound (7) it reported.
+    monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.3)
+
+    def ctrl_c(*a):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    run = solve_in_child({"options": {}}, 30.0, on_progress=ctrl_c, command=fake_child(tmp_path, stops))
+    assert run.interrupted and run.has_solution and run.x.tolist() == [1.0, 0.0]
+    if stops:
+        import highspy
+        assert run.killed == "" and run.model_status == int(highspy.HighsModelStatus.kInterrupt) and run.bound == 8.0
+    else:
+        assert run.killed == "interrupt" and run.model_status is None and run.bound == 7.0
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang(tmp_path):
+    dies = tmp_path / "dies.py"
+    dies.write_text("import sys\nsys.exit(3)\n")
+    run = solve_in_child({"options": {}}, 5.0, command=[sys.executable, str(dies)])
+    assert run.error == "the solver's process ended unexpectedly (exit code 3)" and not run.has_solution
+
+
+# The real search, which then does not say its last word (as HiGHS past its limit): the parent must
+# keep the last plan HiGHS reported through its improving-solution callback.
+HANGS_AT_THE_END = textwrap.dedent("""
+    import time
+    from planner import mip_worker
+    search = mip_worker._search
+    def hanging(job, send):
+        def held_back(*msg):
+            if msg[0] == "done":
+                time.sleep(60)
+            send(*msg)
+        search(job, held_back)
+    mip_worker._search = hanging
+    mip_worker._child_main()
+""")
+
+
+def test_a_stopped_search_reaches_run_info_and_the_warnings(solve_tiny, tmp_path, monkeypatch):
+    # Build R1 (capex 0.01 + 100 t x 100 USD/t = 0.02 MUSD) beats the market (0.05): the search finds
+    # that plan, reports it, then hangs past its 1 s limit; the run keeps it as best_found, says how
+    # far past the limit it was stopped (the 0.5 s grace) and warns, and the plan passes the checks.
+    from test_families import built, with_refinery_chain
+    from wb import tiny
+    script = tmp_path / "hangs.py"
+    script.write_text(HANGS_AT_THE_END)
+    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.5)
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=1)
+    o = res.outcome
+    assert o.status == "best_found" and o.termination == "kTimeLimit"
+    assert o.objective == pytest.approx(0.02, abs=1e-6) and built(res) == {"R1": 2030}
+    assert o.hand_over["time_limit_enforced_s"] >= 0.5
+    assert any(w.startswith("HiGHS did not stop at the time limit of its search (1 s): the planner stopped it")
+               for w in res.data.warnings)
+    assert res.max_violation <= 1e-6
