@@ -84,7 +84,8 @@ def _new_session() -> dict:
 def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | None = None,
                    command: list[str] | None = None) -> MipRun:
     """Run the MIP `job` (see `_child_main`) in a child process; `on_progress(elapsed_s, incumbent,
-    bound)` is called with what the child reports. The child is killed at `limit_s` + grace after its
+    bound)` is called with what the child reports, and while it is silent with the parent's clock
+    and the last incumbent and bound (the caller throttles). The child is killed at `limit_s` + grace after its
     search started, or at grace after a Ctrl-C (a second Ctrl-C kills it at once); the plan kept is
     then the last one it reported, else the job's start plan."""
     t_launch = time.perf_counter()
@@ -107,9 +108,13 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
                 try:
                     msg = inbox.get(timeout=POLL_S)
                 except queue.Empty:
-                    if clock["deadline"] is not None and time.perf_counter() > clock["deadline"]:
+                    now = time.perf_counter()
+                    if clock["deadline"] is not None and now > clock["deadline"]:
                         run.killed = run.killed or "time_limit"
                         break
+                    if on_progress is not None and clock["started"] is not None:
+                        # a silent search (HiGHS calls back nowhere in some steps): the clock still shows
+                        on_progress(now - clock["started"], run.objective if run.has_solution else None, run.bound)
                     continue
                 if _take(msg, run, clock, limit_s, on_progress, proc):
                     return run

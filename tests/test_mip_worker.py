@@ -61,6 +61,18 @@ def test_a_search_past_its_limit_and_grace_is_stopped_with_its_last_plan(tmp_pat
     assert run.seconds >= 0.5
 
 
+def test_while_the_search_is_silent_the_progress_still_shows_the_clock(tmp_path, monkeypatch):
+    # The stand-in reports once (incumbent 10, bound 7, at 0.1 s) and then says nothing: the progress
+    # goes on from the parent's clock with that incumbent and bound until the search is stopped.
+    monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.5)
+    seen = []
+    solve_in_child(JOB, 0.3, on_progress=lambda *a: seen.append(a), command=fake_child(tmp_path, stops=False))
+    assert seen[0] == (0.1, 10.0, 7.0)
+    later = seen[1:]
+    assert len(later) >= 2 and all(inc == 10.0 and bound == 7.0 for _, inc, bound in later)
+    assert [t for t, _, _ in later] == sorted(t for t, _, _ in later) and later[-1][0] >= 0.6
+
+
 def test_without_a_reported_plan_the_start_plan_is_kept(tmp_path, monkeypatch):
     # A child that hangs before saying anything (no "started", so no deadline yet): Ctrl-C at 0.3 s
     # kills it at once and the start plan handed to it is kept, with its cost.
@@ -85,11 +97,15 @@ def test_ctrl_c_asks_the_search_to_stop_and_kills_it_if_it_does_not(tmp_path, mo
     # after the grace, keeping the plan and bound (7) it reported.
     monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.3)
 
+    sent = []
+
     def ctrl_c(*a):
-        os.kill(os.getpid(), signal.SIGINT)
+        if not sent:
+            sent.append(a)
+            os.kill(os.getpid(), signal.SIGINT)
 
     run = solve_in_child({"options": {}}, 30.0, on_progress=ctrl_c, command=fake_child(tmp_path, stops))
-    assert run.interrupted and run.has_solution and run.x.tolist() == [1.0, 0.0]
+    assert len(sent) == 1 and run.interrupted and run.has_solution and run.x.tolist() == [1.0, 0.0]
     if stops:
         import highspy
         assert run.killed == "" and run.model_status == int(highspy.HighsModelStatus.kInterrupt) and run.bound == 8.0
