@@ -57,7 +57,8 @@ class StartResult:
     builds: int  # build options open in it
     evaluations: int  # LPs solved
     seconds: float
-    stopped_by: str  # "no_improving_move", "time_budget", "interrupted", "no_feasible_start"; "evaluated" (plan_start)
+    stopped_by: str  # "no_improving_move", "time_budget", "interrupted", "no_feasible_start"; "evaluated"
+    #  (plan_start); "other_integer_variables" (not run: an integer variable other than v_build)
     x: np.ndarray | None = field(default=None, repr=False)  # the plan's column values (what HiGHS was given)
 
     def report(self) -> dict:

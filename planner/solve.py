@@ -366,13 +366,16 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
     """Our own first plan (planner/heuristic.py): if `start_plans` are given (each a set of
     (candidate, build period) pairs), the cheapest feasible plan opening one of them, else the greedy
     search within START_SHARE of the time limit; the build columns are the integer ones, grouped by
-    candidate (the first index of `v_build`). `stopped`: Ctrl-C came while the plans were being
+    candidate (the first index of `v_build`); no start where another variable is integer. `stopped`: Ctrl-C came while the plans were being
     chosen; the start (if any) is still handed over and reported as interrupted, so HiGHS only takes
     it."""
     from .definition import START_SHARE
     from .heuristic import StartResult, greedy_start, plan_start
     c = p.c
     report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
+    if any(c.columns[j].parent_component().local_name != "v_build" for j in c.integer):
+        # the heuristics open and close build options; another integer variable they cannot set
+        return StartResult(None, 0, 0, 0.0, "other_integer_variables")
     keys = [c.columns[j].index() for j in c.integer]
     if start_plans is not None:
         res = plan_start(p.h, c, [np.array([k in plan for k in keys], dtype=bool) for plan in start_plans], report)

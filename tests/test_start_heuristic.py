@@ -426,3 +426,21 @@ def test_ctrl_c_before_the_expected_value_problem_has_a_plan_stops_without_one(s
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     assert len(calls) == 2 and res.outcome.hand_over["start_ev_interrupted"] is True
     assert res.outcome.status == "interrupted" and not res.outcome.usable
+
+
+def test_no_start_where_another_variable_is_integer():
+    # The heuristics open and close v_build options only. min 2 b + z, b + z >= 1, b binary (a
+    # v_build), z integer in [0, 3]: the optimum is z = 1, b = 0 at cost 1; greedy is asked for but
+    # must not run (it would leave z to the LP), and the MIP still solves to the optimum.
+    import pyomo.environ as pyo
+
+    from planner.definition import SolverOptions
+    from planner.solve import solve_model
+    m = pyo.ConcreteModel()
+    m.v_build = pyo.Var([("R1", 2030)], domain=pyo.Binary)
+    m.z = pyo.Var(domain=pyo.Integers, bounds=(0, 3))
+    m.c = pyo.Constraint(expr=m.v_build["R1", 2030] + m.z >= 1)
+    m.obj = pyo.Objective(expr=2 * m.v_build["R1", 2030] + m.z)
+    out = solve_model(m, SolverOptions(time_limit_s=10, start_heuristic="greedy"))
+    assert out.hand_over["start_heuristic_stopped_by"] == "other_integer_variables"
+    assert out.status == "optimal" and out.objective == pytest.approx(1.0) and m.z.value == pytest.approx(1.0)
