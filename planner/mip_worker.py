@@ -197,9 +197,6 @@ def _end(proc) -> None:
 
 def _child_main() -> None:
     channel = os.fdopen(os.dup(1), "wb")
-    job = pickle.load(sys.stdin.buffer)
-    target = os.dup(2) if job.get("tee") else os.open(os.devnull, os.O_WRONLY)
-    os.dup2(target, 1)  # HiGHS prints to fd 1: its log to stderr (tee) or nowhere, never into the channel
     lock = threading.Lock()
 
     def send(*msg) -> None:
@@ -208,9 +205,16 @@ def _child_main() -> None:
             channel.flush()
 
     try:
+        job = pickle.load(sys.stdin.buffer)
+        target = os.dup(2) if job.get("tee") else os.open(os.devnull, os.O_WRONLY)
+        os.dup2(target, 1)  # HiGHS prints to fd 1: its log to stderr (tee) or nowhere, never into the channel
         _search(job, send)
-    except Exception as exc:  # reported to the parent, which maps it to the "error" status
-        send("error", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # reported to the parent (the "error" status), never as a traceback
+        try:
+            send("error", f"{type(exc).__name__}: {exc}")
+        except Exception:  # the parent is gone: nobody to tell
+            pass
+        os._exit(1)
 
 
 def load_arrays(h, model: dict) -> None:
@@ -233,11 +237,18 @@ def _search(job: dict, send: Callable) -> None:
     import highspy
     stop = threading.Event()
 
-    def listen() -> None:  # one byte, or the end of the parent's pipe, asks the search to stop
+    def listen() -> None:
+        """One byte from the parent asks the search to stop (the parent kills the process if HiGHS
+        does not heed it); the end of the pipe means the parent is gone: stop, and end the process
+        after the grace whatever HiGHS is doing."""
         try:
-            sys.stdin.buffer.read(1)
-        finally:
-            stop.set()
+            asked = sys.stdin.buffer.read(1)
+        except OSError:
+            asked = b""
+        stop.set()
+        if not asked:
+            time.sleep(grace_s(float(job["options"].get("time_limit", 0.0))))
+            os._exit(1)
 
     threading.Thread(target=listen, daemon=True).start()
     h = highspy.Highs()

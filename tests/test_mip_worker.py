@@ -156,3 +156,35 @@ def test_a_stopped_search_reaches_run_info_and_the_warnings(solve_tiny, tmp_path
     assert any(w.startswith("HiGHS did not stop at the time limit of its search (1 s): the planner stopped it")
                for w in res.data.warnings)
     assert res.max_violation <= 1e-6
+
+
+def test_a_search_whose_parent_is_gone_stops(tmp_path):
+    # The default workbook at gap 0 needs many seconds of search; its parent writes the job and then
+    # closes the pipe (as when it dies): the child must stop the search (HiGHS's interrupt status) and
+    # still say its last word, instead of searching on alone.
+    import pickle
+    import subprocess
+
+    import highspy
+
+    from planner.data import build_data
+    from planner.definition import ModelDefinition
+    from planner.model import build_model
+    from planner.reader import read_workbook
+    from planner.solve import compile_model, model_arrays
+    from test_default_workbook import DEFAULT
+    m = build_model(build_data(read_workbook(DEFAULT)), ModelDefinition())
+    job = {**model_arrays(compile_model(m)), "options": {"mip_rel_gap": 0.0, "time_limit": 600.0}}
+    proc = subprocess.Popen(mip_worker.worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=mip_worker._environment())
+    pickle.dump(job, proc.stdin)
+    proc.stdin.close()
+    messages = []
+    while True:
+        try:
+            messages.append(pickle.load(proc.stdout))
+        except EOFError:
+            break
+    proc.wait()
+    assert messages[0][0] == "started" and messages[-1][0] == "done"
+    assert messages[-1][1]["model_status"] == int(highspy.HighsModelStatus.kInterrupt)
