@@ -366,9 +366,9 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
     """Our own first plan (planner/heuristic.py): if `start_plans` are given (each a set of
     (candidate, build period) pairs), the cheapest feasible plan opening one of them, else the greedy
     search within START_SHARE of the time limit; the build columns are the integer ones, grouped by
-    candidate (the first index of `v_build`); no start where another variable is integer. `stopped`: Ctrl-C came while the plans were being
-    chosen; the start (if any) is still handed over and reported as interrupted, so HiGHS only takes
-    it."""
+    candidate (the first index of `v_build`); no start where another variable is integer. `stopped`:
+    Ctrl-C came while the plans were being chosen; the start (if any) is still handed over and
+    reported as interrupted, so HiGHS only takes it."""
     from .definition import START_SHARE
     from .heuristic import StartResult, greedy_start, plan_start
     c = p.c
@@ -395,12 +395,12 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     the solution into the Pyomo variables and report the outcome. An LP is solved in `p.h`; a MIP's
     search runs in a child process (planner/mip_worker.py) given the compiled model `p.c` (bound
     changes made on `p.h` apply to LPs only), so that its time limit and Ctrl-C are kept even where
-    HiGHS does not look at them. `start_plans`
-    (each a set of (candidate, build period) pairs): the cheapest feasible plan opening one of them
-    is HiGHS's start (`heuristic.plan_start`); `stopped`: Ctrl-C came while they were chosen, so
-    HiGHS only takes that start (the run is reported as interrupted). HiGHS (1.16) counts an LP's
-    time limit on the instance's clock, which runs on across solves, so an LP's limit is moved on by
-    the time already used; a MIP's limit counts from the start of its own run."""
+    HiGHS does not look at them. `start_plans` (each a set of (candidate, build period) pairs): the
+    cheapest feasible plan opening one of them is HiGHS's start (`heuristic.plan_start`); `stopped`:
+    Ctrl-C came while they were chosen, so HiGHS only takes that start (the run is reported as
+    interrupted). HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on
+    across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
+    the start of its own run."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
     mip = bool(len(c.integer))
     if "time_limit" in wanted and h.getRunTime() > 0 and not mip:
@@ -470,7 +470,9 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if has_solution and STATUSES[status][1]:
         if run is not None:
             load_values(c, run.x)
-            objective = run.objective if run.objective is not None else float(c.cost @ run.x) + c.offset
+            # a search stopped by force: the plan's cost from the compiled objective (the start plan's
+            # or HiGHS's last report otherwise)
+            objective = run.objective if not run.killed else float(c.cost @ run.x) + c.offset
             bound = run.bound
         elif c.n_cols:
             load_values(c, h.getSolution().col_value)
