@@ -83,11 +83,12 @@ def _new_session() -> dict:
 
 def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | None = None,
                    command: list[str] | None = None) -> MipRun:
-    """Run the MIP `job` (see `_child_main`) in a child process; `on_progress(elapsed_s, incumbent,
-    bound)` is called with what the child reports, and while it is silent with the parent's clock
-    and the last incumbent and bound (the caller throttles). The child is killed at `limit_s` + grace after its
-    search started, or at grace after a Ctrl-C (a second Ctrl-C kills it at once); the plan kept is
-    then the last one it reported, else the job's start plan."""
+    """Run the MIP `job` (the model as `load_arrays` takes it, plus `options`, `tee`, `start`,
+    `start_objective`) in a child process; `on_progress(elapsed_s, incumbent, bound)` is called with
+    what the child reports, and while it is silent with the parent's clock and the last incumbent
+    and bound (the caller throttles). The child is killed at `limit_s` + grace after its search
+    started, or at grace after a Ctrl-C (a second Ctrl-C kills it at once); the plan kept is then
+    the last one it reported, else the job's start plan."""
     t_launch = time.perf_counter()
     proc = subprocess.Popen(command or worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             env=_environment(), **_new_session())
