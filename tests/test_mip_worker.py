@@ -73,19 +73,23 @@ def test_while_the_search_is_silent_the_progress_still_shows_the_clock(tmp_path,
     assert [t for t, _, _ in later] == sorted(t for t, _, _ in later) and later[-1][0] >= 0.6
 
 
-def test_without_a_reported_plan_the_start_plan_is_kept(tmp_path, monkeypatch):
-    # A child that hangs before saying anything (no "started", so no deadline yet): Ctrl-C at 0.3 s
-    # kills it at once and the start plan handed to it is kept, with its cost.
-    import threading
+def test_without_a_reported_plan_the_start_plan_is_kept(tmp_path):
+    # A child that has not started its search (no "started": no deadline yet) and reports only an
+    # empty progress line, then hangs: Ctrl-C (sent while that line is shown) kills it at once, and
+    # the start plan handed to it is kept, with its cost.
     hang = tmp_path / "hang.py"
-    hang.write_text("import time\ntime.sleep(60)\n")
+    hang.write_text("import os, pickle, sys, time\nout = os.fdopen(os.dup(1), 'wb')\n"
+                    "pickle.dump(('progress', 0.0, None, None), out)\nout.flush()\ntime.sleep(60)\n")
     job = {"options": {}, "start": np.array([0.0, 1.0]), "start_objective": 12.0}
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        run = solve_in_child(job, 5.0, command=[sys.executable, str(hang)])
-    finally:
-        timer.cancel()
+    sent = []
+
+    def ctrl_c_once(*a):
+        if not sent:
+            sent.append(a)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run = solve_in_child(job, 5.0, on_progress=ctrl_c_once, command=[sys.executable, str(hang)])
+    assert sent == [(0.0, None, None)]
     assert run.killed == "interrupt" and run.interrupted and run.model_status is None
     assert run.has_solution and run.x.tolist() == [0.0, 1.0] and run.objective == 12.0
 
