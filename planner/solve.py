@@ -424,7 +424,10 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             if started is not None and started.stopped_by == "interrupted":
                 # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
                 sent = {**wanted, "time_limit": 0.0}
-            run = solve_in_child(_mip_job(p, sent, started), sent.get("time_limit"), tracker)
+            job = _mip_job(p, sent, started)
+            release_memory(h)
+            run = solve_in_child(job, sent.get("time_limit"), tracker)
+            del job
         else:
             h.solve()
     except KeyboardInterrupt:  # outside highspy's own handling: no plan to keep
@@ -489,6 +492,18 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
     return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p)
+
+
+def release_memory(h: highspy.Highs) -> None:
+    """While the child searches, the planner's HiGHS instance keeps only the model: its solver data
+    (the start heuristic's simplex factors and work arrays) is dropped, and glibc is asked to give
+    freed memory back to the system (on Linux; elsewhere nothing more)."""
+    h.clearSolver()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _mip_job(p: Prepared, options: dict, started) -> dict:
