@@ -24,8 +24,9 @@ A move is kept only if the re-solved cost is lower; each kind of move ends after
 a row that do not lower it. The search starts from nothing built; if that plan is infeasible (a
 forced build, a hard floor), from the LP relaxation rounded up (per candidate the build period with
 the largest value). It stops when no move lowers the cost or the time budget is spent. Integrality
-and bounds are then restored and the best plan passed to HiGHS with `setSolution`: the MIP search
-starts with it as its incumbent and may only improve on it.
+and bounds are then restored and the best plan's column values returned (`StartResult.x`):
+planner/solve.py hands them to the MIP search (in its own process, planner/mip_worker.py) as its
+first incumbent, which it may only improve on.
 
 `plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start, planner/pipeline.py; an
 earlier portfolio's builds, planner/previous.py) the same way: its flows re-solved as an LP in the
@@ -59,7 +60,7 @@ class StartResult:
     seconds: float
     stopped_by: str  # "no_improving_move", "time_budget", "interrupted", "no_feasible_start"; "evaluated"
     #  (plan_start); "other_integer_variables" (not run: an integer variable other than v_build)
-    x: np.ndarray | None = field(default=None, repr=False)  # the plan's column values (what HiGHS was given)
+    x: np.ndarray | None = field(default=None, repr=False)  # the plan's column values (the MIP's start)
 
     def report(self) -> dict:
         return {"start_heuristic_objective": self.objective, "start_heuristic_builds": self.builds,
@@ -221,7 +222,7 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
                  on_better: Callable[[float], None] | None = None) -> StartResult:
     """Search for a good plan in `h`, which holds the model `c` (a `solve.Compiled`: its integer
     columns are the build options, `group` names each one's candidate), then restore the MIP
-    (integrality, bounds) and pass the best plan found to HiGHS as its start. See the module
+    (integrality, bounds) and return the best plan found (the MIP's start). See the module
     docstring."""
     t0 = time.perf_counter()
     deadline = t0 + budget_s if budget_s is not None else np.inf
@@ -238,15 +239,15 @@ def greedy_start(h: highspy.Highs, c, group: np.ndarray, budget_s: float | None,
                 if not (moved or s.swap()):
                     break
             stopped_by = "interrupted" if s.interrupted else "time_budget" if s.out_of_time() else "no_improving_move"
-    return _hand_over_start(s, stopped_by, t0)
+    return _result(s, stopped_by, t0)
 
 
 def plan_start(h: highspy.Highs, c, plans: Sequence[np.ndarray],
                on_better: Callable[[float], None] | None = None) -> StartResult:
-    """Pass HiGHS a plan chosen elsewhere as its start: of the plans in `plans` (each a mask over
+    """A plan chosen elsewhere as the MIP's start: of the plans in `plans` (each a mask over
     `c.integer`, the build options it opens), the cheapest feasible one, each plan's flows re-solved
-    as an LP in `h` (as a move of the search does); the MIP restored, the plan handed over if an LP
-    found one. No moves."""
+    as an LP in `h` (as a move of the search does); the MIP restored, the plan returned if an LP
+    found one (`StartResult.x`). No moves."""
     t0 = time.perf_counter()
     s = _Search(h, c.integer, np.zeros(len(c.integer)), np.inf, None, on_better)
     with _as_lp(h, c):
@@ -255,7 +256,7 @@ def plan_start(h: highspy.Highs, c, plans: Sequence[np.ndarray],
             if s.interrupted:
                 break
     stopped_by = "interrupted" if s.interrupted else "evaluated" if s.best_x is not None else "no_feasible_start"
-    return _hand_over_start(s, stopped_by, t0)
+    return _result(s, stopped_by, t0)
 
 
 @contextlib.contextmanager
@@ -271,13 +272,8 @@ def _as_lp(h: highspy.Highs, c):
         h.changeColsIntegrality(len(cols), cols, np.ones(len(cols), dtype=np.uint8))
 
 
-def _hand_over_start(s: _Search, stopped_by: str, t0: float) -> StartResult:
-    """The search's best plan to HiGHS (`setSolution`), and what the search did."""
-    if s.best_x is not None:
-        start = highspy.HighsSolution()
-        start.col_value = s.best_x.tolist()
-        start.value_valid = True
-        s.h.setSolution(start)
+def _result(s: _Search, stopped_by: str, t0: float) -> StartResult:
+    """What the search did, with its best plan's column values (the MIP's start)."""
     return StartResult(None if s.best_x is None else s.best, int(s.best_open.sum()) if s.best_open is not None else 0,
                        s.evaluations, time.perf_counter() - t0, stopped_by, s.best_x)
 

@@ -77,7 +77,7 @@ def test_greedy_start_ends_at_a_plan_no_single_move_improves_and_restores_the_mi
     assert list(lp.col_lower_[:3]) == [0.0] * 3 and list(lp.col_upper_[:3]) == [1.0] * 3  # bounds restored
     assert min(abs(res.objective - PLANS[p]) for p in (("F1",), ("F2", "F3"))) < 1e-6
     assert seen[0] == PLANS[()] and seen[-1] == res.objective and seen == sorted(seen, reverse=True)
-    # the MIP starts from it and proves the optimum {F2, F3} = 120
+    # the MIP restored, HiGHS proves the optimum {F2, F3} = 120 in the same instance
     h.setOptionValue("mip_rel_gap", 0.0)
     h.run()
     assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
@@ -85,12 +85,12 @@ def test_greedy_start_ends_at_a_plan_no_single_move_improves_and_restores_the_mi
     assert np.round(h.getSolution().col_value[:3]).tolist() == [0.0, 1.0, 1.0]
 
 
-def test_the_start_handed_to_highs_is_the_plan_found():
-    # What HiGHS holds as its solution after the search is the plan found (setSolution), and its
-    # cost, recomputed from the columns, is that plan's hand-worked cost.
+def test_the_start_returned_for_highs_is_the_plan_found():
+    # The column values returned as the MIP's start are the plan found, and their cost, recomputed
+    # from the columns, is that plan's hand-worked cost.
     h, ints = location_model()
     res = greedy_start(h, compiled(h, ints), np.array(FAC), None)
-    x = np.asarray(h.getSolution().col_value)
+    x = res.x
     built = tuple(f for f, y in zip(FAC, x[:3]) if y > 0.5)
     assert res.builds == len(built) and np.allclose(x[:3], np.round(x[:3]))
     cost = np.asarray(h.getLp().col_cost_)
@@ -229,15 +229,15 @@ def test_progress_counts_from_the_start_of_the_solve():
 # --- a given plan as the start (plan_start) and the expected-value start -------------------------
 
 def test_plan_start_hands_highs_the_given_plan_at_its_hand_worked_cost():
-    # {F1, F2} costs 210 by hand (PLANS): that is the start HiGHS gets, with one LP and no moves;
-    # the MIP restored, it then proves the optimum {F2, F3} = 120 from there.
+    # {F1, F2} costs 210 by hand (PLANS): that is the start returned, after one LP and no moves;
+    # the MIP restored, HiGHS then proves the optimum {F2, F3} = 120 in the same instance.
     from planner.heuristic import plan_start
     h, ints = location_model()
     seen = []
     res = plan_start(h, compiled(h, ints), [np.array([True, True, False])], on_better=seen.append)
     assert res.stopped_by == "evaluated" and res.evaluations == 1 and res.builds == 2
     assert res.objective == pytest.approx(PLANS[("F1", "F2")]) and seen == [res.objective]
-    x = np.asarray(h.getSolution().col_value)
+    x = res.x
     assert np.round(x[:3]).tolist() == [1.0, 1.0, 0.0]
     assert float(np.asarray(h.getLp().col_cost_) @ x) == pytest.approx(PLANS[("F1", "F2")])
     lp = h.getLp()
@@ -250,12 +250,12 @@ def test_plan_start_hands_highs_the_given_plan_at_its_hand_worked_cost():
 
 def test_plan_start_of_an_infeasible_plan_hands_nothing_over():
     # Demand rows made hard (no unserved tonnes: u_A, u_B fixed at 0): with nothing built no flow can
-    # meet them, so the LP is infeasible and no start is set; the MIP still finds the optimum {F2, F3}.
+    # meet them, so the LP is infeasible and no start is returned; the MIP still finds the optimum.
     from planner.heuristic import plan_start
     h, ints = location_model()
     h.changeColsBounds(2, np.array([9, 10], dtype=np.int32), np.zeros(2), np.zeros(2))
     res = plan_start(h, compiled(h, ints), [np.zeros(3, dtype=bool)])
-    assert res.stopped_by == "no_feasible_start" and res.objective is None and res.builds == 0
+    assert res.stopped_by == "no_feasible_start" and res.objective is None and res.builds == 0 and res.x is None
     h.run()
     assert h.getInfo().objective_function_value == pytest.approx(PLANS[("F2", "F3")])
 
@@ -271,7 +271,7 @@ def test_plan_start_of_several_plans_hands_over_the_cheapest_feasible_one():
         res = plan_start(h, compiled(h, ints), order)
         assert res.stopped_by == "evaluated" and res.evaluations == 3 and res.builds == 2
         assert res.objective == pytest.approx(PLANS[("F2", "F3")])
-        assert np.round(h.getSolution().col_value[:3]).tolist() == [0.0, 1.0, 1.0]
+        assert np.round(res.x[:3]).tolist() == [0.0, 1.0, 1.0]
 
 
 EV = {"start_heuristic": "expected_value"}
