@@ -54,6 +54,7 @@ class MipRun:
     killed: str = ""  # "time_limit" or "interrupt" when the parent stopped the child by force
     interrupted: bool = False  # Ctrl-C reached the parent during the search
     error: str = ""  # the child failed (its message)
+    during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
 
 
 def grace_s(limit_s: float) -> float:
@@ -82,13 +83,18 @@ def _new_session() -> dict:
 
 
 def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | None = None,
-                   command: list[str] | None = None) -> MipRun:
+                   command: list[str] | None = None, during: Callable[[], None] | None = None) -> MipRun:
     """Run the MIP `job` (the model as `load_arrays` takes it, plus `options`, `tee`, `start`,
     `start_objective`) in a child process; `on_progress(elapsed_s, incumbent, bound)` is called with
     what the child reports, and while it is silent with the parent's clock and the last incumbent
     and bound (the caller throttles). The child is killed at `limit_s` + grace after its search
     started, or at grace after a Ctrl-C (a second Ctrl-C kills it at once); the plan kept is then
-    the last one it reported, else the job's start plan."""
+    the last one it reported, else the job's start plan.
+
+    `during`: the caller's own work, run in a thread of the planner while the child searches (the
+    planner's main thread only waits); it is waited for before this returns, and cannot be stopped
+    (a Ctrl-C meanwhile stops the search, then waits for it). It should keep its failures to itself;
+    anything that escapes it is kept in `run.during_error`."""
     t_launch = time.perf_counter()
     proc = subprocess.Popen(command or worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             env=_environment(), **_new_session())
@@ -98,12 +104,16 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
     if job.get("start") is not None:
         run.x, run.objective, run.has_solution = np.asarray(job["start"], dtype=float), job.get("start_objective"), True
     clock = {"started": None, "deadline": None}  # parent's clock: the child's search began; kill after
+    worker = None
     try:
         try:
             pickle.dump(job, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the child died first: its last message (or the lack of one) says why
+        if during is not None:
+            worker = threading.Thread(target=_run_during, args=(during, run), daemon=True)
+            worker.start()
         while True:
             try:
                 try:
@@ -129,8 +139,27 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
         run.interrupted, run.killed = True, "interrupt"
     finally:
         _end(proc)
-    run.seconds = time.perf_counter() - (clock["started"] or t_launch)
+        seconds = time.perf_counter() - (clock["started"] or t_launch)
+        if worker is not None:
+            _join(worker, run)
+    run.seconds = seconds
     return run
+
+
+def _run_during(work: Callable[[], None], run: MipRun) -> None:
+    try:
+        work()
+    except BaseException as exc:  # kept for the caller, never printed by the thread
+        run.during_error = exc
+
+
+def _join(worker: threading.Thread, run: MipRun) -> None:
+    """Wait for the `during` work, which cannot be stopped: a Ctrl-C meanwhile is only recorded."""
+    while worker.is_alive():
+        try:
+            worker.join(POLL_S)
+        except KeyboardInterrupt:
+            run.interrupted = True
 
 
 def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progress, proc) -> bool:

@@ -19,7 +19,7 @@ from .model import build_model
 from .previous import previous_builds
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
-from .solve import SolveOutcome, relative_gap, resolve_with_fixed_builds, solve_model
+from .solve import Prepared, SolveOutcome, prepare, relative_gap, resolve_with_fixed_builds, solve_model
 from .errors import OutputExistsError
 from .mapping import render_map
 from .writer import atomic_save, check_target, json_path, write_json, write_tables
@@ -136,14 +136,52 @@ def chosen_start(data: PlanData, options: SolverOptions) -> str:
     return "expected_value" if len(data.SCENARIOS) > 1 and flows >= AUTO_EV_FLOWS else "none"
 
 
+class MainModel:
+    """The model a run solves: built (`build_model`), compiled and handed to HiGHS (`solve.prepare`)
+    either in the foreground when first needed, or by `work` in a thread while the expected-value
+    start's search runs in its own process (the planner would otherwise only wait): on large, the
+    build and compile (25-35 s) then no longer come before the main search."""
+
+    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None):
+        self.data, self.definition, self.write_mps = data, definition, write_mps
+        self.m = None
+        self.prepared: Prepared | SolveOutcome | None = None
+        self.build_s = 0.0
+        self.during_start_s: float | None = None  # how long `work` took, if it did the work
+
+    def work(self) -> None:
+        """Build and prepare (for `solve_in_child`'s `during`). A failure leaves nothing behind: the
+        foreground does it again, where the failure is reported as any other."""
+        t0 = time.perf_counter()
+        try:
+            m, build_s = self._build()
+            p = prepare(m, self.definition.solver, write_mps=self.write_mps)
+        except Exception:
+            return
+        self.m, self.build_s, self.prepared = m, build_s, p
+        self.during_start_s = time.perf_counter() - t0
+
+    def _build(self):
+        t0 = time.perf_counter()
+        m = build_model(self.data, self.definition)
+        return m, time.perf_counter() - t0
+
+    def model(self):
+        """The Pyomo model, built now if `work` has not built it."""
+        if self.m is None:
+            self.m, self.build_s = self._build()
+        return self.m
+
+
 def expected_value_start(data: PlanData, definition: ModelDefinition, options: SolverOptions,
-                         progress=None) -> tuple[frozenset | None, dict]:
+                         progress=None, during=None) -> tuple[frozenset | None, dict]:
     """The expected-value start: the builds of the expected-value problem (one scenario with the
     probability-weighted demand and availabilities, `data.expected_value_data`), solved to
     EV_START_GAP (or the run's gap, if looser) within START_SHARE of the time limit. Returns the
     (candidate, build period) pairs it builds (None if it found no plan, or if the workbook has one
     scenario: the problem would be solved twice) and what it did, for run_info. Progress shows the
-    elapsed time only: its costs are not the plan's."""
+    elapsed time only: its costs are not the plan's. `during` is done while its search runs
+    (`solve.run_prepared`)."""
     if len(data.SCENARIOS) < 2:
         return None, {"start_ev_status": "one_scenario"}
     t0 = time.perf_counter()
@@ -152,7 +190,8 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     limit = START_SHARE * options.time_limit_s if options.time_limit_s else None
     ev_options = dataclasses.replace(options, time_limit_s=limit, mip_gap=max(options.mip_gap, EV_START_GAP),
                                      start_heuristic="none")
-    out = solve_model(m, ev_options, progress=None if progress is None else (lambda t, *_: progress(t, None, None, None)))
+    out = solve_model(m, ev_options, progress=None if progress is None else (lambda t, *_: progress(t, None, None, None)),
+                      during=during)
     report = {"start_ev_status": out.status, "start_ev_objective": out.objective, "start_ev_gap": out.mip_gap,
               "start_ev_s": round(time.perf_counter() - t0, 3)}
     if out.hand_over.get("interrupted_by_user") or out.status == "interrupted":
@@ -162,13 +201,14 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     return frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5), report
 
 
-def solve_with_start(m, data: PlanData, definition: ModelDefinition, progress=None,
-                     write_mps: str | Path | None = None, start_from: frozenset | None = None) -> SolveOutcome:
-    """Solve `m` with the definition's solver options, after the expected-value start where the
-    start heuristic (`chosen_start`) calls for it: the time limit is the whole solve's, so the MIP
-    gets what the start left, and progress counts from the start's beginning. `start_from` (the
-    builds of an earlier portfolio, planner/previous.py) replaces the start heuristic. What the start
-    did goes into the outcome's `hand_over` (run_info)."""
+def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinition, progress=None,
+                     start_from: frozenset | None = None) -> SolveOutcome:
+    """Solve the main model (`main`) with the definition's solver options, after the expected-value
+    start where the start heuristic (`chosen_start`) calls for it: the main model is then built and
+    compiled while the start's search runs; the time limit is the whole solve's, so the MIP gets
+    what the start left, and progress counts from the start's beginning. `start_from` (the builds of
+    an earlier portfolio, planner/previous.py) replaces the start heuristic. What the start did goes
+    into the outcome's `hand_over` (run_info)."""
     solver = definition.solver
     t0 = time.perf_counter()
     start_plans, started = None, {}
@@ -180,7 +220,7 @@ def solve_with_start(m, data: PlanData, definition: ModelDefinition, progress=No
         if solver.start_heuristic == "auto":
             started["start_heuristic_chosen"] = options.start_heuristic
     if options.start_heuristic == "expected_value":
-        builds, ev = expected_value_start(data, definition, solver, progress)
+        builds, ev = expected_value_start(data, definition, solver, progress, during=main.work)
         start_plans = None if builds is None else (builds,)
         started.update(ev)
         spent = time.perf_counter() - t0
@@ -188,8 +228,10 @@ def solve_with_start(m, data: PlanData, definition: ModelDefinition, progress=No
             options = dataclasses.replace(options, time_limit_s=max(solver.time_limit_s - spent, 1.0))
         if progress is not None:
             progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
-    outcome = solve_model(m, options, progress=progress, write_mps=write_mps, start_plans=start_plans,
-                          stopped=bool(started.get("start_ev_interrupted")))
+    if main.during_start_s is not None:
+        started["main_model_prepared_during_start_s"] = round(main.during_start_s, 3)
+    outcome = solve_model(main.model(), options, progress=progress, write_mps=main.write_mps, start_plans=start_plans,
+                          stopped=bool(started.get("start_ev_interrupted")), prepared=main.prepared)
     outcome.hand_over.update(started)
     return outcome
 
@@ -216,11 +258,13 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         start_plan, left_out = previous_builds(start_from, data)
         data.warnings.extend(left_out)
     timings["read_validate_s"] = time.perf_counter() - t0
+    main = MainModel(data, definition, write_mps)
+    if chosen_start(data, solver) != "expected_value" or start_plan is not None:
+        main.model()  # built now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
-    m = build_model(data, definition)
-    timings["build_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    outcome = solve_with_start(m, data, definition, progress, write_mps, start_plan)
+    outcome = solve_with_start(main, data, definition, progress, start_plan)
+    m = main.model()
+    timings["build_s"] = main.build_s
     late = outcome.hand_over.get("time_limit_enforced_s")
     if late is not None:
         data.warnings.append(f"HiGHS did not stop at the time limit of its search "

@@ -321,12 +321,20 @@ class Prepared:
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
                 progress: Callable | None = None, write_mps: str | Path | None = None,
-                start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False) -> SolveOutcome:
+                start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
+                prepared: Prepared | SolveOutcome | None = None, during: Callable | None = None) -> SolveOutcome:
     """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
     `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
-    `write_mps` saves exactly what HiGHS received; `start_plans` and `stopped` as in `run_prepared`."""
-    p = prepare(m, options, tee, write_mps)
-    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_plans, stopped)
+    `write_mps` saves exactly what HiGHS received; `start_plans`, `stopped` and `during` as in
+    `run_prepared`. `prepared`: what `prepare(m, ...)` gave earlier (its time limit is set to
+    `options`'), instead of compiling `m` here."""
+    p = prepared if prepared is not None else prepare(m, options, tee, write_mps)
+    if isinstance(p, SolveOutcome):
+        return p
+    if prepared is not None and options.time_limit_s:
+        p.wanted["time_limit"] = float(options.time_limit_s)
+        p.h.setOptionValue("time_limit", p.wanted["time_limit"])
+    return run_prepared(p, options, progress, start_plans, stopped, during)
 
 
 def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -390,7 +398,8 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 
 
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
-                 start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False) -> SolveOutcome:
+                 start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
+                 during: Callable | None = None) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
     the solution into the Pyomo variables and report the outcome. An LP is solved in `p.h`; a MIP's
     search runs in a child process (planner/mip_worker.py) given the compiled model `p.c` (bound
@@ -400,7 +409,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     Ctrl-C came while they were chosen, so HiGHS only takes that start (the run is reported as
     interrupted). HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on
     across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
-    the start of its own run."""
+    the start of its own run. `during`: the caller's work, done in a thread while a MIP's search runs
+    in its child (`mip_worker.solve_in_child`); not done here for an LP (the caller does it after)."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
     mip = bool(len(c.integer))
     if "time_limit" in wanted and h.getRunTime() > 0 and not mip:
@@ -426,7 +436,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                 sent = {**wanted, "time_limit": 0.0}
             job = _mip_job(p, sent, started)
             release_memory(h)
-            run = solve_in_child(job, sent.get("time_limit"), tracker)
+            run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
             del job
         else:
             h.solve()

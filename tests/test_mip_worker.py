@@ -117,6 +117,52 @@ def test_ctrl_c_asks_the_search_to_stop_and_kills_it_if_it_does_not(tmp_path, mo
         assert run.killed == "interrupt" and run.model_status is None and run.bound == 7.0
 
 
+def test_the_callers_work_runs_while_the_child_searches_and_is_waited_for(tmp_path, monkeypatch):
+    # `during` (the planner's own work while it waits) starts after the job is sent, in another
+    # thread: the main thread keeps showing progress meanwhile. The stand-in child reports a plan and
+    # hangs: it is killed at its 0.3 s limit + 0.2 s grace while the work (0.8 s) still runs, and
+    # solve_in_child returns only after the work is done.
+    import threading
+    import time
+    monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.2)
+    done, threads, seen = [], [], []
+
+    def work():
+        threads.append(threading.current_thread() is threading.main_thread())
+        time.sleep(0.8)
+        done.append(time.perf_counter())
+
+    run = solve_in_child(JOB, 0.3, on_progress=lambda *a: seen.append(time.perf_counter()), during=work,
+                         command=fake_child(tmp_path, stops=False))
+    assert threads == [False] and len(done) == 1 and run.during_error is None
+    assert run.killed == "time_limit" and run.objective == 10.0  # the search as without the work
+    assert len(seen) >= 2 and seen[0] < done[0]  # progress shown while the work ran
+
+
+def test_ctrl_c_while_the_callers_work_runs_stops_the_search_and_waits_for_the_work(tmp_path, monkeypatch):
+    # Ctrl-C comes (while a progress line is shown) as the work runs: the child, asked to stop, ends
+    # with its plan (HiGHS's interrupt status, bound 8), and the work, which cannot be stopped, is
+    # finished before solve_in_child returns. What escapes the work is kept, not raised or printed.
+    import time
+    monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.3)
+    sent, done = [], []
+
+    def ctrl_c(*a):
+        if not sent:
+            sent.append(a)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def work():
+        time.sleep(0.6)
+        done.append(1)
+        raise ValueError("the work failed")
+
+    run = solve_in_child({"options": {}}, 30.0, on_progress=ctrl_c, during=work,
+                         command=fake_child(tmp_path, stops=True))
+    assert len(sent) == 1 and run.interrupted and run.killed == "" and run.bound == 8.0
+    assert done == [1] and isinstance(run.during_error, ValueError)
+
+
 def test_a_child_that_dies_is_an_error_not_a_hang(tmp_path):
     dies = tmp_path / "dies.py"
     dies.write_text("import sys\nsys.exit(3)\n")

@@ -301,9 +301,34 @@ def test_expected_value_start_is_handed_over_and_the_mip_improves_on_it(solve_ti
     assert h["start_heuristic_objective"] == pytest.approx(0.055, abs=1e-9)  # its plan under the scenarios
     assert res.outcome.status == "optimal" and built(res) == {}
     assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
+    # the model itself was built, compiled and handed to HiGHS while the start's search ran
+    assert h["main_model_prepared_during_start_s"] > 0
     # the same optimum without the start
     plain = solve_tiny(boom_or_calm(tiny()[0]), settings)
     assert plain.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9) and "start_ev_status" not in plain.outcome.hand_over
+
+
+def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch):
+    # The model's compile fails in the thread that works while the start searches (here: once, by a
+    # stand-in): nothing is kept from it, the foreground builds and compiles the model again, and the
+    # run ends as in the test above (0.05 MUSD, nothing built).
+    import planner.pipeline as pipeline
+    from test_families import built
+    real, calls = pipeline.prepare, []
+
+    def fails_once(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("stand-in")
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "prepare", fails_once)
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
+    h = res.outcome.hand_over
+    assert calls == [1] and "main_model_prepared_during_start_s" not in h
+    assert res.outcome.status == "optimal" and built(res) == {}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
 
 
 def test_expected_value_start_is_kept_when_it_is_the_optimum(solve_tiny):
