@@ -40,6 +40,10 @@ class SolverOptions:
     # expected-value problem, solved within START_SHARE of the time limit; `plan solve` only), "none",
     # or "auto" (expected_value for large stochastic models, see AUTO_EV_FLOWS; else none)
     start_heuristic: str = "auto"
+    # `plan solve` only: while HiGHS searches (in its own process) the planner lets go of its Pyomo
+    # model, compiled arrays and HiGHS copy, and builds them again after the search (planner/solve.py,
+    # `run_prepared`'s `release`): less memory during the search, more time after it
+    low_memory: bool = False
 
     def check(self) -> None:
         if self.presolve not in ("choose", "on", "off"):
@@ -57,6 +61,8 @@ class SolverOptions:
             raise DefinitionError(f"threads must be a whole number >= 1, got {self.threads}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise DefinitionError(f"seed must be a whole number >= 0, got {self.seed}")
+        if not isinstance(self.low_memory, bool):
+            raise DefinitionError(f"low_memory must be true or false, got {self.low_memory!r}")
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,8 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
     if set(screens) - {"standards"} or not isinstance(screens.get("standards", True), bool):
         raise DefinitionError(f"{p}: [screens] takes only standards = true or false")
     sol = doc.get("solver", {})
-    known = {"time_limit_s", "mip_gap", "threads", "seed", "presolve", "heuristic_effort", "start_heuristic"}
+    known = {"time_limit_s", "mip_gap", "threads", "seed", "presolve", "heuristic_effort", "start_heuristic",
+             "low_memory"}
     if set(sol) - known:
         raise DefinitionError(f"{p}: [solver] unknown option(s) {sorted(set(sol) - known)}; allowed: {sorted(known)}")
     solver = SolverOptions(**sol)

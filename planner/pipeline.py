@@ -19,7 +19,8 @@ from .model import build_model
 from .previous import previous_builds
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
-from .solve import Prepared, SolveOutcome, prepare, relative_gap, resolve_with_fixed_builds, solve_model
+from .solve import (Prepared, SolveOutcome, prepare, relative_gap, resolve_with_fixed_builds, run_prepared,
+                    set_time_limit, solve_model)
 from .errors import OutputExistsError
 from .mapping import render_map
 from .writer import atomic_save, check_target, json_path, write_json, write_tables
@@ -172,6 +173,21 @@ class MainModel:
             self.m, self.build_s = self._build()
         return self.m
 
+    def prepare(self) -> Prepared | SolveOutcome:
+        """The model compiled and handed to HiGHS (with the definition's options), now if `work` has
+        not done it."""
+        if self.prepared is None:
+            self.prepared = prepare(self.model(), self.definition.solver, write_mps=self.write_mps)
+        return self.prepared
+
+    # the low-memory search (`solve.run_prepared`'s `release`)
+    def drop(self) -> None:
+        self.m = self.prepared = None
+
+    def restore(self) -> Prepared | SolveOutcome:
+        self.write_mps = None  # written once, before the search
+        return self.prepare()
+
 
 def expected_value_start(data: PlanData, definition: ModelDefinition, options: SolverOptions,
                          progress=None, during=None) -> tuple[frozenset | None, dict]:
@@ -230,8 +246,14 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
             progress = (lambda report, offset: lambda t, *a: report(t + offset, *a))(progress, spent)
     if main.during_start_s is not None:
         started["main_model_prepared_during_start_s"] = round(main.during_start_s, 3)
-    outcome = solve_model(main.model(), options, progress=progress, write_mps=main.write_mps, start_plans=start_plans,
-                          stopped=bool(started.get("start_ev_interrupted")), prepared=main.prepared)
+    p = main.prepare()
+    if isinstance(p, SolveOutcome):
+        outcome = p
+    else:
+        set_time_limit(p, options)
+        outcome = run_prepared(p, options, progress, start_plans, stopped=bool(started.get("start_ev_interrupted")),
+                               release=main if solver.low_memory else None)
+    del p
     outcome.hand_over.update(started)
     return outcome
 
@@ -297,6 +319,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                                  "heuristic_effort": solver.heuristic_effort,
                                  "start_heuristic": solver.start_heuristic,
                                  "start_from": "" if start_from is None else str(start_from),
+                                 "low_memory": solver.low_memory,
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()

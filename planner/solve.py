@@ -15,8 +15,11 @@ last plan it reported.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -322,19 +325,20 @@ class Prepared:
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
                 progress: Callable | None = None, write_mps: str | Path | None = None,
                 start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
-                prepared: Prepared | SolveOutcome | None = None, during: Callable | None = None) -> SolveOutcome:
+                during: Callable | None = None) -> SolveOutcome:
     """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
     `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
     `write_mps` saves exactly what HiGHS received; `start_plans`, `stopped` and `during` as in
-    `run_prepared`. `prepared`: what `prepare(m, ...)` gave earlier (its time limit is set to
-    `options`'), instead of compiling `m` here."""
-    p = prepared if prepared is not None else prepare(m, options, tee, write_mps)
-    if isinstance(p, SolveOutcome):
-        return p
-    if prepared is not None and options.time_limit_s:
+    `run_prepared`."""
+    p = prepare(m, options, tee, write_mps)
+    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_plans, stopped, during)
+
+
+def set_time_limit(p: Prepared, options: SolverOptions) -> None:
+    """The time limit of `options` for a model prepared with another (`prepare` set it)."""
+    if options.time_limit_s:
         p.wanted["time_limit"] = float(options.time_limit_s)
         p.h.setOptionValue("time_limit", p.wanted["time_limit"])
-    return run_prepared(p, options, progress, start_plans, stopped, during)
 
 
 def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -399,7 +403,7 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
                  start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
-                 during: Callable | None = None) -> SolveOutcome:
+                 during: Callable | None = None, release=None) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
     the solution into the Pyomo variables and report the outcome. An LP is solved in `p.h`; a MIP's
     search runs in a child process (planner/mip_worker.py) given the compiled model `p.c` (bound
@@ -410,7 +414,12 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     interrupted). HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on
     across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
     the start of its own run. `during`: the caller's work, done in a thread while a MIP's search runs
-    in its child (`mip_worker.solve_in_child`); not done here for an LP (the caller does it after)."""
+    in its child (`mip_worker.solve_in_child`); not done here for an LP (the caller does it after).
+    `release` (low memory, for a MIP): the owner of the Pyomo model, with `drop()` (let go of the
+    model and of `p`) and `restore()` (build and prepare it again, `prepare`'s result): while the
+    child searches, the planner holds neither the model nor its compiled form nor its HiGHS copy;
+    after the search they are built again and must give exactly the arrays HiGHS searched
+    (`model_digest`), else the run is an error and no plan is reported."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
     mip = bool(len(c.integer))
     if "time_limit" in wanted and h.getRunTime() > 0 and not mip:
@@ -436,6 +445,11 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                 sent = {**wanted, "time_limit": 0.0}
             job = _mip_job(p, sent, started)
             release_memory(h)
+            if release is not None:
+                digest = model_digest(job)
+                h = c = p.h = p.c = None
+                release.drop()
+                _give_back_memory()
             run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
             del job
         else:
@@ -450,6 +464,11 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if run is not None and run.error:
         return SolveOutcome("error", "exception", None, None, None, seconds, run.version,
                             message=f"{STATUSES['error'][2]}: {run.error}")
+    if run is not None and release is not None:
+        failed = _rebuild(p, release, digest, seconds, run.version)
+        if failed is not None:
+            return failed
+        h, c = p.h, p.c
     if run is not None:
         ms = (MS(run.model_status) if run.model_status is not None
               else MS.kTimeLimit if run.killed == "time_limit" else MS.kInterrupt)
@@ -504,16 +523,65 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p)
 
 
-def release_memory(h: highspy.Highs) -> None:
-    """While the child searches, the planner's HiGHS instance keeps only the model: its solver data
-    (the start heuristic's simplex factors and work arrays) is dropped, and glibc is asked to give
-    freed memory back to the system (on Linux; elsewhere nothing more)."""
-    h.clearSolver()
+def model_digest(arrays: dict) -> str:
+    """A fingerprint of a model as `model_arrays` gives it (every bound, cost and coefficient)."""
+    d = hashlib.blake2b(digest_size=16)
+    for key in ("col_lower", "col_upper", "cost", "integer", "row_lower", "row_upper"):
+        d.update(np.ascontiguousarray(arrays[key]).tobytes())
+    for part in arrays["A"]:
+        d.update(np.ascontiguousarray(part).tobytes())
+    d.update(repr(float(arrays["offset"])).encode())
+    return d.hexdigest()
+
+
+def _rebuild(p: Prepared, release, digest: str, seconds: float, version: str) -> SolveOutcome | None:
+    """After a low-memory search: the model built and prepared again into `p` (a Ctrl-C meanwhile
+    is ignored: the search is over and its plan is being kept); an error outcome if it is not the
+    model searched."""
+    t0 = time.perf_counter()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    try:
+        q = release.restore()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if isinstance(q, SolveOutcome):
+        return q
+    if model_digest(model_arrays(q.c)) != digest:
+        return SolveOutcome("error", "exception", None, None, None, seconds, version,
+                            message="the model built again after the search is not the one HiGHS searched; "
+                                    "no plan reported")
+    p.h, p.c = q.h, q.c
+    p.report["rebuilt_after_search_s"] = round(time.perf_counter() - t0, 3)
+    return None
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _give_back_memory() -> None:
+    """Collect what was let go (the Pyomo model is full of reference cycles) and hand the freed
+    memory back to the system (glibc; elsewhere nothing more)."""
+    import gc
+    gc.collect()
+    _malloc_trim()
+
+
+def _malloc_trim() -> None:
     try:
         import ctypes
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def release_memory(h: highspy.Highs) -> None:
+    """While the child searches, the planner's HiGHS instance keeps only the model: its solver data
+    (the start heuristic's simplex factors and work arrays) is dropped, and glibc is asked to give
+    freed memory back to the system (on Linux; elsewhere nothing more)."""
+    h.clearSolver()
+    _malloc_trim()
 
 
 def _mip_job(p: Prepared, options: dict, started) -> dict:

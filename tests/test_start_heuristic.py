@@ -326,7 +326,7 @@ def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     h = res.outcome.hand_over
-    assert calls == [1] and "main_model_prepared_during_start_s" not in h
+    assert calls == [1, 1] and "main_model_prepared_during_start_s" not in h  # the thread's, the foreground's
     assert res.outcome.status == "optimal" and built(res) == {}
     assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
 
@@ -416,10 +416,8 @@ def _ev_interrupted(monkeypatch, keep_plan: bool):
     from planner.solve import SolveOutcome
     real, calls = pipeline.solve_model, []
 
-    def solve_model(m, options, **kw):
+    def solve_model(m, options, **kw):  # the expected-value model's (the model itself is solved by run_prepared)
         calls.append(m.name)
-        if len(calls) > 1:  # the stochastic model itself
-            return real(m, options, **kw)
         if not keep_plan:
             return SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted")
         out = real(m, options, **kw)
@@ -439,7 +437,7 @@ def test_ctrl_c_during_the_expected_value_problem_keeps_its_plan_and_stops(solve
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     h = res.outcome.hand_over
-    assert len(calls) == 2 and h["start_ev_interrupted"] is True
+    assert len(calls) == 1 and h["start_ev_interrupted"] is True
     assert h["start_heuristic_stopped_by"] == "interrupted" and h["interrupted_by_user"] is True
     assert res.outcome.status == "best_found" and "Ctrl-C" in res.outcome.message
     assert res.costs["total_cost_musd"] == pytest.approx(0.055, abs=1e-9)
@@ -449,7 +447,7 @@ def test_ctrl_c_before_the_expected_value_problem_has_a_plan_stops_without_one(s
     calls = _ev_interrupted(monkeypatch, keep_plan=False)
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
-    assert len(calls) == 2 and res.outcome.hand_over["start_ev_interrupted"] is True
+    assert len(calls) == 1 and res.outcome.hand_over["start_ev_interrupted"] is True
     assert res.outcome.status == "interrupted" and not res.outcome.usable
 
 

@@ -39,15 +39,16 @@ def test_a_tiny_fractional_build_buys_nothing_after_rounding(tmp_path):
 
 
 def test_pipeline_refuses_a_plan_that_relied_on_a_fractional_build(tmp_path, monkeypatch):
-    real = pipeline.solve_model
+    real = pipeline.run_prepared
 
-    def fake_solver(m, options, **kw):
-        out = real(m, options, **kw)  # optimal: R1 built, cost 0.02
+    def fake_solver(p, options, *a, **kw):
+        out = real(p, options, *a, **kw)  # optimal: R1 built, cost 0.02
+        m = p.c.columns[0].model()
         m.v_build["R1", 2030].value = 1e-6  # ... as if HiGHS had returned R1 at 1e-6 with the same cost
         out.objective = 0.01 + 1e-6 * 0.01
         return out
 
-    monkeypatch.setattr(pipeline, "solve_model", fake_solver)
+    monkeypatch.setattr(pipeline, "run_prepared", fake_solver)
     res = pipeline.solve_workbook(chain(tmp_path), write=False)
     assert res.outcome.status == "error" and "fractional build" in res.outcome.message
     assert res.solution is None

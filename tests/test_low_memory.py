@@ -1,0 +1,86 @@
+"""`--low-memory` (`[solver] low_memory`): while HiGHS searches in its own process the planner lets
+go of its Pyomo model, compiled arrays and HiGHS copy, and builds them again after the search; the
+model built again must be exactly the one searched."""
+
+from __future__ import annotations
+
+import gc
+
+import pyomo.environ as pyo
+import pytest
+from click.testing import CliRunner
+
+from planner import solve
+from planner.cli import cli
+from planner.writer import read_portfolio
+from test_cli_and_output import chain_case
+from test_families import built, with_refinery_chain
+from wb import tiny
+
+LOW = {"low_memory": True}
+
+
+def models_alive() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, pyo.ConcreteModel))
+
+
+@pytest.mark.parametrize("low", [False, True])
+def test_the_model_is_let_go_during_the_search_and_the_plan_is_the_same(solve_tiny, monkeypatch, low):
+    # R1 (capex 0.01 MUSD + 100 t x 100 USD/t) costs 0.02 MUSD against 0.05 via the market: built,
+    # with or without low memory. While the child searches, no Pyomo model is alive in the planner
+    # with low memory (one is without); after the search the model is built again and checked.
+    real, alive = solve.solve_in_child, []
+
+    def counting(*a, **k):
+        alive.append(models_alive())
+        return real(*a, **k)
+
+    monkeypatch.setattr(solve, "solve_in_child", counting)
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW if low else None)
+    o = res.outcome
+    assert alive == ([0] if low else [1])
+    assert o.status == "optimal" and built(res) == {"R1": 2030}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9) and res.max_violation <= 1e-6
+    assert ("rebuilt_after_search_s" in o.hand_over) == low
+    assert o.hand_over.get("rounded_resolve_status") == "optimal"  # the re-solve ran in the rebuilt HiGHS copy
+
+
+def test_a_model_built_differently_after_the_search_is_an_error(solve_tiny, monkeypatch):
+    # A stand-in build gives the model a different bound the second time (as a build that is not
+    # deterministic would): the plan HiGHS found cannot be read into it, and the run says so.
+    import planner.pipeline as pipeline
+    real, calls = pipeline.build_model, []
+
+    def second_differs(data, definition):
+        m = real(data, definition)
+        calls.append(1)
+        if len(calls) == 2:
+            next(iter(m.v_unmet.values())).setub(1.0)
+        return m
+
+    monkeypatch.setattr(pipeline, "build_model", second_differs)
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW)
+    assert len(calls) == 2 and res.outcome.status == "error" and res.solution is None
+    assert res.outcome.message == ("the model built again after the search is not the one HiGHS searched; "
+                                   "no plan reported")
+
+
+def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
+    from planner.definition import load_definition
+    from planner.errors import DefinitionError
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--low-memory"])
+    assert res.exit_code == 0, res.output
+    assert "total cost (PV): 0.0200 MUSD" in res.output
+    run_info = read_portfolio(out)["run_info"]
+    info = dict(zip(run_info["key"], run_info["value"]))
+    assert "low_memory=True" in info["options"] and float(info["hand_over_rebuilt_after_search_s"]) > 0
+    p = tmp_path / "lean.toml"
+    p.write_text("[solver]\nlow_memory = true\n")
+    assert load_definition(str(p)).solver.low_memory is True
+    p.write_text('[solver]\nlow_memory = "yes"\n')
+    with pytest.raises(DefinitionError, match=r"lean.toml: \[solver\] low_memory must be true or false, got 'yes'"):
+        load_definition(str(p))
