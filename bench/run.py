@@ -4,7 +4,7 @@ bench/results.md. Each run also writes the model's MPS (`plan solve --write-mps`
 HiGHS on that file with the same options in a separate process, so the overhead is measured side
 by side with HiGHS alone.
 
-    python bench/run.py [--only default,small] [--time-limit S] [--large] [--no-alone]
+    python bench/run.py [--only default,small] [--time-limit S] [--large] [--no-alone] [--low-memory]
 
 Each instance runs in its own process so that peak memory (ru_maxrss) is its own. Not a test:
 nothing here asserts a time."""
@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ t0 = time.perf_counter()
 from planner.pipeline import solve_workbook
 imp = time.perf_counter() - t0
 r = solve_workbook(sys.argv[1], output=sys.argv[2], force=True, time_limit=float(sys.argv[3]), write_mps=sys.argv[4],
-                   solver_overrides={"start_heuristic": sys.argv[5] or None})
+                   solver_overrides={"start_heuristic": sys.argv[5] or None, "low_memory": sys.argv[6] == "1" or None})
 h = r.outcome.hand_over
 print(json.dumps({"status": r.outcome.status, "gap": r.outcome.mip_gap, "objective": r.outcome.objective,
                   "rows": h.get("highs_rows"), "cols": h.get("highs_cols"), "nonzeros": h.get("highs_nonzeros"),
@@ -73,7 +74,50 @@ print(json.dumps({"alone_read_s": read, "alone_solve_s": time.perf_counter() - t
 """
 
 
-def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start: str = "") -> dict:
+SAMPLE_EVERY_S = 0.5
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _family(pid: int) -> list[int]:
+    """pid and all its descendants (Linux's /proc/PID/task/TID/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def run_sampled(cmd: list[str], tmp: Path) -> tuple[int, str, str, float | None]:
+    """Run `cmd`; (exit code, stdout, stderr, the largest sum of the resident memory of it and its
+    descendants, sampled every SAMPLE_EVERY_S, in MB; None where /proc is not there)."""
+    out, err = tmp / "child.out", tmp / "child.err"
+    with open(out, "w") as fo, open(err, "w") as fe:
+        proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, sum(_rss_kb(p) for p in _family(proc.pid)))
+            time.sleep(SAMPLE_EVERY_S)
+    sampled = peak / 1024 if Path("/proc/self/status").exists() else None
+    return proc.returncode, out.read_text(), err.read_text(), sampled
+
+
+def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start: str = "",
+        low_memory: bool = False) -> dict:
     if args is None:
         src = ROOT / "inputs" / "alliance_2026.xlsx"
     else:
@@ -81,12 +125,13 @@ def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start
         subprocess.run([sys.executable, "-m", "planner", "generate", str(src), "--force"]
                        + [f"--{k.replace('_', '-')}={v}" for k, v in args.items()], check=True, capture_output=True)
     mps = tmp / f"{name}.mps"
-    p = subprocess.run([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"), str(time_limit),
-                        str(mps), start], capture_output=True, text=True)
-    if p.returncode not in (0, 3):
-        return {"name": name, "error": (p.stderr or p.stdout)[-400:]}
-    d = json.loads(p.stdout.strip().splitlines()[-1])
+    code, stdout, stderr, sampled = run_sampled([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"),
+                                                 str(time_limit), str(mps), start, "1" if low_memory else ""], tmp)
+    if code not in (0, 3):
+        return {"name": name, "error": (stderr or stdout)[-400:]}
+    d = json.loads(stdout.strip().splitlines()[-1])
     d["name"] = name
+    d["sampled_peak_mb"] = sampled
     d["supply_arcs"] = (args or {}).get("supply_arcs", "all")
     q = (subprocess.run([sys.executable, "-c", ALONE, str(mps), str(time_limit)], capture_output=True, text=True)
          if alone else None)
@@ -142,20 +187,22 @@ def main() -> int:
     ap.add_argument("--no-alone", action="store_true", help="skip plain HiGHS on the MPS (saves a solve)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     ap.add_argument("--start-heuristic", default="", help="none, greedy or expected_value (default: the definition's)")
+    ap.add_argument("--low-memory", action="store_true", help="solve with plan solve --low-memory")
     a = ap.parse_args()
     names = a.only.split(",") + (["large"] if a.large else [])
     cols = ["name", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "build_s",
-            "compile_s", "hand_over_s", "start_ev_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "mip_proc_mb", "status", "objective", "start_objective",
+            "compile_s", "hand_over_s", "start_ev_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "mip_proc_mb", "sampled_peak_mb", "status", "objective", "start_objective",
             "gap", "enforced_s", "overhead_ratio", "alone_solve_s", "alone_status", "alone_gap", "alone_peak_mb", "vs_highs_alone"]
     results = run_all(names, lambda n, d: run(n, LADDER[n], a.time_limit, d, alone=not a.no_alone,
-                                                  start=a.start_heuristic))
+                                                  start=a.start_heuristic, low_memory=a.low_memory))
     write_results(a.out, "Benchmark results",
                   f"Time limit {a.time_limit:g} s. `compile_s`: Pyomo model to standard-form arrays; `hand_over_s`: "
                   "arrays into HiGHS; `start_ev_s`: the expected-value start (its one-scenario MIP); `highs_s`: HiGHS's MIP solve "
                   "(with the start plan's LP); `start_objective`: the start plan's cost; `overhead_ratio` = "
                   "(wall - solve) / solve, solve = start_ev_s + highs_s; `peak_mb`: the planner's peak plus the "
                   "largest peak of its MIP processes (they run together: an upper bound of the two at once), "
-                  "`mip_proc_mb` that MIP process's alone; `enforced_s`: how far past its time limit the planner "
+                  "`mip_proc_mb` that MIP process's alone; `sampled_peak_mb`: the largest sum of the resident memory of the "
+                  "planner and its processes, sampled every 0.5 s (what they held together at one moment); `enforced_s`: how far past its time limit the planner "
                   "stopped a MIP search HiGHS did not end itself (blank: HiGHS stopped); "
                   "`alone_solve_s`: plain HiGHS on the MPS the planner handed over (same gap, seed and limit, "
                   "separate process), its gap at the stop and its peak memory; `vs_highs_alone` = wall / alone_solve_s.",
