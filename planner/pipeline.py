@@ -168,9 +168,10 @@ class MainModel:
         return m, time.perf_counter() - t0
 
     def model(self):
-        """The Pyomo model, built now if `work` has not built it."""
+        """The Pyomo model, built now if `work` has not built it (`build_s`: the first build's time)."""
         if self.m is None:
-            self.m, self.build_s = self._build()
+            self.m, seconds = self._build()
+            self.build_s = self.build_s or seconds
         return self.m
 
     def prepare(self) -> Prepared | SolveOutcome:
