@@ -84,3 +84,16 @@ def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
     p.write_text('[solver]\nlow_memory = "yes"\n')
     with pytest.raises(DefinitionError, match=r"lean.toml: \[solver\] low_memory must be true or false, got 'yes'"):
         load_definition(str(p))
+
+
+def test_low_memory_after_a_start_heuristic(solve_tiny):
+    # The greedy start runs its LPs in the planner's HiGHS copy before the copy is let go: nothing
+    # built (0.05 MUSD), then R1 (0.02); the search starts from that plan and ends on it, read into
+    # the model built again.
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings,
+                     solver_overrides={**LOW, "start_heuristic": "greedy"})
+    h = res.outcome.hand_over
+    assert h["start_heuristic_objective"] == pytest.approx(0.02, abs=1e-9) and "rebuilt_after_search_s" in h
+    assert res.outcome.status == "optimal" and built(res) == {"R1": 2030}
+    assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9)
