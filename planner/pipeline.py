@@ -98,6 +98,7 @@ def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: 
     timings["resolve_fixed_s"] = time.perf_counter() - t0
     outcome.hand_over["rounded_resolve_status"] = fixed.status
     outcome.hand_over["rounded_resolve_objective"] = fixed.objective
+    outcome.hand_over["rounded_resolve_from_start_basis"] = bool(fixed.hand_over.get("from_start_basis"))
     if fixed.status != "optimal":
         outcome.status = "error"
         outcome.message = (f"with the build decisions rounded to whole builds the flow problem is {fixed.status} "

@@ -273,7 +273,8 @@ def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions,
 def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: SolveOutcome) -> SolveOutcome:
     """The rounded re-solve in the HiGHS instance of the MIP: build columns fixed at their rounded
     values, integrality dropped (an LP), the burden deviation added to the objective with weight 1
-    (the split of payments closest to the targets; the cost part is unchanged by it)."""
+    (the split of payments closest to the targets; the cost part is unchanged by it); from the start
+    heuristic's LP basis when there was one (`Prepared.basis`; large: 4.4 s against 8.7 s)."""
     h, c = previous.session.h, previous.session.c
     pos = c.column_of
     build = [(pos[id(v)], 1.0 if (v.value or 0.0) > 0.5 else 0.0) for v in m.v_build.values() if id(v) in pos]
@@ -291,6 +292,9 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     h.setOptionValue("time_limit", INF)  # HiGHS's clock runs on from the MIP; the LP must finish
     if options.threads:
         h.resetGlobalScheduler(True)  # a thread count other than the process's first must reset it
+    basis = previous.session.basis
+    if basis is not None:  # the start's LP: the same rows, and the same builds when the MIP kept its plan
+        h.setBasis(basis)
     start = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - start
@@ -307,7 +311,8 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
         # numpy instead of evaluating the Pyomo expression (medium: 0.01 s against ~1.5 s)
         objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
-                        previous.solver_version, {"reused_highs_instance": True}, STATUSES[status][2])
+                        previous.solver_version, {"reused_highs_instance": True, "from_start_basis": basis is not None},
+                        STATUSES[status][2])
 
 
 @dataclass
@@ -320,6 +325,9 @@ class Prepared:
     wanted: dict
     report: dict
     tee: bool = False  # HiGHS's log shown (the child's on stderr)
+    # the basis of the last LP solved in `h` before a MIP's search (the start heuristic's), kept when
+    # `h` drops its solver data (`release_memory`): the rounded re-solve starts from it
+    basis: highspy.HighsBasis | None = None
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -444,6 +452,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                 # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
                 sent = {**wanted, "time_limit": 0.0}
             job = _mip_job(p, sent, started)
+            if started is not None:
+                p.basis = _valid_basis(h)
             release_memory(h)
             if release is not None:
                 digest = model_digest(job)
@@ -574,6 +584,11 @@ def _malloc_trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _valid_basis(h: highspy.Highs) -> highspy.HighsBasis | None:
+    b = h.getBasis()
+    return b if b.valid else None
 
 
 def release_memory(h: highspy.Highs) -> None:

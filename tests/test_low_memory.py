@@ -95,5 +95,6 @@ def test_low_memory_after_a_start_heuristic(solve_tiny):
                      solver_overrides={**LOW, "start_heuristic": "greedy"})
     h = res.outcome.hand_over
     assert h["start_heuristic_objective"] == pytest.approx(0.02, abs=1e-9) and "rebuilt_after_search_s" in h
+    assert h["rounded_resolve_from_start_basis"] is True  # the start's basis, kept across the rebuild
     assert res.outcome.status == "optimal" and built(res) == {"R1": 2030}
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9)

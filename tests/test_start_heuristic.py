@@ -303,9 +303,12 @@ def test_expected_value_start_is_handed_over_and_the_mip_improves_on_it(solve_ti
     assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
     # the model itself was built, compiled and handed to HiGHS while the start's search ran
     assert h["main_model_prepared_during_start_s"] > 0
-    # the same optimum without the start
+    # the rounded re-solve started from the start's LP basis (R1 open there, closed in the plan)
+    assert h["rounded_resolve_from_start_basis"] is True
+    # the same optimum without the start (and no basis to start the re-solve from)
     plain = solve_tiny(boom_or_calm(tiny()[0]), settings)
     assert plain.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9) and "start_ev_status" not in plain.outcome.hand_over
+    assert plain.outcome.hand_over["rounded_resolve_from_start_basis"] is False
 
 
 def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch):
