@@ -292,9 +292,8 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     h.setOptionValue("time_limit", INF)  # HiGHS's clock runs on from the MIP; the LP must finish
     if options.threads:
         h.resetGlobalScheduler(True)  # a thread count other than the process's first must reset it
-    basis = previous.session.basis
-    if basis is not None:  # the start's LP: the same rows, and the same builds when the MIP kept its plan
-        h.setBasis(basis)
+    basis = previous.session.basis  # the start's LP: the same rows, the same builds if the MIP kept its plan
+    from_basis = basis is not None and h.setBasis(basis) == highspy.HighsStatus.kOk
     start = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - start
@@ -311,7 +310,7 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
         # numpy instead of evaluating the Pyomo expression (medium: 0.01 s against ~1.5 s)
         objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
-                        previous.solver_version, {"reused_highs_instance": True, "from_start_basis": basis is not None},
+                        previous.solver_version, {"reused_highs_instance": True, "from_start_basis": from_basis},
                         STATUSES[status][2])
 
 
