@@ -152,15 +152,11 @@ class MainModel:
         self.during_start_s: float | None = None  # how long `work` took, if it did the work
 
     def work(self) -> None:
-        """Build and prepare (for `solve_in_child`'s `during`). A failure leaves nothing behind: the
-        foreground does it again, where the failure is reported as any other."""
+        """`prepare`, for `solve_in_child`'s `during` (which keeps what this raises instead of
+        printing it). A step that fails leaves nothing of itself behind: the foreground does it
+        again, where the failure is reported as any other."""
         t0 = time.perf_counter()
-        try:
-            m, build_s = self._build()
-            p = prepare(m, self.definition.solver, write_mps=self.write_mps)
-        except Exception:
-            return
-        self.m, self.build_s, self.prepared = m, build_s, p
+        self.prepare()
         self.during_start_s = time.perf_counter() - t0
 
     def _build(self):
@@ -255,7 +251,6 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
         set_time_limit(p, options)
         outcome = run_prepared(p, options, progress, start_plans, stopped=bool(started.get("start_ev_interrupted")),
                                release=main if solver.low_memory else None)
-    del p
     outcome.hand_over.update(started)
     return outcome
 

@@ -313,8 +313,8 @@ def test_expected_value_start_is_handed_over_and_the_mip_improves_on_it(solve_ti
 
 def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch):
     # The model's compile fails in the thread that works while the start searches (here: once, by a
-    # stand-in): nothing is kept from it, the foreground builds and compiles the model again, and the
-    # run ends as in the test above (0.05 MUSD, nothing built).
+    # stand-in): no compiled model is kept from it (the built one is), the foreground compiles it
+    # again, and the run ends as in the test above (0.05 MUSD, nothing built).
     import planner.pipeline as pipeline
     from test_families import built
     real, calls = pipeline.prepare, []
