@@ -60,23 +60,26 @@ def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -
     return data.demand_tpy[(member, mineral, t)] * data.multiplier[s]
 
 
-def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
-    """The most a flow can usefully carry, as variable bounds (not rows): a delivery never more than
-    the member's demand D_{a,m,t} mu_s (0 without a demand row) nor its supplier's available capacity;
-    a supply arc never more than the mine's available capacity nor what the refinery can refine;
-    0 when the origin (or a supply arc's refinery) cannot be online in t.
-    Over-delivery only costs, so no optimal plan is cut off; the bounds let HiGHS derive the
-    variable-upper-bound cuts of facility location (on the OR-Library capacitated warehouse
-    instances they turned a plan 4x the optimum into the optimum)."""
-    arcs, P, S = data.arcs, list(data.PERIODS), list(data.SCENARIOS)
+def site_availability(data: PlanData) -> np.ndarray:
+    """alpha_{s,f,t} as an array [site, period, scenario] (SITES, PERIODS, SCENARIOS order; 1 where
+    the availability sheet says nothing)."""
+    P, S = list(data.PERIODS), list(data.SCENARIOS)
     pos = {f: i for i, f in enumerate(data.SITES)}
-    # available capacity (site, period, scenario), 0 where the site cannot run in the period
-    runs = np.array([[(f, t) in data.running for t in P] for f in data.SITES], dtype=float).reshape(len(pos), len(P))
     avail = np.ones((len(pos), len(P), len(S)))
     pi, si = {t: i for i, t in enumerate(P)}, {s: i for i, s in enumerate(S)}
     for (s, f, t), x in data.availability.items():
         if f in pos and t in pi and s in si:
             avail[pos[f], pi[t], si[s]] = x
+    return avail
+
+
+def flow_bound_array(data: PlanData) -> np.ndarray:
+    """The flows' upper bounds (see flow_upper_bounds) as an array [arc, period, scenario]."""
+    arcs, P, S = data.arcs, list(data.PERIODS), list(data.SCENARIOS)
+    pos = {f: i for i, f in enumerate(data.SITES)}
+    # available capacity (site, period, scenario), 0 where the site cannot run in the period
+    runs = np.array([[(f, t) in data.running for t in P] for f in data.SITES], dtype=float).reshape(len(pos), len(P))
+    avail = site_availability(data)
     cap = data.sites["capacity_tpy"].astype(float).to_numpy()
     yld = data.sites["yield"].astype(float).to_numpy()
     usable = avail * (cap * runs.T).T[:, :, None]
@@ -92,8 +95,20 @@ def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
                          for dd, mi in zip(arcs["destination"][~supply], arcs["mineral"][~supply])]).reshape(-1, len(P))
         mult = np.array([data.multiplier[s] for s in S])
         ub[~supply] = np.minimum(ub[~supply], need[:, :, None] * mult[None, None, :])
-    keys = ((a, t, s) for a in arcs.index for t in P for s in S)
-    return dict(zip(keys, ub.reshape(-1).tolist()))
+    return ub
+
+
+def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
+    """The most a flow can usefully carry, as variable bounds (not rows): a delivery never more than
+    the member's demand D_{a,m,t} mu_s (0 without a demand row) nor its supplier's available capacity;
+    a supply arc never more than the mine's available capacity nor what the refinery can refine;
+    0 when the origin (or a supply arc's refinery) cannot be online in t.
+    Over-delivery only costs, so no optimal plan is cut off; the bounds let HiGHS derive the
+    variable-upper-bound cuts of facility location (on the OR-Library capacitated warehouse
+    instances they turned a plan 4x the optimum into the optimum)."""
+    P, S = list(data.PERIODS), list(data.SCENARIOS)
+    keys = ((a, t, s) for a in data.arcs.index for t in P for s in S)
+    return dict(zip(keys, flow_bound_array(data).reshape(-1).tolist()))
 
 
 def output_upper_bounds(data: PlanData, ub: dict[tuple[int, int, str], float]) -> dict[tuple[str, int, str], float]:

@@ -19,8 +19,10 @@ from .model import build_model
 from .previous import previous_builds
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
-from .solve import (Prepared, SolveOutcome, prepare, relative_gap, resolve_with_fixed_builds, run_prepared,
-                    set_time_limit, solve_model)
+from .arrays import build_arrays, match
+from .solve import (Compiled, Prepared, SolveOutcome, compile_model, compiled_from_arrays, prepare, prepare_compiled,
+                    relative_gap, resolve_with_fixed_builds, run_prepared, set_time_limit, solve_model)
+from .standard_form import NotSupported
 from .errors import OutputExistsError
 from .mapping import render_map
 from .writer import atomic_save, check_target, json_path, write_json, write_tables
@@ -139,17 +141,26 @@ def chosen_start(data: PlanData, options: SolverOptions) -> str:
 
 
 class MainModel:
-    """The model a run solves: built (`build_model`), compiled and handed to HiGHS (`solve.prepare`)
-    either in the foreground when first needed, or by `work` in a thread while the expected-value
-    start's search runs in its own process (the planner would otherwise only wait): on large, the
-    build and compile (25-35 s) then no longer come before the main search."""
+    """The model a run solves. Where `arrays.build_arrays` writes every family of the model, it is
+    built as arrays and handed to HiGHS at once (large: ~2.5 s against 25-35 s for Pyomo's build and
+    compile); the Pyomo model is then built while HiGHS searches (`attach_during`) or after, and must
+    be the same model (`arrays.match`) before any plan is read from it. Otherwise the Pyomo model is
+    built, compiled and handed over (`solve.prepare`). Either happens in the foreground when first
+    needed, or by `work` in a thread while the expected-value start's search runs in its own process
+    (the planner would otherwise only wait)."""
 
-    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None):
+    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None,
+                 use_arrays: bool = True):
         self.data, self.definition, self.write_mps = data, definition, write_mps
         self.m = None
         self.prepared: Prepared | SolveOutcome | None = None
         self.build_s = 0.0
         self.during_start_s: float | None = None  # how long `work` took, if it did the work
+        self.use_arrays = use_arrays
+        self.am = None  # the model as arrays (planner/arrays.py), if built
+        self.not_as_arrays = ""  # why not, if not
+        self.report: dict = {}  # for run_info: how the model was built and matched
+        self._attached: tuple | None = None  # (compiled as arrays, the same matched with the Pyomo model)
 
     def work(self) -> None:
         """`prepare`, for `solve_in_child`'s `during` (which keeps what this raises instead of
@@ -164,23 +175,73 @@ class MainModel:
         m = build_model(self.data, self.definition)
         return m, time.perf_counter() - t0
 
+    def arrays(self):
+        """The model as arrays, built now if not yet (None where `build_arrays` does not write every
+        family of this model: `not_as_arrays` says why)."""
+        if self.am is None and self.use_arrays and not self.not_as_arrays:
+            t0 = time.perf_counter()
+            try:
+                self.am = build_arrays(self.data, self.definition)
+            except NotSupported as exc:
+                self.not_as_arrays = str(exc) or "not supported"
+                self.report["model_not_built_as_arrays"] = self.not_as_arrays
+                return None
+            seconds = time.perf_counter() - t0
+            self.build_s = self.build_s or seconds
+            self.report["model_built_as_arrays_s"] = self.report.get("model_built_as_arrays_s", round(seconds, 3))
+        return self.am
+
+    def build(self) -> None:
+        """The first build: as arrays where it can be, else the Pyomo model."""
+        if self.arrays() is None:
+            self.model()
+
     def model(self):
-        """The Pyomo model, built now if `work` has not built it (`build_s`: the first build's time)."""
+        """The Pyomo model, built now if not yet (`build_s`: the first build's time)."""
         if self.m is None:
             self.m, seconds = self._build()
             self.build_s = self.build_s or seconds
         return self.m
 
     def prepare(self) -> Prepared | SolveOutcome:
-        """The model compiled and handed to HiGHS (with the definition's options), now if `work` has
-        not done it."""
+        """The model handed to HiGHS (with the definition's options), now if `work` has not done it."""
         if self.prepared is None:
-            self.prepared = prepare(self.model(), self.definition.solver, write_mps=self.write_mps)
+            am = self.arrays()
+            if am is None:
+                self.prepared = prepare(self.model(), self.definition.solver, write_mps=self.write_mps)
+            else:
+                self.prepared = prepare_compiled(compiled_from_arrays(am), self.definition.solver,
+                                                 write_mps=self.write_mps)
+                if isinstance(self.prepared, Prepared):
+                    self.prepared.attach = self.attach
         return self.prepared
+
+    def attach(self, c: Compiled) -> Compiled:
+        """`c` (built as arrays) with the Pyomo model's columns and rows: the Pyomo model built and
+        compiled, and checked to be the same model (`arrays.match` raises ModelMismatch if not)."""
+        if c.arrays is None:
+            return c
+        if self._attached is not None and self._attached[0] is c:
+            return self._attached[1]
+        t0 = time.perf_counter()
+        m = self.model()
+        pc = compile_model(m)
+        columns, rows = match(c.arrays, m, pc)
+        out = dataclasses.replace(c, columns=columns, rows=rows, arrays=None)
+        self._attached = (c, out)
+        self.report["pyomo_model_matched_s"] = round(time.perf_counter() - t0, 3)
+        return out
+
+    def attach_during(self) -> None:
+        """`attach` for the prepared model, for `solve_in_child`'s `during` (the main search)."""
+        if isinstance(self.prepared, Prepared) and self.prepared.c.arrays is not None:
+            t0 = time.perf_counter()
+            self.attach(self.prepared.c)
+            self.report["pyomo_model_matched_during_search_s"] = round(time.perf_counter() - t0, 3)
 
     # the low-memory search (`solve.run_prepared`'s `release`)
     def drop(self) -> None:
-        self.m = self.prepared = None
+        self.m = self.prepared = self.am = self._attached = None
 
     def restore(self) -> Prepared | SolveOutcome:
         self.write_mps = None  # written once, before the search
@@ -249,9 +310,13 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
         outcome = p
     else:
         set_time_limit(p, options)
+        # built as arrays: the Pyomo model is built and matched while HiGHS searches (with low
+        # memory, after the search: it is what the planner lets go of meanwhile)
+        during = main.attach_during if p.c.arrays is not None and not solver.low_memory else None
         outcome = run_prepared(p, options, progress, start_plans, stopped=bool(started.get("start_ev_interrupted")),
-                               release=main if solver.low_memory else None)
+                               during=during, release=main if solver.low_memory else None)
     outcome.hand_over.update(started)
+    outcome.hand_over.update(main.report)
     return outcome
 
 
@@ -279,7 +344,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings["read_validate_s"] = time.perf_counter() - t0
     main = MainModel(data, definition, write_mps)
     if chosen_start(data, solver) != "expected_value" or start_plan is not None:
-        main.model()  # built now (with the expected-value start, while the start searches)
+        main.build()  # built now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
     outcome = solve_with_start(main, data, definition, progress, start_plan)
     m = main.model()

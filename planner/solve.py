@@ -106,6 +106,16 @@ class Compiled:
     row_upper: np.ndarray
     A: Csr  # rows of the matrix (indptr, indices, data)
     nonfinite: list[str] = field(default_factory=list)
+    # built as arrays (planner/arrays.py): its ArrayModel, until matched with the Pyomo model
+    # (`columns` and `rows` are then the keys (name, index), not Pyomo objects)
+    arrays: object = None
+
+    def key(self, j: int) -> tuple[str, object]:
+        """Column j's (variable name, index)."""
+        if self.arrays is not None:
+            return self.columns[j]
+        v = self.columns[j]
+        return v.parent_component().local_name, v.index()
 
     @cached_property
     def column_of(self) -> dict[int, int]:
@@ -157,6 +167,13 @@ def compile_model(m: pyo.ConcreteModel) -> Compiled:
     bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
     integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
     return Compiled(cols, f.rows, lo, hi, integer, f.cost, f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
+
+
+def compiled_from_arrays(am) -> Compiled:
+    """A model built as arrays (`arrays.build_arrays`) as a Compiled: its columns and rows are keys
+    until `arrays.match` pairs them with the Pyomo model's."""
+    return Compiled(am.col_keys, am.row_keys, am.col_lower, am.col_upper, am.integer, am.cost, am.offset,
+                    am.row_lower, am.row_upper, am.A, [], arrays=am)
 
 
 def compile_with_pyomo(m: pyo.ConcreteModel) -> StandardForm:
@@ -327,6 +344,9 @@ class Prepared:
     # the basis of the last LP solved in `h` before a MIP's search (the start heuristic's), kept when
     # `h` drops its solver data (`release_memory`): the rounded re-solve starts from it
     basis: highspy.HighsBasis | None = None
+    # for a model built as arrays: c -> the same model with the Pyomo model's columns and rows
+    # (`arrays.match`), called once its search or solve is over; raises if they differ
+    attach: Callable | None = None
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -355,7 +375,13 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     options.check()
     t0 = time.perf_counter()
     c = compile_model(m)
-    compile_s = time.perf_counter() - t0
+    return prepare_compiled(c, options, tee, write_mps, {"compile_s": round(time.perf_counter() - t0, 3)})
+
+
+def prepare_compiled(c: Compiled, options: SolverOptions, tee: bool = False, write_mps: str | Path | None = None,
+                     report: dict | None = None) -> Prepared | SolveOutcome:
+    """`prepare` for a compiled model (or one built as arrays)."""
+    options.check()
     if c.nonfinite:
         return SolveOutcome("error", "not_solved", None, None, None, 0.0, "",
                             message=f"non-finite coefficient or bound in {', '.join(c.nonfinite[:5])}; "
@@ -377,7 +403,7 @@ def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
     hand_over_s = time.perf_counter() - t0
     if write_mps is not None:
         h.writeModel(str(write_mps))
-    return Prepared(h, c, wanted, {"compile_s": round(compile_s, 3), "hand_over_s": round(hand_over_s, 3)}, tee)
+    return Prepared(h, c, wanted, {**(report or {}), "hand_over_s": round(hand_over_s, 3)}, tee)
 
 
 def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float,
@@ -392,10 +418,11 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
     from .heuristic import StartResult, greedy_start, plan_start
     c = p.c
     report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
-    if any(c.columns[j].parent_component().local_name != "v_build" for j in c.integer):
+    keys = [c.key(j) for j in c.integer]
+    if any(name != "v_build" for name, _ in keys):
         # the heuristics open and close build options; another integer variable they cannot set
         return StartResult(None, 0, 0, 0.0, "other_integer_variables")
-    keys = [c.columns[j].index() for j in c.integer]
+    keys = [k for _, k in keys]
     if start_plans is not None:
         res = plan_start(p.h, c, [np.array([k in plan for k in keys], dtype=bool) for plan in start_plans], report)
         return dataclasses.replace(res, stopped_by="interrupted") if stopped else res
@@ -478,6 +505,14 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         if failed is not None:
             return failed
         h, c = p.h, p.c
+    if p.attach is not None and c.arrays is not None:
+        try:
+            p.c = c = _without_interrupt(lambda: p.attach(c))
+        except Exception as exc:  # noqa: BLE001 -- a bug, reported as such: no plan from a model not checked
+            return SolveOutcome("error", "exception", None, None, None, seconds,
+                                run.version if run is not None else "",
+                                message=f"the model HiGHS was given (built as arrays) is not the model's "
+                                        f"definition: {exc}; no plan reported")
     if run is not None:
         ms = (MS(run.model_status) if run.model_status is not None
               else MS.kTimeLimit if run.killed == "time_limit" else MS.kInterrupt)
@@ -548,12 +583,7 @@ def _rebuild(p: Prepared, release, digest: str, seconds: float, version: str) ->
     is ignored: the search is over and its plan is being kept); an error outcome if it is not the
     model searched."""
     t0 = time.perf_counter()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
-    try:
-        q = release.restore()
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    q = _without_interrupt(release.restore)
     if isinstance(q, SolveOutcome):
         return q
     if model_digest(model_arrays(q.c)) != digest:
@@ -563,6 +593,17 @@ def _rebuild(p: Prepared, release, digest: str, seconds: float, version: str) ->
     p.h, p.c = q.h, q.c
     p.report["rebuilt_after_search_s"] = round(time.perf_counter() - t0, 3)
     return None
+
+
+def _without_interrupt(work: Callable):
+    """work(), with Ctrl-C ignored meanwhile (in the main thread): for what must finish once a
+    search is over and its plan is being kept."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    try:
+        return work()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _main_thread() -> bool:

@@ -25,22 +25,40 @@ def models_alive() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, pyo.ConcreteModel))
 
 
+def pyomo_first(monkeypatch):
+    """Runs build the Pyomo model first (as for a family not written as arrays)."""
+    import planner.pipeline as pipeline
+    from planner.standard_form import NotSupported
+
+    def refuse(data, definition):
+        raise NotSupported("test: the Pyomo model first")
+
+    monkeypatch.setattr(pipeline, "build_arrays", refuse)
+
+
+@pytest.mark.parametrize("arrays", [False, True])
 @pytest.mark.parametrize("low", [False, True])
-def test_the_model_is_let_go_during_the_search_and_the_plan_is_the_same(solve_tiny, monkeypatch, low):
+def test_the_model_is_let_go_during_the_search_and_the_plan_is_the_same(solve_tiny, monkeypatch, low, arrays):
     # R1 (capex 0.01 MUSD + 100 t x 100 USD/t) costs 0.02 MUSD against 0.05 via the market: built,
     # with or without low memory. While the child searches, no Pyomo model is alive in the planner
-    # with low memory (one is without); after the search the model is built again and checked.
+    # with low memory (one is without: built before the search, or built as arrays and the Pyomo
+    # model built beside the search); after the search the model is built again and checked.
     real, alive = solve.solve_in_child, []
+    if not arrays:
+        pyomo_first(monkeypatch)
 
     def counting(*a, **k):
-        alive.append(models_alive())
-        return real(*a, **k)
+        before = models_alive()
+        run = real(*a, **k)
+        alive.append((before, models_alive()))  # when the child starts; when the search (and `during`) ends
+        return run
 
     monkeypatch.setattr(solve, "solve_in_child", counting)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW if low else None)
     o = res.outcome
-    assert alive == ([0] if low else [1])
+    assert alive == ([(0, 0)] if low else [(0, 1)] if arrays else [(1, 1)])
+    assert ("model_built_as_arrays_s" in o.hand_over) == arrays
     assert o.status == "optimal" and built(res) == {"R1": 2030}
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9) and res.max_violation <= 1e-6
     assert ("rebuilt_after_search_s" in o.hand_over) == low
@@ -51,6 +69,7 @@ def test_a_model_built_differently_after_the_search_is_an_error(solve_tiny, monk
     # A stand-in build gives the model a different bound the second time (as a build that is not
     # deterministic would): the plan HiGHS found cannot be read into it, and the run says so.
     import planner.pipeline as pipeline
+    pyomo_first(monkeypatch)
     real, calls = pipeline.build_model, []
 
     def second_differs(data, definition):
@@ -84,6 +103,27 @@ def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
     p.write_text('[solver]\nlow_memory = "yes"\n')
     with pytest.raises(DefinitionError, match=r"lean.toml: \[solver\] low_memory must be true or false, got 'yes'"):
         load_definition(str(p))
+
+
+def test_arrays_built_differently_after_the_search_are_an_error(solve_tiny, monkeypatch):
+    # Built as arrays, the low-memory rebuild writes the arrays again: a second build that differs
+    # (a bound) is not the model searched.
+    import planner.pipeline as pipeline
+    from planner.arrays import build_arrays
+    calls = []
+
+    def second_differs(data, definition):
+        am = build_arrays(data, definition)
+        calls.append(1)
+        if len(calls) == 2:
+            am.col_upper[-1] = 1.0
+        return am
+
+    monkeypatch.setattr(pipeline, "build_arrays", second_differs)
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW)
+    assert len(calls) == 2 and res.outcome.status == "error" and res.solution is None
+    assert "not the one HiGHS searched" in res.outcome.message
 
 
 def test_low_memory_after_a_start_heuristic(solve_tiny):

@@ -311,13 +311,18 @@ def test_expected_value_start_is_handed_over_and_the_mip_improves_on_it(solve_ti
     assert plain.outcome.hand_over["rounded_resolve_from_start_basis"] is False
 
 
-def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch):
-    # The model's compile fails in the thread that works while the start searches (here: once, by a
-    # stand-in): no compiled model is kept from it (the built one is), the foreground compiles it
-    # again, and the run ends as in the test above (0.05 MUSD, nothing built).
+@pytest.mark.parametrize("step", ["prepare", "prepare_compiled"])
+def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch, step):
+    # The model's hand-over fails in the thread that works while the start searches (here: once, by
+    # a stand-in; `prepare` compiles the Pyomo model built first, `prepare_compiled` takes the model
+    # built as arrays): nothing handed over is kept from it (the built model is), the foreground
+    # does it again, and the run ends as in the test above (0.05 MUSD, nothing built).
     import planner.pipeline as pipeline
     from test_families import built
-    real, calls = pipeline.prepare, []
+    from test_low_memory import pyomo_first
+    if step == "prepare":
+        pyomo_first(monkeypatch)
+    real, calls = getattr(pipeline, step), []
 
     def fails_once(*a, **k):
         calls.append(1)
@@ -325,7 +330,7 @@ def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve
             raise MemoryError("stand-in")
         return real(*a, **k)
 
-    monkeypatch.setattr(pipeline, "prepare", fails_once)
+    monkeypatch.setattr(pipeline, step, fails_once)
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     h = res.outcome.hand_over

@@ -1,0 +1,606 @@
+"""`build_arrays(data, definition)`: the model of `planner.model` written straight as HiGHS's arrays.
+
+Pyomo creates an object for every variable, term and row before anything reaches HiGHS: on the
+large benchmark (1.2 million flows) its build and compile take 25-35 s. The same rows written with
+numpy, family by family, take a few seconds, so HiGHS can start searching at once. Pyomo's model
+stays the definition: it is built while HiGHS searches (or after), compiled, and `match` checks
+that it has exactly the rows, columns, bounds and coefficients HiGHS was given (to 1e-9, in any
+order); a run whose arrays differ from it reports no plan. The plan is then read through Pyomo's
+variables as before.
+
+Written here: the families the model has without traceability, stockpiles, CVaR, an elastic
+objective or financing rules beyond the balance (build once, capacity if online, refinery input,
+demand coverage, scrap limit, country share cap, exclusive group, emissions and water caps,
+financing balance, paid total, burden target, the objective). Anything else raises `NotSupported`
+and the run builds with Pyomo first, as it always has. The docstrings of `planner.model` hold the
+math; each function below says which family it writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .data import PlanData
+from .definition import ModelDefinition
+from .model import USD_TO_MUSD, flow_bound_array, site_availability, unit_costs
+from .standard_form import TRIVIAL_TOL, Csr, NotSupported
+
+INF = float("inf")
+MATCH_RTOL = 1e-9  # coefficients and bounds computed in another order agree to this
+
+
+class ModelMismatch(Exception):
+    """The arrays HiGHS was given differ from the Pyomo model (a bug: no plan is reported)."""
+
+
+@dataclass
+class Keys:
+    """Column or row keys (variable or constraint name, index) by position, without a tuple per
+    position: blocks of positions, each with its name and a function from a position in the block to
+    the index."""
+
+    blocks: list  # (name, first position, count, index_of(i) -> index)
+
+    def __len__(self) -> int:
+        return sum(b[2] for b in self.blocks)
+
+    def __getitem__(self, j: int) -> tuple[str, object]:
+        for name, first, count, index_of in self.blocks:
+            if first <= j < first + count:
+                return name, index_of(j - first)
+        raise IndexError(j)
+
+
+@dataclass
+class ArrayModel:
+    """What `build_arrays` gives: the arrays of `solve.Compiled` and, by position, the keys of its
+    columns and rows, and lookups from a key back to its position (for `match`)."""
+
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray
+    cost: np.ndarray
+    offset: float
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    A: Csr
+    col_keys: Keys
+    row_keys: Keys
+    col_pos: callable  # (variable name, index) -> column, or -1
+    row_pos: callable  # (constraint name, index) -> row, or -1
+
+
+class _Builder:
+    """Columns by block (one per variable), rows by family, entries as numpy arrays."""
+
+    def __init__(self, data: PlanData):
+        self.data = data
+        self.P, self.S = list(data.PERIODS), list(data.SCENARIOS)
+        self.nP, self.nS = len(self.P), len(self.S)
+        self.tpos = {t: i for i, t in enumerate(self.P)}
+        self.spos = {s: i for i, s in enumerate(self.S)}
+        self.col_blocks: list = []  # name, first, count, index_of, lookup(index) -> local or -1
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.n_cols = 0
+        self.row_blocks: list = []  # name, first, count, index_of, lookup
+        self.row_lower: list[np.ndarray] = []
+        self.row_upper: list[np.ndarray] = []
+        self.n_rows = 0
+        self.entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows, columns, values
+
+    def columns(self, name: str, keys, lower, upper, index_of=None, lookup=None) -> int:
+        """A block of columns (one variable); returns its first column."""
+        n = len(keys) if index_of is None else int(np.size(lower))
+        first = self.n_cols
+        if index_of is None:
+            keys = list(keys)
+            where = {k: i for i, k in enumerate(keys)}
+            index_of, lookup = keys.__getitem__, (lambda k, w=where: w.get(k, -1))
+        self.col_blocks.append((name, first, n, index_of, lookup))
+        self.lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
+        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
+        self.n_cols += n
+        return first
+
+    def rows(self, name: str, keys: list, lower, upper) -> int:
+        """A block of rows (one family, `keys` their indices in order); returns its first row."""
+        n = len(keys)
+        where = {k: i for i, k in enumerate(keys)}
+        first = self.n_rows
+        self.row_blocks.append((name, first, n, keys.__getitem__, lambda k, w=where: w.get(k, -1)))
+        self.row_lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
+        self.row_upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
+        self.n_rows += n
+        return first
+
+    def add(self, rows, cols, vals) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        self.entries.append((rows, np.broadcast_to(np.asarray(cols, dtype=np.int64), rows.shape),
+                             np.broadcast_to(np.asarray(vals, dtype=float), rows.shape)))
+
+
+def _supported(data: PlanData, definition: ModelDefinition) -> None:
+    """Raise NotSupported where the model has a family not written here."""
+    if definition.elastic:
+        raise NotSupported("an elastic model")
+    if data.TRACE or data.STOCKPILES or data.RELEASE or data.cvar_weight:
+        raise NotSupported("traceability, stockpiles or CVaR")
+    if not isinstance(data.arcs.index, pd.RangeIndex) or list(data.arcs.index[:1]) not in ([], [0]):
+        raise NotSupported("arcs not numbered 0..n-1")
+    fin = data.financing
+    rho = [v for v in data.minerals["min_allied_share"] if v is not None and not pd.isna(v)]
+    if definition.on("allied_share") and rho and len(data.demand):
+        raise NotSupported("allied share")
+    if definition.on("budget") and any(k[0] in data.MEMBERS for k in fin.budgets):
+        raise NotSupported("budgets")
+    if definition.on("host_share") and fin.host_min_share:
+        raise NotSupported("host share")
+    if definition.on("financing_cap") and any(v < 1.0 for v in fin.caps.values()):
+        raise NotSupported("financing caps")
+    if definition.on("burden_band") and fin.burden_tolerance is not None and fin.burden_given:
+        raise NotSupported("burden band")
+    if definition.on("benefit_floor") and fin.min_benefit_ratio is not None:
+        raise NotSupported("benefit floor")
+
+
+def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
+    """The model `build_model(data, definition)` compiles to, as arrays. Pure: reads only `data` and
+    `definition`. Raises NotSupported for a model with a family not written here."""
+    _supported(data, definition)
+    b = _Builder(data)
+    nP, nS = b.nP, b.nS
+    arcs = data.arcs
+    n_arcs = len(arcs)
+    site_pos = {f: i for i, f in enumerate(data.SITES)}
+    origin = np.array([site_pos[x] for x in arcs["origin"]], dtype=np.int64)
+    ub = flow_bound_array(data)
+    # columns in the order Pyomo's compile gives them (the order of first use), so HiGHS receives the
+    # same model, column for column: v_build, v_flow, v_unmet, v_finance, v_paid_total, v_burden_over/under
+    build_keys = list(data.BUILD_OPTIONS)
+    c_build = b.columns("v_build", build_keys, 0.0, 1.0)
+    P, S = b.P, b.S
+
+    def flow_key(i, P=P, S=S, nP=nP, nS=nS):
+        return (i // (nP * nS), P[(i // nS) % nP], S[i % nS])
+
+    def flow_lookup(k, tpos=b.tpos, spos=b.spos, n=n_arcs):
+        a, t, s = k
+        if not (isinstance(a, (int, np.integer)) and 0 <= a < n) or t not in tpos or s not in spos:
+            return -1
+        return (int(a) * nP + tpos[t]) * nS + spos[s]
+
+    c_flow = b.columns("v_flow", None, np.zeros(ub.size), ub.reshape(-1), flow_key, flow_lookup)
+
+    def flow(a, t, s):
+        """Column of flow(s) a (array) in period position t, scenario position s (broadcast)."""
+        return c_flow + (np.asarray(a, dtype=np.int64) * nP + t) * nS + s
+
+    demands = list(data.demand.index)
+    unmet_keys = [(*k, s) for k in demands for s in S]
+    c_unmet = b.columns("v_unmet", unmet_keys, 0.0, INF)
+    c_fin = b.columns("v_finance", list(data.FINANCE), 0.0, INF)
+    c_total = b.columns("v_paid_total", [None], 0.0, INF)
+    c_over = b.columns("v_burden_over", list(data.MEMBERS), 0.0, INF)
+    c_under = b.columns("v_burden_under", list(data.MEMBERS), 0.0, INF)
+    build_col = {k: c_build + i for i, k in enumerate(build_keys)}
+
+    _build_once(b, data, build_col)
+    _capacity_if_online(b, data, ub, origin, flow, build_col)
+    _refinery_input(b, data, flow)
+    _demand_coverage(b, data, demands, flow, c_unmet)
+    if definition.on("scrap_limit"):
+        _scrap_limit(b, data, flow)
+    if definition.on("country_share_cap"):
+        _country_share_cap(b, data, ub, flow)
+    if definition.on("exclusive_group"):
+        _exclusive_group(b, data, build_col)
+    if definition.on("emissions_cap"):
+        _territorial_cap(b, data, flow, "emissions_cap", "emissions_cap_tco2e_per_yr", "emissions_tco2e_per_t")
+    if definition.on("water_cap"):
+        _territorial_cap(b, data, flow, "water_cap", "water_cap_m3_per_yr", "water_m3_per_t")
+    _financing(b, data, build_col, c_fin, c_over, c_under, c_total)
+    cost, in_objective, offset = _objective(b, data, origin, flow, build_col, c_unmet)
+    return _finish(b, cost, in_objective, offset, c_build, len(build_keys))
+
+
+def _build_once(b: _Builder, data: PlanData, build_col: dict) -> None:
+    """Build once (model.define_build_once)."""
+    by_site: dict[str, list[int]] = {}
+    for f, t in data.BUILD_OPTIONS:
+        by_site.setdefault(f, []).append(t)
+    keys = sorted(by_site)
+    forced = set(data.FORCED)
+    first = b.rows("build_once", keys, [1.0 if f in forced else -INF for f in keys], 1.0)
+    for i, f in enumerate(keys):
+        b.add(np.full(len(by_site[f]), first + i), [build_col[(f, t)] for t in by_site[f]], 1.0)
+
+
+def _out_entries(data: PlanData, sites, flow, row_of, coef_of=None):
+    """Entries of `sum_{f in sites} coef_f e_output[f, t, s]` for every row: `row_of(f)` gives an
+    array [period, scenario] of rows (-1: no row), `coef_of(f)` the coefficient (1 without)."""
+    rows, cols, vals = [], [], []
+    for f in sites:
+        out = data.out_arcs.get(f, ())
+        if not out:
+            continue
+        r = row_of(f)
+        t, s = np.nonzero(r >= 0)
+        if not len(t):
+            continue
+        a = np.asarray(out, dtype=np.int64)
+        rows.append(np.repeat(r[t, s], len(a)))
+        cols.append(flow(a[None, :], t[:, None], s[:, None]).reshape(-1))
+        vals.append(np.full(len(t) * len(a), 1.0 if coef_of is None else coef_of(f)))
+    return rows, cols, vals
+
+
+def _capacity_if_online(b: _Builder, data: PlanData, ub, origin, flow, build_col) -> None:
+    """Capacity if online (model.define_capacity_if_online): rows where the site's outgoing flows
+    can carry anything, and for an existing site only where they can carry more than its capacity."""
+    nsite = len(data.SITES)
+    most = np.zeros((nsite, b.nP, b.nS))
+    np.add.at(most, origin, ub)
+    capacity = data.sites["capacity_tpy"].astype(float).reindex(list(data.SITES)).to_numpy()
+    cap = site_availability(data) * capacity[:, None, None]
+    existing = (data.sites["status"].reindex(list(data.SITES)) == "existing").to_numpy()
+    keep = (most != 0) & ~(existing[:, None, None] & (most <= cap))
+    f_i, t_i, s_i = np.nonzero(keep)
+    keys = [(data.SITES[f], b.P[t], b.S[s]) for f, t, s in zip(f_i.tolist(), t_i.tolist(), s_i.tolist())]
+    is_existing = existing[f_i]
+    upper = np.where(is_existing, cap[f_i, t_i, s_i], 0.0)
+    first = b.rows("capacity_if_online", keys, -INF, upper)
+    row = np.full(keep.shape, -1, dtype=np.int64)
+    row[f_i, t_i, s_i] = first + np.arange(len(keys))
+    pos = {f: i for i, f in enumerate(data.SITES)}
+    rows, cols, vals = _out_entries(data, data.SITES, flow, lambda f: row[pos[f]])
+    cand = np.flatnonzero(~is_existing)  # candidates: - cap x (the builds that put f online in t)
+    links = {}
+    for f, t in {keys[i][:2] for i in cand.tolist()}:
+        links[(f, t)] = np.array([build_col[(f, tb)] for tb in data.ONLINE_LINKS.get((f, t), ())], dtype=np.int64)
+    got = [links[keys[i][:2]] for i in cand.tolist()]
+    counts = np.array([len(x) for x in got], dtype=np.int64)
+    if counts.sum():
+        rows.append(np.repeat(first + cand, counts))
+        cols.append(np.concatenate(got))
+        vals.append(np.repeat(-cap[f_i[cand], t_i[cand], s_i[cand]], counts))
+    for r, c, v in zip(rows, cols, vals):
+        b.add(r, c, v)
+
+
+def _refinery_input(b: _Builder, data: PlanData, flow) -> None:
+    """Refinery input (model.define_refinery_input): inflow - output / yield = 0 where the refinery
+    runs in t."""
+    refineries = [f for f in data.sites.index[data.sites["stage"] == "refinery"]]
+    yld = data.sites["yield"].astype(float).to_dict()
+    keys = [(f, t, s) for f in refineries for t in b.P if (f, t) in data.running for s in b.S]
+    first = b.rows("refinery_input", keys, 0.0, 0.0)
+    row = {f: np.full((b.nP, b.nS), -1, dtype=np.int64) for f in refineries}
+    for i, (f, t, s) in enumerate(keys):
+        row[f][b.tpos[t], b.spos[s]] = first + i
+    for f in refineries:
+        r = row[f]
+        t, s = np.nonzero(r >= 0)
+        for arcs_, coef in ((data.in_arcs.get(f, ()), 1.0), (data.out_arcs.get(f, ()), -1.0 / yld[f])):
+            if arcs_ and len(t):
+                a = np.asarray(arcs_, dtype=np.int64)
+                b.add(np.repeat(r[t, s], len(a)), flow(a[None, :], t[:, None], s[:, None]).reshape(-1), coef)
+
+
+def _demand_coverage(b: _Builder, data: PlanData, demands: list, flow, c_unmet: int) -> None:
+    """Demand coverage (model.define_demand_coverage), without stockpiles: delivered + unmet >=
+    D mu_s."""
+    keys = [(*k, s) for k in demands for s in b.S]
+    dem = data.demand_tpy
+    mult = data.multiplier
+    first = b.rows("demand_coverage", keys, [dem[k[:3]] * mult[k[3]] for k in keys], INF)
+    n = len(keys)
+    b.add(first + np.arange(n), c_unmet + np.arange(n), 1.0)  # v_unmet has the rows' keys, in order
+    for d, (a, mi, t) in enumerate(demands):
+        arcs_ = data.member_in_arcs.get((a, mi), ())
+        if arcs_:
+            arr = np.asarray(arcs_, dtype=np.int64)
+            s = np.arange(b.nS)
+            b.add(np.repeat(first + d * b.nS + s, len(arr)), flow(arr[None, :], b.tpos[t], s[:, None]).reshape(-1), 1.0)
+
+
+def _period_scenario_rows(b: _Builder, name: str, index: list, lower, upper) -> tuple[int, int]:
+    """Rows (k, s) for k in `index` (k a tuple or one value) and every scenario, in that order."""
+    keys = [(*(k if isinstance(k, tuple) else (k,)), s) for k in index for s in b.S]
+    return b.rows(name, keys, lower, upper), len(keys)
+
+
+def _scrap_limit(b: _Builder, data: PlanData, flow) -> None:
+    """Scrap limit (model.define_scrap_limit): sum of the pool's output / yield <= scrap available."""
+    pools = data.RECYCLING_POOLS
+    scrap = data.scrap["scrap_tpy"].astype(float).to_dict()
+    yld = data.sites["yield"].astype(float).to_dict()
+    index = [(a, mi, t) for (a, mi) in pools for t in b.P]
+    first, _ = _period_scenario_rows(b, "scrap_limit", index, -INF,
+                                     np.repeat([scrap.get(k, 0.0) for k in index], b.nS))
+    for i, (a, mi, t) in enumerate(index):
+        r = np.full((b.nP, b.nS), -1, dtype=np.int64)
+        r[b.tpos[t]] = first + i * b.nS + np.arange(b.nS)
+        for parts in zip(*_out_entries(data, pools[(a, mi)], flow, lambda f: r, lambda f: 1.0 / yld[f])):
+            b.add(*parts)
+
+
+def _country_share_cap(b: _Builder, data: PlanData, ub, flow) -> None:
+    """Country share cap (model.define_country_share_cap): rows where the country's arcs can carry
+    more than the share."""
+    sigma = data.sigma_by_mineral
+    dem = data.demand_tpy
+    mult = np.array([data.multiplier[s] for s in b.S])
+    keys, rows, cols, upper = [], [], [], []
+    for (a, mi, c), arcs_ in data.SHARE_CAP_INDEX.items():
+        if sigma.get(mi) is None:
+            continue
+        arr = np.asarray(arcs_, dtype=np.int64)
+        for t in b.P:
+            if (a, mi, t) not in dem:
+                continue
+            ti = b.tpos[t]
+            cap = sigma[mi] * (dem[(a, mi, t)] * mult)  # sigma x demand_required
+            kept = np.flatnonzero(ub[arr, ti, :].sum(axis=0) > cap)  # else the arcs cannot carry more
+            if not len(kept):
+                continue
+            rows.append(np.repeat(np.arange(len(keys), len(keys) + len(kept)), len(arr)))
+            cols.append(flow(arr[None, :], ti, kept[:, None]).reshape(-1))
+            keys.extend((a, mi, c, t, b.S[si]) for si in kept.tolist())
+            upper.append(cap[kept])
+    first = b.rows("country_share_cap", keys, -INF, np.concatenate(upper) if upper else [])
+    if keys:
+        b.add(first + np.concatenate(rows), np.concatenate(cols), 1.0)
+
+
+def _exclusive_group(b: _Builder, data: PlanData, build_col: dict) -> None:
+    """Exclusive group (model.define_exclusive_group)."""
+    options: dict[str, list] = {}
+    for f, t in data.BUILD_OPTIONS:
+        options.setdefault(f, []).append((f, t))
+    groups = {g: [k for f in members for k in options.get(f, [])] for g, members in data.GROUPS.items()}
+    groups = {g: v for g, v in groups.items() if len(v) > 1}
+    first = b.rows("exclusive_group", list(groups), -INF, 1.0)
+    for i, v in enumerate(groups.values()):
+        b.add(np.full(len(v), first + i), [build_col[k] for k in v], 1.0)
+
+
+def _territorial_cap(b: _Builder, data: PlanData, flow, name: str, cap_column: str, per_t_column: str) -> None:
+    """Emissions cap and water cap (model._territorial_cap)."""
+    from .model import _limit_rows
+    caps = _limit_rows(data, cap_column)
+    per_t = {f: float(v) for f, v in data.sites[per_t_column].items() if v}
+    period = data.limits["period"].to_dict()
+    labels = sorted(caps)
+    first, _ = _period_scenario_rows(b, name, labels, -INF, np.repeat([caps[k] for k in labels], b.nS))
+    for i, label in enumerate(labels):
+        r = np.full((b.nP, b.nS), -1, dtype=np.int64)
+        r[b.tpos[int(period[label])]] = first + i * b.nS + np.arange(b.nS)
+        sites = [f for f in data.LIMIT_SITES[label] if f in per_t]
+        for parts in zip(*_out_entries(data, sites, flow, lambda f: r, per_t.get)):
+            b.add(*parts)
+
+
+def _financing(b: _Builder, data: PlanData, build_col: dict, c_fin: int, c_over: int, c_under: int,
+               c_total: int) -> None:
+    """Financing balance, paid total and burden target (model.define_financing_balance,
+    define_paid_total, define_burden_target)."""
+    cap = data.sites["capex_musd"].astype(float).to_dict()
+    options = list(data.BUILD_OPTIONS)
+    first = b.rows("financing_balance", options, 0.0, 0.0)
+    opt_row = {k: first + i for i, k in enumerate(options)}
+    fin = list(data.FINANCE)
+    paid = {(f, t) for f, _, t in fin}
+    # sum phi - C b = 0; with no payer Pyomo's row reads C b = 0 (the side with variables kept as written)
+    b.add(first + np.arange(len(options)), [build_col[k] for k in options],
+          [-cap[k[0]] if k in paid else cap[k[0]] for k in options])
+    if fin:
+        b.add([opt_row[(f, t)] for f, _, t in fin], c_fin + np.arange(len(fin)), 1.0)
+    delta = data.periods["discount"].astype(float).to_dict()
+    pv = np.array([delta[t] for _, _, t in fin], dtype=float)
+    total = b.rows("paid_total", [None], 0.0, 0.0)
+    b.add([total], [c_total], 1.0)
+    if fin:
+        b.add(np.full(len(fin), total), c_fin + np.arange(len(fin)), -pv)
+    members = list(data.MEMBERS)
+    target = data.financing.burden_target or {a: 1.0 / len(members) for a in members}
+    first = b.rows("burden_target", members, 0.0, 0.0)
+    mpos = {a: i for i, a in enumerate(members)}
+    # o+ - o- - (P_a - s_a T) = 0: the orientation of Pyomo's row (its compile keeps it)
+    if fin:
+        b.add([first + mpos[a] for _, a, _ in fin], c_fin + np.arange(len(fin)), -pv)
+    n = len(members)
+    b.add(first + np.arange(n), np.full(n, c_total), [target[a] for a in members])
+    b.add(first + np.arange(n), c_over + np.arange(n), 1.0)
+    b.add(first + np.arange(n), c_under + np.arange(n), -1.0)
+
+
+def _objective(b: _Builder, data: PlanData, origin, flow, build_col: dict, c_unmet: int):
+    """Objective (model.define_objective) without stocks or CVaR: capex, fixed opex, operating,
+    transport and the unmet-demand penalty; returns (cost, columns in the objective, offset)."""
+    sites, per = data.sites, data.periods
+    delta, W = per["discount"].astype(float).to_dict(), per["weight"].astype(float).to_dict()
+    capex = sites["capex_musd"].astype(float).to_dict()
+    fixed = sites["fixed_opex_musd_per_yr"].astype(float).to_dict()
+    cost = np.zeros(b.n_cols)
+    used = np.zeros(b.n_cols, dtype=bool)
+    for (f, t), j in build_col.items():
+        cost[j] += delta[t] * capex[f]
+        used[j] = True
+    for (f, t), links in data.ONLINE_LINKS.items():
+        for tb in links:
+            cost[build_col[(f, tb)]] += W[t] * fixed[f]
+    offset = sum(W[t] * fixed[f] for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
+    prob = data.scenarios["probability"].astype(float).reindex(b.S).to_numpy()
+    w = np.array([W[t] * USD_TO_MUSD for t in b.P])
+    # per arc and period: the origin's unit cost (where non-zero) and the arc's transport cost
+    unit = unit_costs(data)
+    site_unit = np.array([[unit[(f, t)] for t in b.P] for f in data.SITES]).reshape(len(data.SITES), b.nP)
+    per_site = site_unit[origin]  # [arc, period]
+    transport = data.arcs["cost_usd_per_t"].astype(float).to_numpy()
+    a_all = np.arange(len(origin))
+    flow_cost = np.zeros((len(origin), b.nP, b.nS))
+    flow_used = np.zeros(flow_cost.shape, dtype=bool)
+    flow_cost += prob[None, None, :] * (w[None, :] * per_site)[:, :, None]
+    flow_used |= (per_site != 0)[:, :, None]
+    flow_cost += prob[None, None, :] * (w[None, :] * transport[:, None])[:, :, None]
+    flow_used |= (transport != 0)[:, None, None]
+    cols = flow(a_all[:, None, None], np.arange(b.nP)[None, :, None], np.arange(b.nS)[None, None, :])
+    cost[cols.reshape(-1)] += flow_cost.reshape(-1)
+    used[cols.reshape(-1)] |= flow_used.reshape(-1)
+    pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
+    if pen:
+        n = len(data.demand.index) * b.nS
+        keys_t = np.repeat([b.tpos[t] for _, _, t in data.demand.index], b.nS)
+        cost[c_unmet:c_unmet + n] += np.tile(prob, len(data.demand.index)) * w[keys_t] * pen
+        used[c_unmet:c_unmet + n] = True
+    return cost, used, float(offset)
+
+
+def _finish(b: _Builder, cost: np.ndarray, in_objective: np.ndarray, offset: float, c_build: int,
+            n_build: int) -> ArrayModel:
+    """Sum duplicate entries, drop zeros, drop rows that hold whatever the variables are and columns
+    in no row and not in the objective (as Pyomo's compile does), and renumber."""
+    rows = np.concatenate([e[0] for e in b.entries]) if b.entries else np.zeros(0, dtype=np.int64)
+    cols = np.concatenate([e[1] for e in b.entries]) if b.entries else np.zeros(0, dtype=np.int64)
+    vals = np.concatenate([e[2] for e in b.entries]) if b.entries else np.zeros(0)
+    key = rows * b.n_cols + cols
+    order = np.argsort(key)
+    key, rows, cols, vals = key[order], rows[order], cols[order], vals[order]
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    group = np.cumsum(new) - 1
+    vals = np.bincount(group, weights=vals, minlength=int(new.sum())) if len(key) else vals
+    rows, cols = rows[new], cols[new]
+    nz = vals != 0.0
+    rows, cols, vals = rows[nz], cols[nz], vals[nz]
+    row_lower = np.concatenate(b.row_lower) if b.row_lower else np.zeros(0)
+    row_upper = np.concatenate(b.row_upper) if b.row_upper else np.zeros(0)
+    count = np.bincount(rows, minlength=b.n_rows)
+    keep_row = (count > 0) | ~((row_lower <= TRIVIAL_TOL) & (row_upper >= -TRIVIAL_TOL))
+    keep_col = in_objective.copy()
+    keep_col[cols] = True
+    new_row = np.cumsum(keep_row) - 1
+    new_col = np.cumsum(keep_col) - 1
+    rows, cols = new_row[rows], new_col[cols]  # rows already sorted, each row's columns sorted
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=int(keep_row.sum())))))
+    col_lower = np.concatenate(b.lower)[keep_col]
+    col_upper = np.concatenate(b.upper)[keep_col]
+    if not (np.isfinite(vals).all() and np.isfinite(cost).all() and np.isfinite(offset)
+            and not np.isnan(col_lower).any() and not np.isnan(col_upper).any()
+            and not np.isnan(row_lower).any() and not np.isnan(row_upper).any()):
+        raise NotSupported("a non-finite number (Pyomo's compile names where)")
+    integer = new_col[c_build:c_build + n_build][keep_col[c_build:c_build + n_build]].astype(np.int32)
+    A = Csr(indptr.astype(np.int64), cols.astype(np.int32), vals.astype(float),
+            (int(keep_row.sum()), int(keep_col.sum())))
+    col_keys, col_pos = _renumbered(b.col_blocks, keep_col)
+    row_keys, row_pos = _renumbered(b.row_blocks, keep_row)
+    return ArrayModel(col_lower, col_upper, integer, cost[keep_col], offset, row_lower[keep_row],
+                      row_upper[keep_row], A, col_keys, row_keys, col_pos, row_pos)
+
+
+def _renumbered(blocks: list, keep: np.ndarray):
+    """Keys and key -> position after dropping the positions not kept."""
+    new = np.cumsum(keep) - 1
+    out, lookups = [], {}
+    for name, first, count, index_of, lookup in blocks:
+        kept = np.flatnonzero(keep[first:first + count])
+        if len(kept):
+            out.append((name, int(new[first + kept[0]]), len(kept), (lambda i, k=kept, f=index_of: f(int(k[i])))))
+        lookups[name] = (first, lookup)
+
+    def pos(name: str, index) -> int:
+        got = lookups.get(name)
+        if got is None:
+            return -1
+        local = got[1](index)
+        if local < 0 or not keep[got[0] + local]:
+            return -1
+        return int(new[got[0] + local])
+
+    return Keys(out), pos
+
+
+def _keys_of(m, ctype) -> dict[int, tuple[str, object]]:
+    """id(component data) -> (component name, index) for every `ctype` component of the Pyomo model."""
+    out = {}
+    for comp in m.component_objects(ctype, descend_into=True):
+        name = comp.local_name
+        out.update((id(d), (name, k)) for k, d in comp.items())
+    return out
+
+
+def match(am: ArrayModel, m, pc) -> tuple[list, list]:
+    """The columns and rows of `pc` (the Pyomo model `m` compiled: `solve.Compiled`) in the order of
+    `am`, after checking that both are the same model: the same columns and rows by name and index,
+    the same integer columns, and every bound, cost and coefficient equal to MATCH_RTOL. Raises
+    ModelMismatch naming the first difference."""
+    import pyomo.environ as pyo
+    n, r = len(pc.columns), len(pc.rows)
+    if (n, r) != (len(am.col_lower), len(am.row_lower)):
+        raise ModelMismatch(f"{r} rows and {n} columns in the model, {len(am.row_lower)} and "
+                            f"{len(am.col_lower)} in the arrays")
+    var_key = _keys_of(m, pyo.Var)
+    col = np.fromiter((am.col_pos(*var_key[id(v)]) for v in pc.columns), dtype=np.int64, count=n)
+    con_key = _keys_of(m, pyo.Constraint)
+    row = np.fromiter((am.row_pos(*con_key[id(x.constraint)]) for x in pc.rows), dtype=np.int64, count=r)
+    for pos, items, what, key in ((col, pc.columns, "column", var_key), (row, [x.constraint for x in pc.rows],
+                                                                          "row", con_key)):
+        bad = np.flatnonzero(pos < 0)
+        if len(bad):
+            raise ModelMismatch(f"{what} {_name(key[id(items[bad[0]])])} of the model is not in the arrays")
+        if len(np.unique(pos)) != len(pos):
+            raise ModelMismatch(f"two {what}s of the model are one in the arrays")
+    # the model's arrays in the arrays' order
+    py_col = np.empty(n, dtype=np.int64)
+    py_col[col] = np.arange(n)
+    py_row = np.empty(r, dtype=np.int64)
+    py_row[row] = np.arange(r)
+    checks = [("lower bound", am.col_lower, pc.col_lower[py_col], am.col_keys),
+              ("upper bound", am.col_upper, pc.col_upper[py_col], am.col_keys),
+              ("cost", am.cost, pc.cost[py_col], am.col_keys),
+              ("lower bound", am.row_lower, pc.row_lower[py_row], am.row_keys),
+              ("upper bound", am.row_upper, pc.row_upper[py_row], am.row_keys)]
+    for what, mine, theirs, keys in checks:
+        _same(what, mine, theirs, keys)
+    if not np.isclose(am.offset, pc.offset, rtol=MATCH_RTOL, atol=0.0):
+        raise ModelMismatch(f"the objective's constant is {am.offset!r} in the arrays, {pc.offset!r} in the model")
+    if not np.array_equal(np.sort(am.integer), np.sort(col[pc.integer])):
+        raise ModelMismatch("the integer columns differ")
+    # the matrix: the model's entries renumbered, sorted by row then column, against the arrays'
+    A = pc.A
+    p_rows = row[np.repeat(np.arange(r), np.diff(A.indptr))]
+    p_cols = col[A.indices]
+    order = np.lexsort((p_cols, p_rows))
+    a_rows = np.repeat(np.arange(len(am.row_lower)), np.diff(am.A.indptr))
+    a_order = np.lexsort((am.A.indices, a_rows))
+    if len(order) != len(a_order) or not (np.array_equal(p_rows[order], a_rows[a_order])
+                                          and np.array_equal(p_cols[order], am.A.indices[a_order])):
+        counts = np.bincount(p_rows, minlength=r) - np.diff(am.A.indptr)
+        first = int(np.flatnonzero(counts)[0]) if counts.any() else 0
+        raise ModelMismatch(f"row {_name(am.row_keys[first])} has other columns in the model than in the arrays")
+    mine, theirs = am.A.data[a_order], A.data[order]
+    bad = np.flatnonzero(~np.isclose(mine, theirs, rtol=MATCH_RTOL, atol=0.0))
+    if len(bad):
+        e = bad[0]
+        raise ModelMismatch(f"row {_name(am.row_keys[int(a_rows[a_order][e])])}, column "
+                            f"{_name(am.col_keys[int(am.A.indices[a_order][e])])}: coefficient {mine[e]!r} in the "
+                            f"arrays, {theirs[e]!r} in the model")
+    return [pc.columns[j] for j in py_col.tolist()], [pc.rows[i] for i in py_row.tolist()]
+
+
+def _same(what: str, mine: np.ndarray, theirs: np.ndarray, keys: Keys) -> None:
+    bad = np.flatnonzero(~np.isclose(mine, theirs, rtol=MATCH_RTOL, atol=0.0))
+    if len(bad):
+        j = int(bad[0])
+        raise ModelMismatch(f"{_name(keys[j])}: {what} {mine[j]!r} in the arrays, {theirs[j]!r} in the model")
+
+
+def _name(key: tuple[str, object]) -> str:
+    name, index = key
+    if index is None:
+        return name
+    return f"{name}[{','.join(map(str, index)) if isinstance(index, tuple) else index}]"
