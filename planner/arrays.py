@@ -18,6 +18,7 @@ math; each function below says which family it writes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +70,13 @@ class ArrayModel:
     A: Csr
     col_keys: Keys
     row_keys: Keys
-    col_pos: callable  # (variable name, index) -> column, or -1
-    row_pos: callable  # (constraint name, index) -> row, or -1
+    # before columns and rows were dropped: per variable (constraint) its block of positions, each
+    # with its count and its indices in order (a function giving the list), and every position's
+    # final column (row), -1 if dropped
+    col_blocks: dict  # name -> (first, count, all_indices() -> list)
+    col_new: np.ndarray
+    row_blocks: dict
+    row_new: np.ndarray
 
 
 class _Builder:
@@ -92,15 +98,16 @@ class _Builder:
         self.n_rows = 0
         self.entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows, columns, values
 
-    def columns(self, name: str, keys, lower, upper, index_of=None, lookup=None) -> int:
-        """A block of columns (one variable); returns its first column."""
+    def columns(self, name: str, keys, lower, upper, index_of=None, every=None) -> int:
+        """A block of columns (one variable): its indices `keys`, or `index_of(i)` and `every()` (all
+        of them, in order) for a block too large for a list kept with the model; returns its first
+        column."""
         n = len(keys) if index_of is None else int(np.size(lower))
         first = self.n_cols
         if index_of is None:
             keys = list(keys)
-            where = {k: i for i, k in enumerate(keys)}
-            index_of, lookup = keys.__getitem__, (lambda k, w=where: w.get(k, -1))
-        self.col_blocks.append((name, first, n, index_of, lookup))
+            index_of, every = keys.__getitem__, (lambda keys=keys: keys)
+        self.col_blocks.append((name, first, n, index_of, every))
         self.lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
         self.upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
         self.n_cols += n
@@ -109,9 +116,8 @@ class _Builder:
     def rows(self, name: str, keys: list, lower, upper) -> int:
         """A block of rows (one family, `keys` their indices in order); returns its first row."""
         n = len(keys)
-        where = {k: i for i, k in enumerate(keys)}
         first = self.n_rows
-        self.row_blocks.append((name, first, n, keys.__getitem__, lambda k, w=where: w.get(k, -1)))
+        self.row_blocks.append((name, first, n, keys.__getitem__, lambda keys=keys: keys))
         self.row_lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
         self.row_upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
         self.n_rows += n
@@ -167,13 +173,10 @@ def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
     def flow_key(i, P=P, S=S, nP=nP, nS=nS):
         return (i // (nP * nS), P[(i // nS) % nP], S[i % nS])
 
-    def flow_lookup(k, tpos=b.tpos, spos=b.spos, n=n_arcs):
-        a, t, s = k
-        if not (isinstance(a, (int, np.integer)) and 0 <= a < n) or t not in tpos or s not in spos:
-            return -1
-        return (int(a) * nP + tpos[t]) * nS + spos[s]
+    def every_flow(P=P, S=S, n=n_arcs):
+        return list(itertools.product(range(n), P, S))
 
-    c_flow = b.columns("v_flow", None, np.zeros(ub.size), ub.reshape(-1), flow_key, flow_lookup)
+    c_flow = b.columns("v_flow", None, np.zeros(ub.size), ub.reshape(-1), flow_key, every_flow)
 
     def flow(a, t, s):
         """Column of flow(s) a (array) in period position t, scenario position s (broadcast)."""
@@ -496,41 +499,55 @@ def _finish(b: _Builder, cost: np.ndarray, in_objective: np.ndarray, offset: flo
     integer = new_col[c_build:c_build + n_build][keep_col[c_build:c_build + n_build]].astype(np.int32)
     A = Csr(indptr.astype(np.int64), cols.astype(np.int32), vals.astype(float),
             (int(keep_row.sum()), int(keep_col.sum())))
-    col_keys, col_pos = _renumbered(b.col_blocks, keep_col)
-    row_keys, row_pos = _renumbered(b.row_blocks, keep_row)
+    col_keys, col_blocks = _renumbered(b.col_blocks, keep_col)
+    row_keys, row_blocks = _renumbered(b.row_blocks, keep_row)
     return ArrayModel(col_lower, col_upper, integer, cost[keep_col], offset, row_lower[keep_row],
-                      row_upper[keep_row], A, col_keys, row_keys, col_pos, row_pos)
+                      row_upper[keep_row], A, col_keys, row_keys, col_blocks, np.where(keep_col, new_col, -1),
+                      row_blocks, np.where(keep_row, new_row, -1))
 
 
-def _renumbered(blocks: list, keep: np.ndarray):
-    """Keys and key -> position after dropping the positions not kept."""
+def _renumbered(blocks: list, keep: np.ndarray) -> tuple[Keys, dict]:
+    """The keys of the positions kept, and the blocks by name (first, count, every())."""
     new = np.cumsum(keep) - 1
-    out, lookups = [], {}
-    for name, first, count, index_of, lookup in blocks:
+    out = []
+    for name, first, count, index_of, _ in blocks:
         kept = np.flatnonzero(keep[first:first + count])
         if len(kept):
             out.append((name, int(new[first + kept[0]]), len(kept), (lambda i, k=kept, f=index_of: f(int(k[i])))))
-        lookups[name] = (first, lookup)
-
-    def pos(name: str, index) -> int:
-        got = lookups.get(name)
-        if got is None:
-            return -1
-        local = got[1](index)
-        if local < 0 or not keep[got[0] + local]:
-            return -1
-        return int(new[got[0] + local])
-
-    return Keys(out), pos
+    return Keys(out), {name: (first, count, every) for name, first, count, _, every in blocks}
 
 
-def _keys_of(m, ctype) -> dict[int, tuple[str, object]]:
-    """id(component data) -> (component name, index) for every `ctype` component of the Pyomo model."""
-    out = {}
-    for comp in m.component_objects(ctype, descend_into=True):
+def _positions(m, ctype, items: list, blocks: dict, new: np.ndarray, what: str) -> np.ndarray:
+    """For each of `items` (the Pyomo model's columns' variables or rows' constraints, by id), its
+    position in the arrays (-1 if it has none there). Each component's indices must be its block's,
+    in the same order (else ModelMismatch); a component's i-th member is then the block's i-th."""
+    ids, pos = [], []
+    for comp in m.component_objects(ctype, active=None, descend_into=True):
         name = comp.local_name
-        out.update((id(d), (name, k)) for k, d in comp.items())
-    return out
+        got = blocks.get(name)
+        if got is None:
+            if len(comp):
+                ids.append(np.fromiter(map(id, comp.values()), dtype=np.uint64, count=len(comp)))
+                pos.append(np.full(len(comp), -1, dtype=np.int64))  # in the model only: an error if used
+            continue
+        first, count, every = got
+        keys = list(comp.keys())
+        if keys != every():
+            theirs = every()
+            k = next((i for i, (x, y) in enumerate(zip(keys, theirs)) if x != y), min(len(keys), len(theirs)))
+            shown = keys[k] if k < len(keys) else theirs[k]
+            raise ModelMismatch(f"the {what}s of {name} differ from the arrays' (first at {_name((name, shown))}: "
+                                f"{len(keys)} in the model, {len(theirs)} in the arrays)")
+        ids.append(np.fromiter(map(id, comp.values()), dtype=np.uint64, count=count))
+        pos.append(new[first:first + count])
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+    all_pos = np.concatenate(pos) if pos else np.zeros(0, dtype=np.int64)
+    order = np.argsort(all_ids)
+    wanted = np.fromiter(map(id, items), dtype=np.uint64, count=len(items))
+    at = np.searchsorted(all_ids[order], wanted)
+    at = np.minimum(at, max(len(order) - 1, 0))
+    found = all_ids[order][at] == wanted if len(order) else np.zeros(len(items), dtype=bool)
+    return np.where(found, all_pos[order][at] if len(order) else -1, -1)
 
 
 def match(am: ArrayModel, m, pc) -> tuple[list, list]:
@@ -540,20 +557,16 @@ def match(am: ArrayModel, m, pc) -> tuple[list, list]:
     ModelMismatch naming the first difference."""
     import pyomo.environ as pyo
     n, r = len(pc.columns), len(pc.rows)
+    col = _positions(m, pyo.Var, pc.columns, am.col_blocks, am.col_new, "variable")
+    cons = [x.constraint for x in pc.rows]
+    row = _positions(m, pyo.Constraint, cons, am.row_blocks, am.row_new, "row")
+    for pos, items, what in ((col, pc.columns, "column"), (row, cons, "row")):
+        bad = np.flatnonzero(pos < 0)
+        if len(bad):
+            raise ModelMismatch(f"{what} {items[bad[0]].name} of the model is not in the arrays")
     if (n, r) != (len(am.col_lower), len(am.row_lower)):
         raise ModelMismatch(f"{r} rows and {n} columns in the model, {len(am.row_lower)} and "
                             f"{len(am.col_lower)} in the arrays")
-    var_key = _keys_of(m, pyo.Var)
-    col = np.fromiter((am.col_pos(*var_key[id(v)]) for v in pc.columns), dtype=np.int64, count=n)
-    con_key = _keys_of(m, pyo.Constraint)
-    row = np.fromiter((am.row_pos(*con_key[id(x.constraint)]) for x in pc.rows), dtype=np.int64, count=r)
-    for pos, items, what, key in ((col, pc.columns, "column", var_key), (row, [x.constraint for x in pc.rows],
-                                                                          "row", con_key)):
-        bad = np.flatnonzero(pos < 0)
-        if len(bad):
-            raise ModelMismatch(f"{what} {_name(key[id(items[bad[0]])])} of the model is not in the arrays")
-        if len(np.unique(pos)) != len(pos):
-            raise ModelMismatch(f"two {what}s of the model are one in the arrays")
     # the model's arrays in the arrays' order
     py_col = np.empty(n, dtype=np.int64)
     py_col[col] = np.arange(n)

@@ -347,7 +347,6 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         main.build()  # built now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
     outcome = solve_with_start(main, data, definition, progress, start_plan)
-    m = main.model()
     timings["build_s"] = main.build_s
     late = outcome.hand_over.get("time_limit_enforced_s")
     if late is not None:
@@ -361,7 +360,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
         if explain_iis:
-            outcome.hand_over["iis"] = iis_report(m)
+            outcome.hand_over["iis"] = iis_report(main.model())
         relax = smallest_relaxations(data, definition)
         if relax:
             outcome.status = "infeasible"
@@ -369,6 +368,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                                + "\n  ".join(relax))
     if not outcome.usable:
         return result
+    m = main.model()  # built already (as the model searched, or matched with the arrays searched)
     sol, costs, max_v, where = check_plan(m, data, definition, solver, outcome, timings)
     result.solution, result.costs, result.max_violation, result.model = sol, costs, max_v, m
     if not outcome.usable:

@@ -145,7 +145,7 @@ def test_a_difference_is_found_and_named(tmp_path):
         match(dataclasses.replace(am, row_lower=lower), m, pc)
     # a row the model has and the arrays lack
     m.extra = pyo.Constraint(expr=m.v_unmet["AA", "X", 2030, next(iter(data.SCENARIOS))] <= 5)
-    with pytest.raises(ModelMismatch, match=r"rows"):
+    with pytest.raises(ModelMismatch, match=r"row extra of the model is not in the arrays"):
         match(am, m, compile_model(m))
 
 
