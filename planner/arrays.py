@@ -8,12 +8,14 @@ that it has exactly the rows, columns, bounds and coefficients HiGHS was given (
 order); a run whose arrays differ from it reports no plan. The plan is then read through Pyomo's
 variables as before.
 
-Written here: the families the model has without traceability, stockpiles, CVaR, an elastic
-objective or financing rules beyond the balance (build once, capacity if online, refinery input,
-demand coverage, scrap limit, country share cap, exclusive group, emissions and water caps,
-financing balance, paid total, burden target, the objective). Anything else raises `NotSupported`
-and the run builds with Pyomo first, as it always has. The docstrings of `planner.model` hold the
-math; each function below says which family it writes.
+Written here: every family of `planner.model` (the edge cases where Pyomo writes a row the other
+way round -- a stock released over a 0-year shock, a host share of a zero capex, an allied share
+with nothing delivered -- raise `NotSupported`) but the elastic objective that `plan solve`
+builds only to explain an infeasible run; a model with anything not written here is built with
+Pyomo first, as it always was. Each row is oriented as Pyomo's compile gives it (for `a >= b` with
+variables on both sides: b - a <= 0), so the arrays are the compiled Pyomo model itself; the
+columns come in Pyomo's order (the order of first use) wherever the costs are not zero. The
+docstrings of `planner.model` hold the math; each function below says which family it writes.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ class Keys:
 
 @dataclass
 class ArrayModel:
-    """What `build_arrays` gives: the arrays of `solve.Compiled` and, by position, the keys of its
-    columns and rows, and lookups from a key back to its position (for `match`)."""
+    """What `build_arrays` gives: the arrays of `solve.Compiled`, the keys of its columns and rows by
+    position, and the blocks they came from (for `match`)."""
 
     col_lower: np.ndarray
     col_upper: np.ndarray
@@ -88,11 +90,11 @@ class _Builder:
         self.nP, self.nS = len(self.P), len(self.S)
         self.tpos = {t: i for i, t in enumerate(self.P)}
         self.spos = {s: i for i, s in enumerate(self.S)}
-        self.col_blocks: list = []  # name, first, count, index_of, lookup(index) -> local or -1
+        self.col_blocks: list = []  # name, first, count, index_of(i) -> index, every() -> all indices
         self.lower: list[np.ndarray] = []
         self.upper: list[np.ndarray] = []
         self.n_cols = 0
-        self.row_blocks: list = []  # name, first, count, index_of, lookup
+        self.row_blocks: list = []  # the same for rows
         self.row_lower: list[np.ndarray] = []
         self.row_upper: list[np.ndarray] = []
         self.n_rows = 0
@@ -133,24 +135,8 @@ def _supported(data: PlanData, definition: ModelDefinition) -> None:
     """Raise NotSupported where the model has a family not written here."""
     if definition.elastic:
         raise NotSupported("an elastic model")
-    if data.TRACE or data.STOCKPILES or data.RELEASE or data.cvar_weight:
-        raise NotSupported("traceability, stockpiles or CVaR")
     if not isinstance(data.arcs.index, pd.RangeIndex) or list(data.arcs.index[:1]) not in ([], [0]):
         raise NotSupported("arcs not numbered 0..n-1")
-    fin = data.financing
-    rho = [v for v in data.minerals["min_allied_share"] if v is not None and not pd.isna(v)]
-    if definition.on("allied_share") and rho and len(data.demand):
-        raise NotSupported("allied share")
-    if definition.on("budget") and any(k[0] in data.MEMBERS for k in fin.budgets):
-        raise NotSupported("budgets")
-    if definition.on("host_share") and fin.host_min_share:
-        raise NotSupported("host share")
-    if definition.on("financing_cap") and any(v < 1.0 for v in fin.caps.values()):
-        raise NotSupported("financing caps")
-    if definition.on("burden_band") and fin.burden_tolerance is not None and fin.burden_given:
-        raise NotSupported("burden band")
-    if definition.on("benefit_floor") and fin.min_benefit_ratio is not None:
-        raise NotSupported("benefit floor")
 
 
 def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
@@ -165,10 +151,15 @@ def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
     origin = np.array([site_pos[x] for x in arcs["origin"]], dtype=np.int64)
     ub = flow_bound_array(data)
     # columns in the order Pyomo's compile gives them (the order of first use), so HiGHS receives the
-    # same model, column for column: v_build, v_flow, v_unmet, v_finance, v_paid_total, v_burden_over/under
+    # same model, column for column, where the costs are not zero: v_build, the stocks, v_flow,
+    # v_unmet, v_release, v_finance, v_paid_total, v_burden_over/under
     build_keys = list(data.BUILD_OPTIONS)
     c_build = b.columns("v_build", build_keys, 0.0, 1.0)
     P, S = b.P, b.S
+    stock_keys = [(p, t) for p in data.STOCKPILES for t in P]
+    max_t = data.stockpiles["max_t"].astype(float).to_dict() if len(data.stockpiles) else {}
+    c_added = b.columns("v_stock_added", stock_keys, 0.0, INF)
+    c_stock = b.columns("v_stock", stock_keys, 0.0, [max_t[p] for p, _ in stock_keys])
 
     def flow_key(i, P=P, S=S, nP=nP, nS=nS):
         return (i // (nP * nS), P[(i // nS) % nP], S[i % nS])
@@ -185,6 +176,13 @@ def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
     demands = list(data.demand.index)
     unmet_keys = [(*k, s) for k in demands for s in S]
     c_unmet = b.columns("v_unmet", unmet_keys, 0.0, INF)
+    c_release = b.columns("v_release", list(data.RELEASE), 0.0, INF)
+    c_eta = c_excess = -1
+    if data.cvar_weight:
+        c_eta = b.columns("v_cvar_eta", [None], -INF, INF)
+        c_excess = b.columns("v_cvar_excess", list(S), 0.0, INF)
+    trace_keys = [(*z, t, s) for z in data.TRACE for t in P for s in S]
+    c_trace = b.columns("v_trace", trace_keys, 0.0, INF)
     c_fin = b.columns("v_finance", list(data.FINANCE), 0.0, INF)
     c_total = b.columns("v_paid_total", [None], 0.0, INF)
     c_over = b.columns("v_burden_over", list(data.MEMBERS), 0.0, INF)
@@ -194,7 +192,9 @@ def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
     _build_once(b, data, build_col)
     _capacity_if_online(b, data, ub, origin, flow, build_col)
     _refinery_input(b, data, flow)
-    _demand_coverage(b, data, demands, flow, c_unmet)
+    _demand_coverage(b, data, demands, flow, c_unmet, c_release)
+    if data.STOCKPILES:
+        _stocks(b, data, c_added, c_stock, c_release)
     if definition.on("scrap_limit"):
         _scrap_limit(b, data, flow)
     if definition.on("country_share_cap"):
@@ -205,8 +205,17 @@ def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
         _territorial_cap(b, data, flow, "emissions_cap", "emissions_cap_tco2e_per_yr", "emissions_tco2e_per_t")
     if definition.on("water_cap"):
         _territorial_cap(b, data, flow, "water_cap", "water_cap_m3_per_yr", "water_m3_per_t")
-    _financing(b, data, build_col, c_fin, c_over, c_under, c_total)
-    cost, in_objective, offset = _objective(b, data, origin, flow, build_col, c_unmet)
+    if data.TRACE:
+        _trace(b, data, definition, flow, c_trace)
+    if definition.on("allied_share"):
+        _allied_share(b, data, flow, c_trace)
+    _financing(b, data, definition, build_col, c_fin, c_over, c_under, c_total)
+    first, in_objective, offset, second = _objective(b, data, origin, flow, build_col, c_unmet, c_added, c_stock,
+                                                     c_release)
+    cost = _expected_cost(b, data, first, second)
+    if data.cvar_weight:
+        cost = cost + _cvar(b, data, first, offset, second, c_eta, c_excess)
+        in_objective[[c_eta, *range(c_excess, c_excess + nS)]] = True
     return _finish(b, cost, in_objective, offset, c_build, len(build_keys))
 
 
@@ -293,21 +302,51 @@ def _refinery_input(b: _Builder, data: PlanData, flow) -> None:
                 b.add(np.repeat(r[t, s], len(a)), flow(a[None, :], t[:, None], s[:, None]).reshape(-1), coef)
 
 
-def _demand_coverage(b: _Builder, data: PlanData, demands: list, flow, c_unmet: int) -> None:
-    """Demand coverage (model.define_demand_coverage), without stockpiles: delivered + unmet >=
-    D mu_s."""
+def _demand_coverage(b: _Builder, data: PlanData, demands: list, flow, c_unmet: int, c_release: int) -> None:
+    """Demand coverage (model.define_demand_coverage): delivered + released + unmet >= D mu_s."""
     keys = [(*k, s) for k in demands for s in b.S]
     dem = data.demand_tpy
     mult = data.multiplier
     first = b.rows("demand_coverage", keys, [dem[k[:3]] * mult[k[3]] for k in keys], INF)
     n = len(keys)
     b.add(first + np.arange(n), c_unmet + np.arange(n), 1.0)  # v_unmet has the rows' keys, in order
+    if data.RELEASE:
+        mineral_of = data.stockpiles["mineral"].to_dict()
+        row_of = {k: first + i for i, k in enumerate(keys)}
+        b.add([row_of[(a, mineral_of[p], t, s)] for p, a, t, s in data.RELEASE],
+              c_release + np.arange(len(data.RELEASE)), 1.0)
     for d, (a, mi, t) in enumerate(demands):
         arcs_ = data.member_in_arcs.get((a, mi), ())
         if arcs_:
             arr = np.asarray(arcs_, dtype=np.int64)
             s = np.arange(b.nS)
             b.add(np.repeat(first + d * b.nS + s, len(arr)), flow(arr[None, :], b.tpos[t], s[:, None]).reshape(-1), 1.0)
+
+
+def _stocks(b: _Builder, data: PlanData, c_added: int, c_stock: int, c_release: int) -> None:
+    """Stock build up and stock release (model.define_stock_build_up, define_stock_release), as
+    Pyomo's compile orients them: S_{p,t} - S_{p,t-1} - A_{p,t} <= 0 and
+    d_{s,t} sum_a r_{p,a,t,s} - S_{p,t} <= 0."""
+    keys = [(p, t) for p in data.STOCKPILES for t in b.P]
+    first = b.rows("stock_build_up", keys, -INF, 0.0)
+    n = len(keys)
+    b.add(first + np.arange(n), c_stock + np.arange(n), 1.0)
+    b.add(first + np.arange(n), c_added + np.arange(n), -1.0)
+    later = [i for i, (_, t) in enumerate(keys) if t != b.P[0]]
+    b.add(first + np.array(later, dtype=np.int64), c_stock + np.array(later, dtype=np.int64) - 1, -1.0)
+    stock_col = {k: c_stock + i for i, k in enumerate(keys)}
+    by_key: dict[tuple, list] = {}
+    for i, k in enumerate(data.RELEASE):
+        by_key.setdefault((k[0], k[2], k[3]), []).append(i)
+    rows = sorted(by_key)
+    d = [data.shock_years[(s, t)] for _, t, s in rows]
+    if any(x == 0 for x in d):
+        raise NotSupported("a shock of 0 years")  # Pyomo's row then reads S >= 0, another orientation
+    first = b.rows("stock_release", rows, -INF, 0.0)
+    for i, (p, t, s) in enumerate(rows):
+        rel = by_key[(p, t, s)]
+        b.add(np.full(len(rel), first + i), c_release + np.array(rel, dtype=np.int64), d[i])
+    b.add(first + np.arange(len(rows)), [stock_col[(p, t)] for p, t, _ in rows], -1.0)
 
 
 def _period_scenario_rows(b: _Builder, name: str, index: list, lower, upper) -> tuple[int, int]:
@@ -387,10 +426,91 @@ def _territorial_cap(b: _Builder, data: PlanData, flow, name: str, cap_column: s
             b.add(*parts)
 
 
-def _financing(b: _Builder, data: PlanData, build_col: dict, c_fin: int, c_over: int, c_under: int,
-               c_total: int) -> None:
-    """Financing balance, paid total and burden target (model.define_financing_balance,
-    define_paid_total, define_burden_target)."""
+def _trace(b: _Builder, data: PlanData, definition: ModelDefinition, flow, c_trace: int) -> None:
+    """Traced input, traced delivery and mining share cap (model.define_traced_input,
+    define_traced_delivery, define_mining_share_cap), as Pyomo's compile orients them:
+    sum_a z - sum eta x = 0, sum_o z - sum x = 0, sum_k z <= sigma D mu."""
+    nP, nS = b.nP, b.nS
+    zpos = {z: i for i, z in enumerate(data.TRACE)}
+    s_all = np.arange(nS)
+
+    def z_cols(zs, ti):
+        """[scenario, z] columns of v_trace for the tuples zs in period position ti."""
+        zi = np.array([zpos[z] for z in zs], dtype=np.int64)
+        return c_trace + (zi[None, :] * nP + ti) * nS + s_all[:, None]
+
+    members, origins = {}, {}
+    for o, k, a, mi in data.TRACE:
+        members.setdefault((o, k, mi), []).append((o, k, a, mi))
+        origins.setdefault((k, a, mi), []).append((o, k, a, mi))
+    for name, groups, arcs_of in (("traced_input", members, lambda g: data.COUNTRY_IN.get((g[2], g[0], g[1]), ())),
+                                  ("traced_delivery", origins,
+                                   lambda g: [(x, 1.0) for x in data.COUNTRY_OUT.get((g[2], g[0], g[1]), ())])):
+        index = sorted(groups)
+        first, _ = _period_scenario_rows(b, name, [(*g, t) for g in index for t in b.P], 0.0, 0.0)
+        for i, g in enumerate(index):
+            arcs_ = arcs_of(g)
+            for ti in range(nP):
+                r = first + (i * nP + ti) * nS + s_all  # rows of (g, t, every s)
+                zc = z_cols(groups[g], ti)
+                b.add(np.repeat(r, zc.shape[1]), zc.reshape(-1), 1.0)
+                if arcs_:
+                    a = np.array([x for x, _ in arcs_], dtype=np.int64)
+                    y = np.array([v for _, v in arcs_], dtype=float)
+                    b.add(np.repeat(r, len(a)), flow(a[None, :], ti, s_all[:, None]).reshape(-1), np.tile(-y, nS))
+    sigma = data.sigma_mining
+    if definition.on("mining_share_cap") and sigma is not None:
+        own = {a: data.member_countries(a) for a in data.MEMBERS}
+        keys: dict[tuple, list] = {}
+        for o, k, a, mi in data.TRACE:
+            if o not in own[a]:
+                for t in b.P:
+                    if (a, mi, t) in data.demand_tpy:
+                        keys.setdefault((a, mi, o, t), []).append((o, k, a, mi))
+        index = sorted(keys)
+        mult = np.array([data.multiplier[s] for s in b.S])
+        upper = [sigma * (data.demand_tpy[(a, mi, t)] * mu) for (a, mi, _, t) in index for mu in mult]
+        first, _ = _period_scenario_rows(b, "mining_share_cap", index, -INF, upper)
+        for i, key in enumerate(index):
+            zc = z_cols(keys[key], b.tpos[key[3]])
+            b.add(np.repeat(first + i * nS + s_all, zc.shape[1]), zc.reshape(-1), 1.0)
+
+
+def _allied_share(b: _Builder, data: PlanData, flow, c_trace: int) -> None:
+    """Allied share (model.define_allied_share), as Pyomo's compile orients it:
+    rho sum x - (allied-tagged z + allied recycled x) <= 0."""
+    from .model import allied_arcs
+    rho = {mi: float(v) for mi, v in data.minerals["min_allied_share"].items() if v is not None and not pd.isna(v)}
+    nP, nS = b.nP, b.nS
+    zpos = {z: i for i, z in enumerate(data.TRACE)}
+    tagged: dict[tuple[str, str], list] = {}
+    for o, k, a, mi in data.TRACE:
+        if mi in rho and o in data.ALLIED and k in data.ALLIED:
+            tagged.setdefault((a, mi), []).append(zpos[(o, k, a, mi)])
+    keys = [(a, mi, t) for (a, mi, t) in data.demand.index if mi in rho]
+    for a, mi, t in keys:
+        if not data.member_in_arcs.get((a, mi)) or rho[mi] == 0:
+            raise NotSupported("an allied share with nothing delivered")  # Pyomo's row reads allied >= 0
+    first, _ = _period_scenario_rows(b, "allied_share", keys, -INF, 0.0)
+    s_all = np.arange(nS)
+    for i, (a, mi, t) in enumerate(keys):
+        ti = b.tpos[t]
+        r = first + i * nS + s_all
+        got = np.asarray(data.member_in_arcs[(a, mi)], dtype=np.int64)
+        b.add(np.repeat(r, len(got)), flow(got[None, :], ti, s_all[:, None]).reshape(-1), rho[mi])
+        rec = np.asarray(allied_arcs(data, a, mi), dtype=np.int64)
+        if len(rec):
+            b.add(np.repeat(r, len(rec)), flow(rec[None, :], ti, s_all[:, None]).reshape(-1), -1.0)
+        zi = np.asarray(tagged.get((a, mi), ()), dtype=np.int64)
+        if len(zi):
+            b.add(np.repeat(r, len(zi)), (c_trace + (zi[None, :] * nP + ti) * nS + s_all[:, None]).reshape(-1), -1.0)
+
+
+def _financing(b: _Builder, data: PlanData, definition: ModelDefinition, build_col: dict, c_fin: int, c_over: int,
+               c_under: int, c_total: int) -> None:
+    """Financing balance, paid total, burden target, budget, host share, financing cap, burden band
+    and benefit floor (model.define_financing_balance ... define_benefit_floor), each row oriented as
+    Pyomo's compile gives it."""
     cap = data.sites["capex_musd"].astype(float).to_dict()
     options = list(data.BUILD_OPTIONS)
     first = b.rows("financing_balance", options, 0.0, 0.0)
@@ -419,25 +539,71 @@ def _financing(b: _Builder, data: PlanData, build_col: dict, c_fin: int, c_over:
     b.add(first + np.arange(n), np.full(n, c_total), [target[a] for a in members])
     b.add(first + np.arange(n), c_over + np.arange(n), 1.0)
     b.add(first + np.arange(n), c_under + np.arange(n), -1.0)
+    f = data.financing
+    fin_col = {k: c_fin + i for i, k in enumerate(fin)}
+    if definition.on("budget"):  # sum phi <= B
+        by_key: dict[tuple, list] = {}
+        for k in fin:
+            by_key.setdefault((k[1], k[2]), []).append(fin_col[k])
+        keys = [k for k in sorted(f.budgets) if k[0] in data.MEMBERS and by_key.get(k)]
+        first = b.rows("budget", keys, -INF, [f.budgets[k] for k in keys])
+        for i, k in enumerate(keys):
+            b.add(np.full(len(by_key[k]), first + i), by_key[k], 1.0)
+    if definition.on("host_share") and f.host_min_share:  # h C b - phi_host <= 0
+        host = data.sites["host_member"].to_dict()
+        keys = [(g, t) for g, t in data.BUILD_OPTIONS if (g, host[g], t) in fin_col]
+        coef = [float(f.host_min_share) * float(cap[g]) for g, _ in keys]
+        if any(c == 0 for c in coef):
+            raise NotSupported("a host share of a zero capex")  # Pyomo's row then reads phi >= 0
+        first = b.rows("host_share", keys, -INF, 0.0)
+        b.add(first + np.arange(len(keys)), [build_col[k] for k in keys], coef)
+        b.add(first + np.arange(len(keys)), [fin_col[(g, host[g], t)] for g, t in keys], -1.0)
+    if definition.on("financing_cap"):  # phi - kappa C b <= 0
+        keys = [k for k in fin if f.caps.get((k[1], k[0]), 1.0) < 1.0]
+        first = b.rows("financing_cap", keys, -INF, 0.0)
+        b.add(first + np.arange(len(keys)), [fin_col[k] for k in keys], 1.0)
+        b.add(first + np.arange(len(keys)), [build_col[(g, t)] for g, _, t in keys],
+              [-(f.caps[(a, g)] * float(cap[g])) for g, a, _ in keys])
+    member_fin = [(mpos[a], fin_col[k], pv[i]) for i, k in enumerate(fin) for a in (k[1],)]
+    if definition.on("burden_band") and f.burden_tolerance is not None and f.burden_given:
+        tau = float(f.burden_tolerance)
+        s = f.burden_target
+        # upper: P_a - s_a T - tau T <= 0; lower: -tau T - P_a + s_a T <= 0
+        for name, sign, t_coef in (("burden_band_upper", 1.0, [-s[a] + -tau for a in members]),
+                                   ("burden_band_lower", -1.0, [-tau + s[a] for a in members])):
+            first = b.rows(name, members, -INF, 0.0)
+            if member_fin:
+                b.add([first + r for r, _, _ in member_fin], [c for _, c, _ in member_fin],
+                      [sign * v for _, _, v in member_fin])
+            b.add(first + np.arange(n), np.full(n, c_total), t_coef)
+    if definition.on("benefit_floor") and f.min_benefit_ratio is not None:  # r P_a - beta_a T <= 0
+        r = float(f.min_benefit_ratio)
+        first = b.rows("benefit_floor", members, -INF, 0.0)
+        if member_fin:
+            b.add([first + m for m, _, _ in member_fin], [c for _, c, _ in member_fin],
+                  [r * v for _, _, v in member_fin])
+        b.add(first + np.arange(n), np.full(n, c_total), [-data.benefit_share[a] for a in members])
 
 
-def _objective(b: _Builder, data: PlanData, origin, flow, build_col: dict, c_unmet: int):
-    """Objective (model.define_objective) without stocks or CVaR: capex, fixed opex, operating,
-    transport and the unmet-demand penalty; returns (cost, columns in the objective, offset)."""
+def _objective(b: _Builder, data: PlanData, origin, flow, build_col: dict, c_unmet: int, c_added: int, c_stock: int,
+               c_release: int):
+    """Objective (model.define_objective) without its CVaR term: capex, fixed opex, stocks, operating,
+    transport, the unmet-demand penalty and replenishing released stock. Returns the first stage
+    (cost per column, columns in it, constant) and the second stage as (columns, scenario positions,
+    costs if that scenario happens) -- the expected cost weighs those by the probabilities."""
     sites, per = data.sites, data.periods
     delta, W = per["discount"].astype(float).to_dict(), per["weight"].astype(float).to_dict()
     capex = sites["capex_musd"].astype(float).to_dict()
     fixed = sites["fixed_opex_musd_per_yr"].astype(float).to_dict()
-    cost = np.zeros(b.n_cols)
+    first = np.zeros(b.n_cols)
     used = np.zeros(b.n_cols, dtype=bool)
     for (f, t), j in build_col.items():
-        cost[j] += delta[t] * capex[f]
+        first[j] += delta[t] * capex[f]
         used[j] = True
     for (f, t), links in data.ONLINE_LINKS.items():
         for tb in links:
-            cost[build_col[(f, tb)]] += W[t] * fixed[f]
+            first[build_col[(f, tb)]] += W[t] * fixed[f]
     offset = sum(W[t] * fixed[f] for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
-    prob = data.scenarios["probability"].astype(float).reindex(b.S).to_numpy()
     w = np.array([W[t] * USD_TO_MUSD for t in b.P])
     # per arc and period: the origin's unit cost (where non-zero) and the arc's transport cost
     unit = unit_costs(data)
@@ -445,22 +611,65 @@ def _objective(b: _Builder, data: PlanData, origin, flow, build_col: dict, c_unm
     per_site = site_unit[origin]  # [arc, period]
     transport = data.arcs["cost_usd_per_t"].astype(float).to_numpy()
     a_all = np.arange(len(origin))
-    flow_cost = np.zeros((len(origin), b.nP, b.nS))
-    flow_used = np.zeros(flow_cost.shape, dtype=bool)
-    flow_cost += prob[None, None, :] * (w[None, :] * per_site)[:, :, None]
-    flow_used |= (per_site != 0)[:, :, None]
-    flow_cost += prob[None, None, :] * (w[None, :] * transport[:, None])[:, :, None]
-    flow_used |= (transport != 0)[:, None, None]
+    flow_cost = np.broadcast_to((w[None, :] * per_site)[:, :, None], (len(origin), b.nP, b.nS)) \
+        + (w[None, :] * transport[:, None])[:, :, None]
+    flow_used = np.broadcast_to(((per_site != 0) | (transport != 0)[:, None])[:, :, None], flow_cost.shape)
     cols = flow(a_all[:, None, None], np.arange(b.nP)[None, :, None], np.arange(b.nS)[None, None, :])
-    cost[cols.reshape(-1)] += flow_cost.reshape(-1)
+    scen = np.broadcast_to(np.arange(b.nS)[None, None, :], flow_cost.shape)
+    second = [(cols.reshape(-1), scen.reshape(-1), flow_cost.reshape(-1))]
     used[cols.reshape(-1)] |= flow_used.reshape(-1)
+    sp = data.stockpiles
+    if data.STOCKPILES:
+        acq = sp["acquisition_cost_usd_per_t"].astype(float).to_dict()
+        hold = sp["holding_cost_usd_per_t_yr"].astype(float).to_dict()
+        for i, (p, t) in enumerate((p, t) for p in data.STOCKPILES for t in b.P):
+            first[c_added + i] += USD_TO_MUSD * (delta[t] * acq[p])
+            first[c_stock + i] += USD_TO_MUSD * (W[t] * hold[p])
+            used[c_added + i] |= delta[t] * acq[p] != 0
+            used[c_stock + i] |= W[t] * hold[p] != 0
+        rel = [USD_TO_MUSD * delta[t] * acq[p] * data.shock_years[(s, t)] for p, a, t, s in data.RELEASE]
+        n = len(rel)
+        second.append((c_release + np.arange(n), np.array([b.spos[k[3]] for k in data.RELEASE], dtype=np.int64),
+                       np.array(rel, dtype=float)))
+        used[c_release:c_release + n] |= np.array(rel) != 0
     pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
     if pen:
         n = len(data.demand.index) * b.nS
         keys_t = np.repeat([b.tpos[t] for _, _, t in data.demand.index], b.nS)
-        cost[c_unmet:c_unmet + n] += np.tile(prob, len(data.demand.index)) * w[keys_t] * pen
+        second.append((c_unmet + np.arange(n), np.tile(np.arange(b.nS), len(data.demand.index)), w[keys_t] * pen))
         used[c_unmet:c_unmet + n] = True
-    return cost, used, float(offset)
+    return first, used, float(offset), second
+
+
+def _expected_cost(b: _Builder, data: PlanData, first: np.ndarray, second: list) -> np.ndarray:
+    """First stage + sum_s p_s (second stage of s), per column."""
+    prob = data.scenarios["probability"].astype(float).reindex(b.S).to_numpy()
+    cost = first.copy()
+    for cols, scen, coef in second:
+        np.add.at(cost, cols, prob[scen] * coef)
+    return cost
+
+
+def _cvar(b: _Builder, data: PlanData, first: np.ndarray, offset: float, second: list, c_eta: int,
+          c_excess: int) -> np.ndarray:
+    """Cvar excess (model.define_cvar_excess), as Pyomo's compile orients it:
+    C_s - eta - z_s <= -(the cost's constant), C_s the first stage plus scenario s's second stage;
+    returns the objective's CVaR term per column, lambda (eta + sum_s p_s z_s / (1 - alpha))."""
+    prob = data.scenarios["probability"].astype(float).reindex(b.S).to_numpy()
+    n = b.nS
+    top = b.rows("cvar_excess", list(b.S), -INF, -offset)
+    fj = np.flatnonzero(first)
+    for s in range(n):
+        b.add(np.full(len(fj), top + s), fj, first[fj])
+    for cols, scen, coef in second:
+        b.add(top + scen, cols, coef)
+    b.add(top + np.arange(n), np.full(n, c_eta), -1.0)
+    b.add(top + np.arange(n), c_excess + np.arange(n), -1.0)
+    risk = np.zeros(b.n_cols)
+    weight, alpha = float(data.cvar_weight), float(data.cvar_alpha)
+    risk[c_eta] = weight
+    risk[c_excess:c_excess + n] = weight * (prob / (1.0 - alpha))
+    return risk
 
 
 def _finish(b: _Builder, cost: np.ndarray, in_objective: np.ndarray, offset: float, c_build: int,

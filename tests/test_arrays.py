@@ -16,7 +16,6 @@ from planner.definition import load_definition
 from planner.generate import generate
 from planner.model import build_model
 from planner.solve import compile_model
-from planner.standard_form import NotSupported
 from wb import site, tiny, write_workbook
 from test_default_workbook import DEFAULT
 from test_families import _two_markets, with_refinery_chain
@@ -81,7 +80,38 @@ def _forced(sheets, settings):
     return "build_once"
 
 
-@pytest.mark.parametrize("case", [_scrap, _share, _group, _emissions, _water, _candidate_chain, _forced])
+def _allied(sheets, settings):
+    from test_standards_trace import chain
+    chain(sheets, refinery_country="AAA")
+    sheets["minerals"][0]["min_allied_share"] = 0.5
+    return "allied_share"
+
+
+def _traced(sheets, settings):
+    _allied(sheets, settings)
+    return "traced_input"
+
+
+def _mining(sheets, settings):
+    sheets["sites"] += [site("R0", "AAA", "refinery", "existing", 1000, **{"yield": 1}),
+                        site("N1", "BBB", "mine", "existing", 1000, var_cost_usd_per_t=10),
+                        site("N2", "CCC", "mine", "candidate", 1000, var_cost_usd_per_t=30, capex_musd=0.001)]
+    settings["max_country_share_mining"] = 0.6
+    return "mining_share_cap"
+
+
+def _cvar(sheets, settings):
+    from test_risk import cvar_case
+    s2, set2 = cvar_case(0.5)
+    sheets.clear()
+    sheets.update(s2)
+    settings.clear()
+    settings.update(set2)
+    return "cvar_excess"
+
+
+@pytest.mark.parametrize("case", [_scrap, _share, _group, _emissions, _water, _candidate_chain, _forced, _allied,
+                                  _traced, _mining, _cvar])
 def test_each_family_as_arrays_is_the_pyomo_model(tmp_path, case):
     sheets, settings = tiny()
     family = case(sheets, settings)
@@ -104,12 +134,51 @@ def test_generated_workbooks_as_arrays_are_the_pyomo_model(tmp_path, seed, scena
     assert all(a is b for a, b in zip(columns, pc.columns))
 
 
-def test_the_default_workbook_is_built_with_pyomo():
-    # traceability and stockpiles are not written as arrays: NotSupported, and the run builds
-    # the Pyomo model first, as before
-    data = load_data(DEFAULT)
-    with pytest.raises(NotSupported, match="traceability"):
-        build_arrays(data, load_definition(None))
+def test_the_default_workbook_as_arrays_is_the_pyomo_model():
+    # stockpiles (build up, release, releases in demand coverage, their costs), budgets and the
+    # burden band, with everything else the default workbook has, row for row and column for column
+    am, m, pc, (columns, rows) = _matched(DEFAULT)
+    for family in ("stock_build_up", "stock_release", "budget", "burden_band_upper", "burden_band_lower",
+                   "scrap_limit", "country_share_cap"):
+        assert _rows(m, family) > 0
+    assert all(a is b for a, b in zip(columns, pc.columns)) and all(a is b for a, b in zip(rows, pc.rows))
+
+
+def _two_members(**settings):
+    from test_financing import two_members
+    sheets, sets = two_members(**settings)
+    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    return sheets, sets
+
+
+def _host(sheets, sets):
+    sets["host_min_share"] = 0.6
+    return "host_share"
+
+
+def _cap(sheets, sets):
+    sheets["financing_rules"] = [{"member": "BB", "country": "AAA", "site": None, "max_share": 0.1}]
+    return "financing_cap"
+
+
+def _floor(sheets, sets):
+    sets["min_benefit_ratio"] = 1
+    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 100})
+    return "benefit_floor"
+
+
+def _band(sheets, sets):
+    sets["burden_tolerance"] = 0.1
+    return "burden_band_upper"
+
+
+@pytest.mark.parametrize("case", [_host, _cap, _floor, _band])
+def test_each_financing_rule_as_arrays_is_the_pyomo_model(tmp_path, case):
+    sheets, sets = _two_members()
+    family = case(sheets, sets)
+    am, m, pc, (columns, rows) = _matched(write_workbook(tmp_path / "w.xlsx", sheets, sets))
+    assert _rows(m, family) > 0
+    assert all(a is b for a, b in zip(columns, pc.columns)) and all(a is b for a, b in zip(rows, pc.rows))
 
 
 def _small(tmp_path):
@@ -176,12 +245,15 @@ def test_a_run_whose_arrays_differ_reports_no_plan(solve_tiny, monkeypatch, tmp_
     assert res.solution is None and res.output is None
 
 
-def test_a_model_not_written_as_arrays_says_why(solve_tiny):
-    sheets, settings = tiny(cvar_weight=0.5, cvar_alpha=0.9)
-    res = solve_tiny(sheets, settings)
-    assert res.outcome.usable
-    assert "CVaR" in res.outcome.hand_over["model_not_built_as_arrays"]
-    assert "model_built_as_arrays_s" not in res.outcome.hand_over
+def test_a_model_not_written_as_arrays_is_built_with_pyomo_and_says_why(solve_tiny):
+    # A host share of a project without capex: Pyomo writes that row the other way round (phi >= 0),
+    # so the arrays decline it and the run builds the Pyomo model first, as before.
+    sheets, sets = _two_members(host_min_share=0.6)
+    next(x for x in sheets["sites"] if x["site"] == "R1")["capex_musd"] = 0
+    res = solve_tiny(sheets, sets)
+    assert res.outcome.usable and res.outcome.status == "optimal"
+    assert res.outcome.hand_over["model_not_built_as_arrays"] == "a host share of a zero capex"
+    assert "model_built_as_arrays_s" not in res.outcome.hand_over and "compile_s" in res.outcome.hand_over
 
 
 def test_a_flow_in_no_row_and_at_no_cost_is_no_column(tmp_path):
