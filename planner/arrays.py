@@ -374,28 +374,28 @@ def _country_share_cap(b: _Builder, data: PlanData, ub, flow) -> None:
     """Country share cap (model.define_country_share_cap): rows where the country's arcs can carry
     more than the share."""
     sigma = data.sigma_by_mineral
+    groups = [(k, arcs_) for k, arcs_ in data.SHARE_CAP_INDEX.items() if sigma.get(k[1]) is not None and arcs_]
+    if not groups:
+        b.rows("country_share_cap", [], -INF, [])
+        return
     dem = data.demand_tpy
     mult = np.array([data.multiplier[s] for s in b.S])
-    keys, rows, cols, upper = [], [], [], []
-    for (a, mi, c), arcs_ in data.SHARE_CAP_INDEX.items():
-        if sigma.get(mi) is None:
-            continue
-        arr = np.asarray(arcs_, dtype=np.int64)
-        for t in b.P:
-            if (a, mi, t) not in dem:
-                continue
-            ti = b.tpos[t]
-            cap = sigma[mi] * (dem[(a, mi, t)] * mult)  # sigma x demand_required
-            kept = np.flatnonzero(ub[arr, ti, :].sum(axis=0) > cap)  # else the arcs cannot carry more
-            if not len(kept):
-                continue
-            rows.append(np.repeat(np.arange(len(keys), len(keys) + len(kept)), len(arr)))
-            cols.append(flow(arr[None, :], ti, kept[:, None]).reshape(-1))
-            keys.extend((a, mi, c, t, b.S[si]) for si in kept.tolist())
-            upper.append(cap[kept])
-    first = b.rows("country_share_cap", keys, -INF, np.concatenate(upper) if upper else [])
-    if keys:
-        b.add(first + np.concatenate(rows), np.concatenate(cols), 1.0)
+    length = np.array([len(x) for _, x in groups], dtype=np.int64)
+    start = np.concatenate(([0], np.cumsum(length)[:-1]))
+    cat = np.concatenate([np.asarray(x, dtype=np.int64) for _, x in groups])
+    # [group, period, scenario]: sigma x demand_required where the member has a demand row, and
+    # what the group's arcs can carry (their bounds, summed in the arcs' order)
+    need = np.array([[dem.get((a, mi, t), np.nan) for t in b.P] for (a, mi, _), _ in groups]).reshape(len(groups), b.nP)
+    sig = np.array([sigma[mi] for (_, mi, _), _ in groups])
+    cap = sig[:, None, None] * (need[:, :, None] * mult[None, None, :])
+    most = np.add.reduceat(ub[cat], start, axis=0)
+    keep = ~np.isnan(need)[:, :, None] & (most > np.nan_to_num(cap, nan=np.inf))
+    g_i, t_i, s_i = np.nonzero(keep)  # in Pyomo's order: group, period, scenario
+    keys = [(*groups[g][0], b.P[t], b.S[s]) for g, t, s in zip(g_i.tolist(), t_i.tolist(), s_i.tolist())]
+    first = b.rows("country_share_cap", keys, -INF, cap[g_i, t_i, s_i])
+    n = length[g_i]
+    at = np.repeat(start[g_i] - np.concatenate(([0], np.cumsum(n)[:-1])), n) + np.arange(int(n.sum()))
+    b.add(first + np.repeat(np.arange(len(keys)), n), flow(cat[at], np.repeat(t_i, n), np.repeat(s_i, n)), 1.0)
 
 
 def _exclusive_group(b: _Builder, data: PlanData, build_col: dict) -> None:
@@ -497,10 +497,9 @@ def _allied_share(b: _Builder, data: PlanData, flow, c_trace: int) -> None:
         ti = b.tpos[t]
         r = first + i * nS + s_all
         got = np.asarray(data.member_in_arcs[(a, mi)], dtype=np.int64)
-        b.add(np.repeat(r, len(got)), flow(got[None, :], ti, s_all[:, None]).reshape(-1), rho[mi])
-        rec = np.asarray(allied_arcs(data, a, mi), dtype=np.int64)
-        if len(rec):
-            b.add(np.repeat(r, len(rec)), flow(rec[None, :], ti, s_all[:, None]).reshape(-1), -1.0)
+        # the allied recycled arcs are among those delivering: one entry each, rho - 1 (as Pyomo sums them)
+        coef = np.where(np.isin(got, np.asarray(allied_arcs(data, a, mi), dtype=np.int64)), rho[mi] + -1.0, rho[mi])
+        b.add(np.repeat(r, len(got)), flow(got[None, :], ti, s_all[:, None]).reshape(-1), np.tile(coef, nS))
         zi = np.asarray(tagged.get((a, mi), ()), dtype=np.int64)
         if len(zi):
             b.add(np.repeat(r, len(zi)), (c_trace + (zi[None, :] * nP + ti) * nS + s_all[:, None]).reshape(-1), -1.0)
@@ -674,21 +673,19 @@ def _cvar(b: _Builder, data: PlanData, first: np.ndarray, offset: float, second:
 
 def _finish(b: _Builder, cost: np.ndarray, in_objective: np.ndarray, offset: float, c_build: int,
             n_build: int) -> ArrayModel:
-    """Sum duplicate entries, drop zeros, drop rows that hold whatever the variables are and columns
-    in no row and not in the objective (as Pyomo's compile does), and renumber."""
+    """Sort the entries by row, drop zeros, drop rows that hold whatever the variables are and
+    columns in no row and not in the objective (as Pyomo's compile does), and renumber."""
     rows = np.concatenate([e[0] for e in b.entries]) if b.entries else np.zeros(0, dtype=np.int64)
-    cols = np.concatenate([e[1] for e in b.entries]) if b.entries else np.zeros(0, dtype=np.int64)
-    vals = np.concatenate([e[2] for e in b.entries]) if b.entries else np.zeros(0)
-    key = rows * b.n_cols + cols
-    order = np.argsort(key)
-    key, rows, cols, vals = key[order], rows[order], cols[order], vals[order]
-    new = np.ones(len(key), dtype=bool)
-    new[1:] = key[1:] != key[:-1]
-    group = np.cumsum(new) - 1
-    vals = np.bincount(group, weights=vals, minlength=int(new.sum())) if len(key) else vals
-    rows, cols = rows[new], cols[new]
+    # by row (a stable sort: the entries come in long runs of increasing rows); no two entries of a
+    # row share a column (each family writes a column once per row; HiGHS and `match` would refuse
+    # it otherwise)
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    cols = np.concatenate([e[1] for e in b.entries])[order] if b.entries else np.zeros(0, dtype=np.int64)
+    vals = np.concatenate([e[2] for e in b.entries])[order] if b.entries else np.zeros(0)
     nz = vals != 0.0
-    rows, cols, vals = rows[nz], cols[nz], vals[nz]
+    if not nz.all():
+        rows, cols, vals = rows[nz], cols[nz], vals[nz]
     row_lower = np.concatenate(b.row_lower) if b.row_lower else np.zeros(0)
     row_upper = np.concatenate(b.row_upper) if b.row_upper else np.zeros(0)
     count = np.bincount(rows, minlength=b.n_rows)
@@ -697,7 +694,7 @@ def _finish(b: _Builder, cost: np.ndarray, in_objective: np.ndarray, offset: flo
     keep_col[cols] = True
     new_row = np.cumsum(keep_row) - 1
     new_col = np.cumsum(keep_col) - 1
-    rows, cols = new_row[rows], new_col[cols]  # rows already sorted, each row's columns sorted
+    rows, cols = new_row[rows], new_col[cols]  # rows already sorted
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=int(keep_row.sum())))))
     col_lower = np.concatenate(b.lower)[keep_col]
     col_upper = np.concatenate(b.upper)[keep_col]
