@@ -141,7 +141,7 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
         _end(proc)
         seconds = time.perf_counter() - (clock["started"] or t_launch)
         if worker is not None:
-            _join(worker, run)
+            _join(worker, run, on_progress, clock)
     run.seconds = seconds
     return run
 
@@ -153,13 +153,18 @@ def _run_during(work: Callable[[], None], run: MipRun) -> None:
         run.during_error = exc
 
 
-def _join(worker: threading.Thread, run: MipRun) -> None:
-    """Wait for the `during` work, which cannot be stopped: a Ctrl-C meanwhile is only recorded."""
+def _join(worker: threading.Thread, run: MipRun, on_progress: Callable | None = None,
+          clock: dict | None = None) -> None:
+    """Wait for the `during` work, which cannot be stopped: a Ctrl-C meanwhile is only recorded, and
+    the progress line goes on (the planner's clock, the search's last incumbent and bound)."""
     while worker.is_alive():
         try:
             worker.join(POLL_S)
         except KeyboardInterrupt:
             run.interrupted = True
+        if on_progress is not None and clock is not None and clock["started"] is not None and worker.is_alive():
+            on_progress(time.perf_counter() - clock["started"], run.objective if run.has_solution else None,
+                        run.bound)
 
 
 def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progress, proc) -> bool:

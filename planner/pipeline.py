@@ -142,21 +142,19 @@ def chosen_start(data: PlanData, options: SolverOptions) -> str:
 
 class MainModel:
     """The model a run solves. Where `arrays.build_arrays` writes every family of the model, it is
-    built as arrays and handed to HiGHS at once (large: ~2.5 s against 25-35 s for Pyomo's build and
-    compile); the Pyomo model is then built while HiGHS searches (`attach_during`) or after, and must
+    built as arrays and handed to HiGHS at once (large: 1.4-2.6 s against 25-35 s for Pyomo's build
+    and compile); the Pyomo model is then built while HiGHS searches (`attach_during`) or after, and must
     be the same model (`arrays.match`) before any plan is read from it. Otherwise the Pyomo model is
     built, compiled and handed over (`solve.prepare`). Either happens in the foreground when first
     needed, or by `work` in a thread while the expected-value start's search runs in its own process
     (the planner would otherwise only wait)."""
 
-    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None,
-                 use_arrays: bool = True):
+    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None):
         self.data, self.definition, self.write_mps = data, definition, write_mps
         self.m = None
         self.prepared: Prepared | SolveOutcome | None = None
         self.build_s = 0.0
         self.during_start_s: float | None = None  # how long `work` took, if it did the work
-        self.use_arrays = use_arrays
         self.am = None  # the model as arrays (planner/arrays.py), if built
         self.not_as_arrays = ""  # why not, if not
         self.report: dict = {}  # for run_info: how the model was built and matched
@@ -178,7 +176,7 @@ class MainModel:
     def arrays(self):
         """The model as arrays, built now if not yet (None where `build_arrays` does not write every
         family of this model: `not_as_arrays` says why)."""
-        if self.am is None and self.use_arrays and not self.not_as_arrays:
+        if self.am is None and not self.not_as_arrays:
             t0 = time.perf_counter()
             try:
                 self.am = build_arrays(self.data, self.definition)

@@ -506,13 +506,18 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             return failed
         h, c = p.h, p.c
     if p.attach is not None and c.arrays is not None:
+        from .arrays import ModelMismatch
+        version = run.version if run is not None else ""
         try:
             p.c = c = _without_interrupt(lambda: p.attach(c))
-        except Exception as exc:  # noqa: BLE001 -- a bug, reported as such: no plan from a model not checked
-            return SolveOutcome("error", "exception", None, None, None, seconds,
-                                run.version if run is not None else "",
+        except ModelMismatch as exc:  # a bug, reported as such: no plan from a model not checked
+            return SolveOutcome("error", "exception", None, None, None, seconds, version,
                                 message=f"the model HiGHS was given (built as arrays) is not the model's "
                                         f"definition: {exc}; no plan reported")
+        except Exception as exc:  # noqa: BLE001 -- e.g. out of memory while building the Pyomo model
+            return SolveOutcome("error", "exception", None, None, None, seconds, version,
+                                message=f"building the Pyomo model to read the plan failed "
+                                        f"({type(exc).__name__}: {exc}); no plan reported")
     if run is not None:
         ms = (MS(run.model_status) if run.model_status is not None
               else MS.kTimeLimit if run.killed == "time_limit" else MS.kInterrupt)

@@ -269,3 +269,21 @@ def test_a_flow_in_no_row_and_at_no_cost_is_no_column(tmp_path):
     assert len(m.v_flow) == 2 and len(columns) == len(m.v_flow) - 1 + len(m.v_unmet) + 3  # + paid total, burden o+ o-
     assert id(m.v_flow[0, 2035, next(iter(m.SCENARIOS))]) not in {id(v) for v in columns}
     assert np.array_equal(am.col_upper, np.array([v.ub if v.ub is not None else np.inf for v in columns]))
+
+
+def test_a_failure_building_the_pyomo_model_after_the_search_reports_no_plan(solve_tiny, monkeypatch):
+    # The arrays were searched; the Pyomo model, built to read the plan, cannot be (here: a
+    # stand-in MemoryError, in the thread beside the search and again in the foreground): the run
+    # says what failed, with no plan and no traceback.
+    import planner.pipeline as pipeline
+
+    def fails(data, definition):
+        raise MemoryError("stand-in")
+
+    monkeypatch.setattr(pipeline, "build_model", fails)
+    sheets, settings = tiny()
+    _candidate_chain(sheets, settings)
+    res = solve_tiny(sheets, settings)
+    assert res.outcome.status == "error" and res.solution is None
+    assert res.outcome.message == ("building the Pyomo model to read the plan failed (MemoryError: stand-in); "
+                                   "no plan reported")

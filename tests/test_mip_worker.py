@@ -120,8 +120,9 @@ def test_ctrl_c_asks_the_search_to_stop_and_kills_it_if_it_does_not(tmp_path, mo
 def test_the_callers_work_runs_while_the_child_searches_and_is_waited_for(tmp_path, monkeypatch):
     # `during` (the planner's own work while it waits) starts after the job is sent, in another
     # thread: the main thread keeps showing progress meanwhile. The stand-in child reports a plan and
-    # hangs: it is killed at its 0.3 s limit + 0.2 s grace while the work (0.8 s) still runs, and
-    # solve_in_child returns only after the work is done.
+    # hangs: it is killed at its 0.3 s limit + 0.2 s grace while the work (1.5 s) still runs, and
+    # solve_in_child returns only after the work is done; the progress line goes on meanwhile, with
+    # the search's last plan.
     import threading
     import time
     monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.2)
@@ -129,14 +130,17 @@ def test_the_callers_work_runs_while_the_child_searches_and_is_waited_for(tmp_pa
 
     def work():
         threads.append(threading.current_thread() is threading.main_thread())
-        time.sleep(0.8)
+        time.sleep(1.5)
         done.append(time.perf_counter())
 
-    run = solve_in_child(JOB, 0.3, on_progress=lambda *a: seen.append(time.perf_counter()), during=work,
+    t0 = time.perf_counter()
+    run = solve_in_child(JOB, 0.3, on_progress=lambda *a: seen.append((time.perf_counter(), a[1])), during=work,
                          command=fake_child(tmp_path, stops=False))
     assert threads == [False] and len(done) == 1 and run.during_error is None
     assert run.killed == "time_limit" and run.objective == 10.0  # the search as without the work
-    assert len(seen) >= 2 and seen[0] < done[0]  # progress shown while the work ran
+    assert len(seen) >= 2 and seen[0][0] < done[0]  # progress shown while the work ran
+    # and after the child was killed (at ~0.5 s), while the work went on: the last plan shown
+    assert any(t0 + 1.0 < t < done[0] and incumbent == 10.0 for t, incumbent in seen)
 
 
 def test_ctrl_c_while_the_callers_work_runs_stops_the_search_and_waits_for_the_work(tmp_path, monkeypatch):
