@@ -72,6 +72,9 @@ class SolveOutcome:
     # the HiGHS instance and compiled arrays of this solve (a `Prepared`), kept so the rounded
     # re-solve can reuse them instead of compiling the model again (never written out)
     session: Prepared | None = field(default=None, repr=False, compare=False)
+    # the solution by column of the arrays solved, where there is no Pyomo model to load it into
+    # (a model built as arrays and not matched: the expected-value start)
+    x: object = field(default=None, repr=False, compare=False)
 
     @property
     def exit_code(self) -> int:
@@ -548,15 +551,19 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             status = "error"
             message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
     objective = bound = gap = None
+    x = None
+    load = load_values if c.arrays is None else (lambda c, values: None)  # arrays only: kept in `x`
     if has_solution and STATUSES[status][1]:
         if run is not None:
-            load_values(c, run.x)
+            x = run.x
+            load(c, run.x)
             # a search stopped by force: the plan's cost from the compiled objective (the start plan's
             # or HiGHS's last report otherwise)
             objective = run.objective if not run.killed else float(c.cost @ run.x) + c.offset
             bound = run.bound
         elif c.n_cols:
-            load_values(c, h.getSolution().col_value)
+            x = np.asarray(h.getSolution().col_value)
+            load(c, x)
             objective = bound = float(info.objective_function_value)
         else:
             objective = bound = c.offset
@@ -569,7 +576,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p)
+    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p,
+                       x=x if c.arrays is not None else None)
 
 
 def model_digest(arrays: dict) -> str:

@@ -322,11 +322,13 @@ def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve
     from test_low_memory import pyomo_first
     if step == "prepare":
         pyomo_first(monkeypatch)
+    import threading
     real, calls = getattr(pipeline, step), []
 
-    def fails_once(*a, **k):
-        calls.append(1)
-        if len(calls) == 1:
+    def fails_once(*a, **k):  # the first call from the thread fails
+        in_thread = threading.current_thread() is not threading.main_thread()
+        calls.append("thread" if in_thread else "foreground")
+        if in_thread and calls.count("thread") == 1:
             raise MemoryError("stand-in")
         return real(*a, **k)
 
@@ -334,7 +336,9 @@ def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     h = res.outcome.hand_over
-    assert calls == [1, 1] and "main_model_prepared_during_start_s" not in h  # the thread's, the foreground's
+    # the thread's, then the foreground's (as arrays, the expected-value start's own hand-over first)
+    assert calls == (["thread", "foreground"] if step == "prepare" else ["foreground", "thread", "foreground"])
+    assert "main_model_prepared_during_start_s" not in h
     assert res.outcome.status == "optimal" and built(res) == {}
     assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
 
@@ -422,18 +426,18 @@ def _ev_interrupted(monkeypatch, keep_plan: bool):
     had (kept) or before it had one."""
     import planner.pipeline as pipeline
     from planner.solve import SolveOutcome
-    real, calls = pipeline.solve_model, []
+    real, calls = pipeline.solve_expected_value, []
 
-    def solve_model(m, options, **kw):  # the expected-value model's (the model itself is solved by run_prepared)
-        calls.append(m.name)
+    def solve_expected_value(ev_data, definition, options, *a, **kw):
+        calls.append(definition.name)
         if not keep_plan:
-            return SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted")
-        out = real(m, options, **kw)
+            return SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted"), None
+        out, builds = real(ev_data, definition, options, *a, **kw)
         out.hand_over["interrupted_by_user"] = True
         out.status = "best_found"
-        return out
+        return out, builds
 
-    monkeypatch.setattr(pipeline, "solve_model", solve_model)
+    monkeypatch.setattr(pipeline, "solve_expected_value", solve_expected_value)
     return calls
 
 
@@ -475,3 +479,19 @@ def test_no_start_where_another_variable_is_integer():
     out = solve_model(m, SolverOptions(time_limit_s=10, start_heuristic="greedy"))
     assert out.hand_over["start_heuristic_stopped_by"] == "other_integer_variables"
     assert out.status == "optimal" and out.objective == pytest.approx(1.0) and m.z.value == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("arrays", [True, False])
+def test_expected_value_start_as_arrays_or_with_pyomo(solve_tiny, monkeypatch, arrays):
+    # As in test_expected_value_start_is_kept_when_it_is_the_optimum: the expected-value problem costs
+    # 0.03 MUSD and builds R1; the same whether it is written as arrays (its builds read from the
+    # columns' keys, no Pyomo model) or built with Pyomo.
+    from test_families import built
+    from test_low_memory import pyomo_first
+    if not arrays:
+        pyomo_first(monkeypatch)
+    sheets, settings = tiny()
+    res = solve_tiny(boom_or_calm(sheets, capex_musd=0.02), settings, solver_overrides=EV)
+    h = res.outcome.hand_over
+    assert h["start_ev_as_arrays"] is arrays and h["start_ev_objective"] == pytest.approx(0.03, abs=1e-9)
+    assert h["start_heuristic_objective"] == pytest.approx(0.04, abs=1e-9) and built(res) == {"R1": 2030}
