@@ -139,6 +139,14 @@ def _supported(data: PlanData, definition: ModelDefinition) -> None:
         raise NotSupported("arcs not numbered 0..n-1")
 
 
+def arrays_or_why(data: PlanData, definition: ModelDefinition) -> tuple[ArrayModel | None, str]:
+    """(the model as arrays, "") or (None, why not: `NotSupported`'s message)."""
+    try:
+        return build_arrays(data, definition), ""
+    except NotSupported as exc:
+        return None, str(exc) or "not supported"
+
+
 def build_arrays(data: PlanData, definition: ModelDefinition) -> ArrayModel:
     """The model `build_model(data, definition)` compiles to, as arrays. Pure: reads only `data` and
     `definition`. Raises NotSupported for a model with a family not written here."""
@@ -349,10 +357,11 @@ def _stocks(b: _Builder, data: PlanData, c_added: int, c_stock: int, c_release: 
     b.add(first + np.arange(len(rows)), [stock_col[(p, t)] for p, t, _ in rows], -1.0)
 
 
-def _period_scenario_rows(b: _Builder, name: str, index: list, lower, upper) -> tuple[int, int]:
-    """Rows (k, s) for k in `index` (k a tuple or one value) and every scenario, in that order."""
+def _period_scenario_rows(b: _Builder, name: str, index: list, lower, upper) -> int:
+    """Rows (k, s) for k in `index` (k a tuple or one value) and every scenario, in that order;
+    returns the first."""
     keys = [(*(k if isinstance(k, tuple) else (k,)), s) for k in index for s in b.S]
-    return b.rows(name, keys, lower, upper), len(keys)
+    return b.rows(name, keys, lower, upper)
 
 
 def _scrap_limit(b: _Builder, data: PlanData, flow) -> None:
@@ -361,7 +370,7 @@ def _scrap_limit(b: _Builder, data: PlanData, flow) -> None:
     scrap = data.scrap["scrap_tpy"].astype(float).to_dict()
     yld = data.sites["yield"].astype(float).to_dict()
     index = [(a, mi, t) for (a, mi) in pools for t in b.P]
-    first, _ = _period_scenario_rows(b, "scrap_limit", index, -INF,
+    first = _period_scenario_rows(b, "scrap_limit", index, -INF,
                                      np.repeat([scrap.get(k, 0.0) for k in index], b.nS))
     for i, (a, mi, t) in enumerate(index):
         r = np.full((b.nP, b.nS), -1, dtype=np.int64)
@@ -417,7 +426,7 @@ def _territorial_cap(b: _Builder, data: PlanData, flow, name: str, cap_column: s
     per_t = {f: float(v) for f, v in data.sites[per_t_column].items() if v}
     period = data.limits["period"].to_dict()
     labels = sorted(caps)
-    first, _ = _period_scenario_rows(b, name, labels, -INF, np.repeat([caps[k] for k in labels], b.nS))
+    first = _period_scenario_rows(b, name, labels, -INF, np.repeat([caps[k] for k in labels], b.nS))
     for i, label in enumerate(labels):
         r = np.full((b.nP, b.nS), -1, dtype=np.int64)
         r[b.tpos[int(period[label])]] = first + i * b.nS + np.arange(b.nS)
@@ -447,7 +456,7 @@ def _trace(b: _Builder, data: PlanData, definition: ModelDefinition, flow, c_tra
                                   ("traced_delivery", origins,
                                    lambda g: [(x, 1.0) for x in data.COUNTRY_OUT.get((g[2], g[0], g[1]), ())])):
         index = sorted(groups)
-        first, _ = _period_scenario_rows(b, name, [(*g, t) for g in index for t in b.P], 0.0, 0.0)
+        first = _period_scenario_rows(b, name, [(*g, t) for g in index for t in b.P], 0.0, 0.0)
         for i, g in enumerate(index):
             arcs_ = arcs_of(g)
             for ti in range(nP):
@@ -470,7 +479,7 @@ def _trace(b: _Builder, data: PlanData, definition: ModelDefinition, flow, c_tra
         index = sorted(keys)
         mult = np.array([data.multiplier[s] for s in b.S])
         upper = [sigma * (data.demand_tpy[(a, mi, t)] * mu) for (a, mi, _, t) in index for mu in mult]
-        first, _ = _period_scenario_rows(b, "mining_share_cap", index, -INF, upper)
+        first = _period_scenario_rows(b, "mining_share_cap", index, -INF, upper)
         for i, key in enumerate(index):
             zc = z_cols(keys[key], b.tpos[key[3]])
             b.add(np.repeat(first + i * nS + s_all, zc.shape[1]), zc.reshape(-1), 1.0)
@@ -491,7 +500,7 @@ def _allied_share(b: _Builder, data: PlanData, flow, c_trace: int) -> None:
     for a, mi, t in keys:
         if not data.member_in_arcs.get((a, mi)) or rho[mi] == 0:
             raise NotSupported("an allied share with nothing delivered")  # Pyomo's row reads allied >= 0
-    first, _ = _period_scenario_rows(b, "allied_share", keys, -INF, 0.0)
+    first = _period_scenario_rows(b, "allied_share", keys, -INF, 0.0)
     s_all = np.arange(nS)
     for i, (a, mi, t) in enumerate(keys):
         ti = b.tpos[t]

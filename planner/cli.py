@@ -68,7 +68,7 @@ def cli() -> None:
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--low-memory", is_flag=True, default=None,
               help="let go of the model while HiGHS searches and build it again after: less memory during the "
-                   "search (large: about 1.9 GB less), more time after it (large: about 35 s)")
+                   "search (large: about 2 GB less), more time after it (large: about 40 s)")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
           heuristic_effort, start_heuristic, start_from, write_mps, low_memory, quiet):

@@ -19,10 +19,9 @@ from .model import build_model
 from .previous import previous_builds
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
-from .arrays import build_arrays, match
+from .arrays import arrays_or_why, match
 from .solve import (Compiled, Prepared, SolveOutcome, compile_model, compiled_from_arrays, prepare, prepare_compiled,
                     relative_gap, resolve_with_fixed_builds, run_prepared, set_time_limit, solve_model)
-from .standard_form import NotSupported
 from .errors import OutputExistsError
 from .mapping import render_map
 from .writer import atomic_save, check_target, json_path, write_json, write_tables
@@ -178,10 +177,8 @@ class MainModel:
         family of this model: `not_as_arrays` says why)."""
         if self.am is None and not self.not_as_arrays:
             t0 = time.perf_counter()
-            try:
-                self.am = build_arrays(self.data, self.definition)
-            except NotSupported as exc:
-                self.not_as_arrays = str(exc) or "not supported"
+            self.am, self.not_as_arrays = arrays_or_why(self.data, self.definition)
+            if self.am is None:
                 self.report["model_not_built_as_arrays"] = self.not_as_arrays
                 return None
             seconds = time.perf_counter() - t0
@@ -263,10 +260,9 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     ev_options = dataclasses.replace(options, time_limit_s=limit, mip_gap=max(options.mip_gap, EV_START_GAP),
                                      start_heuristic="none")
     shown = None if progress is None else (lambda t, *_: progress(t, None, None, None))
-    out, builds = solve_expected_value(ev_data, definition, ev_options, shown, during)
+    out, builds, as_arrays = solve_expected_value(ev_data, definition, ev_options, shown, during)
     report = {"start_ev_status": out.status, "start_ev_objective": out.objective, "start_ev_gap": out.mip_gap,
-              "start_ev_s": round(time.perf_counter() - t0, 3),
-              "start_ev_as_arrays": "pyomo_model" not in out.hand_over}
+              "start_ev_s": round(time.perf_counter() - t0, 3), "start_ev_as_arrays": as_arrays}
     if out.hand_over.get("interrupted_by_user") or out.status == "interrupted":
         report["start_ev_interrupted"] = True  # Ctrl-C: the run stops after handing over what it has
     if not out.usable:
@@ -277,18 +273,14 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
 def solve_expected_value(ev_data: PlanData, definition: ModelDefinition, options: SolverOptions, progress=None,
                          during=None):
     """Solve the expected-value problem: (its outcome, a function giving the (candidate, build period)
-    pairs its plan builds). Only the builds are needed, so where it can be the model is written as
-    arrays and the builds read from the columns' keys, with no Pyomo model (large: ~2-3 s less before
-    its search); otherwise the Pyomo model is built and solved (`hand_over` `pyomo_model` set)."""
-    try:
-        am = build_arrays(ev_data, definition)
-    except NotSupported:
-        am = None
+    pairs its plan builds, whether it was written as arrays). Only the builds are needed, so where it
+    can be the model is written as arrays and the builds read from the columns' keys, with no Pyomo
+    model; otherwise the Pyomo model is built and solved."""
+    am, _ = arrays_or_why(ev_data, definition)
     if am is None:
         m = build_model(ev_data, definition)
         out = solve_model(m, options, progress=progress, during=during)
-        out.hand_over["pyomo_model"] = True
-        return out, lambda: frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5)
+        return out, lambda: frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5), False
     p = prepare_compiled(compiled_from_arrays(am), options)
     out = p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, during=during)
 
@@ -296,7 +288,7 @@ def solve_expected_value(ev_data: PlanData, definition: ModelDefinition, options
         c = out.session.c
         return frozenset(c.key(j)[1] for j in c.integer if out.x[j] > 0.5)
 
-    return out, builds
+    return out, builds, True
 
 
 def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinition, progress=None,

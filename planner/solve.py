@@ -72,8 +72,8 @@ class SolveOutcome:
     # the HiGHS instance and compiled arrays of this solve (a `Prepared`), kept so the rounded
     # re-solve can reuse them instead of compiling the model again (never written out)
     session: Prepared | None = field(default=None, repr=False, compare=False)
-    # the solution by column of the arrays solved, where there is no Pyomo model to load it into
-    # (a model built as arrays and not matched: the expected-value start)
+    # the solution by column (also where there is no Pyomo model to load it into: a model built as
+    # arrays and not matched, the expected-value start)
     x: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -550,24 +550,22 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         if actual != value:
             status = "error"
             message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
-    objective = bound = gap = None
-    x = None
-    load = load_values if c.arrays is None else (lambda c, values: None)  # arrays only: kept in `x`
+    objective = bound = gap = x = None
     if has_solution and STATUSES[status][1]:
         if run is not None:
             x = run.x
-            load(c, run.x)
             # a search stopped by force: the plan's cost from the compiled objective (the start plan's
             # or HiGHS's last report otherwise)
             objective = run.objective if not run.killed else float(c.cost @ run.x) + c.offset
             bound = run.bound
         elif c.n_cols:
             x = np.asarray(h.getSolution().col_value)
-            load(c, x)
             objective = bound = float(info.objective_function_value)
         else:
             objective = bound = c.offset
         gap = relative_gap(objective, bound)
+        if x is not None and c.arrays is None:  # built as arrays and not matched: no variables, only `x`
+            load_values(c, x)
     if started is not None:
         report.update(started.report())
     if run is not None and run.killed == "time_limit":
@@ -576,8 +574,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p,
-                       x=x if c.arrays is not None else None)
+    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p, x=x)
 
 
 def model_digest(arrays: dict) -> str:

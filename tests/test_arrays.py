@@ -223,20 +223,22 @@ def test_a_run_with_arrays_matches_the_pyomo_model_while_it_searches(solve_tiny)
     _candidate_chain(sheets, settings)
     res = solve_tiny(sheets, settings)
     h = res.outcome.hand_over
-    assert res.outcome.status == "optimal"
-    assert h["model_built_as_arrays_s"] >= 0 and h["pyomo_model_matched_s"] >= 0
+    # R0 refines 30 t at 50 USD/t (60 t of free ore), R1 (capex 1,000 USD) 60 t at 100, the market the
+    # other 10 t at 500: 1,500 + 1,000 + 6,000 + 5,000 = 13,500 USD (without R1: 36,500)
+    assert res.outcome.status == "optimal" and res.costs["total_cost_musd"] == pytest.approx(0.0135, abs=1e-9)
+    assert "model_built_as_arrays_s" in h and "pyomo_model_matched_s" in h
     assert "pyomo_model_matched_during_search_s" in h  # a MIP: matched beside HiGHS's search
     assert "compile_s" not in h  # nothing compiled before HiGHS had the model
 
 
 def test_a_run_whose_arrays_differ_reports_no_plan(solve_tiny, monkeypatch, tmp_path):
-    import planner.pipeline as pipeline
+    import planner.arrays as arrays_module
 
     def skewed(data, definition):
         am = build_arrays(data, definition)
         return dataclasses.replace(am, cost=am.cost * 1.01)  # every cost 1% off the model's
 
-    monkeypatch.setattr(pipeline, "build_arrays", skewed)
+    monkeypatch.setattr(arrays_module, "build_arrays", skewed)
     sheets, settings = tiny()
     _candidate_chain(sheets, settings)
     res = solve_tiny(sheets, settings)

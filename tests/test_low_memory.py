@@ -27,13 +27,13 @@ def models_alive() -> int:
 
 def pyomo_first(monkeypatch):
     """Runs build the Pyomo model first (as for a family not written as arrays)."""
-    import planner.pipeline as pipeline
+    import planner.arrays as arrays_module
     from planner.standard_form import NotSupported
 
     def refuse(data, definition):
         raise NotSupported("test: the Pyomo model first")
 
-    monkeypatch.setattr(pipeline, "build_arrays", refuse)
+    monkeypatch.setattr(arrays_module, "build_arrays", refuse)
 
 
 @pytest.mark.parametrize("arrays", [False, True])
@@ -108,7 +108,7 @@ def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
 def test_arrays_built_differently_after_the_search_are_an_error(solve_tiny, monkeypatch):
     # Built as arrays, the low-memory rebuild writes the arrays again: a second build that differs
     # (a bound) is not the model searched.
-    import planner.pipeline as pipeline
+    import planner.arrays as arrays_module
     from planner.arrays import build_arrays
     calls = []
 
@@ -119,7 +119,7 @@ def test_arrays_built_differently_after_the_search_are_an_error(solve_tiny, monk
             am.col_upper[-1] = 1.0
         return am
 
-    monkeypatch.setattr(pipeline, "build_arrays", second_differs)
+    monkeypatch.setattr(arrays_module, "build_arrays", second_differs)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW)
     assert len(calls) == 2 and res.outcome.status == "error" and res.solution is None

@@ -431,11 +431,12 @@ def _ev_interrupted(monkeypatch, keep_plan: bool):
     def solve_expected_value(ev_data, definition, options, *a, **kw):
         calls.append(definition.name)
         if not keep_plan:
-            return SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted"), None
-        out, builds = real(ev_data, definition, options, *a, **kw)
+            return (SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted"),
+                    None, True)
+        out, builds, as_arrays = real(ev_data, definition, options, *a, **kw)
         out.hand_over["interrupted_by_user"] = True
         out.status = "best_found"
-        return out, builds
+        return out, builds, as_arrays
 
     monkeypatch.setattr(pipeline, "solve_expected_value", solve_expected_value)
     return calls
