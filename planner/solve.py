@@ -31,7 +31,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 from .definition import SolverOptions
-from .mip_worker import load_arrays, option_value, solve_in_child
+from .mip_worker import load_arrays, malloc_trim, option_value, solve_in_child
 from .standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
 
 MS = highspy.HighsModelStatus
@@ -625,15 +625,7 @@ def _give_back_memory() -> None:
     memory back to the system (glibc; elsewhere nothing more)."""
     import gc
     gc.collect()
-    _malloc_trim()
-
-
-def _malloc_trim() -> None:
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    malloc_trim()
 
 
 def _valid_basis(h: highspy.Highs) -> highspy.HighsBasis | None:
@@ -646,7 +638,7 @@ def release_memory(h: highspy.Highs) -> None:
     (the start heuristic's simplex factors and work arrays) is dropped, and glibc is asked to give
     freed memory back to the system (on Linux; elsewhere nothing more)."""
     h.clearSolver()
-    _malloc_trim()
+    malloc_trim()
 
 
 def _mip_job(p: Prepared, options: dict, started) -> dict:

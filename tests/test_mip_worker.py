@@ -242,3 +242,15 @@ def test_a_search_whose_parent_is_gone_stops(tmp_path):
     proc.wait()
     assert messages[0][0] == "started" and messages[-1][0] == "done"
     assert messages[-1][1]["model_status"] == int(highspy.HighsModelStatus.kInterrupt)
+
+
+def test_the_child_lets_go_of_the_jobs_arrays_once_highs_holds_them():
+    # HiGHS copies the model and the start plan; the job's copies would sit in the child for the
+    # whole search (large: 116 MB). What the rest of the search reads (options) stays.
+    job = {"col_lower": np.zeros(2), "col_upper": np.ones(2), "cost": np.ones(2), "offset": 0.0,
+           "integer": np.array([0], dtype=np.int32), "row_lower": np.zeros(1), "row_upper": np.ones(1),
+           "A": (np.array([0], dtype=np.int32), np.array([0, 1], dtype=np.int32), np.ones(2)),
+           "options": {"time_limit": 5.0}, "tee": False, "start": np.zeros(2), "start_objective": 0.0}
+    mip_worker.release_job(job)
+    assert set(job) == {"offset", "options", "tee", "start_objective"}
+    assert job["options"] == {"time_limit": 5.0}
