@@ -92,6 +92,8 @@ def test_without_a_reported_plan_the_start_plan_is_kept(tmp_path):
     assert sent == [(0.0, None, None)]
     assert run.killed == "interrupt" and run.interrupted and run.model_status is None
     assert run.has_solution and run.x.tolist() == [0.0, 1.0] and run.objective == 12.0
+    # once sent, the planner let go of the job's arrays: the start plan it keeps is run.x's
+    assert "start" not in job and job["start_objective"] == 12.0
 
 
 @pytest.mark.parametrize("stops", [True, False])
