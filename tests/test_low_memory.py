@@ -63,6 +63,10 @@ def test_the_model_is_let_go_during_the_search_and_the_plan_is_the_same(solve_ti
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9) and res.max_violation <= 1e-6
     assert ("rebuilt_after_search_s" in o.hand_over) == low
     assert o.hand_over.get("rounded_resolve_status") == "optimal"  # the re-solve ran in the rebuilt HiGHS copy
+    # with low memory the child's HiGHS searched with one thread and no second presolve of the root
+    # LP (the options it reports holding); without, HiGHS's own choices (the options are not sent)
+    assert o.hand_over.get("highs_option_threads") == (1 if low else None)
+    assert o.hand_over.get("highs_option_mip_root_presolve_only") == (True if low else None)
 
 
 def test_a_model_built_differently_after_the_search_is_an_error(solve_tiny, monkeypatch):
@@ -138,3 +142,10 @@ def test_low_memory_after_a_start_heuristic(solve_tiny):
     assert h["rounded_resolve_from_start_basis"] is True  # the start's basis, kept across the rebuild
     assert res.outcome.status == "optimal" and built(res) == {"R1": 2030}
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9)
+
+
+def test_low_memory_searches_with_one_thread_unless_threads_are_chosen():
+    from planner.definition import SolverOptions
+    assert solve.low_memory_search(SolverOptions()) == {}
+    assert solve.low_memory_search(SolverOptions(low_memory=True)) == {"mip_root_presolve_only": True, "threads": 1}
+    assert solve.low_memory_search(SolverOptions(low_memory=True, threads=2)) == {"mip_root_presolve_only": True}
