@@ -480,7 +480,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             if started is not None and started.stopped_by == "interrupted":
                 # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
                 sent = {**wanted, "time_limit": 0.0}
-            sent = {**sent, **low_memory_search(options)}
+            if release is not None:  # the main search with low memory: HiGHS lean too
+                sent = {**sent, **low_memory_search(options)}
             job = _mip_job(p, sent, started)
             if started is not None:
                 p.basis = _valid_basis(h)
@@ -647,9 +648,11 @@ def low_memory_search(options: SolverOptions) -> dict:
     chosen (HiGHS 1.16 searches with one worker per thread, each with its own copy of the LP
     relaxation, and computes the root's analytic centre, an interior-point solve on a copy of the
     whole model, on a second thread beside the root LP), and the root LP not presolved a second
-    time (`mip_root_presolve_only`). Large benchmark instance, `--low-memory`: the MIP process
-    3.79 -> 2.98 GB (bench/results.md, eleventh session). Sent to the child only: the planner's own
-    LPs run as before."""
+    time (`mip_root_presolve_only`: its postsolve peaked ~0.1 GB above the rest of the root on
+    large). For the main search only (the expected-value start's MIP is far smaller, and there
+    `mip_root_presolve_only` led HiGHS to a start plan 0.05% dearer on large), in the child only
+    (the planner's own LPs run as before). Large, `--low-memory` (bench/results.md, eleventh
+    session): the MIP process 3.79 -> 2.98-3.07 GB."""
     if not options.low_memory:
         return {}
     return {"mip_root_presolve_only": True, **({} if options.threads else {"threads": 1})}
