@@ -101,6 +101,9 @@ def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
     run_info = read_portfolio(out)["run_info"]
     info = dict(zip(run_info["key"], run_info["value"]))
     assert "low_memory=True" in info["options"] and float(info["hand_over_rebuilt_after_search_s"]) > 0
+    # the options HiGHS searched with, as README names them
+    assert str(info["hand_over_highs_option_threads"]) == "1"
+    assert str(info["hand_over_highs_option_mip_root_presolve_only"]) == "True"
     p = tmp_path / "lean.toml"
     p.write_text("[solver]\nlow_memory = true\n")
     assert load_definition(str(p)).solver.low_memory is True

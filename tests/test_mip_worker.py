@@ -246,9 +246,10 @@ def test_a_search_whose_parent_is_gone_stops(tmp_path):
     assert messages[-1][1]["model_status"] == int(highspy.HighsModelStatus.kInterrupt)
 
 
-def test_the_child_lets_go_of_the_jobs_arrays_once_highs_holds_them():
-    # HiGHS copies the model and the start plan; the job's copies would sit in the child for the
-    # whole search (large: 116 MB). What the rest of the search reads (options) stays.
+def test_release_job_takes_out_the_arrays_and_keeps_the_rest():
+    # The child calls it once HiGHS holds its copy of the model and the start plan (the job's copies
+    # would sit in the child for the whole search: large, 116 MB), the parent once the job is sent
+    # (checked above). What the rest of the search reads (options) stays.
     job = {"col_lower": np.zeros(2), "col_upper": np.ones(2), "cost": np.ones(2), "offset": 0.0,
            "integer": np.array([0], dtype=np.int32), "row_lower": np.zeros(1), "row_upper": np.ones(1),
            "A": (np.array([0], dtype=np.int32), np.array([0, 1], dtype=np.int32), np.ones(2)),
