@@ -572,7 +572,7 @@ def _financing(b: _Builder, data: PlanData, definition: ModelDefinition, build_c
         b.add(first + np.arange(len(keys)), [fin_col[k] for k in keys], 1.0)
         b.add(first + np.arange(len(keys)), [build_col[(g, t)] for g, _, t in keys],
               [-(f.caps[(a, g)] * float(cap[g])) for g, a, _ in keys])
-    member_fin = [(mpos[a], fin_col[k], pv[i]) for i, k in enumerate(fin) for a in (k[1],)]
+    member_fin = [(mpos[k[1]], fin_col[k], pv[i]) for i, k in enumerate(fin)]
     if definition.on("burden_band") and f.burden_tolerance is not None and f.burden_given:
         tau = float(f.burden_tolerance)
         s = f.burden_target

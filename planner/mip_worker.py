@@ -92,8 +92,9 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
     the last one it reported, else the job's start plan.
 
     Once sent, the job's arrays (the model and the start plan) are taken out of `job` and let go:
-    the child has its copy, and the planner does not hold a second one through the search (large:
-    ~90 MB).
+    the child has its copy, and the planner does not hold a second one through the search (large,
+    `--low-memory`, where nothing else holds them: the planner 165 MB during the search instead of
+    240-244 MB).
 
     `during`: the caller's own work, run in a thread of the planner while the child searches (the
     planner's main thread only waits); it is waited for before this returns, and cannot be stopped

@@ -207,11 +207,13 @@ def new_highs(tee: bool = False) -> highspy.Highs:
 
 
 def model_arrays(c: Compiled) -> dict:
-    """The compiled model as the arrays HiGHS's array calls take (`mip_worker.load_arrays`)."""
+    """The compiled model as the arrays HiGHS's array calls take (`mip_worker.load_arrays`); an array
+    already of the type HiGHS takes is passed as it is, not copied."""
     A = c.A
     return {"col_lower": c.col_lower, "col_upper": c.col_upper, "cost": c.cost, "offset": c.offset,
             "integer": c.integer, "row_lower": c.row_lower, "row_upper": c.row_upper,
-            "A": (A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data.astype(float))}
+            "A": (A.indptr[:-1].astype(np.int32, copy=False), A.indices.astype(np.int32, copy=False),
+                  A.data.astype(float, copy=False))}
 
 
 def hand_over(c: Compiled, h: highspy.Highs) -> None:
