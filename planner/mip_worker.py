@@ -8,7 +8,9 @@ the start plan; the child (`python -m planner.mip_worker`) hands them to HiGHS, 
 sends back live progress (elapsed, incumbent, bound), every improving plan HiGHS finds, and at the
 end HiGHS's own status and solution. If the search is not over at its time limit plus a grace, or a
 Ctrl-C's polite stop is not heard within the grace, the parent kills the child and keeps the last
-plan HiGHS reported (or the start plan), with the last bound.
+plan HiGHS reported (or the start plan), with the last bound. If the child ends without a last word
+once its search has begun (killed by the system, say, for want of memory), that plan is kept too
+and `MipRun.died` says how it ended.
 
 Only numpy and highspy are needed in the child (no Pyomo: it starts in ~0.2 s). Messages are
 pickled tuples on the child's standard output, which is nothing else: at start the child points
@@ -24,6 +26,7 @@ import math
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -54,6 +57,7 @@ class MipRun:
     killed: str = ""  # "time_limit" or "interrupt" when the parent stopped the child by force
     interrupted: bool = False  # Ctrl-C reached the parent during the search
     error: str = ""  # the child failed (its message)
+    died: str = ""  # the child ended without a last word after its search began: how ("was killed by signal 9 (SIGKILL)")
     during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
 
 
@@ -89,7 +93,8 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
     what the child reports, and while it is silent with the parent's clock and the last incumbent
     and bound (the caller throttles). The child is killed at `limit_s` + grace after its search
     started, or at grace after a Ctrl-C (a second Ctrl-C kills it at once); the plan kept is then
-    the last one it reported, else the job's start plan.
+    the last one it reported, else the job's start plan -- as when the child dies during its search
+    (`run.died`; before it, `run.error`).
 
     Once sent, the job's arrays (the model and the start plan) are taken out of `job` and let go:
     the child has its copy, and the planner does not hold a second one through the search (large,
@@ -201,9 +206,24 @@ def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progre
         run.error, run.killed = msg[1], ""
         return True
     elif kind == "eof":  # the child ended without a last word
-        run.error, run.killed = f"the solver's process ended unexpectedly (exit code {proc.wait()})", ""
+        how = ended_how(proc.wait())
+        if clock["started"] is None:  # nothing searched
+            run.error, run.killed = f"the solver's process {how} before its search began", ""
+        else:  # the plan kept is the last one it reported (or the start plan), with its last bound
+            run.died, run.killed = how, ""
         return True
     return False
+
+
+def ended_how(code: int) -> str:
+    """How a process ended, from its exit code (negative: the signal that killed it, on POSIX)."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"was killed by signal {-code} ({name})"
+    return f"ended unexpectedly (exit code {code})"
 
 
 def _read_messages(stream, inbox: queue.Queue) -> None:

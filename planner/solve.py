@@ -527,7 +527,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                                         f"({type(exc).__name__}: {exc}); no plan reported")
     if run is not None:
         ms = (MS(run.model_status) if run.model_status is not None
-              else MS.kTimeLimit if run.killed == "time_limit" else MS.kInterrupt)
+              else MS.kTimeLimit if run.killed == "time_limit" else MS.kNotset if run.died else MS.kInterrupt)
         has_solution, version, got, held = run.has_solution, run.version, run.dims, run.options
     else:
         ms = h.getModelStatus()
@@ -539,10 +539,13 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if started is not None and started.stopped_by == "interrupted":
         ms = MS.kInterrupt  # HiGHS stopped at its 0 s limit: the user's Ctrl-C stopped the run
     status = map_outcome(ms, has_solution)
+    died = run.died if run is not None else ""
+    if died:  # the search's process ended without a last word: its last reported plan, if any
+        status = "best_found" if has_solution else "error"
     lo, hi = c.coef_range()
     report = {"model_rows": c.n_rows, "model_cols": c.n_cols, "model_nonzeros": c.nnz,
               "coef_abs_min": lo, "coef_abs_max": hi, **p.report, "highs_s": round(seconds, 3)}
-    message = STATUSES[status][2]
+    message = STATUSES[status][2] if not died else died_message(died, seconds, has_solution, options.low_memory)
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
     if got != (c.n_rows, c.n_cols, c.nnz):
         status = "error"
@@ -560,7 +563,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             x = run.x
             # a search stopped by force: the plan's cost from the compiled objective (the start plan's
             # or HiGHS's last report otherwise)
-            objective = run.objective if not run.killed else float(c.cost @ run.x) + c.offset
+            objective = run.objective if not (run.killed or died) else float(c.cost @ run.x) + c.offset
             bound = run.bound
         elif c.n_cols:
             x = np.asarray(h.getSolution().col_value)
@@ -574,11 +577,26 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         report.update(started.report())
     if run is not None and run.killed == "time_limit":
         report["time_limit_enforced_s"] = round(run.seconds - float(sent["time_limit"]), 1)
+    if died:
+        report["solver_process_died"] = f"{died} {seconds:,.0f} s into its search"
     if ms in (MS.kInterrupt, MS.kHighsInterrupt):
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, ms.name, objective, bound, gap, seconds, version, report, message, session=p, x=x)
+    return SolveOutcome(status, "solver_process_died" if died else ms.name, objective, bound, gap, seconds, version,
+                        report, message, session=p, x=x)
+
+
+def died_message(how: str, seconds: float, has_plan: bool, low_memory: bool) -> str:
+    """What the run says when HiGHS's process ended without a last word `seconds` into its search:
+    how, the likely cause when the system killed it (SIGKILL: on Linux, its out-of-memory killer),
+    and what is kept."""
+    hint = ""
+    if "SIGKILL" in how:
+        hint = " -- most likely the machine ran out of memory" + ("" if low_memory else "; try --low-memory")
+    kept = ("the best plan it had reported is kept (not proven optimal; gap shown)" if has_plan
+            else "it had reported no plan")
+    return f"HiGHS's process {how} {seconds:,.0f} s into its search{hint}: {kept}"
 
 
 def model_digest(arrays: dict) -> str:

@@ -169,11 +169,31 @@ def test_ctrl_c_while_the_callers_work_runs_stops_the_search_and_waits_for_the_w
     assert done == [1] and isinstance(run.during_error, ValueError)
 
 
-def test_a_child_that_dies_is_an_error_not_a_hang(tmp_path):
+def test_a_child_that_dies_before_its_search_is_an_error_not_a_hang(tmp_path):
     dies = tmp_path / "dies.py"
     dies.write_text("import sys\nsys.exit(3)\n")
     run = solve_in_child({"options": {}}, 5.0, command=[sys.executable, str(dies)])
-    assert run.error == "the solver's process ended unexpectedly (exit code 3)" and not run.has_solution
+    assert run.error == "the solver's process ended unexpectedly (exit code 3) before its search began"
+    assert not run.has_solution and not run.died
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_a_child_killed_during_its_search_leaves_its_last_plan_and_says_how(tmp_path):
+    # The stand-in reports a start, a bound of 7 and the plan x = [1, 0] of cost 10, then is killed
+    # by SIGKILL (as Linux's out-of-memory killer does): the parent keeps that plan and bound, and
+    # says how the child ended instead of reporting a failure.
+    path = tmp_path / "killed.py"
+    path.write_text(FAKE.format(stops=False).replace("time.sleep(60)\n",
+                                                     "os.kill(os.getpid(), 9)\n"))
+    run = solve_in_child(JOB, 30.0, command=[sys.executable, str(path)])
+    assert run.died == "was killed by signal 9 (SIGKILL)" and run.error == "" and run.killed == ""
+    assert run.has_solution and list(run.x) == [1.0, 0.0] and run.objective == 10.0 and run.bound == 7.0
+
+
+def test_how_a_process_ended_names_the_signal():
+    assert mip_worker.ended_how(3) == "ended unexpectedly (exit code 3)"
+    assert mip_worker.ended_how(-9) == "was killed by signal 9 (SIGKILL)"
+    assert mip_worker.ended_how(-11) == "was killed by signal 11 (SIGSEGV)"
 
 
 # The real search, which then does not say its last word (as HiGHS past its limit): the parent must
@@ -212,6 +232,65 @@ def test_a_stopped_search_reaches_run_info_and_the_warnings(solve_tiny, tmp_path
     assert any(w.startswith("HiGHS did not stop at the time limit of its search (1 s): the planner stopped it")
                for w in res.data.warnings)
     assert res.max_violation <= 1e-6
+
+
+# The real search, killed by SIGKILL where it would say its last word (as the system's out-of-memory
+# killer would, at any point); with DROP_PLANS it has not reported any plan before.
+KILLED_AT_THE_END = textwrap.dedent("""
+    import os
+    from planner import mip_worker
+    search = mip_worker._search
+    def killed(job, send):
+        def until_done(*msg):
+            if msg[0] == "done":
+                os.kill(os.getpid(), 9)
+            if msg[0] == "solution" and {drop}:
+                return
+            send(*msg)
+        search(job, until_done)
+    mip_worker._search = killed
+    mip_worker._child_main()
+""")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_a_search_killed_by_the_system_keeps_its_last_plan_and_says_why(solve_tiny, tmp_path, monkeypatch):
+    # Build R1 (capex 0.01 + 100 t x 100 USD/t = 0.02 MUSD) beats the market (0.05): the search
+    # reports that plan, then its process is killed. The run keeps the plan as best_found (it passes
+    # the checks), names the signal and the likely cause, and points at --low-memory.
+    from test_families import built, with_refinery_chain
+    from wb import tiny
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_AT_THE_END.format(drop=False))
+    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
+    o = res.outcome
+    assert o.status == "best_found" and o.termination == "solver_process_died" and o.exit_code == 3
+    assert o.objective == pytest.approx(0.02, abs=1e-6) and built(res) == {"R1": 2030}
+    assert res.max_violation <= 1e-6
+    assert o.hand_over["solver_process_died"].startswith("was killed by signal 9 (SIGKILL) ")
+    assert o.message.startswith("HiGHS's process was killed by signal 9 (SIGKILL) ")
+    assert o.message.endswith(" into its search -- most likely the machine ran out of memory; try --low-memory: "
+                              "the best plan it had reported is kept (not proven optimal; gap shown)")
+    assert o.message in res.data.warnings
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_a_search_killed_before_reporting_a_plan_is_an_error_that_says_why(solve_tiny, tmp_path, monkeypatch):
+    # No start plan, and the search is killed before it reported any plan: nothing to keep.
+    from test_families import with_refinery_chain
+    from wb import tiny
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_AT_THE_END.format(drop=True))
+    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30,
+                     solver_overrides={"start_heuristic": "none", "low_memory": True})
+    o = res.outcome
+    assert o.status == "error" and o.termination == "solver_process_died" and o.objective is None
+    assert o.message.endswith(" into its search -- most likely the machine ran out of memory: "
+                              "it had reported no plan")
 
 
 def test_a_search_whose_parent_is_gone_stops(tmp_path):
