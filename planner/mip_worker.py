@@ -57,6 +57,7 @@ class MipRun:
     killed: str = ""  # "time_limit" or "interrupt" when the parent stopped the child by force
     interrupted: bool = False  # Ctrl-C reached the parent during the search
     error: str = ""  # the child failed (its message)
+    final: bool = False  # the plan kept is HiGHS's final one (else one reported before, or the start plan)
     died: str = ""  # the child ended without a last word after its search began: how ("was killed by signal 9 (SIGKILL)")
     during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
 
@@ -197,10 +198,17 @@ def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progre
         run.has_solution = True
     elif kind == "done":
         info = msg[1]
-        run.model_status, run.has_solution = info["model_status"], info["has_solution"]
+        # HiGHS's final plan; without one (HiGHS 1.16 out of memory reports none, measured on medium
+        # under `ulimit -v`) the last plan it reported, or the start plan, is kept
+        run.model_status = info["model_status"]
         if info["has_solution"]:
-            run.x, run.objective = info["x"], info["objective"]
-        run.bound, run.seconds, run.killed = info["bound"], info["seconds"], ""
+            run.x, run.objective, run.has_solution, run.final = info["x"], info["objective"], True, True
+        # the model minimises: every bound HiGHS reported holds, so the best is kept (HiGHS 1.16 out
+        # of memory ends with a bound of 0 after reporting better ones)
+        final_bound = info["bound"]
+        if final_bound is None or not math.isfinite(final_bound) or (run.bound is not None and run.bound > final_bound):
+            final_bound = run.bound if run.bound is not None else final_bound
+        run.bound, run.seconds, run.killed = final_bound, info["seconds"], ""
         return True
     elif kind == "error":
         run.error, run.killed = msg[1], ""

@@ -368,7 +368,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         data.warnings.append(f"HiGHS did not stop at the time limit of its search "
                              f"({outcome.hand_over['highs_option_time_limit']:,.0f} s): the planner stopped it "
                              f"{late:,.0f} s past it and kept the best plan HiGHS had reported (README: Solver options)")
-    if outcome.termination == "solver_process_died" and outcome.usable:
+    if outcome.termination in ("solver_process_died", "kMemoryLimit") and outcome.usable:
         data.warnings.append(outcome.message)
     if start_plan is not None and outcome.hand_over.get("start_heuristic_stopped_by") == "no_feasible_start":
         data.warnings.append(f"the plan in '{Path(start_from).name}' is not feasible for this workbook; "

@@ -545,7 +545,12 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     lo, hi = c.coef_range()
     report = {"model_rows": c.n_rows, "model_cols": c.n_cols, "model_nonzeros": c.nnz,
               "coef_abs_min": lo, "coef_abs_max": hi, **p.report, "highs_s": round(seconds, 3)}
-    message = STATUSES[status][2] if not died else died_message(died, seconds, has_solution, options.low_memory)
+    message = STATUSES[status][2]
+    if died:
+        message = search_lost_message(f"HiGHS's process {died}", seconds, has_solution, options.low_memory,
+                                      likely_memory="SIGKILL" in died)
+    elif ms == MS.kMemoryLimit:
+        message = search_lost_message("HiGHS ran out of memory", seconds, has_solution, options.low_memory)
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
     if got != (c.n_rows, c.n_cols, c.nnz):
         status = "error"
@@ -561,9 +566,9 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if has_solution and STATUSES[status][1]:
         if run is not None:
             x = run.x
-            # a search stopped by force: the plan's cost from the compiled objective (the start plan's
-            # or HiGHS's last report otherwise)
-            objective = run.objective if not (run.killed or died) else float(c.cost @ run.x) + c.offset
+            # not HiGHS's final plan (a search stopped by force or ended without one): the plan's cost
+            # from the compiled objective (the start plan's or HiGHS's last report otherwise)
+            objective = run.objective if run.final else float(c.cost @ run.x) + c.offset
             bound = run.bound
         elif c.n_cols:
             x = np.asarray(h.getSolution().col_value)
@@ -587,16 +592,17 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                         report, message, session=p, x=x)
 
 
-def died_message(how: str, seconds: float, has_plan: bool, low_memory: bool) -> str:
-    """What the run says when HiGHS's process ended without a last word `seconds` into its search:
-    how, the likely cause when the system killed it (SIGKILL: on Linux, its out-of-memory killer),
-    and what is kept."""
-    hint = ""
-    if "SIGKILL" in how:
-        hint = " -- most likely the machine ran out of memory" + ("" if low_memory else "; try --low-memory")
+def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: bool,
+                        likely_memory: bool = False) -> str:
+    """What the run says when HiGHS's search ended `seconds` in for want of memory (`what`: "HiGHS ran
+    out of memory"), or without a last word (`what`: how its process ended; `likely_memory`: killed
+    by SIGKILL, on Linux most likely by the system's out-of-memory killer), and what is kept."""
+    hint = " -- most likely the machine ran out of memory" if likely_memory else ""
+    if (likely_memory or what == "HiGHS ran out of memory") and not low_memory:
+        hint += "; try --low-memory"
     kept = ("the best plan it had reported is kept (not proven optimal; gap shown)" if has_plan
             else "it had reported no plan")
-    return f"HiGHS's process {how} {seconds:,.0f} s into its search{hint}: {kept}"
+    return f"{what} {seconds:,.0f} s into its search{hint}: {kept}"
 
 
 def model_digest(arrays: dict) -> str:

@@ -190,6 +190,25 @@ def test_a_child_killed_during_its_search_leaves_its_last_plan_and_says_how(tmp_
     assert run.has_solution and list(run.x) == [1.0, 0.0] and run.objective == 10.0 and run.bound == 7.0
 
 
+# A stand-in that reports a start, a bound of 7 and the plan x = [1, 0] of cost 10, then ends as HiGHS
+# 1.16 does when out of memory (measured on medium under `ulimit -v`): kMemoryLimit, no plan, bound 0.
+NO_FINAL_PLAN = FAKE.split("if {stops}:")[0] + """
+send("done", {"model_status": int(highspy.HighsModelStatus.kMemoryLimit), "has_solution": False, "x": None,
+              "objective": None, "bound": 0.0, "seconds": 0.5})
+time.sleep(60)
+"""
+
+
+def test_a_search_ending_without_a_final_plan_keeps_the_last_one_reported_and_its_bound(tmp_path):
+    import highspy
+    path = tmp_path / "no_final_plan.py"
+    path.write_text(NO_FINAL_PLAN)
+    run = solve_in_child(JOB, 30.0, command=[sys.executable, str(path)])
+    assert run.model_status == int(highspy.HighsModelStatus.kMemoryLimit) and run.error == ""
+    assert run.has_solution and not run.final and list(run.x) == [1.0, 0.0] and run.objective == 10.0
+    assert run.bound == 7.0  # the best bound reported, not the final 0
+
+
 def test_how_a_process_ended_names_the_signal():
     assert mip_worker.ended_how(3) == "ended unexpectedly (exit code 3)"
     assert mip_worker.ended_how(-9) == "was killed by signal 9 (SIGKILL)"
@@ -291,6 +310,44 @@ def test_a_search_killed_before_reporting_a_plan_is_an_error_that_says_why(solve
     assert o.status == "error" and o.termination == "solver_process_died" and o.objective is None
     assert o.message.endswith(" into its search -- most likely the machine ran out of memory: "
                               "it had reported no plan")
+
+
+# The real search, ending as HiGHS 1.16 does when out of memory (measured on medium under `ulimit -v`:
+# kMemoryLimit, no plan, a bound of 0, after reporting plans).
+OUT_OF_MEMORY_AT_THE_END = textwrap.dedent("""
+    import highspy
+    from planner import mip_worker
+    search = mip_worker._search
+    def out_of_memory(job, send):
+        def at_done(*msg):
+            if msg[0] == "done":
+                msg = ("done", {**msg[1], "model_status": int(highspy.HighsModelStatus.kMemoryLimit),
+                                "has_solution": False, "x": None, "objective": None, "bound": 0.0})
+            send(*msg)
+        search(job, at_done)
+    mip_worker._search = out_of_memory
+    mip_worker._child_main()
+""")
+
+
+def test_a_search_out_of_memory_keeps_its_last_plan_and_says_why(solve_tiny, tmp_path, monkeypatch):
+    # As above: the search reports plan R1 (0.02 MUSD), then ends out of memory without a final plan.
+    # Before, the run ended no_solution ("a limit was reached before any feasible plan was found").
+    from test_families import built, with_refinery_chain
+    from wb import tiny
+    script = tmp_path / "oom.py"
+    script.write_text(OUT_OF_MEMORY_AT_THE_END)
+    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
+    o = res.outcome
+    assert o.status == "best_found" and o.termination == "kMemoryLimit"
+    assert o.objective == pytest.approx(0.02, abs=1e-6) and built(res) == {"R1": 2030}
+    assert res.max_violation <= 1e-6
+    assert o.message.startswith("HiGHS ran out of memory ")
+    assert o.message.endswith(" into its search; try --low-memory: the best plan it had reported is kept "
+                              "(not proven optimal; gap shown)")
+    assert o.message in res.data.warnings
 
 
 def test_a_search_whose_parent_is_gone_stops(tmp_path):
