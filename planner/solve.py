@@ -333,7 +333,14 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
         objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
                         previous.solver_version, {"reused_highs_instance": True, "from_start_basis": from_basis},
-                        STATUSES[status][2])
+                        lp_message(ms, status, options.low_memory))
+
+
+def lp_message(ms, status: str, low_memory: bool) -> str:
+    """What an LP's outcome says: the status's meaning, or that HiGHS ran out of memory."""
+    if ms == MS.kMemoryLimit:
+        return "HiGHS ran out of memory" + ("" if low_memory else "; try --low-memory")
+    return STATUSES[status][2]
 
 
 @dataclass
@@ -549,8 +556,10 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if died:
         message = search_lost_message(f"HiGHS's process {died}", seconds, has_solution, options.low_memory,
                                       likely_memory="SIGKILL" in died)
-    elif ms == MS.kMemoryLimit:
+    elif ms == MS.kMemoryLimit and run is not None:
         message = search_lost_message("HiGHS ran out of memory", seconds, has_solution, options.low_memory)
+    elif ms == MS.kMemoryLimit:  # an LP in the planner's process
+        message = lp_message(ms, status, options.low_memory)
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
     if got != (c.n_rows, c.n_cols, c.nnz):
         status = "error"

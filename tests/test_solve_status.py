@@ -5,7 +5,7 @@ import pytest
 from highspy import HighsModelStatus as MS
 
 from planner.definition import SolverOptions
-from planner.solve import STATUSES, map_outcome, relative_gap, solve_model
+from planner.solve import STATUSES, lp_message, map_outcome, relative_gap, solve_model
 
 
 def test_infeasible_model():
@@ -104,3 +104,11 @@ def test_prepared_model_solved_again_after_a_bound_change():
     assert second.hand_over["highs_option_time_limit"] == pytest.approx(clock + 5)
     p.h.changeColsBounds(1, j, np.zeros(1), np.ones(1))
     assert run_prepared(p, opts).objective == pytest.approx(2)
+
+
+def test_an_lp_out_of_memory_says_so_and_what_to_try():
+    # HiGHS ends an LP kMemoryLimit when an allocation fails (measured: the rounded re-solve on medium
+    # under `ulimit -v 650000`); the status's own meaning ("a limit was reached") would not say which
+    assert lp_message(MS.kMemoryLimit, "no_solution", low_memory=False) == "HiGHS ran out of memory; try --low-memory"
+    assert lp_message(MS.kMemoryLimit, "no_solution", low_memory=True) == "HiGHS ran out of memory"
+    assert lp_message(MS.kOptimal, "optimal", low_memory=False) == STATUSES["optimal"][2]
