@@ -68,7 +68,7 @@ def cli() -> None:
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--low-memory", is_flag=True, default=None,
               help="let go of the model while HiGHS searches and build it again after, and let HiGHS search with "
-                   "one thread: less memory (large: 3.1 GB at most instead of 6.4 GB), more time after the "
+                   "one thread: less memory (large: 3,070-3,096 MiB at most instead of 6,430), more time after the "
                    "search (large: about 25 s)")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
