@@ -5,6 +5,7 @@ Every error a user can cause ends in one message on stderr and a non-zero exit, 
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -429,7 +430,15 @@ def _fmt(v) -> str:
 
 
 def main() -> None:
-    cli(prog_name="plan")
+    # a failing Pyomo rule (out of memory, say) is reported by the planner in one message: Pyomo's
+    # own log of it ("ERROR: Rule failed for Expression ...") would only repeat it
+    logging.getLogger("pyomo.core").setLevel(logging.CRITICAL)
+    try:
+        cli(prog_name="plan")
+    except MemoryError as exc:  # numpy's "Unable to allocate ..." too: one message, no traceback
+        said = f" ({exc})" if str(exc) else ""
+        _fail(f"the planner's own process ran out of memory{said}; nothing was written. Try --low-memory "
+              "(plan solve), a smaller workbook, or a machine with more memory", STATUSES["error"][0])
 
 
 if __name__ == "__main__":

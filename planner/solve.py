@@ -528,7 +528,11 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             return SolveOutcome("error", "exception", None, None, None, seconds, version,
                                 message=f"the model HiGHS was given (built as arrays) is not the model's "
                                         f"definition: {exc}; no plan reported")
-        except Exception as exc:  # noqa: BLE001 -- e.g. out of memory while building the Pyomo model
+        except MemoryError:
+            return SolveOutcome("error", "exception", None, None, None, seconds, version,
+                                message="building the Pyomo model to read the plan ran out of memory; no plan "
+                                        "reported" + ("" if options.low_memory else " (try --low-memory)"))
+        except Exception as exc:  # noqa: BLE001
             return SolveOutcome("error", "exception", None, None, None, seconds, version,
                                 message=f"building the Pyomo model to read the plan failed "
                                         f"({type(exc).__name__}: {exc}); no plan reported")

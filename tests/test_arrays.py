@@ -273,19 +273,24 @@ def test_a_flow_in_no_row_and_at_no_cost_is_no_column(tmp_path):
     assert np.array_equal(am.col_upper, np.array([v.ub if v.ub is not None else np.inf for v in columns]))
 
 
-def test_a_failure_building_the_pyomo_model_after_the_search_reports_no_plan(solve_tiny, monkeypatch):
-    # The arrays were searched; the Pyomo model, built to read the plan, cannot be (here: a
-    # stand-in MemoryError, in the thread beside the search and again in the foreground): the run
-    # says what failed, with no plan and no traceback.
+@pytest.mark.parametrize("error, message", [
+    (MemoryError("stand-in"), "building the Pyomo model to read the plan ran out of memory; no plan reported "
+                              "(try --low-memory)"),
+    (RuntimeError("stand-in"), "building the Pyomo model to read the plan failed (RuntimeError: stand-in); "
+                               "no plan reported")])
+def test_a_failure_building_the_pyomo_model_after_the_search_reports_no_plan(solve_tiny, monkeypatch, error,
+                                                                              message):
+    # The arrays were searched; the Pyomo model, built to read the plan, cannot be (here: a stand-in
+    # error, in the thread beside the search and again in the foreground): the run says what failed,
+    # with no plan and no traceback.
     import planner.pipeline as pipeline
 
     def fails(data, definition):
-        raise MemoryError("stand-in")
+        raise error
 
     monkeypatch.setattr(pipeline, "build_model", fails)
     sheets, settings = tiny()
     _candidate_chain(sheets, settings)
     res = solve_tiny(sheets, settings)
     assert res.outcome.status == "error" and res.solution is None
-    assert res.outcome.message == ("building the Pyomo model to read the plan failed (MemoryError: stand-in); "
-                                   "no plan reported")
+    assert res.outcome.message == message

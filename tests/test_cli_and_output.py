@@ -267,3 +267,34 @@ def test_expected_value_start_from_the_command_line(tmp_path):
     assert float(run_info["hand_over_start_ev_objective"]) == pytest.approx(0.045, abs=1e-9)
     assert float(run_info["hand_over_start_heuristic_objective"]) == pytest.approx(0.055, abs=1e-9)
     assert float(run_info["objective_musd"]) == pytest.approx(0.05, abs=1e-9)
+
+
+def test_the_planner_out_of_memory_is_one_message_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    # numpy's "Unable to allocate" (a MemoryError) anywhere in the planner's own process: one message
+    # naming it, exit 7, no traceback, the existing output untouched; Pyomo's own log of a failing rule
+    # is silenced (the planner reports the failure itself).
+    import logging
+    import sys
+    from planner import cli as cli_module, pipeline
+    src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
+    out.write_bytes(b"precious")
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 3.08 MiB for an array with shape (403880,) and data type float64")
+
+    monkeypatch.setattr(pipeline, "solve_workbook", no_memory)
+    monkeypatch.setattr(sys, "argv", ["plan", "solve", str(src), "-o", str(out), "--force"])
+    pyomo_log = logging.getLogger("pyomo.core")
+    before = pyomo_log.level
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli_module.main()
+        assert pyomo_log.level == logging.CRITICAL
+    finally:
+        pyomo_log.setLevel(before)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 7 and "Traceback" not in err
+    assert err.strip() == ("error: the planner's own process ran out of memory (Unable to allocate 3.08 MiB for an "
+                           "array with shape (403880,) and data type float64); nothing was written. Try --low-memory "
+                           "(plan solve), a smaller workbook, or a machine with more memory")
+    assert out.read_bytes() == b"precious"
