@@ -37,6 +37,7 @@ t0 = time.perf_counter()
 from planner.pipeline import solve_workbook
 imp = time.perf_counter() - t0
 r = solve_workbook(sys.argv[1], output=sys.argv[2], force=True, time_limit=float(sys.argv[3]), write_mps=sys.argv[4],
+                   mip_gap=float(sys.argv[7]) if sys.argv[7] else None,
                    solver_overrides={"start_heuristic": sys.argv[5] or None, "low_memory": sys.argv[6] == "1" or None})
 h = r.outcome.hand_over
 print(json.dumps({"status": r.outcome.status, "gap": r.outcome.mip_gap, "objective": r.outcome.objective,
@@ -46,6 +47,7 @@ print(json.dumps({"status": r.outcome.status, "gap": r.outcome.mip_gap, "objecti
                   "as_arrays": "model_built_as_arrays_s" in h, "matched_s": h.get("pyomo_model_matched_s"),
                   "build_hand_over_s": r.timings.get("build_s", 0) + (h.get("compile_s") or 0) + (h.get("hand_over_s") or 0),
                   "highs_s": h.get("highs_s"), "start_ev_s": h.get("start_ev_s"),
+                  "mip_rel_gap": h.get("highs_option_mip_rel_gap"),
                   "start_objective": h.get("start_heuristic_objective"), "enforced_s": h.get("time_limit_enforced_s"),
                   "wall_s": time.perf_counter() - t0,
                   "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -64,7 +66,7 @@ with capture_output(io.StringIO(), capture_fd=True):
 t0 = time.perf_counter()
 h.readModel(sys.argv[1])
 read = time.perf_counter() - t0
-h.setOptionValue("mip_rel_gap", 1e-4)
+h.setOptionValue("mip_rel_gap", float(sys.argv[3]))
 h.setOptionValue("random_seed", 0)
 h.setOptionValue("time_limit", float(sys.argv[2]))
 t1 = time.perf_counter()
@@ -119,7 +121,7 @@ def run_sampled(cmd: list[str], tmp: Path) -> tuple[int, str, str, float | None]
 
 
 def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start: str = "",
-        low_memory: bool = False) -> dict:
+        low_memory: bool = False, mip_gap: float | None = None) -> dict:
     if args is None:
         src = ROOT / "inputs" / "alliance_2026.xlsx"
     else:
@@ -128,14 +130,16 @@ def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start
                        + [f"--{k.replace('_', '-')}={v}" for k, v in args.items()], check=True, capture_output=True)
     mps = tmp / f"{name}.mps"
     code, stdout, stderr, sampled = run_sampled([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"),
-                                                 str(time_limit), str(mps), start, "1" if low_memory else ""], tmp)
+                                                 str(time_limit), str(mps), start, "1" if low_memory else "",
+                                                 "" if mip_gap is None else str(mip_gap)], tmp)
     if code not in (0, 3):
         return {"name": name, "error": (stderr or stdout)[-400:]}
     d = json.loads(stdout.strip().splitlines()[-1])
     d["name"] = name
     d["sampled_peak_mb"] = sampled
     d["supply_arcs"] = (args or {}).get("supply_arcs", "all")
-    q = (subprocess.run([sys.executable, "-c", ALONE, str(mps), str(time_limit)], capture_output=True, text=True)
+    q = (subprocess.run([sys.executable, "-c", ALONE, str(mps), str(time_limit), str(d["mip_rel_gap"])],
+                        capture_output=True, text=True)
          if alone else None)
     if q is not None and q.returncode == 0:
         d.update(json.loads(q.stdout.strip().splitlines()[-1]))
@@ -190,13 +194,14 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     ap.add_argument("--start-heuristic", default="", help="none, greedy or expected_value (default: the definition's)")
     ap.add_argument("--low-memory", action="store_true", help="solve with plan solve --low-memory")
+    ap.add_argument("--mip-gap", type=float, default=None, help="the relative gap to stop at (default: the definition's)")
     a = ap.parse_args()
     names = a.only.split(",") + (["large"] if a.large else [])
-    cols = ["name", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "as_arrays", "build_s",
+    cols = ["name", "mip_rel_gap", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "as_arrays", "build_s",
             "compile_s", "hand_over_s", "build_hand_over_s", "matched_s", "start_ev_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "mip_proc_mb", "sampled_peak_mb", "status", "objective", "start_objective",
             "gap", "enforced_s", "overhead_ratio", "alone_solve_s", "alone_status", "alone_gap", "alone_peak_mb", "vs_highs_alone"]
     results = run_all(names, lambda n, d: run(n, LADDER[n], a.time_limit, d, alone=not a.no_alone,
-                                                  start=a.start_heuristic, low_memory=a.low_memory))
+                                                  start=a.start_heuristic, low_memory=a.low_memory, mip_gap=a.mip_gap))
     write_results(a.out, "Benchmark results",
                   f"Time limit {a.time_limit:g} s. `as_arrays`: the model built as arrays (planner/arrays.py; "
                   "else the Pyomo model first); `build_s`: that first build; `compile_s`: Pyomo model to standard-form "

@@ -24,7 +24,7 @@ START_HEURISTICS = ("auto", "none", "greedy", "expected_value")
 # 600 s; medium (0.18 million) is proven optimal without it in about 60 s.
 AUTO_EV_FLOWS = 500_000
 START_SHARE = 0.4  # of the time limit, at most, for the start heuristic (the MIP gets the rest)
-EV_START_GAP = 1e-3  # the expected-value start solves its one-scenario problem to this gap (or the run's, if looser)
+EV_START_GAP = 1e-3  # the expected-value start solves its one-scenario problem to this gap, whatever the run's
 
 
 @dataclass(frozen=True)
