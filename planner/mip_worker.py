@@ -206,8 +206,8 @@ def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progre
         # the model minimises: every bound HiGHS reported holds, so the best is kept (HiGHS 1.16 out
         # of memory ends with a bound of 0 after reporting better ones)
         final_bound = info["bound"]
-        if final_bound is None or not math.isfinite(final_bound) or (run.bound is not None and run.bound > final_bound):
-            final_bound = run.bound if run.bound is not None else final_bound
+        if run.bound is not None and (final_bound is None or run.bound > final_bound):
+            final_bound = run.bound
         run.bound, run.seconds, run.killed = final_bound, info["seconds"], ""
         return True
     elif kind == "error":

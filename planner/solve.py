@@ -559,9 +559,10 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     message = STATUSES[status][2]
     if died:
         message = search_lost_message(f"HiGHS's process {died}", seconds, has_solution, options.low_memory,
-                                      likely_memory="SIGKILL" in died)
+                                      memory="likely" if "SIGKILL" in died else "")
     elif ms == MS.kMemoryLimit and run is not None:
-        message = search_lost_message("HiGHS ran out of memory", seconds, has_solution, options.low_memory)
+        message = search_lost_message("HiGHS ran out of memory", seconds, has_solution, options.low_memory,
+                                      memory="said")
     elif ms == MS.kMemoryLimit:  # an LP in the planner's process
         message = lp_message(ms, status, options.low_memory)
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
@@ -605,13 +606,13 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                         report, message, session=p, x=x)
 
 
-def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: bool,
-                        likely_memory: bool = False) -> str:
-    """What the run says when HiGHS's search ended `seconds` in for want of memory (`what`: "HiGHS ran
-    out of memory"), or without a last word (`what`: how its process ended; `likely_memory`: killed
-    by SIGKILL, on Linux most likely by the system's out-of-memory killer), and what is kept."""
-    hint = " -- most likely the machine ran out of memory" if likely_memory else ""
-    if (likely_memory or what == "HiGHS ran out of memory") and not low_memory:
+def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: bool, memory: str = "") -> str:
+    """What the run says when HiGHS's search ended `seconds` in without its final plan (`what`: that
+    HiGHS ran out of memory, or how its process ended), and what is kept. `memory`: "said" (HiGHS
+    said it ran out), "likely" (killed by SIGKILL: on Linux most likely by the system's out-of-memory
+    killer) or "" (another end): either of the first two suggests --low-memory where it was off."""
+    hint = " -- most likely the machine ran out of memory" if memory == "likely" else ""
+    if memory and not low_memory:
         hint += "; try --low-memory"
     kept = ("the best plan it had reported is kept (not proven optimal; gap shown)" if has_plan
             else "it had reported no plan")
