@@ -215,20 +215,36 @@ def test_how_a_process_ended_names_the_signal():
     assert mip_worker.ended_how(-11) == "was killed by signal 11 (SIGSEGV)"
 
 
+def wrapped_search(through: str) -> str:
+    """A child's script: the real search, each message it sends first passing through `through` (the
+    body of `through(*msg)`, which sends it on, or not)."""
+    return textwrap.dedent("""
+        import os, time
+        import highspy
+        from planner import mip_worker
+        search = mip_worker._search
+        def wrapped(job, send):
+            def through(*msg):
+        {body}
+            search(job, through)
+        mip_worker._search = wrapped
+        mip_worker._child_main()
+    """).format(body=textwrap.indent(textwrap.dedent(through), " " * 8))
+
+
+def use_worker(script: str, tmp_path, monkeypatch) -> None:
+    """The planner's MIP searches run `script` as their child."""
+    path = tmp_path / "worker.py"
+    path.write_text(script)
+    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(path)])
+
+
 # The real search, which then does not say its last word (as HiGHS past its limit): the parent must
 # keep the last plan HiGHS reported through its improving-solution callback.
-HANGS_AT_THE_END = textwrap.dedent("""
-    import time
-    from planner import mip_worker
-    search = mip_worker._search
-    def hanging(job, send):
-        def held_back(*msg):
-            if msg[0] == "done":
-                time.sleep(60)
-            send(*msg)
-        search(job, held_back)
-    mip_worker._search = hanging
-    mip_worker._child_main()
+HANGS_AT_THE_END = wrapped_search("""
+    if msg[0] == "done":
+        time.sleep(60)
+    send(*msg)
 """)
 
 
@@ -238,9 +254,7 @@ def test_a_stopped_search_reaches_run_info_and_the_warnings(solve_tiny, tmp_path
     # far past the limit it was stopped (the 0.5 s grace) and warns, and the plan passes the checks.
     from test_families import built, with_refinery_chain
     from wb import tiny
-    script = tmp_path / "hangs.py"
-    script.write_text(HANGS_AT_THE_END)
-    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    use_worker(HANGS_AT_THE_END, tmp_path, monkeypatch)
     monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.5)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=1)
@@ -254,21 +268,14 @@ def test_a_stopped_search_reaches_run_info_and_the_warnings(solve_tiny, tmp_path
 
 
 # The real search, killed by SIGKILL where it would say its last word (as the system's out-of-memory
-# killer would, at any point); with DROP_PLANS it has not reported any plan before.
-KILLED_AT_THE_END = textwrap.dedent("""
-    import os
-    from planner import mip_worker
-    search = mip_worker._search
-    def killed(job, send):
-        def until_done(*msg):
-            if msg[0] == "done":
-                os.kill(os.getpid(), 9)
-            if msg[0] == "solution" and {drop}:
-                return
-            send(*msg)
-        search(job, until_done)
-    mip_worker._search = killed
-    mip_worker._child_main()
+# killer would, at any point); with `drop` it has not reported any plan before.
+def killed_at_the_end(drop: bool) -> str:
+    return wrapped_search(f"""
+    if msg[0] == "done":
+        os.kill(os.getpid(), 9)
+    if msg[0] == "solution" and {drop}:
+        return
+    send(*msg)
 """)
 
 
@@ -279,9 +286,7 @@ def test_a_search_killed_by_the_system_keeps_its_last_plan_and_says_why(solve_ti
     # the checks), names the signal and the likely cause, and points at --low-memory.
     from test_families import built, with_refinery_chain
     from wb import tiny
-    script = tmp_path / "killed.py"
-    script.write_text(KILLED_AT_THE_END.format(drop=False))
-    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    use_worker(killed_at_the_end(drop=False), tmp_path, monkeypatch)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
     o = res.outcome
@@ -300,9 +305,7 @@ def test_a_search_killed_before_reporting_a_plan_is_an_error_that_says_why(solve
     # No start plan, and the search is killed before it reported any plan: nothing to keep.
     from test_families import with_refinery_chain
     from wb import tiny
-    script = tmp_path / "killed.py"
-    script.write_text(KILLED_AT_THE_END.format(drop=True))
-    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    use_worker(killed_at_the_end(drop=True), tmp_path, monkeypatch)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30,
                      solver_overrides={"start_heuristic": "none", "low_memory": True})
@@ -314,19 +317,11 @@ def test_a_search_killed_before_reporting_a_plan_is_an_error_that_says_why(solve
 
 # The real search, ending as HiGHS 1.16 does when out of memory (measured on medium under `ulimit -v`:
 # kMemoryLimit, no plan, a bound of 0, after reporting plans).
-OUT_OF_MEMORY_AT_THE_END = textwrap.dedent("""
-    import highspy
-    from planner import mip_worker
-    search = mip_worker._search
-    def out_of_memory(job, send):
-        def at_done(*msg):
-            if msg[0] == "done":
-                msg = ("done", {**msg[1], "model_status": int(highspy.HighsModelStatus.kMemoryLimit),
-                                "has_solution": False, "x": None, "objective": None, "bound": 0.0})
-            send(*msg)
-        search(job, at_done)
-    mip_worker._search = out_of_memory
-    mip_worker._child_main()
+OUT_OF_MEMORY_AT_THE_END = wrapped_search("""
+    if msg[0] == "done":
+        msg = ("done", {**msg[1], "model_status": int(highspy.HighsModelStatus.kMemoryLimit),
+                        "has_solution": False, "x": None, "objective": None, "bound": 0.0})
+    send(*msg)
 """)
 
 
@@ -335,9 +330,7 @@ def test_a_search_out_of_memory_keeps_its_last_plan_and_says_why(solve_tiny, tmp
     # Before, the run ended no_solution ("a limit was reached before any feasible plan was found").
     from test_families import built, with_refinery_chain
     from wb import tiny
-    script = tmp_path / "oom.py"
-    script.write_text(OUT_OF_MEMORY_AT_THE_END)
-    monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
+    use_worker(OUT_OF_MEMORY_AT_THE_END, tmp_path, monkeypatch)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
     o = res.outcome
