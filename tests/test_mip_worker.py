@@ -343,6 +343,27 @@ def test_a_search_out_of_memory_keeps_its_last_plan_and_says_why(solve_tiny, tmp
     assert o.message in res.data.warnings
 
 
+def test_a_search_out_of_memory_before_any_plan_says_why(solve_tiny, tmp_path, monkeypatch):
+    # No start plan, and no plan reported before HiGHS runs out of memory: nothing to keep.
+    from test_families import with_refinery_chain
+    from wb import tiny
+    use_worker(wrapped_search("""
+        if msg[0] == "solution":
+            return
+        if msg[0] == "done":
+            msg = ("done", {**msg[1], "model_status": int(highspy.HighsModelStatus.kMemoryLimit),
+                            "has_solution": False, "x": None, "objective": None, "bound": 0.0})
+        send(*msg)
+    """), tmp_path, monkeypatch)
+    sheets, settings = tiny()
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30,
+                     solver_overrides={"start_heuristic": "none"})
+    o = res.outcome
+    assert o.status == "no_solution" and o.termination == "kMemoryLimit" and o.objective is None
+    assert o.message.startswith("HiGHS ran out of memory ")
+    assert o.message.endswith(" into its search; try --low-memory: it had reported no plan")
+
+
 def test_a_search_whose_parent_is_gone_stops(tmp_path):
     # The default workbook at gap 0 needs many seconds of search; its parent writes the job and then
     # closes the pipe (as when it dies): the child must stop the search (HiGHS's interrupt status) and
