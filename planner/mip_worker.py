@@ -59,6 +59,7 @@ class MipRun:
     error: str = ""  # the child failed (its message)
     final: bool = False  # the plan kept is HiGHS's final one (else one reported before, or the start plan)
     died: str = ""  # the child ended without a last word after its search began: how ("was killed by signal 9 (SIGKILL)")
+    exit_code: int | None = None  # the child's, when it died (negative: the signal that killed it)
     during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
 
 
@@ -214,11 +215,11 @@ def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progre
         run.error, run.killed = msg[1], ""
         return True
     elif kind == "eof":  # the child ended without a last word
-        how = ended_how(proc.wait())
+        code = proc.wait()
         if clock["started"] is None:  # nothing searched
-            run.error, run.killed = f"the solver's process {how} before its search began", ""
+            run.error, run.killed = f"the solver's process {ended_how(code)} before its search began", ""
         else:  # the plan kept is the last one it reported (or the start plan), with its last bound
-            run.died, run.killed = how, ""
+            run.died, run.exit_code, run.killed = ended_how(code), code, ""
         return True
     return False
 

@@ -559,7 +559,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     message = STATUSES[status][2]
     if died:
         message = search_lost_message(f"HiGHS's process {died}", seconds, has_solution, options.low_memory,
-                                      memory="likely" if "SIGKILL" in died else "")
+                                      memory="likely" if run.exit_code == -signal.SIGKILL else "")
     elif ms == MS.kMemoryLimit and run is not None:
         message = search_lost_message("HiGHS ran out of memory", seconds, has_solution, options.low_memory,
                                       memory="said")
@@ -692,7 +692,7 @@ def low_memory_search(options: SolverOptions) -> dict:
     large). For the main search only (the expected-value start's MIP is far smaller, and there
     `mip_root_presolve_only` led HiGHS to a start plan 0.05% dearer on large), in the child only
     (the planner's own LPs run as before). Large, `--low-memory` (bench/results.md, eleventh
-    session): the MIP process 3.79 -> 2.98-3.07 GB."""
+    session): the MIP process 3,787 -> 3,018-3,050 MiB."""
     if not options.low_memory:
         return {}
     return {"mip_root_presolve_only": True, **({} if options.threads else {"threads": 1})}

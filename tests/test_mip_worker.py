@@ -186,7 +186,8 @@ def test_a_child_killed_during_its_search_leaves_its_last_plan_and_says_how(tmp_
     path.write_text(FAKE.format(stops=False).replace("time.sleep(60)\n",
                                                      "os.kill(os.getpid(), 9)\n"))
     run = solve_in_child(JOB, 30.0, command=[sys.executable, str(path)])
-    assert run.died == "was killed by signal 9 (SIGKILL)" and run.error == "" and run.killed == ""
+    assert run.died == "was killed by signal 9 (SIGKILL)" and run.exit_code == -9
+    assert run.error == "" and run.killed == ""
     assert run.has_solution and list(run.x) == [1.0, 0.0] and run.objective == 10.0 and run.bound == 7.0
 
 
