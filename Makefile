@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: solve test install clean-venv default-workbook
+.PHONY: solve test install clean-venv default-workbook golden golden-cases
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,11 @@ default-workbook: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Write the golden fingerprints of the model again (tests/golden.py) and name the families that changed.
+golden: $(STAMP)
+	$(BIN)/python tests/golden.py
+
+# Keep every workbook the tests write as a golden case (runs the test suite once).
+golden-cases: $(STAMP)
+	$(BIN)/python tests/golden.py --collect

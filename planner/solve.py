@@ -146,11 +146,14 @@ def _bound(x, default: float) -> float:
     return default if x is None else float(x)
 
 
-def compile_model(m: pyo.ConcreteModel) -> Compiled:
+def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
     """Standard form of `m` (fixed variables folded into the row bounds), with the names of any row,
     objective or variable bound holding a non-finite number. Compiled by `planner.standard_form`;
-    an expression that walker does not know goes through Pyomo's own compiler instead."""
+    an expression that walker does not know goes through Pyomo's own compiler instead (always
+    with `with_pyomo`)."""
     try:
+        if with_pyomo:
+            raise NotSupported("Pyomo's compiler asked for")
         f = compile_linear(m)
     except NotSupported:
         f = compile_with_pyomo(m)
@@ -170,6 +173,15 @@ def compile_model(m: pyo.ConcreteModel) -> Compiled:
     bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
     integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
     return Compiled(cols, f.rows, lo, hi, integer, f.cost, f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
+
+
+def compiled_digests(c: Compiled) -> dict:
+    """`digest.model_digests` of a compiled Pyomo model: rows and columns by their Pyomo names."""
+    from .digest import key_name, model_digests
+    cols = [key_name(v.parent_component().local_name, v.index()) for v in c.columns]
+    rows = [key_name(r.constraint.parent_component().local_name, r.constraint.index()) for r in c.rows]
+    return model_digests(cols, rows, c.col_lower,
+                         c.col_upper, c.integer, c.cost, c.offset, c.row_lower, c.row_upper, c.A)
 
 
 def compiled_from_arrays(am) -> Compiled:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from openpyxl import Workbook
+
+# `python tests/golden.py --collect` sets this: every workbook the tests write is also appended to
+# that file as one JSON line, so that the fingerprints of their models can be kept (tests/golden.py)
+COLLECT = "PLANNER_GOLDEN_COLLECT"
 
 
 def write_workbook(path: Path, sheets: dict[str, list[dict]], settings: dict | None = None) -> Path:
@@ -28,6 +34,14 @@ def write_workbook(path: Path, sheets: dict[str, list[dict]], settings: dict | N
         for r in records:
             ws.append([r.get(c) for c in cols])
     wb.save(path)
+    if os.environ.get(COLLECT):
+        try:
+            line = json.dumps({"sheets": sheets, "settings": settings}, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError):  # a deliberately odd cell (a date, NaN): not a model to keep
+            line = None
+        if line is not None:
+            with open(os.environ[COLLECT], "a", encoding="utf-8") as f:
+                f.write(line + "\n")
     return Path(path)
 
 
