@@ -40,9 +40,8 @@ class SolverOptions:
     # expected-value problem, solved within START_SHARE of the time limit; `plan solve` only), "none",
     # or "auto" (expected_value for large stochastic models, see AUTO_EV_FLOWS; else none)
     start_heuristic: str = "auto"
-    # `plan solve` only: while HiGHS searches (in its own process) the planner lets go of its model
-    # (arrays or Pyomo) and HiGHS copy, and builds them again after the search (planner/solve.py,
-    # `run_prepared`'s `release`): less memory during the search, more time after it
+    # `plan solve` only: the main MIP search runs lean (one HiGHS thread unless `threads` is given,
+    # the root LP presolved once: planner/solve.py, `low_memory_search`)
     low_memory: bool = False
 
     def check(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import pyomo.environ as pyo
+import numpy as np
 
 from .data import PlanData
 from .definition import ModelDefinition
@@ -31,8 +31,8 @@ def smallest_relaxations(data: PlanData, definition: ModelDefinition) -> list[st
     msgs = []
 
     def positive(name):
-        var = getattr(m, f"v_relax_{name}", None)
-        return [] if var is None else [(k, pyo.value(v)) for k, v in var.items() if (pyo.value(v) or 0) > RELAX_EPS]
+        index, x = out.values(f"v_relax_{name}")
+        return [(k, float(v)) for k, v in zip(index, x) if v > RELAX_EPS]
 
     for (a, t), x in positive("budget"):
         b = fin.budgets[(a, t)]
@@ -53,16 +53,16 @@ def smallest_relaxations(data: PlanData, definition: ModelDefinition) -> list[st
     return msgs
 
 
-def iis_report(m: pyo.ConcreteModel) -> list[str]:
-    """For modellers (`--explain-iis`): HiGHS's irreducible infeasible subset of the LP relaxation,
-    mapped back to constraint names with their index values and to variable bounds."""
-    from .solve import MS, compile_model, hand_over, new_highs
+def iis_report(c) -> list[str]:
+    """For modellers (`--explain-iis`): HiGHS's irreducible infeasible subset of the LP relaxation of
+    the compiled model `c` (`solve.Compiled`), mapped back to constraint names with their index
+    values, terms and bounds, and to variable bounds."""
+    from .digest import key_name, number
+    from .solve import MS, hand_over, new_highs
 
-    lp = m.clone()
-    pyo.TransformationFactory("core.relax_integer_vars").apply_to(lp)
-    c = compile_model(lp)
+    lp = dataclasses.replace(c, integer=np.empty(0, dtype=np.int32))
     h = new_highs()
-    hand_over(c, h)
+    hand_over(lp, h)
     h.run()
     if h.getModelStatus() not in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
         return ["the LP relaxation is feasible: the infeasibility comes from the whole-number build decisions "
@@ -76,11 +76,12 @@ def iis_report(m: pyo.ConcreteModel) -> list[str]:
     if iis is None or not iis.valid_:
         return ["HiGHS could not compute an irreducible infeasible subset for this model"]
     out = []
+    A = c.A
     for i in iis.row_index_:
-        con = c.rows[i].constraint
-        out.append(f"constraint {con.name}: {con.lower if con.lower is not None else '-inf'} <= {con.body} <= "
-                   f"{con.upper if con.upper is not None else 'inf'}"[:300])
+        lo, hi = A.indptr[i], A.indptr[i + 1]
+        body = " + ".join(f"{number(a)} {key_name(*c.columns[j])}" for j, a in zip(A.indices[lo:hi], A.data[lo:hi]))
+        out.append(f"constraint {key_name(*c.rows[i])}: {number(c.row_lower[i])} <= {body} <= "
+                   f"{number(c.row_upper[i])}"[:300])
     for j in iis.col_index_:
-        v = c.columns[j]
-        out.append(f"bounds of {v.name}: [{v.lb}, {v.ub}]")
+        out.append(f"bounds of {key_name(*c.columns[j])}: [{number(c.col_lower[j])}, {number(c.col_upper[j])}]")
     return out

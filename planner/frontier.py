@@ -41,7 +41,7 @@ def _point(m, data, definition, options, objective, check_cost=True):
     out = solve_model(m, options)
     if not out.usable:
         return out, None, {}
-    sol, costs, _, _ = check_plan(m, data, definition, options, out, check_cost=check_cost)
+    sol, costs, _, _ = check_plan(data, definition, options, out, check_cost=check_cost)
     return out, (sol if out.usable else None), costs
 
 

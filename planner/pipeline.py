@@ -19,9 +19,8 @@ from .model import build_model
 from .previous import previous_builds
 from .report import RunRecord, output_tables
 from .results import Solution, cost_components, extract_solution, verify_solution
-from .arrays import arrays_or_why, match
-from .solve import (Compiled, Prepared, SolveOutcome, compile_model, compiled_from_arrays, prepare, prepare_compiled,
-                    relative_gap, resolve_with_fixed_builds, run_prepared, set_time_limit, solve_model)
+from .solve import (Compiled, Prepared, SolveOutcome, compile_model, give_back_memory, prepare, relative_gap,
+                    resolve_with_fixed_builds, run_prepared, set_time_limit, solve_model)
 from .errors import OutputExistsError
 from .mapping import render_map
 from .writer import atomic_save, check_target, json_path, write_json, write_tables
@@ -68,7 +67,7 @@ class RunResult:
     map: Path | None = None
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
-    model: object = None  # the solved Pyomo model (for plan stress / frontier), never written out
+    compiled: Compiled | None = None  # the model as HiGHS received it (for plan stress), never written out
 
 
 def resolve_definition(model: str | None, time_limit: float | None = None, mip_gap: float | None = None,
@@ -86,7 +85,7 @@ def resolve_definition(model: str | None, time_limit: float | None = None, mip_g
     return definition
 
 
-def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
+def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
                timings: dict | None = None, check_cost: bool = True):
     """After a usable MIP solve: round the builds, fix them and re-solve the rest (the reported plan
     must stand on whole builds), read the plain tables, recompute every constraint and the cost.
@@ -94,8 +93,7 @@ def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: 
     components, largest violation, where) -- the solution is None when the plan is refused."""
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    fixed = resolve_with_fixed_builds(m, solver, previous=outcome)
-    outcome.session = None  # release HiGHS's memory
+    fixed = resolve_with_fixed_builds(outcome, solver)
     timings["resolve_fixed_s"] = time.perf_counter() - t0
     outcome.hand_over["rounded_resolve_status"] = fixed.status
     outcome.hand_over["rounded_resolve_objective"] = fixed.objective
@@ -113,7 +111,8 @@ def check_plan(m, data: PlanData, definition: ModelDefinition, solver, outcome: 
         return None, {}, 0.0, ""
     outcome.objective = fixed.objective
     outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
-    sol = extract_solution(m, data)
+    outcome.x = fixed.x
+    sol = extract_solution(outcome, data)
     violations = verify_solution(data, definition, sol)
     costs = cost_components(data, sol)
     max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
@@ -140,24 +139,17 @@ def chosen_start(data: PlanData, options: SolverOptions) -> str:
 
 
 class MainModel:
-    """The model a run solves. Where `arrays.build_arrays` writes every family of the model, it is
-    built as arrays and handed to HiGHS at once (large: 1.4-2.6 s against 25-35 s for Pyomo's build
-    and compile); the Pyomo model is then built while HiGHS searches (`attach_during`) or after, and must
-    be the same model (`arrays.match`) before any plan is read from it. Otherwise the Pyomo model is
-    built, compiled and handed over (`solve.prepare`). Either happens in the foreground when first
-    needed, or by `work` in a thread while the expected-value start's search runs in its own process
-    (the planner would otherwise only wait)."""
+    """The model a run solves: built, compiled and handed to HiGHS once (`prepare`), in the
+    foreground when first needed, or by `work` in a thread while the expected-value start's search
+    runs in its own process (the planner would otherwise only wait). The Pyomo model is let go as
+    soon as it is compiled: no Pyomo model is held during any search, and the plan is read by the
+    compiled columns' keys."""
 
     def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None):
         self.data, self.definition, self.write_mps = data, definition, write_mps
-        self.m = None
         self.prepared: Prepared | SolveOutcome | None = None
         self.build_s = 0.0
         self.during_start_s: float | None = None  # how long `work` took, if it did the work
-        self.am = None  # the model as arrays (planner/arrays.py), if built
-        self.not_as_arrays = ""  # why not, if not
-        self.report: dict = {}  # for run_info: how the model was built and matched
-        self._attached: tuple | None = None  # (compiled as arrays, the same matched with the Pyomo model)
 
     def work(self) -> None:
         """`prepare`, for `solve_in_child`'s `during` (which keeps what this raises instead of
@@ -167,80 +159,22 @@ class MainModel:
         self.prepare()
         self.during_start_s = time.perf_counter() - t0
 
-    def _build(self):
-        t0 = time.perf_counter()
-        m = build_model(self.data, self.definition)
-        return m, time.perf_counter() - t0
-
-    def arrays(self):
-        """The model as arrays, built now if not yet (None where `build_arrays` does not write every
-        family of this model: `not_as_arrays` says why)."""
-        if self.am is None and not self.not_as_arrays:
-            t0 = time.perf_counter()
-            self.am, self.not_as_arrays = arrays_or_why(self.data, self.definition)
-            if self.am is None:
-                self.report["model_not_built_as_arrays"] = self.not_as_arrays
-                return None
-            seconds = time.perf_counter() - t0
-            self.build_s = self.build_s or seconds
-            self.report["model_built_as_arrays_s"] = self.report.get("model_built_as_arrays_s", round(seconds, 3))
-        return self.am
-
-    def build(self) -> None:
-        """The first build: as arrays where it can be, else the Pyomo model."""
-        if self.arrays() is None:
-            self.model()
-
-    def model(self):
-        """The Pyomo model, built now if not yet (`build_s`: the first build's time)."""
-        if self.m is None:
-            self.m, seconds = self._build()
-            self.build_s = self.build_s or seconds
-        return self.m
-
     def prepare(self) -> Prepared | SolveOutcome:
-        """The model handed to HiGHS (with the definition's options), now if `work` has not done it."""
+        """The model built, compiled and handed to HiGHS (with the definition's options), now if
+        `work` has not done it."""
         if self.prepared is None:
-            am = self.arrays()
-            if am is None:
-                self.prepared = prepare(self.model(), self.definition.solver, write_mps=self.write_mps)
-            else:
-                self.prepared = prepare_compiled(compiled_from_arrays(am), self.definition.solver,
-                                                 write_mps=self.write_mps)
-                if isinstance(self.prepared, Prepared):
-                    self.prepared.attach = self.attach
-        return self.prepared
-
-    def attach(self, c: Compiled) -> Compiled:
-        """`c` (built as arrays) with the Pyomo model's columns and rows: the Pyomo model built and
-        compiled, and checked to be the same model (`arrays.match` raises ModelMismatch if not)."""
-        if c.arrays is None:
-            return c
-        if self._attached is not None and self._attached[0] is c:
-            return self._attached[1]
-        t0 = time.perf_counter()
-        m = self.model()
-        pc = compile_model(m)
-        columns, rows = match(c.arrays, m, pc)
-        out = dataclasses.replace(c, columns=columns, rows=rows, arrays=None)
-        self._attached = (c, out)
-        self.report["pyomo_model_matched_s"] = round(time.perf_counter() - t0, 3)
-        return out
-
-    def attach_during(self) -> None:
-        """`attach` for the prepared model, for `solve_in_child`'s `during` (the main search)."""
-        if isinstance(self.prepared, Prepared) and self.prepared.c.arrays is not None:
             t0 = time.perf_counter()
-            self.attach(self.prepared.c)
-            self.report["pyomo_model_matched_during_search_s"] = round(time.perf_counter() - t0, 3)
-
-    # the low-memory search (`solve.run_prepared`'s `release`)
-    def drop(self) -> None:
-        self.m = self.prepared = self.am = self._attached = None
-
-    def restore(self) -> Prepared | SolveOutcome:
-        self.write_mps = None  # written once, before the search
-        return self.prepare()
+            m = build_model(self.data, self.definition)
+            t1 = time.perf_counter()
+            c = compile_model(m)
+            t2 = time.perf_counter()
+            del m
+            give_back_memory()
+            self.build_s = t1 - t0
+            self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps,
+                                    report={"compile_s": round(t2 - t1, 3), "released_model_s": round(
+                                        time.perf_counter() - t2, 3)})
+        return self.prepared
 
 
 def expected_value_start(data: PlanData, definition: ModelDefinition, options: SolverOptions,
@@ -263,35 +197,21 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     ev_options = dataclasses.replace(options, time_limit_s=limit, mip_gap=EV_START_GAP,
                                      start_heuristic="none")
     shown = None if progress is None else (lambda t, *_: progress(t, None, None, None))
-    out, builds, as_arrays = solve_expected_value(ev_data, definition, ev_options, shown, during)
+    out = solve_expected_value(ev_data, definition, ev_options, shown, during)
     report = {"start_ev_status": out.status, "start_ev_objective": out.objective, "start_ev_gap": out.mip_gap,
-              "start_ev_s": round(time.perf_counter() - t0, 3), "start_ev_as_arrays": as_arrays}
+              "start_ev_s": round(time.perf_counter() - t0, 3)}
     if out.hand_over.get("interrupted_by_user") or out.status == "interrupted":
         report["start_ev_interrupted"] = True  # Ctrl-C: the run stops after handing over what it has
     if not out.usable:
         return None, report
-    return builds(), report
+    index, x = out.values("v_build")
+    return frozenset(k for k, v in zip(index, x) if v > 0.5), report
 
 
 def solve_expected_value(ev_data: PlanData, definition: ModelDefinition, options: SolverOptions, progress=None,
-                         during=None):
-    """Solve the expected-value problem: (its outcome, a function giving the (candidate, build period)
-    pairs its plan builds, whether it was written as arrays). Only the builds are needed, so where it
-    can be the model is written as arrays and the builds read from the columns' keys, with no Pyomo
-    model; otherwise the Pyomo model is built and solved."""
-    am, _ = arrays_or_why(ev_data, definition)
-    if am is None:
-        m = build_model(ev_data, definition)
-        out = solve_model(m, options, progress=progress, during=during)
-        return out, lambda: frozenset(k for k, v in m.v_build.items() if (v.value or 0.0) > 0.5), False
-    p = prepare_compiled(compiled_from_arrays(am), options)
-    out = p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, during=during)
-
-    def builds():
-        c = out.session.c
-        return frozenset(c.key(j)[1] for j in c.integer if out.x[j] > 0.5)
-
-    return out, builds, True
+                         during=None) -> SolveOutcome:
+    """The expected-value problem built and solved (its builds are read by the columns' keys)."""
+    return solve_model(build_model(ev_data, definition), options, progress=progress, during=during)
 
 
 def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinition, progress=None,
@@ -328,13 +248,9 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
         outcome = p
     else:
         set_time_limit(p, options)
-        # built as arrays: the Pyomo model is built and matched while HiGHS searches (with low
-        # memory, after the search: it is what the planner lets go of meanwhile)
-        during = main.attach_during if p.c.arrays is not None and not solver.low_memory else None
         outcome = run_prepared(p, options, progress, start_plans, stopped=bool(started.get("start_ev_interrupted")),
-                               during=during, release=main if solver.low_memory else None)
+                               lean=True)
     outcome.hand_over.update(started)
-    outcome.hand_over.update(main.report)
     return outcome
 
 
@@ -362,7 +278,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings["read_validate_s"] = time.perf_counter() - t0
     main = MainModel(data, definition, write_mps)
     if chosen_start(data, solver) != "expected_value" or start_plan is not None:
-        main.build()  # built now (with the expected-value start, while the start searches)
+        main.prepare()  # now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
     outcome = solve_with_start(main, data, definition, progress, start_plan)
     timings["build_s"] = main.build_s
@@ -379,8 +295,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
-        if explain_iis:
-            outcome.hand_over["iis"] = iis_report(main.model())
+        if explain_iis and outcome.session is not None:
+            outcome.hand_over["iis"] = iis_report(outcome.session.c)
         relax = smallest_relaxations(data, definition)
         if relax:
             outcome.status = "infeasible"
@@ -388,9 +304,10 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                                + "\n  ".join(relax))
     if not outcome.usable:
         return result
-    m = main.model()  # built already (as the model searched, or matched with the arrays searched)
-    sol, costs, max_v, where = check_plan(m, data, definition, solver, outcome, timings)
-    result.solution, result.costs, result.max_violation, result.model = sol, costs, max_v, m
+    sol, costs, max_v, where = check_plan(data, definition, solver, outcome, timings)
+    result.solution, result.costs, result.max_violation = sol, costs, max_v
+    result.compiled = outcome.session.c
+    outcome.session = None  # release HiGHS's memory
     if not outcome.usable:
         return result
     if write:

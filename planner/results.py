@@ -1,5 +1,5 @@
-"""Plain result tables from a solved model, and everything computed from them (no Pyomo past
-`extract_solution`): cost accounting and an independent check of every constraint.
+"""Plain result tables from a solved plan, and everything computed from them (no Pyomo, no
+solver): cost accounting and an independent check of every constraint.
 
 The costs reported in `summary` are recomputed here from the plain tables and the input data,
 not read from the solver; `verify_solution` recomputes every constraint the same way. Build
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .data import PlanData
@@ -35,23 +36,31 @@ class Solution:
     releases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELEASE_COLS))
 
 
-def extract_solution(m, data: PlanData) -> Solution:
-    """Read variable values into plain tables (the only function here that touches Pyomo)."""
-    builds = [(f, t) for (f, t) in data.BUILD_OPTIONS if (m.v_build[f, t].value or 0.0) > 0.5]
+def extract_solution(plan, data: PlanData) -> Solution:
+    """Read a solved plan into plain tables. `plan.values(name)` gives (indices, values) of a
+    variable by the compiled model's column keys (`solve.SolveOutcome.values`); a variable with no
+    column is 0."""
+    def values(name: str) -> list[tuple[object, float]]:
+        index, x = plan.values(name)
+        return list(zip(index, np.asarray(x, dtype=float).tolist()))
+
+    builds = [k for k, x in values("v_build") if x > 0.5]
     arcs = data.arcs
-    rows = [(a, t, s, float(v.value)) for (a, t, s), v in m.v_flow.items() if (v.value or 0.0) > FLOW_EPS]
+    rows = [(a, t, s, x) for (a, t, s), x in values("v_flow") if x > FLOW_EPS]
     flows = pd.DataFrame(rows, columns=["arc", "period", "scenario", "flow_tpy"])
     for col in ("origin", "destination", "kind", "mineral"):
         flows[col] = arcs[col].to_numpy()[flows["arc"].to_numpy(dtype=int)] if len(flows) else []
     flows = flows[["arc", "origin", "destination", "kind", "mineral", "period", "scenario", "flow_tpy"]]
-    unmet = [(a, mi, t, s, max(0.0, float(v.value or 0.0))) for (a, mi, t, s), v in m.v_unmet.items()]
+    got = dict(values("v_unmet"))
+    unmet = [(a, mi, t, s, max(0.0, got.get((a, mi, t, s), 0.0))) for (a, mi, t) in data.demand.index
+             for s in data.SCENARIOS]
     built = set(builds)
-    fin = [(f, a, t, float(v.value)) for (f, a, t), v in m.v_finance.items()
-           if (f, t) in built and (v.value or 0.0) > FINANCE_EPS]
-    trace = [k + (float(v.value),) for k, v in m.v_trace.items() if (v.value or 0.0) > FLOW_EPS]
-    stocks = [(p, t, max(0.0, float(m.v_stock[p, t].value or 0.0)), max(0.0, float(m.v_stock_added[p, t].value or 0.0)))
+    fin = [(f, a, t, x) for (f, a, t), x in values("v_finance") if (f, t) in built and x > FINANCE_EPS]
+    trace = [k + (x,) for k, x in values("v_trace") if x > FLOW_EPS]
+    stock, added = dict(values("v_stock")), dict(values("v_stock_added"))
+    stocks = [(p, t, max(0.0, stock.get((p, t), 0.0)), max(0.0, added.get((p, t), 0.0)))
               for p in data.STOCKPILES for t in data.PERIODS]
-    releases = [(p, a, t, s, float(v.value)) for (p, a, t, s), v in m.v_release.items() if (v.value or 0.0) > FLOW_EPS]
+    releases = [k + (x,) for k, x in values("v_release") if x > FLOW_EPS]
     return Solution(builds=pd.DataFrame(builds, columns=["site", "build_period"]), flows=flows,
                     unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]),
                     financing=pd.DataFrame(fin, columns=["site", "member", "build_period", "paid_musd"]),

@@ -15,11 +15,9 @@ last plan it reported.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import math
 import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -72,9 +70,13 @@ class SolveOutcome:
     # the HiGHS instance and compiled arrays of this solve (a `Prepared`), kept so the rounded
     # re-solve can reuse them instead of compiling the model again (never written out)
     session: Prepared | None = field(default=None, repr=False, compare=False)
-    # the solution by column (also where there is no Pyomo model to load it into: a model built as
-    # arrays and not matched, the expected-value start)
+    # the solution by column of the compiled model (`session.c`): read by column keys (`values`)
     x: object = field(default=None, repr=False, compare=False)
+
+    def values(self, name: str) -> tuple[list, np.ndarray]:
+        """(indices, values) of variable `name` in the solution (`Compiled.columns_of`)."""
+        cols, index = self.session.c.columns_of(name)
+        return index, np.asarray(self.x, dtype=float)[cols]
 
     @property
     def exit_code(self) -> int:
@@ -95,11 +97,12 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 
 @dataclass
 class Compiled:
-    """A model in HiGHS's terms: columns (Pyomo variables), rows with lower and upper bounds, the
-    sparse matrix by rows, the objective, and the names of anything non-finite."""
+    """A model in HiGHS's terms, with no Pyomo object in it: columns and rows as keys (variable or
+    constraint name, index), column bounds, rows' lower and upper bounds, the sparse matrix by rows,
+    the objective, and the names of anything non-finite. The plan is read by the columns' keys."""
 
-    columns: list
-    rows: list  # RowEntry(constraint, bound type: 0 equality, 1 upper, -1 lower)
+    columns: list  # (variable name, index) per column
+    rows: list  # (constraint name, index) per row
     col_lower: np.ndarray
     col_upper: np.ndarray
     integer: np.ndarray  # indices of integer columns
@@ -109,21 +112,30 @@ class Compiled:
     row_upper: np.ndarray
     A: Csr  # rows of the matrix (indptr, indices, data)
     nonfinite: list[str] = field(default_factory=list)
-    # built as arrays (planner/arrays.py): its ArrayModel, until matched with the Pyomo model
-    # (`columns` and `rows` are then the keys (name, index), not Pyomo objects)
-    arrays: object = None
 
     def key(self, j: int) -> tuple[str, object]:
         """Column j's (variable name, index)."""
-        if self.arrays is not None:
-            return self.columns[j]
-        v = self.columns[j]
-        return v.parent_component().local_name, v.index()
+        return self.columns[j]
 
     @cached_property
-    def column_of(self) -> dict[int, int]:
-        """id(Pyomo variable) -> its column (variables in no row and not in the objective have none)."""
-        return {id(v): j for j, v in enumerate(self.columns)}
+    def _by_variable(self) -> dict[str, tuple[list[int], list]]:
+        out: dict[str, tuple[list[int], list]] = {}
+        for j, (name, index) in enumerate(self.columns):
+            cols, idx = out.setdefault(name, ([], []))
+            cols.append(j)
+            idx.append(index)
+        return out
+
+    def columns_of(self, name: str) -> tuple[np.ndarray, list]:
+        """(columns, indices) of variable `name`, in column order (a variable in no row and at no
+        cost has no column: its value is 0)."""
+        cols, idx = self._by_variable.get(name, ([], []))
+        return np.asarray(cols, dtype=np.int32), idx
+
+    def column_map(self, name: str) -> dict:
+        """index -> column, for variable `name`."""
+        cols, idx = self._by_variable.get(name, ([], []))
+        return dict(zip(idx, cols))
 
     @property
     def n_rows(self) -> int:
@@ -146,11 +158,16 @@ def _bound(x, default: float) -> float:
     return default if x is None else float(x)
 
 
+def _key(component_data) -> tuple[str, object]:
+    return component_data.parent_component().local_name, component_data.index()
+
+
 def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
-    """Standard form of `m` (fixed variables folded into the row bounds), with the names of any row,
-    objective or variable bound holding a non-finite number. Compiled by `planner.standard_form`;
-    an expression that walker does not know goes through Pyomo's own compiler instead (always
-    with `with_pyomo`)."""
+    """Standard form of `m` (fixed variables folded into the row bounds) with columns and rows as
+    keys, and the names of any row, objective or variable bound holding a non-finite number. Compiled
+    by `planner.standard_form`; an expression that walker does not know goes through Pyomo's own
+    compiler instead (always with `with_pyomo`). The result holds no Pyomo object: the model can be
+    let go once it is compiled."""
     try:
         if with_pyomo:
             raise NotSupported("Pyomo's compiler asked for")
@@ -172,23 +189,15 @@ def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
     hi = np.array([_bound(v.ub, INF) for v in cols], dtype=float)
     bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
     integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
-    return Compiled(cols, f.rows, lo, hi, integer, f.cost, f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
+    return Compiled([_key(v) for v in cols], [_key(r.constraint) for r in f.rows], lo, hi, integer, f.cost,
+                    f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
 
 
 def compiled_digests(c: Compiled) -> dict:
-    """`digest.model_digests` of a compiled Pyomo model: rows and columns by their Pyomo names."""
+    """`digest.model_digests` of a compiled model: rows and columns named by their keys."""
     from .digest import key_name, model_digests
-    cols = [key_name(v.parent_component().local_name, v.index()) for v in c.columns]
-    rows = [key_name(r.constraint.parent_component().local_name, r.constraint.index()) for r in c.rows]
-    return model_digests(cols, rows, c.col_lower,
+    return model_digests([key_name(*k) for k in c.columns], [key_name(*k) for k in c.rows], c.col_lower,
                          c.col_upper, c.integer, c.cost, c.offset, c.row_lower, c.row_upper, c.A)
-
-
-def compiled_from_arrays(am) -> Compiled:
-    """A model built as arrays (`arrays.build_arrays`) as a Compiled: its columns and rows are keys
-    until `arrays.match` pairs them with the Pyomo model's."""
-    return Compiled(am.col_keys, am.row_keys, am.col_lower, am.col_upper, am.integer, am.cost, am.offset,
-                    am.row_lower, am.row_upper, am.A, [], arrays=am)
 
 
 def compile_with_pyomo(m: pyo.ConcreteModel) -> StandardForm:
@@ -233,12 +242,6 @@ def hand_over(c: Compiled, h: highspy.Highs) -> None:
     load_arrays(h, model_arrays(c))
 
 
-def load_values(c: Compiled, values) -> None:
-    """Column values (HiGHS's solution, in column order) into the Pyomo variables they came from."""
-    for v, x in zip(c.columns, np.asarray(values, dtype=float).tolist()):
-        v.set_value(x, skip_validation=True)
-
-
 def map_outcome(status, has_solution: bool) -> str:
     """HiGHS model status (and whether a feasible plan exists) -> planner status."""
     if status in (MS.kOptimal, MS.kModelEmpty):
@@ -273,56 +276,27 @@ class Progress:
         self.report(t, incumbent, bound, relative_gap(incumbent, bound))
 
 
-def resolve_with_fixed_builds(m: pyo.ConcreteModel, options: SolverOptions,
-                              previous: SolveOutcome | None = None) -> SolveOutcome:
-    """Round every build decision at 0.5, fix it, and solve the remaining flow LP.
+def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) -> SolveOutcome:
+    """Round every build decision at 0.5, fix it, and solve the remaining flow LP, in the HiGHS
+    instance of the `previous` solve (no second compile and hand-over).
 
     A binary at 1e-6 (inside HiGHS's integrality tolerance) times a large capacity can buy output
-    for nothing; re-solving with the builds rounded shows whether the plan survives. With the
-    `previous` solve's HiGHS instance the builds are fixed by their column bounds there (no second
-    compile and hand-over); otherwise the Pyomo model is fixed and solved again."""
-    if previous is not None and previous.session is not None:
-        return _resolve_in_session(m, options, previous)
-    for v in m.v_build.values():
-        v.fix(1.0 if (v.value or 0.0) > 0.5 else 0.0)
-    # With the builds fixed, who pays is independent of the flows: the same solve also picks the
-    # payment split closest to the members' target shares (the cost part is unchanged by it).
-    split = getattr(m, "e_burden_deviation", None)
-    if split is not None:
-        m.total_cost.deactivate()
-        m.split_objective = pyo.Objective(expr=m.total_cost.expr + split, sense=pyo.minimize)
-    try:
-        out = solve_model(m, options)
-        if out.usable and split is not None:
-            out.objective = pyo.value(m.total_cost.expr)
-        return out
-    finally:
-        for v in m.v_build.values():
-            v.unfix()
-        if split is not None:
-            m.del_component(m.split_objective)
-            m.total_cost.activate()
-
-
-def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: SolveOutcome) -> SolveOutcome:
-    """The rounded re-solve in the HiGHS instance of the MIP: build columns fixed at their rounded
-    values, integrality dropped (an LP), the burden deviation added to the objective with weight 1
-    (the split of payments closest to the targets; the cost part is unchanged by it); from the start
-    heuristic's LP basis when there was one (`Prepared.basis`; large: 4.4 s against 8.7 s)."""
+    for nothing; re-solving with the builds rounded shows whether the plan survives. Build columns
+    are fixed at their rounded values by their bounds, integrality is dropped (an LP), and the
+    burden deviation is added to the objective with weight 1: with the builds fixed, who pays is
+    independent of the flows, so the same solve picks the payment split closest to the members'
+    target shares (the cost part is unchanged by it). It starts from the start heuristic's LP basis
+    when there was one (`Prepared.basis`)."""
     h, c = previous.session.h, previous.session.c
-    pos = c.column_of
-    build = [(pos[id(v)], 1.0 if (v.value or 0.0) > 0.5 else 0.0) for v in m.v_build.values() if id(v) in pos]
-    idx = np.array([j for j, _ in build], dtype=np.int32)
-    val = np.array([x for _, x in build], dtype=float)
+    idx = c.columns_of("v_build")[0]
+    val = (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
     if len(idx):
         h.changeColsBounds(len(idx), idx, val, val)
     if len(c.integer):
         h.changeColsIntegrality(len(c.integer), c.integer, np.zeros(len(c.integer), dtype=np.uint8))
-    split = [pos[id(v)] for name in ("v_burden_over", "v_burden_under") if hasattr(m, name)
-             for v in getattr(m, name).values() if id(v) in pos]
-    if split:
-        cost = c.cost[split] + 1.0
-        h.changeColsCost(len(split), np.array(split, dtype=np.int32), cost)
+    split = np.concatenate([c.columns_of("v_burden_over")[0], c.columns_of("v_burden_under")[0]])
+    if len(split):
+        h.changeColsCost(len(split), split, c.cost[split] + 1.0)
     h.setOptionValue("time_limit", INF)  # HiGHS's clock runs on from the MIP; the LP must finish
     if options.threads:
         h.resetGlobalScheduler(True)  # a thread count other than the process's first must reset it
@@ -335,17 +309,15 @@ def _resolve_in_session(m: pyo.ConcreteModel, options: SolverOptions, previous: 
     info = h.getInfo()
     has_solution = int(info.primal_solution_status) == 2
     status = map_outcome(ms, has_solution)
-    objective = None
+    objective = x = None
     if has_solution and STATUSES[status][1]:
         x = np.asarray(h.getSolution().col_value)
         x[idx] = val  # exactly whole, as the report reads them
-        load_values(c, x)
-        # the cost of the plan: the compiled objective (HiGHS's own holds the burden split too);
-        # numpy instead of evaluating the Pyomo expression (medium: 0.01 s against ~1.5 s)
+        # the cost of the plan: the compiled objective (HiGHS's own holds the burden split too)
         objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
                         previous.solver_version, {"reused_highs_instance": True, "from_start_basis": from_basis},
-                        lp_message(ms, status, options.low_memory))
+                        lp_message(ms, status, options.low_memory), session=previous.session, x=x)
 
 
 def lp_message(ms, status: str, low_memory: bool) -> str:
@@ -368,20 +340,19 @@ class Prepared:
     # the basis of the last LP solved in `h` before a MIP's search (the start heuristic's), kept when
     # `h` drops its solver data (`release_memory`): the rounded re-solve starts from it
     basis: highspy.HighsBasis | None = None
-    # for a model built as arrays: c -> the same model with the Pyomo model's columns and rows
-    # (`arrays.match`), called once its search or solve is over; raises if they differ
-    attach: Callable | None = None
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
                 progress: Callable | None = None, write_mps: str | Path | None = None,
                 start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
                 during: Callable | None = None) -> SolveOutcome:
-    """Compile, hand over, solve; load the solution into `m` when there is one; report the outcome.
-    `progress(elapsed_s, incumbent, bound, gap)` is called during a MIP solve (throttled);
-    `write_mps` saves exactly what HiGHS received; `start_plans`, `stopped` and `during` as in
-    `run_prepared`."""
-    p = prepare(m, options, tee, write_mps)
+    """Compile `m`, hand it over, solve, report the outcome (the solution by column, read by the
+    columns' keys: `SolveOutcome.values`). `progress(elapsed_s, incumbent, bound, gap)` is called
+    during a MIP solve (throttled); `write_mps` saves exactly what HiGHS received; `start_plans`,
+    `stopped` and `during` as in `run_prepared`."""
+    t0 = time.perf_counter()
+    c = compile_model(m)
+    p = prepare(c, options, tee, write_mps, {"compile_s": round(time.perf_counter() - t0, 3)})
     return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, start_plans, stopped, during)
 
 
@@ -392,19 +363,10 @@ def set_time_limit(p: Prepared, options: SolverOptions) -> None:
         p.h.setOptionValue("time_limit", p.wanted["time_limit"])
 
 
-def prepare(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
-            write_mps: str | Path | None = None) -> Prepared | SolveOutcome:
-    """Compile `m` and hand it to a new HiGHS instance with the options set (an error outcome if a
+def prepare(c: Compiled, options: SolverOptions, tee: bool = False, write_mps: str | Path | None = None,
+            report: dict | None = None) -> Prepared | SolveOutcome:
+    """Hand the compiled model to a new HiGHS instance with the options set (an error outcome if a
     coefficient or bound is not finite)."""
-    options.check()
-    t0 = time.perf_counter()
-    c = compile_model(m)
-    return prepare_compiled(c, options, tee, write_mps, {"compile_s": round(time.perf_counter() - t0, 3)})
-
-
-def prepare_compiled(c: Compiled, options: SolverOptions, tee: bool = False, write_mps: str | Path | None = None,
-                     report: dict | None = None) -> Prepared | SolveOutcome:
-    """`prepare` for a compiled model (or one built as arrays)."""
     options.check()
     if c.nonfinite:
         return SolveOutcome("error", "not_solved", None, None, None, 0.0, "",
@@ -461,9 +423,9 @@ def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | N
 
 def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None = None,
                  start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
-                 during: Callable | None = None, release=None) -> SolveOutcome:
-    """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis); load
-    the solution into the Pyomo variables and report the outcome. An LP is solved in `p.h`; a MIP's
+                 during: Callable | None = None, lean: bool = False) -> SolveOutcome:
+    """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis) and
+    report the outcome, with the solution by column. An LP is solved in `p.h`; a MIP's
     search runs in a child process (planner/mip_worker.py) given the compiled model `p.c` (bound
     changes made on `p.h` apply to LPs only), so that its time limit and Ctrl-C are kept even where
     HiGHS does not look at them. `start_plans` (each a set of (candidate, build period) pairs): the
@@ -473,11 +435,9 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
     the start of its own run. `during`: the caller's work, done in a thread while a MIP's search runs
     in its child (`mip_worker.solve_in_child`); not done here for an LP (the caller does it after).
-    `release` (low memory, for a MIP): the owner of the Pyomo model, with `drop()` (let go of the
-    model and of `p`) and `restore()` (build and prepare it again, `prepare`'s result): while the
-    child searches, the planner holds neither the model nor its compiled form nor its HiGHS copy;
-    after the search they are built again and must give exactly the arrays HiGHS searched
-    (`model_digest`), else the run is an error and no plan is reported."""
+    `lean`: the run's main search, which with `options.low_memory` gets `low_memory_search`'s
+    options. While the child searches, the planner's HiGHS instance keeps only the model
+    (`release_memory`)."""
     h, c, wanted = p.h, p.c, dict(p.wanted)
     mip = bool(len(c.integer))
     if "time_limit" in wanted and h.getRunTime() > 0 and not mip:
@@ -501,17 +461,12 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
             if started is not None and started.stopped_by == "interrupted":
                 # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
                 sent = {**wanted, "time_limit": 0.0}
-            if release is not None:  # the main search with low memory: HiGHS lean too
+            if lean:  # the main search with low memory: HiGHS lean
                 sent = {**sent, **low_memory_search(options)}
             job = _mip_job(p, sent, started)
             if started is not None:
                 p.basis = _valid_basis(h)
             release_memory(h)
-            if release is not None:
-                digest = model_digest(job)
-                h = c = p.h = p.c = None
-                release.drop()
-                _give_back_memory()
             run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
             del job
         else:
@@ -526,28 +481,6 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
     if run is not None and run.error:
         return SolveOutcome("error", "exception", None, None, None, seconds, run.version,
                             message=f"{STATUSES['error'][2]}: {run.error}")
-    if run is not None and release is not None:
-        failed = _rebuild(p, release, digest, seconds, run.version)
-        if failed is not None:
-            return failed
-        h, c = p.h, p.c
-    if p.attach is not None and c.arrays is not None:
-        from .arrays import ModelMismatch
-        version = run.version if run is not None else ""
-        try:
-            p.c = c = _without_interrupt(lambda: p.attach(c))
-        except ModelMismatch as exc:  # a bug, reported as such: no plan from a model not checked
-            return SolveOutcome("error", "exception", None, None, None, seconds, version,
-                                message=f"the model HiGHS was given (built as arrays) is not the model's "
-                                        f"definition: {exc}; no plan reported")
-        except MemoryError:
-            return SolveOutcome("error", "exception", None, None, None, seconds, version,
-                                message="building the Pyomo model to read the plan ran out of memory; no plan "
-                                        "reported" + ("" if options.low_memory else " (try --low-memory)"))
-        except Exception as exc:  # noqa: BLE001
-            return SolveOutcome("error", "exception", None, None, None, seconds, version,
-                                message=f"building the Pyomo model to read the plan failed "
-                                        f"({type(exc).__name__}: {exc}); no plan reported")
     if run is not None:
         ms = (MS(run.model_status) if run.model_status is not None
               else MS.kTimeLimit if run.killed == "time_limit" else MS.kNotset if run.died else MS.kInterrupt)
@@ -602,8 +535,6 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         else:
             objective = bound = c.offset
         gap = relative_gap(objective, bound)
-        if x is not None and c.arrays is None:  # built as arrays and not matched: no variables, only `x`
-            load_values(c, x)
     if started is not None:
         report.update(started.report())
     if run is not None and run.killed == "time_limit":
@@ -631,52 +562,9 @@ def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: b
     return f"{what} {seconds:,.0f} s into its search{hint}: {kept}"
 
 
-def model_digest(arrays: dict) -> str:
-    """A fingerprint of a model as `model_arrays` gives it (every bound, cost and coefficient)."""
-    d = hashlib.blake2b(digest_size=16)
-    for key in ("col_lower", "col_upper", "cost", "integer", "row_lower", "row_upper"):
-        d.update(np.ascontiguousarray(arrays[key]).tobytes())
-    for part in arrays["A"]:
-        d.update(np.ascontiguousarray(part).tobytes())
-    d.update(repr(float(arrays["offset"])).encode())
-    return d.hexdigest()
-
-
-def _rebuild(p: Prepared, release, digest: str, seconds: float, version: str) -> SolveOutcome | None:
-    """After a low-memory search: the model built and prepared again into `p` (a Ctrl-C meanwhile
-    is ignored: the search is over and its plan is being kept); an error outcome if it is not the
-    model searched."""
-    t0 = time.perf_counter()
-    q = _without_interrupt(release.restore)
-    if isinstance(q, SolveOutcome):
-        return q
-    if model_digest(model_arrays(q.c)) != digest:
-        return SolveOutcome("error", "exception", None, None, None, seconds, version,
-                            message="the model built again after the search is not the one HiGHS searched; "
-                                    "no plan reported")
-    p.h, p.c = q.h, q.c
-    p.report["rebuilt_after_search_s"] = round(time.perf_counter() - t0, 3)
-    return None
-
-
-def _without_interrupt(work: Callable):
-    """work(), with Ctrl-C ignored meanwhile (in the main thread): for what must finish once a
-    search is over and its plan is being kept."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
-    try:
-        return work()
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-def _give_back_memory() -> None:
-    """Collect what was let go (the Pyomo model is full of reference cycles) and hand the freed
-    memory back to the system (glibc; elsewhere nothing more)."""
+def give_back_memory() -> None:
+    """Collect what was let go (a Pyomo model is full of reference cycles) and hand the freed memory
+    back to the system (glibc; elsewhere nothing more)."""
     import gc
     gc.collect()
     malloc_trim()

@@ -10,7 +10,7 @@ domestic supply).
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,27 +20,22 @@ from .data import PlanData, expected_value_data
 from .definition import ModelDefinition
 from .model import build_model
 from .results import Solution, cost_components, extract_solution
-from .solve import SolveOutcome, prepare, run_prepared, solve_model
+from .solve import Compiled, SolveOutcome, prepare, run_prepared, solve_model
 
 
-@contextlib.contextmanager
-def fixed_first_stage(m, sol: Solution):
-    """Fix builds and stock levels of `m` to those of `sol` for the duration of the block."""
+def fixed_first_stage(c: Compiled, sol: Solution) -> Compiled:
+    """`c` as an LP with its first stage fixed by column bounds to that of `sol`: builds at 0 or 1,
+    stock levels and purchases at the plan's values."""
+    lower, upper = c.col_lower.copy(), c.col_upper.copy()
     built = set(zip(sol.builds["site"], sol.builds["build_period"]))
-    stock = {(p, t): (x, a) for p, t, x, a in sol.stocks.itertuples(index=False)}
-    fixed = []
-    for k, v in m.v_build.items():
-        v.fix(1.0 if k in built else 0.0)
-        fixed.append(v)
-    for (p, t), (x, a) in stock.items():
-        m.v_stock[p, t].fix(x)
-        m.v_stock_added[p, t].fix(a)
-        fixed += [m.v_stock[p, t], m.v_stock_added[p, t]]
-    try:
-        yield
-    finally:
-        for v in fixed:
-            v.unfix()
+    fixed = {"v_build": {k: 1.0 for k in built}}
+    fixed["v_stock"] = {(p, t): x for p, t, x, _ in sol.stocks.itertuples(index=False)}
+    fixed["v_stock_added"] = {(p, t): a for p, t, _, a in sol.stocks.itertuples(index=False)}
+    for name, value in fixed.items():
+        cols, index = c.columns_of(name)
+        x = np.array([value.get(k, 0.0) for k in index], dtype=float)
+        lower[cols] = upper[cols] = x
+    return dataclasses.replace(c, col_lower=lower, col_upper=upper, integer=np.empty(0, dtype=np.int32))
 
 
 def export_arcs(data: PlanData, country: str) -> tuple[int, ...]:
@@ -63,37 +58,37 @@ class Evaluation:
     costs: dict = field(default_factory=dict)
 
 
-def evaluate(m, data: PlanData, plan: Solution, options, blocked: tuple[int, ...] = ()) -> Evaluation:
+def evaluate(c: Compiled, data: PlanData, plan: Solution, options, blocked: tuple[int, ...] = ()) -> Evaluation:
     """The plan's first stage fixed, the arcs in `blocked` closed: re-solve the flows (an LP)."""
-    return evaluate_each(m, data, plan, options, [blocked])[0]
+    return evaluate_each(c, data, plan, options, [blocked])[0]
 
 
-def evaluate_each(m, data: PlanData, plan: Solution, options, blocked: list[tuple[int, ...]]) -> list[Evaluation]:
-    """`evaluate` for each set of closed arcs in turn, on one compiled model in one HiGHS instance:
-    the first stage is fixed once, each set's flows get upper bound 0, the LP is re-solved from the
-    previous basis, and the bounds are put back."""
-    with fixed_first_stage(m, plan):
-        p = prepare(m, options)
-        if isinstance(p, SolveOutcome):
-            return [Evaluation(p) for _ in blocked]
-        pos = p.c.column_of
-        out = []
-        for arcs in blocked:
-            # a flow in no row and at no cost is not a column (it stays 0): nothing to close
-            cols = (pos.get(id(m.v_flow[a, t, s])) for a in arcs for t in data.PERIODS for s in data.SCENARIOS)
-            idx = np.array(sorted(j for j in cols if j is not None), dtype=np.int32)
-            zero = np.zeros(len(idx))
-            if len(idx):
-                p.h.changeColsBounds(len(idx), idx, zero, zero)
-            res = run_prepared(p, options)
-            if res.usable:
-                sol = extract_solution(m, data)
-                out.append(Evaluation(res, sol, cost_components(data, sol)))
-            else:
-                out.append(Evaluation(res))
-            if len(idx):
-                p.h.changeColsBounds(len(idx), idx, p.c.col_lower[idx], p.c.col_upper[idx])
-        return out
+def evaluate_each(c: Compiled, data: PlanData, plan: Solution, options,
+                  blocked: list[tuple[int, ...]]) -> list[Evaluation]:
+    """`evaluate` for each set of closed arcs in turn, on the compiled model `c` in one HiGHS
+    instance: the first stage is fixed once, each set's flows get upper bound 0, the LP is re-solved
+    from the previous basis, and the bounds are put back."""
+    p = prepare(fixed_first_stage(c, plan), options)
+    if isinstance(p, SolveOutcome):
+        return [Evaluation(p) for _ in blocked]
+    pos = p.c.column_map("v_flow")
+    out = []
+    for arcs in blocked:
+        # a flow in no row and at no cost is not a column (it stays 0): nothing to close
+        cols = (pos.get((a, t, s)) for a in arcs for t in data.PERIODS for s in data.SCENARIOS)
+        idx = np.array(sorted(j for j in cols if j is not None), dtype=np.int32)
+        zero = np.zeros(len(idx))
+        if len(idx):
+            p.h.changeColsBounds(len(idx), idx, zero, zero)
+        res = run_prepared(p, options)
+        if res.usable:
+            sol = extract_solution(res, data)
+            out.append(Evaluation(res, sol, cost_components(data, sol)))
+        else:
+            out.append(Evaluation(res))
+        if len(idx):
+            p.h.changeColsBounds(len(idx), idx, p.c.col_lower[idx], p.c.col_upper[idx])
+    return out
 
 
 def expected_unmet_t(data: PlanData, sol: Solution) -> pd.Series:
@@ -110,9 +105,9 @@ def producing_countries(data: PlanData, sol: Solution) -> list[str]:
     return sorted({data.sites.loc[o, "country"] for o in sol.flows["origin"]}) if len(sol.flows) else []
 
 
-def stress_matrix(m, data: PlanData, plan: Solution, options, countries: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def stress_matrix(c: Compiled, data: PlanData, plan: Solution, options, countries: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-country cost table, country x member x mineral unmet table) for each country's exports stopping."""
-    base, *evals = evaluate_each(m, data, plan, options, [()] + [export_arcs(data, c) for c in countries])
+    base, *evals = evaluate_each(c, data, plan, options, [()] + [export_arcs(data, c) for c in countries])
     if not base.outcome.usable:
         raise RuntimeError(f"the plan cannot be re-evaluated: {base.outcome.message}")
     u0 = expected_unmet_t(data, base.solution)
@@ -144,21 +139,20 @@ def stress_pivot(matrix: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
-def value_of_stochastic_solution(m, data: PlanData, definition: ModelDefinition, options, rp_objective: float,
+def value_of_stochastic_solution(c: Compiled, data: PlanData, definition: ModelDefinition, options, rp_objective: float,
                                  rp_bound: float | None) -> dict:
     """Solve the expected-value problem, evaluate its first stage under every scenario (EEV) and
     compare with the stochastic plan's objective (RP): VSS = EEV - RP. With a MIP gap on RP the true
     VSS lies in [EEV - RP, EEV - bound]."""
     from .pipeline import check_plan
     ev_data = expected_value_data(data)
-    ev_model = build_model(ev_data, definition)
-    out = solve_model(ev_model, options)
+    out = solve_model(build_model(ev_data, definition), options)
     if not out.usable:
         return {"status": f"expected-value problem {out.status}"}
-    ev_sol, _, _, _ = check_plan(ev_model, ev_data, definition, options, out)
+    ev_sol, _, _, _ = check_plan(ev_data, definition, options, out)
     if ev_sol is None or not out.usable:
         return {"status": f"expected-value plan refused: {out.message}"}
-    eev = evaluate(m, data, ev_sol, options)
+    eev = evaluate(c, data, ev_sol, options)
     if not eev.outcome.usable:
         return {"status": f"the expected-value plan cannot be evaluated: {eev.outcome.status}"}
     res = {"status": "ok", "rp_musd": rp_objective, "ev_musd": out.objective, "eev_musd": eev.costs["total_cost_musd"],
@@ -172,20 +166,20 @@ def value_of_stochastic_solution(m, data: PlanData, definition: ModelDefinition,
 def stress_tables(res, countries: list[str] | None = None, vss: bool = True) -> dict[str, pd.DataFrame]:
     """The stress workbook's sheets for a solved run (`pipeline.RunResult` with its model)."""
     from .report import portfolio_table
-    data, plan, m = res.data, res.solution, res.model
+    data, plan, c = res.data, res.solution, res.compiled
     options = res.definition.solver
     chosen = countries if countries else producing_countries(data, plan)
     unknown = [c for c in chosen if c not in data.countries.index]
     if unknown:
         raise ValueError(f"unknown country {', '.join(unknown)}")
-    costs, matrix = stress_matrix(m, data, plan, options, chosen)
+    costs, matrix = stress_matrix(c, data, plan, options, chosen)
     rows = [("plan_total_cost_musd", res.costs["total_cost_musd"], "MUSD: the stochastic plan's objective (RP)"),
             ("plan_status", res.outcome.status, ""), ("plan_mip_gap", res.outcome.mip_gap, "fraction"),
             ("countries_stressed", len(chosen), "each country's exports stopped in turn, the plan's builds and "
              "stocks fixed, flows re-solved; expected over the scenarios")]
     tables = {}
     if vss:
-        v = value_of_stochastic_solution(m, data, res.definition, options, res.outcome.objective, res.outcome.bound)
+        v = value_of_stochastic_solution(c, data, res.definition, options, res.outcome.objective, res.outcome.bound)
         ev_plan = v.pop("ev_plan", None)
         notes = {"rp_musd": "MUSD: objective of the stochastic plan (recourse problem)",
                  "ev_musd": "MUSD: objective of the expected-value problem (one average scenario)",

@@ -1,6 +1,6 @@
-"""`--low-memory` (`[solver] low_memory`): while HiGHS searches in its own process the planner lets
-go of its Pyomo model, compiled arrays and HiGHS copy, and builds them again after the search; the
-model built again must be exactly the one searched."""
+"""No Pyomo model is held during any search (the plan is read by the compiled columns' keys), and
+`--low-memory` (`[solver] low_memory`) makes HiGHS's main search lean: one thread and the root LP
+presolved once."""
 
 from __future__ import annotations
 
@@ -25,70 +25,31 @@ def models_alive() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, pyo.ConcreteModel))
 
 
-def pyomo_first(monkeypatch):
-    """Runs build the Pyomo model first (as for a family not written as arrays)."""
-    import planner.arrays as arrays_module
-    from planner.standard_form import NotSupported
-
-    def refuse(data, definition):
-        raise NotSupported("test: the Pyomo model first")
-
-    monkeypatch.setattr(arrays_module, "build_arrays", refuse)
-
-
-@pytest.mark.parametrize("arrays", [False, True])
 @pytest.mark.parametrize("low", [False, True])
-def test_the_model_is_let_go_during_the_search_and_the_plan_is_the_same(solve_tiny, monkeypatch, low, arrays):
+def test_no_model_is_alive_during_the_search_and_the_plan_is_read_by_keys(solve_tiny, monkeypatch, low):
     # R1 (capex 0.01 MUSD + 100 t x 100 USD/t) costs 0.02 MUSD against 0.05 via the market: built,
-    # with or without low memory. While the child searches, no Pyomo model is alive in the planner
-    # with low memory (one is without: built before the search, or built as arrays and the Pyomo
-    # model built beside the search); after the search the model is built again and checked.
+    # with or without low memory. The Pyomo model is let go once compiled: while the child searches
+    # no Pyomo model is alive in the planner, and the plan is read by the compiled columns' keys.
     real, alive = solve.solve_in_child, []
-    if not arrays:
-        pyomo_first(monkeypatch)
 
     def counting(*a, **k):
         before = models_alive()
         run = real(*a, **k)
-        alive.append((before, models_alive()))  # when the child starts; when the search (and `during`) ends
+        alive.append((before, models_alive()))  # when the child starts; when the search ends
         return run
 
     monkeypatch.setattr(solve, "solve_in_child", counting)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW if low else None)
     o = res.outcome
-    assert alive == ([(0, 0)] if low else [(0, 1)] if arrays else [(1, 1)])
-    assert ("model_built_as_arrays_s" in o.hand_over) == arrays
+    assert alive == [(0, 0)]
     assert o.status == "optimal" and built(res) == {"R1": 2030}
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9) and res.max_violation <= 1e-6
-    assert ("rebuilt_after_search_s" in o.hand_over) == low
-    assert o.hand_over.get("rounded_resolve_status") == "optimal"  # the re-solve ran in the rebuilt HiGHS copy
+    assert o.hand_over.get("rounded_resolve_status") == "optimal"  # the re-solve ran in the planner's HiGHS copy
     # with low memory the child's HiGHS searched with one thread and no second presolve of the root
     # LP (the options it reports holding); without, HiGHS's own choices (the options are not sent)
     assert o.hand_over.get("highs_option_threads") == (1 if low else None)
     assert o.hand_over.get("highs_option_mip_root_presolve_only") == (True if low else None)
-
-
-def test_a_model_built_differently_after_the_search_is_an_error(solve_tiny, monkeypatch):
-    # A stand-in build gives the model a different bound the second time (as a build that is not
-    # deterministic would): the plan HiGHS found cannot be read into it, and the run says so.
-    import planner.pipeline as pipeline
-    pyomo_first(monkeypatch)
-    real, calls = pipeline.build_model, []
-
-    def second_differs(data, definition):
-        m = real(data, definition)
-        calls.append(1)
-        if len(calls) == 2:
-            next(iter(m.v_unmet.values())).setub(1.0)
-        return m
-
-    monkeypatch.setattr(pipeline, "build_model", second_differs)
-    sheets, settings = tiny()
-    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW)
-    assert len(calls) == 2 and res.outcome.status == "error" and res.solution is None
-    assert res.outcome.message == ("the model built again after the search is not the one HiGHS searched; "
-                                   "no plan reported")
 
 
 def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
@@ -100,7 +61,7 @@ def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
     assert "total cost (PV): 0.0200 MUSD" in res.output
     run_info = read_portfolio(out)["run_info"]
     info = dict(zip(run_info["key"], run_info["value"]))
-    assert "low_memory=True" in info["options"] and float(info["hand_over_rebuilt_after_search_s"]) > 0
+    assert "low_memory=True" in info["options"]
     # the options HiGHS searched with, as README names them
     assert str(info["hand_over_highs_option_threads"]) == "1"
     assert str(info["hand_over_highs_option_mip_root_presolve_only"]) == "True"
@@ -112,37 +73,15 @@ def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
         load_definition(str(p))
 
 
-def test_arrays_built_differently_after_the_search_are_an_error(solve_tiny, monkeypatch):
-    # Built as arrays, the low-memory rebuild writes the arrays again: a second build that differs
-    # (a bound) is not the model searched.
-    import planner.arrays as arrays_module
-    from planner.arrays import build_arrays
-    calls = []
-
-    def second_differs(data, definition):
-        am = build_arrays(data, definition)
-        calls.append(1)
-        if len(calls) == 2:
-            am.col_upper[-1] = 1.0
-        return am
-
-    monkeypatch.setattr(arrays_module, "build_arrays", second_differs)
-    sheets, settings = tiny()
-    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, solver_overrides=LOW)
-    assert len(calls) == 2 and res.outcome.status == "error" and res.solution is None
-    assert "not the one HiGHS searched" in res.outcome.message
-
-
 def test_low_memory_after_a_start_heuristic(solve_tiny):
-    # The greedy start runs its LPs in the planner's HiGHS copy before the copy is let go: nothing
-    # built (0.05 MUSD), then R1 (0.02); the search starts from that plan and ends on it, read into
-    # the model built again.
+    # The greedy start runs its LPs in the planner's HiGHS copy before the search: nothing built
+    # (0.05 MUSD), then R1 (0.02); the search starts from that plan and ends on it.
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings,
                      solver_overrides={**LOW, "start_heuristic": "greedy"})
     h = res.outcome.hand_over
-    assert h["start_heuristic_objective"] == pytest.approx(0.02, abs=1e-9) and "rebuilt_after_search_s" in h
-    assert h["rounded_resolve_from_start_basis"] is True  # the start's basis, kept across the rebuild
+    assert h["start_heuristic_objective"] == pytest.approx(0.02, abs=1e-9)
+    assert h["rounded_resolve_from_start_basis"] is True  # the start's basis, kept across the search
     assert res.outcome.status == "optimal" and built(res) == {"R1": 2030}
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9)
 

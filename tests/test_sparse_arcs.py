@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from planner.model import build_model
+
 from planner.data import _cheapest_pairs, build_data
 from planner.reader import read_workbook
 from wb import site, tiny
@@ -83,7 +85,7 @@ def test_rows_the_flow_bounds_imply_are_not_generated(solve_tiny):
     sheets["sites"].append(site("M2", "BBB", "market", "existing", 30, var_cost_usd_per_t=100))
     res = solve_tiny(sheets, s)
     assert res.costs["total_cost_musd"] == pytest.approx(0.038, abs=TOL)
-    m = res.model
+    m = build_model(res.data, res.definition)
     # Each market's deliveries are bounded by min(capacity, demand) = 30 and 100, at most their
     # capacities: no capacity row. BBB can deliver at most 30 <= 70: no share-cap row; CCC can
     # deliver 100 > 70: its row stays and binds.
@@ -94,8 +96,9 @@ def test_rows_the_flow_bounds_imply_are_not_generated(solve_tiny):
     sheets["sites"].append(site("C1", "AAA", "market", "candidate", 100, lead_time_years=5))
     res = solve_tiny(sheets, s)
     c1 = list(res.data.arcs.index[res.data.arcs["origin"] == "C1"])
-    assert c1 and all(res.model.v_flow[a, 2030, "base"].ub == 0 for a in c1)
-    assert len(res.model.capacity_if_online) == 0
+    m = build_model(res.data, res.definition)
+    assert c1 and all(m.v_flow[a, 2030, "base"].ub == 0 for a in c1)
+    assert len(m.capacity_if_online) == 0
     assert res.costs["total_cost_musd"] == pytest.approx(0.038, abs=TOL)
 
 

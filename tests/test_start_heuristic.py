@@ -311,19 +311,14 @@ def test_expected_value_start_is_handed_over_and_the_mip_improves_on_it(solve_ti
     assert plain.outcome.hand_over["rounded_resolve_from_start_basis"] is False
 
 
-@pytest.mark.parametrize("step", ["prepare", "prepare_compiled"])
-def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch, step):
+def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve_tiny, monkeypatch):
     # The model's hand-over fails in the thread that works while the start searches (here: once, by
-    # a stand-in; `prepare` compiles the Pyomo model built first, `prepare_compiled` takes the model
-    # built as arrays): nothing handed over is kept from it (the built model is), the foreground
-    # does it again, and the run ends as in the test above (0.05 MUSD, nothing built).
+    # a stand-in): nothing handed over is kept from it, the foreground does it again, and the run
+    # ends as in the test above (0.05 MUSD, nothing built).
     import planner.pipeline as pipeline
     from test_families import built
-    from test_low_memory import pyomo_first
-    if step == "prepare":
-        pyomo_first(monkeypatch)
     import threading
-    real, calls = getattr(pipeline, step), []
+    real, calls = pipeline.prepare, []
 
     def fails_once(*a, **k):  # the first call from the thread fails
         in_thread = threading.current_thread() is not threading.main_thread()
@@ -332,12 +327,11 @@ def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve
             raise MemoryError("stand-in")
         return real(*a, **k)
 
-    monkeypatch.setattr(pipeline, step, fails_once)
+    monkeypatch.setattr(pipeline, "prepare", fails_once)
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     h = res.outcome.hand_over
-    # the thread's, then the foreground's (as arrays, the expected-value start's own hand-over first)
-    assert calls == (["thread", "foreground"] if step == "prepare" else ["foreground", "thread", "foreground"])
+    assert calls == ["thread", "foreground"]  # the thread's, then the foreground's
     assert "main_model_prepared_during_start_s" not in h
     assert res.outcome.status == "optimal" and built(res) == {}
     assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
@@ -431,12 +425,11 @@ def _ev_interrupted(monkeypatch, keep_plan: bool):
     def solve_expected_value(ev_data, definition, options, *a, **kw):
         calls.append(definition.name)
         if not keep_plan:
-            return (SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted"),
-                    None, True)
-        out, builds, as_arrays = real(ev_data, definition, options, *a, **kw)
+            return SolveOutcome("interrupted", "interrupted", None, None, None, 0.1, "", message="interrupted")
+        out = real(ev_data, definition, options, *a, **kw)
         out.hand_over["interrupted_by_user"] = True
         out.status = "best_found"
-        return out, builds, as_arrays
+        return out
 
     monkeypatch.setattr(pipeline, "solve_expected_value", solve_expected_value)
     return calls
@@ -479,29 +472,24 @@ def test_no_start_where_another_variable_is_integer():
     m.obj = pyo.Objective(expr=2 * m.v_build["R1", 2030] + m.z)
     out = solve_model(m, SolverOptions(time_limit_s=10, start_heuristic="greedy"))
     assert out.hand_over["start_heuristic_stopped_by"] == "other_integer_variables"
-    assert out.status == "optimal" and out.objective == pytest.approx(1.0) and m.z.value == pytest.approx(1.0)
+    assert out.status == "optimal" and out.objective == pytest.approx(1.0) and out.values("z")[1][0] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("arrays", [True, False])
-def test_expected_value_start_as_arrays_or_with_pyomo(solve_tiny, monkeypatch, arrays):
+def test_expected_value_start_builds_are_read_by_the_columns_keys(solve_tiny):
     # As in test_expected_value_start_is_kept_when_it_is_the_optimum: the expected-value problem costs
-    # 0.03 MUSD and builds R1; the same whether it is written as arrays (its builds read from the
-    # columns' keys, no Pyomo model) or built with Pyomo.
+    # 0.03 MUSD and builds R1 (read from its columns' keys), which opens the main search's start plan.
     from test_families import built
-    from test_low_memory import pyomo_first
-    if not arrays:
-        pyomo_first(monkeypatch)
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets, capex_musd=0.02), settings, solver_overrides=EV)
     h = res.outcome.hand_over
-    assert h["start_ev_as_arrays"] is arrays and h["start_ev_objective"] == pytest.approx(0.03, abs=1e-9)
+    assert h["start_ev_objective"] == pytest.approx(0.03, abs=1e-9)
     assert h["start_heuristic_objective"] == pytest.approx(0.04, abs=1e-9) and built(res) == {"R1": 2030}
 
 
 @pytest.mark.parametrize("run_gap", [1e-4, 0.05])
 def test_the_expected_value_problem_is_solved_to_its_own_gap_whatever_the_runs(solve_tiny, monkeypatch, run_gap):
-    # A loose run gap does not loosen the start: large at --mip-gap 0.02 stopped at its root from a
-    # start solved to 0.1% but searched on from one solved to 2% (bench/results.md, twelfth session)
+    # A loose run gap does not loosen the start: large at --mip-gap 0.02 stops at its root from a
+    # start solved to 0.1% but searches on from one solved to 2% (bench/results.md)
     import planner.pipeline as pipeline
     from planner.definition import EV_START_GAP
     seen = []

@@ -30,12 +30,14 @@ def chain(tmp_path):
 
 def test_a_tiny_fractional_build_buys_nothing_after_rounding(tmp_path):
     data = build_data(read_workbook(chain(tmp_path)))
-    m = build_model(data, ModelDefinition())
-    m.v_build["R1", 2030].value = 1e-6  # inside the integrality tolerance: "almost not built"
-    fixed = resolve_with_fixed_builds(m, SolverOptions())
+    out = solve_model(build_model(data, ModelDefinition()), SolverOptions())
+    assert out.status == "optimal" and out.objective == pytest.approx(0.02, abs=1e-9)  # R1 built
+    j = out.session.c.column_map("v_build")[("R1", 2030)]
+    out.x[j] = 1e-6  # inside the integrality tolerance: "almost not built"
+    fixed = resolve_with_fixed_builds(out, SolverOptions())
     # rounded to 0: R1 cannot run, the market supplies 100 t at 500 USD/t = 0.05 MUSD
     assert fixed.status == "optimal" and fixed.objective == pytest.approx(0.05, abs=1e-9)
-    assert not m.v_build["R1", 2030].fixed  # the model is left as it was
+    assert fixed.x[j] == 0.0
 
 
 def test_pipeline_refuses_a_plan_that_relied_on_a_fractional_build(tmp_path, monkeypatch):
@@ -43,8 +45,7 @@ def test_pipeline_refuses_a_plan_that_relied_on_a_fractional_build(tmp_path, mon
 
     def fake_solver(p, options, *a, **kw):
         out = real(p, options, *a, **kw)  # optimal: R1 built, cost 0.02
-        m = p.c.columns[0].model()
-        m.v_build["R1", 2030].value = 1e-6  # ... as if HiGHS had returned R1 at 1e-6 with the same cost
+        out.x[p.c.column_map("v_build")[("R1", 2030)]] = 1e-6  # as if HiGHS had returned R1 at 1e-6 at that cost
         out.objective = 0.01 + 1e-6 * 0.01
         return out
 
