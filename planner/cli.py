@@ -11,6 +11,7 @@ import sys
 import click
 
 from .definition import START_HEURISTICS, START_SHARE
+from .families import OPTIONAL
 from .errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
 from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
@@ -43,7 +44,8 @@ def cli() -> None:
               help="output workbook (default: a new file under outputs/)")
 @click.option("--force", is_flag=True, help="replace an existing output file")
 @click.option("--model", "model", default="baseline", show_default=True,
-              help="model definition: a name in models/ or a path to a .toml file")
+              help="model definition: a name in models/ or a path to a .toml file; its [constraints] may "
+                   f"switch off {', '.join(OPTIONAL)}")
 @click.option("--time-limit", type=float, default=None, help="solver time limit in seconds")
 @click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
 @click.option("--without", "without", multiple=True, metavar="MEMBER",
@@ -68,9 +70,8 @@ def cli() -> None:
 @click.option("--write-mps", type=click.Path(dir_okay=False), default=None,
               help="also save the model exactly as HiGHS received it (MPS), e.g. to time HiGHS alone")
 @click.option("--low-memory", is_flag=True, default=None,
-              help="let go of the model while HiGHS searches and build it again after, and let HiGHS search with "
-                   "one thread: less memory (large: 3,070-3,096 MiB at most instead of 6,430), more time after the "
-                   "search (large: about 25 s)")
+              help="HiGHS's main search with one thread (unless --threads is given) and the root LP presolved "
+                   "once: less memory, often more time (docs/solver-options.md)")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
           heuristic_effort, start_heuristic, start_from, write_mps, low_memory, quiet):

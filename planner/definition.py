@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DefinitionError
+from .families import OPTIONAL
 
-# Constraint families that a definition may switch off (the core ones always apply).
-OPTIONAL_FAMILIES = ("country_share_cap", "emissions_cap", "scrap_limit", "exclusive_group", "budget",
-                     "host_share", "financing_cap", "burden_band", "benefit_floor", "water_cap", "mining_share_cap",
-                     "allied_share")
+# Constraint families that a definition may switch off (the registry's optional ones; the others always apply)
+OPTIONAL_FAMILIES = OPTIONAL
 OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "carbon_price_usd_per_tco2e",
                         "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
                         "host_min_share", "burden_tolerance", "min_benefit_ratio", "max_country_share_refining",

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from .data import PlanData
+from .families import FAMILIES
 from .definition import ModelDefinition
 from .model import build_model
 from .solve import solve_model
@@ -27,30 +28,47 @@ def smallest_relaxations(data: PlanData, definition: ModelDefinition) -> list[st
     out = solve_model(m, elastic.solver)
     if not out.usable:
         return []
-    fin = data.financing
     msgs = []
-
-    def positive(name):
-        index, x = out.values(f"v_relax_{name}")
-        return [(k, float(v)) for k, v in zip(index, x) if v > RELAX_EPS]
-
-    for (a, t), x in positive("budget"):
-        b = fin.budgets[(a, t)]
-        msgs.append(f"budgets: {a} budget {t} is {_m(b)} MUSD; the forced builds need it raised by {_m(x)} to "
-                    f"{_m(b + x)} MUSD (budgets row {fin.budget_rows.get((a, t), '?')})")
-    for (f, t), x in positive("host_share"):
-        msgs.append(f"settings: host_min_share {fin.host_min_share:g} cannot be met for site '{f}' built in {t}: "
-                    f"its host pays {_m(x)} MUSD short")
-    for a, x in positive("burden_band_upper"):
-        msgs.append(f"members: {a} must pay {_m(x)} MUSD (present value) more than burden_share "
-                    f"{fin.burden_target.get(a, 0):.3g} + burden_tolerance {fin.burden_tolerance:g} allows")
-    for a, x in positive("burden_band_lower"):
-        msgs.append(f"members: {a} pays {_m(x)} MUSD (present value) less than burden_share "
-                    f"{fin.burden_target.get(a, 0):.3g} - burden_tolerance {fin.burden_tolerance:g} requires")
-    for a, x in positive("benefit_floor"):
-        msgs.append(f"settings: min_benefit_ratio {fin.min_benefit_ratio:g} is exceeded for {a} by {_m(x)} MUSD "
-                    "(present value)")
+    for family in FAMILIES:
+        for name in family.relax:
+            index, x = out.values(f"v_relax_{name}")
+            msgs += [MESSAGES[name](data, k, float(v)) for k, v in zip(index, x) if v > RELAX_EPS]
     return msgs
+
+
+def _budget(data: PlanData, k, x: float) -> str:
+    (a, t), fin = k, data.financing
+    b = fin.budgets[(a, t)]
+    return (f"budgets: {a} budget {t} is {_m(b)} MUSD; the forced builds need it raised by {_m(x)} to "
+            f"{_m(b + x)} MUSD (budgets row {fin.budget_rows.get((a, t), '?')})")
+
+
+def _host_share(data: PlanData, k, x: float) -> str:
+    f, t = k
+    return (f"settings: host_min_share {data.financing.host_min_share:g} cannot be met for site '{f}' built in "
+            f"{t}: its host pays {_m(x)} MUSD short")
+
+
+def _burden_upper(data: PlanData, a, x: float) -> str:
+    fin = data.financing
+    return (f"members: {a} must pay {_m(x)} MUSD (present value) more than burden_share "
+            f"{fin.burden_target.get(a, 0):.3g} + burden_tolerance {fin.burden_tolerance:g} allows")
+
+
+def _burden_lower(data: PlanData, a, x: float) -> str:
+    fin = data.financing
+    return (f"members: {a} pays {_m(x)} MUSD (present value) less than burden_share "
+            f"{fin.burden_target.get(a, 0):.3g} - burden_tolerance {fin.burden_tolerance:g} requires")
+
+
+def _benefit_floor(data: PlanData, a, x: float) -> str:
+    return (f"settings: min_benefit_ratio {data.financing.min_benefit_ratio:g} is exceeded for {a} by {_m(x)} MUSD "
+            "(present value)")
+
+
+# the message for each relaxation the registry's families declare (planner/families.py `relax`)
+MESSAGES = {"budget": _budget, "host_share": _host_share, "burden_band_upper": _burden_upper,
+            "burden_band_lower": _burden_lower, "benefit_floor": _benefit_floor}
 
 
 def iis_report(c) -> list[str]:

@@ -17,6 +17,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 
 from .data import PlanData
 from .definition import ModelDefinition
+from .families import FAMILIES, built
 
 USD_TO_MUSD = 1e-6
 
@@ -215,7 +216,7 @@ def _finance_by_option(data: PlanData) -> dict[tuple[str, int], list[str]]:
     return out
 
 
-def define_financing_balance(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_financing_balance(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Financing balance: \sum_a \phi_{f,a,t} = C_f\, b_{f,t} for every build option: the capex of a
     site built in t is paid in full by the members (MUSD, undiscounted, in the build period)."""
     payers = _finance_by_option(data)
@@ -234,7 +235,7 @@ def define_financing_balance(m: pyo.ConcreteModel, data: PlanData) -> None:
                                  doc="present value of the capex member a pays [MUSD]")
 
 
-def define_paid_total(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_paid_total(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Paid total: T = \sum_a P_a, the present value of all capex paid, one variable that the burden and
     benefit rows refer to (so each of those rows has two terms, not one per member)."""
     m.v_paid_total = pyo.Var(domain=pyo.NonNegativeReals, doc="present value of all capex paid [MUSD]")
@@ -242,7 +243,7 @@ def define_paid_total(m: pyo.ConcreteModel, data: PlanData) -> None:
                                   doc="total PV capex paid = sum over members [MUSD]")
 
 
-def define_burden_target(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_burden_target(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Burden target: P_a - s_a \sum_{a'} P_{a'} = o^+_a - o^-_a, with P_a the PV capex member a pays
     and s_a its burden_share (equal shares when none is given). It only measures the deviation; the
     split of payments is chosen to minimise \sum_a (o^+_a + o^-_a) once the builds are fixed."""
@@ -290,7 +291,7 @@ def define_host_share(m: pyo.ConcreteModel, data: PlanData, definition=None) -> 
                                   doc="the host member pays at least host_min_share [MUSD]")
 
 
-def define_financing_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_financing_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Financing cap: \phi_{f,a,t} \le \kappa_{a,f} C_f b_{f,t} for every rule with 0 < \kappa < 1 (a rule
     of 0 removes the variable)."""
     cap = data.sites["capex_musd"].to_dict()
@@ -338,7 +339,7 @@ def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData, definition=None) 
     m.benefit_floor = pyo.Constraint(m.MEMBERS, rule=rule, doc="benefit share >= ratio x cost share")
 
 
-def define_build_once(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_build_once(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Build once: \sum_t b_{f,t} \le 1 for every candidate; = 1 where decision is force_build."""
     by_site: dict[str, list[int]] = {}
     for f, t in data.BUILD_OPTIONS:
@@ -353,7 +354,7 @@ def define_build_once(m: pyo.ConcreteModel, data: PlanData) -> None:
                                   doc="each candidate built at most once (exactly once if forced)")
 
 
-def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Capacity if online: q_{f,t,s} \le \alpha_{s,f,t} K_f o_{f,t}, with o = 1 for existing sites
     and o_{f,t} = \sum_{t': y_{t'} + \ell_f \le y_t} b_{f,t'} for candidates (0 if never eligible)."""
     capacity = data.sites["capacity_tpy"].astype(float).to_dict()
@@ -374,7 +375,7 @@ def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData) -> None:
                                           doc="output <= availability x capacity x online [t/yr]")
 
 
-def define_refinery_input(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_refinery_input(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Refinery input: \sum_{(g,f)} x_{g,f,t,s} = q_{f,t,s} / \eta_f for every refinery f."""
     refineries = tuple(data.sites.index[data.sites["stage"] == "refinery"])
     yld = data.sites["yield"].astype(float).to_dict()
@@ -389,7 +390,7 @@ def define_refinery_input(m: pyo.ConcreteModel, data: PlanData) -> None:
                                       rule=rule, doc="raw input = refined output / yield [t/yr]")
 
 
-def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Scrap limit: \sum_{f \in R(a,m)} q_{f,t,s} / \eta_f \le S_{a,m,t} for every member a and
     mineral m with recycling sites in a's countries (S = 0 where no scrap row is given)."""
     pools = data.RECYCLING_POOLS
@@ -405,7 +406,7 @@ def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData) -> None:
                                    m.SCENARIOS, rule=rule, doc="scrap used <= scrap available [t/yr]")
 
 
-def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Demand coverage: \sum_{(f,a)} x_{f,a,t,s} + \sum_{p} r_{p,a,t,s} + u_{a,m,t,s} \ge D_{a,m,t} \mu_s,
     with r the releases of the stockpiles of mineral m that may serve a."""
     mineral_of = data.stockpiles["mineral"].to_dict() if len(data.stockpiles) else {}
@@ -422,7 +423,7 @@ def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData) -> None:
                                        doc="delivered + unmet >= demand x multiplier [t/yr]")
 
 
-def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma_m D_{a,m,t} \mu_s for every
     member a, mineral m and country c outside a's own countries (only where \sigma_m is set: the
     mineral's max_country_share, else the refining-stage setting)."""
@@ -443,7 +444,7 @@ def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
                                          rule=rule, doc="supply from one outside country <= share x demand")
 
 
-def define_exclusive_group(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_exclusive_group(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Exclusive group: \sum_{f \in g} \sum_t b_{f,t} \le 1 for every group g."""
     options: dict[str, list[tuple[str, int]]] = {}
     for f, t in data.BUILD_OPTIONS:
@@ -472,7 +473,7 @@ def _territorial_cap(m, data: PlanData, name: str, cap_column: str, per_t_column
                                          rule=rule, doc=doc))
 
 
-def define_emissions_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_emissions_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Emissions cap: \sum_{f \in F_l} e_f q_{f,t_l,s} \le E_l for every limits row l with an emissions
     cap, F_l being every site (member and country blank), a member's countries' sites (territorial)
     or one country's sites."""
@@ -480,14 +481,14 @@ def define_emissions_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
                      "emissions of the covered sites <= cap [tCO2e/yr]")
 
 
-def define_water_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_water_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Water cap: \sum_{f \in F_l} w_f q_{f,t_l,s} \le W_l for every limits row l with a water cap
     (F_l as for the emissions cap; typically one water-stressed country)."""
     _territorial_cap(m, data, "water_cap", "water_cap_m3_per_yr", "water_m3_per_t",
                      "fresh water withdrawn by the covered sites <= cap [m3/yr]")
 
 
-def define_traced_input(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_traced_input(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Traced input: \sum_a z_{o,k,a,m,t,s} = \sum_{(g,r): g \in o, r \in k} \eta_r x_{g,r,t,s} for every
     traced mineral m and (mine country o, refining country k) pair with supply arcs: the refined
     output of country k's refineries carries the origin of its ore (mass balance at country level)."""
@@ -504,7 +505,7 @@ def define_traced_input(m: pyo.ConcreteModel, data: PlanData) -> None:
                                     "that origin [t/yr]")
 
 
-def define_traced_delivery(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_traced_delivery(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Traced delivery: \sum_o z_{o,k,a,m,t,s} = \sum_{r \in k} x_{r,a,t,s} for every traced mineral m,
     refining country k and member a: the tagged tonnes are exactly what k's refineries deliver."""
     origins = {}
@@ -520,7 +521,7 @@ def define_traced_delivery(m: pyo.ConcreteModel, data: PlanData) -> None:
                                        doc="origin-tagged deliveries = deliveries from k's refineries [t/yr]")
 
 
-def define_mining_share_cap(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_mining_share_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Mining share cap: \sum_k z_{c,k,a,m,t,s} \le \sigma^{mine} D_{a,m,t} \mu_s for every member a,
     mineral m and mine country c outside a's own countries (only where max_country_share_mining is set)."""
     sigma = data.sigma_mining
@@ -551,7 +552,7 @@ def allied_arcs(data: PlanData, member: str, mineral: str) -> tuple[int, ...]:
                  if stage[origin[a]] == "recycling" and country[origin[a]] in data.ALLIED)
 
 
-def define_allied_share(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_allied_share(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Allied share: \sum_{o,k \in \mathcal{A}} z_{o,k,a,m,t,s} + \sum_{r \in Rec(\mathcal{A})} x_{r,a,t,s}
     \ge \rho_m \sum_{(f,a)} x_{f,a,t,s} for every member a and mineral m with min_allied_share \rho_m:
     supply mined and refined (or recycled) in alliance or partner countries is at least the share
@@ -574,7 +575,7 @@ def define_allied_share(m: pyo.ConcreteModel, data: PlanData) -> None:
                                     doc="allied-content supply >= min_allied_share x supply [t/yr]")
 
 
-def define_stock_build_up(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_stock_build_up(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Stock build up: A_{p,t} \ge S_{p,t} - S_{p,t-1} (S_{p,t_0 - 1} = 0): tonnes added to a stock are
     bought at the acquisition cost; a stock may be run down (without resale value)."""
     prev = dict(zip(data.PERIODS[1:], data.PERIODS[:-1]))
@@ -586,7 +587,7 @@ def define_stock_build_up(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.stock_build_up = pyo.Constraint(m.STOCKPILES, m.PERIODS, rule=rule, doc="stock added >= increase in stock [t]")
 
 
-def define_stock_release(m: pyo.ConcreteModel, data: PlanData) -> None:
+def define_stock_release(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Stock release: d_{s,t} \sum_a r_{p,a,t,s} \le S_{p,t}: during a shock lasting d_{s,t} years (the
     scenario's shock_years, at most the period) the stock can sustain a release rate of S / d."""
     by_key: dict[tuple[str, int, str], list] = {}
@@ -686,9 +687,6 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
                                  doc="expected present-value cost (+ cvar_weight x CVaR) [MUSD]")
 
 
-CORE_FAMILIES = ("build_once", "capacity_if_online", "refinery_input", "demand_coverage")
-
-
 def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
     """The extensive-form two-stage MILP. Pure: reads only `data` and `definition`."""
     with PauseGC():  # Pyomo's own advice for large builds: no garbage-collector passes while building
@@ -696,47 +694,15 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
 
 
 def _build(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
+    """Sets, variables and expressions, then every family of the registry (`planner/families.py`)
+    that applies, in its order, then the objective."""
     m = pyo.ConcreteModel(name=f"planner:{definition.name}")
     define_sets(m, data)
     define_variables(m, data)
     define_expressions(m, data)
-    define_build_once(m, data)
-    define_capacity_if_online(m, data)
-    define_refinery_input(m, data)
-    define_demand_coverage(m, data)
-    if data.STOCKPILES:
-        define_stock_build_up(m, data)
-        define_stock_release(m, data)
-    if definition.on("scrap_limit"):
-        define_scrap_limit(m, data)
-    if definition.on("country_share_cap"):
-        define_country_share_cap(m, data)
-    if definition.on("exclusive_group"):
-        define_exclusive_group(m, data)
-    if definition.on("emissions_cap"):
-        define_emissions_cap(m, data)
-    if definition.on("water_cap"):
-        define_water_cap(m, data)
-    if data.TRACE:
-        define_traced_input(m, data)
-        define_traced_delivery(m, data)
-    if definition.on("mining_share_cap"):
-        define_mining_share_cap(m, data)
-    if definition.on("allied_share"):
-        define_allied_share(m, data)
-    define_financing_balance(m, data)
-    define_paid_total(m, data)
-    define_burden_target(m, data)
-    if definition.on("budget"):
-        define_budget(m, data, definition)
-    if definition.on("host_share"):
-        define_host_share(m, data, definition)
-    if definition.on("financing_cap"):
-        define_financing_cap(m, data)
-    if definition.on("burden_band"):
-        define_burden_band(m, data, definition)
-    if definition.on("benefit_floor"):
-        define_benefit_floor(m, data, definition)
+    for family in FAMILIES:
+        if built(family, definition, data):
+            globals()[f"define_{family.name}"](m, data, definition)
     define_objective(m, data)
     if definition.elastic:
         relax = [v for v in m.component_objects(pyo.Var) if v.name.startswith("v_relax_")]

@@ -15,6 +15,7 @@ from .diagnostics import unreachable_demand
 from .explain import iis_report, smallest_relaxations
 from .definition import AUTO_EV_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions, load_definition
 from .errors import OutputWriteError
+from .families import BY_NAME
 from .model import build_model
 from .previous import previous_builds
 from .report import RunRecord, output_tables
@@ -28,21 +29,21 @@ from .writer import atomic_save, check_target, json_path, write_json, write_tabl
 COST_REL_TOL = 1e-6
 
 
-MONEY_FAMILIES = ("financing_balance", "budget", "host_share", "financing_cap", "burden_band", "benefit_floor")
-
-
 def violation_tolerance(data: PlanData, family: str = "") -> float:
-    """Largest acceptable violation of a row: 1e-6 of the largest number of its kind in the input:
-    capacity or demand (t/yr) for physical rows, capex or budget (MUSD) for financing rows."""
-    if family in MONEY_FAMILIES:
-        scale = max([1.0] + [float(x) for x in data.sites["capex_musd"]] + list(data.financing.budgets.values()))
-    elif family in ("emissions_cap", "water_cap"):
-        col = "emissions_cap_tco2e_per_yr" if family == "emissions_cap" else "water_cap_m3_per_yr"
-        scale = max([1.0] + [float(x) for x in data.limits[col] if x is not None and not pd.isna(x)])
+    """Largest acceptable violation of a row: 1e-6 of the largest number of its family's scale
+    (planner/families.py) in the input: capacity or demand (t/yr) for physical rows, capex or budget
+    (MUSD) for financing rows, the largest cap for emissions and water rows."""
+    scale = BY_NAME[family].scale if family in BY_NAME else "tonnes"
+    if scale == "money":
+        numbers = [float(x) for x in data.sites["capex_musd"]] + list(data.financing.budgets.values())
+    elif scale == "count":  # a site built twice, a group over its one: any whole violation counts
+        numbers = []
+    elif scale in ("emissions", "water"):
+        col = "emissions_cap_tco2e_per_yr" if scale == "emissions" else "water_cap_m3_per_yr"
+        numbers = [float(x) for x in data.limits[col] if x is not None and not pd.isna(x)]
     else:
-        scale = max([1.0] + [float(x) for x in data.sites["capacity_tpy"]] +
-                    [float(x) for x in data.demand["demand_tpy"]])
-    return 1e-6 * scale
+        numbers = [float(x) for x in data.sites["capacity_tpy"]] + [float(x) for x in data.demand["demand_tpy"]]
+    return 1e-6 * max([1.0] + numbers)
 
 
 def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")) -> Path:

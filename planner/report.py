@@ -11,7 +11,7 @@ import pandas as pd
 from . import __version__
 from .data import PlanData
 from .definition import ModelDefinition
-from .model import demand_required
+from .results import required_tpy
 from .results import COMPONENTS, Solution, cost_components, online_periods, paid_pv_by_member, site_output
 from .solve import SolveOutcome
 from .risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
@@ -91,7 +91,7 @@ def unmet_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     rows = []
     for a, mi, t, s, u in sol.unmet.itertuples(index=False):
         rows.append({"member": a, "mineral": mi, "period": int(t), "scenario": s,
-                     "demand_tpy": demand_required(data, a, mi, t, s),
+                     "demand_tpy": required_tpy(data, a, mi, t, s),
                      "delivered_tpy": delivered.get((a, mi, t, s), 0.0), "unmet_tpy": u})
     return pd.DataFrame(rows, columns=["member", "mineral", "period", "scenario", "demand_tpy", "delivered_tpy",
                                        "unmet_tpy"])

@@ -9,13 +9,14 @@ decisions are rounded at 0.5 (binaries come back as 0.9999999 or -0.0).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from .data import PlanData
 from .definition import ModelDefinition
-from .model import demand_required
+from .families import FAMILIES
 
 FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
 FINANCE_EPS = 1e-9  # MUSD below which a payment is reported as zero
@@ -159,157 +160,267 @@ def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
     return comp
 
 
-def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) -> list[tuple[str, str, float]]:
-    """Recompute every constraint from the plain tables.
+def required_tpy(data: PlanData, member: str, mineral: str, t: int, s: str) -> float:
+    """The demand a scenario asks of the plan: the workbook's demand times the scenario's demand
+    multiplier (t/yr), read from the plain tables (not from the model)."""
+    return float(data.demand.loc[(member, mineral, t), "demand_tpy"]) * float(
+        data.scenarios.loc[s, "demand_multiplier"])
 
-    Returns (constraint family, index, violation) for every violated row, largest first;
-    a violation is measured in the row's own unit (t/yr, tCO2e/yr or count)."""
-    v: list[tuple[str, str, float]] = []
-    sites = data.sites
-    out = site_output(sol).to_dict()
-    online = online_periods(data, sol.builds)
-    # build_once / force_build / exclusive groups / eligibility
-    counts = sol.builds["site"].value_counts().to_dict()
-    for f, n in counts.items():
+
+class _Plan:
+    """A reported plan's plain tables and what several checks read from them, computed once."""
+
+    def __init__(self, data: PlanData, definition: ModelDefinition, sol: Solution):
+        self.data, self.definition, self.sol = data, definition, sol
+
+    @cached_property
+    def out(self) -> dict:
+        return site_output(self.sol).to_dict()
+
+    @cached_property
+    def counts(self) -> dict:
+        return self.sol.builds["site"].value_counts().to_dict()
+
+    @cached_property
+    def stock(self) -> dict:
+        return {(p, t): x for p, t, x, _ in self.sol.stocks.itertuples(index=False)}
+
+    @cached_property
+    def paid(self) -> dict:  # (member, build period) -> MUSD; (site, member, build period) -> MUSD
+        f = self.sol.financing
+        return {(s, a, t): x for s, a, t, x in f.itertuples(index=False)}
+
+    @cached_property
+    def pv(self) -> dict:
+        return paid_pv_by_member(self.data, self.sol)
+
+    def delivered(self) -> dict:
+        f = self.sol.flows
+        return f[f["kind"] == "delivery"].groupby(["destination", "mineral", "period", "scenario"])[
+            "flow_tpy"].sum().to_dict() if not f.empty else {}
+
+
+Violations = list[tuple[str, str, float]]
+
+
+def check_build_once(p: _Plan) -> Violations:
+    """Each candidate built at most once, only eligible candidates, every forced one (count)."""
+    v, sites = [], p.data.sites
+    for f, n in p.counts.items():
         if n > 1:
             v.append(("build_once", f, float(n - 1)))
         if f not in sites.index or sites.loc[f, "status"] != "candidate" or not sites.loc[f, "eligible"]:
             v.append(("build_once", f"{f} is not an eligible candidate", 1.0))
-    for f in data.FORCED:
-        if counts.get(f, 0) != 1:
+    for f in p.data.FORCED:
+        if p.counts.get(f, 0) != 1:
             v.append(("build_once", f"{f} forced", 1.0))
-    if definition.on("exclusive_group"):
-        for g, members in data.GROUPS.items():
-            n = sum(counts.get(f, 0) for f in members)
-            if n > 1:
-                v.append(("exclusive_group", g, float(n - 1)))
+    return v
+
+
+def check_exclusive_group(p: _Plan) -> Violations:
+    v = []
+    for g, members in p.data.GROUPS.items():
+        n = sum(p.counts.get(f, 0) for f in members)
+        if n > 1:
+            v.append(("exclusive_group", g, float(n - 1)))
+    return v
+
+
+def check_capacity_if_online(p: _Plan) -> Violations:
+    """Output at most availability x capacity where the site is existing or online (t/yr)."""
+    v, data, sites = [], p.data, p.data.sites
+    online = online_periods(data, p.sol.builds)
     for f in data.SITES:
         r = sites.loc[f]
         for t in data.PERIODS:
             is_on = r["status"] == "existing" or t in online.get(f, set())
             for s in data.SCENARIOS:
-                q = out.get((f, t, s), 0.0)
+                q = p.out.get((f, t, s), 0.0)
                 cap = data.avail(s, f, t) * float(r["capacity_tpy"]) if is_on else 0.0
                 if q - cap > 0:
                     v.append(("capacity_if_online", f"{f},{t},{s}", q - cap))
-    inflow = sol.flows[sol.flows["kind"] == "supply"].groupby(["destination", "period", "scenario"])["flow_tpy"].sum().to_dict() \
-        if not sol.flows.empty else {}
+    return v
+
+
+def check_refinery_input(p: _Plan) -> Violations:
+    """A refinery's ore in = its output / yield (t/yr)."""
+    v, data, sites, f_ = [], p.data, p.data.sites, p.sol.flows
+    inflow = f_[f_["kind"] == "supply"].groupby(["destination", "period", "scenario"])["flow_tpy"].sum().to_dict() \
+        if not f_.empty else {}
     for f in sites.index[sites["stage"] == "refinery"]:
         for t in data.PERIODS:
             for s in data.SCENARIOS:
-                gap = abs(inflow.get((f, t, s), 0.0) - out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]))
+                gap = abs(inflow.get((f, t, s), 0.0) - p.out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]))
                 if gap > 0:
                     v.append(("refinery_input", f"{f},{t},{s}", gap))
-    if definition.on("scrap_limit"):
-        for (a, mi), fs in data.RECYCLING_POOLS.items():
-            for t in data.PERIODS:
-                avail = float(data.scrap.loc[(a, mi, t), "scrap_tpy"]) if (a, mi, t) in data.scrap.index else 0.0
-                for s in data.SCENARIOS:
-                    use = sum(out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]) for f in fs)
-                    if use - avail > 0:
-                        v.append(("scrap_limit", f"{a},{mi},{t},{s}", use - avail))
-    delivered = sol.flows[sol.flows["kind"] == "delivery"].groupby(
-        ["destination", "mineral", "period", "scenario"])["flow_tpy"].sum().to_dict() if not sol.flows.empty else {}
-    unmet = {(a, mi, t, s): u for a, mi, t, s, u in sol.unmet.itertuples(index=False)}
+    return v
+
+
+def check_scrap_limit(p: _Plan) -> Violations:
+    """Recycling input (output / yield) at most the member's scrap of the mineral (t/yr)."""
+    v, data, sites = [], p.data, p.data.sites
+    for (a, mi), fs in data.RECYCLING_POOLS.items():
+        for t in data.PERIODS:
+            avail = float(data.scrap.loc[(a, mi, t), "scrap_tpy"]) if (a, mi, t) in data.scrap.index else 0.0
+            for s in data.SCENARIOS:
+                use = sum(p.out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]) for f in fs)
+                if use - avail > 0:
+                    v.append(("scrap_limit", f"{a},{mi},{t},{s}", use - avail))
+    return v
+
+
+def check_stock_build_up(p: _Plan) -> Violations:
+    """A stock rises only by what is bought in the period (t)."""
+    v, periods = [], p.data.PERIODS
+    for st, t, x, a in p.sol.stocks.itertuples(index=False):
+        i = periods.index(t)
+        rise = x - (p.stock[(st, periods[i - 1])] if i else 0.0)
+        if rise - a > 0:
+            v.append(("stock_build_up", f"{st},{t}", rise - a))
+    return v
+
+
+def check_stock_release(p: _Plan) -> Violations:
+    """A stock at most max_t, and a shock's releases (rate x shock years) at most the stock (t)."""
+    v, data, rel = [], p.data, p.sol.releases
+    for st, t, x, _ in p.sol.stocks.itertuples(index=False):
+        cap = float(data.stockpiles.loc[st, "max_t"])
+        if x - cap > 0:
+            v.append(("stock_release", f"{st},{t} above max_t", x - cap))
+    if len(rel):
+        for (st, t, s), r in rel.groupby(["stockpile", "period", "scenario"])["release_tpy"].sum().items():
+            over = data.shock_years[(s, t)] * r - p.stock.get((st, t), 0.0)
+            if over > 0:
+                v.append(("stock_release", f"{st},{t},{s}", over))
+    return v
+
+
+def check_demand_coverage(p: _Plan) -> Violations:
+    """Deliveries + unmet + stock released cover the scenario's demand (t/yr)."""
+    v, data = [], p.data
+    delivered = p.delivered()
+    unmet = {(a, mi, t, s): u for a, mi, t, s, u in p.sol.unmet.itertuples(index=False)}
     mineral_of = data.stockpiles["mineral"].to_dict() if len(data.stockpiles) else {}
     released: dict[tuple, float] = {}
-    for p, a, t, s, r in sol.releases.itertuples(index=False):
-        released[(a, mineral_of[p], t, s)] = released.get((a, mineral_of[p], t, s), 0.0) + r
-    stock = {(p, t): x for p, t, x, _ in sol.stocks.itertuples(index=False)}
-    added = {(p, t): x for p, t, _, x in sol.stocks.itertuples(index=False)}
-    for p, t, x, a in sol.stocks.itertuples(index=False):
-        if x - float(data.stockpiles.loc[p, "max_t"]) > 0:
-            v.append(("stock_release", f"{p},{t} above max_t", x - float(data.stockpiles.loc[p, "max_t"])))
-        i = data.PERIODS.index(t)
-        rise = x - (stock[(p, data.PERIODS[i - 1])] if i else 0.0)
-        if rise - added[(p, t)] > 0:
-            v.append(("stock_build_up", f"{p},{t}", rise - added[(p, t)]))
-    out_r = sol.releases.groupby(["stockpile", "period", "scenario"])["release_tpy"].sum() if len(sol.releases) else {}
-    for (p, t, s), r in (out_r.items() if len(sol.releases) else ()):
-        over = data.shock_years[(s, t)] * r - stock.get((p, t), 0.0)
-        if over > 0:
-            v.append(("stock_release", f"{p},{t},{s}", over))
+    for st, a, t, s, r in p.sol.releases.itertuples(index=False):
+        k = (a, mineral_of[st], t, s)
+        released[k] = released.get(k, 0.0) + r
     for (a, mi, t) in data.demand.index:
         for s in data.SCENARIOS:
-            short = (demand_required(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0)
+            short = (required_tpy(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0)
                      - unmet.get((a, mi, t, s), 0.0) - released.get((a, mi, t, s), 0.0))
             if short > 0:
                 v.append(("demand_coverage", f"{a},{mi},{t},{s}", short))
+    return v
+
+
+def check_country_share_cap(p: _Plan) -> Violations:
+    """Deliveries from one outside country at most its share of the scenario's demand (t/yr)."""
+    v, data, sol = [], p.data, p.sol
     sigma = data.sigma_by_mineral
-    if definition.on("country_share_cap") and any(v is not None for v in sigma.values()) and not sol.flows.empty:
-        d = sol.flows[sol.flows["kind"] == "delivery"].copy()
-        d["country"] = [sites.loc[o, "country"] for o in d["origin"]]
-        by = d.groupby(["destination", "mineral", "country", "period", "scenario"])["flow_tpy"].sum()
-        for (a, mi, c, t, s), x in by.items():
-            if (a, mi, c) in data.SHARE_CAP_INDEX and (a, mi, t) in data.demand.index and sigma.get(mi) is not None:
-                excess = x - sigma[mi] * demand_required(data, a, mi, t, s)
-                if excess > 0:
-                    v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
-    v += verify_financing(data, definition, sol)
-    for family, cap_col, per_t in (("emissions_cap", "emissions_cap_tco2e_per_yr", "emissions_tco2e_per_t"),
-                                   ("water_cap", "water_cap_m3_per_yr", "water_m3_per_t")):
-        if not definition.on(family):
-            continue
-        w = data.sites[per_t].astype(float).to_dict()
-        for label, r in data.limits.iterrows():
-            cap = r[cap_col]
-            if cap is None or pd.isna(cap):
-                continue
-            covered, t = data.LIMIT_SITES[label], int(r["period"])
-            for s in data.SCENARIOS:
-                use = sum(w[f] * out.get((f, t, s), 0.0) for f in covered)
-                if use - float(cap) > 0:
-                    v.append((family, f"limits row {r['_row']},{s}", use - float(cap)))
-    v += verify_trace(data, definition, sol)
-    return sorted(v, key=lambda r: -r[2])
-
-
-def verify_trace(data: PlanData, definition: ModelDefinition, sol: Solution) -> list[tuple[str, str, float]]:
-    """The origin-tagged families, recomputed from the plain flows and the model's tags (t/yr)."""
-    from .trace import delivered_by_country, refined_by_origin
-    v: list[tuple[str, str, float]] = []
-    if not data.TRACE:
+    if not any(x is not None for x in sigma.values()) or sol.flows.empty:
         return v
-    sites = data.sites
-    traced = set(data.TRACED_MINERALS)
-    z = sol.trace
+    d = sol.flows[sol.flows["kind"] == "delivery"].copy()
+    d["country"] = [data.sites.loc[o, "country"] for o in d["origin"]]
+    by = d.groupby(["destination", "mineral", "country", "period", "scenario"])["flow_tpy"].sum()
+    for (a, mi, c, t, s), x in by.items():
+        if (a, mi, c) in data.SHARE_CAP_INDEX and (a, mi, t) in data.demand.index and sigma.get(mi) is not None:
+            excess = x - sigma[mi] * required_tpy(data, a, mi, t, s)
+            if excess > 0:
+                v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
+    return v
+
+
+def _territorial(p: _Plan, family: str, cap_col: str, per_t: str) -> Violations:
+    v, data = [], p.data
+    w = data.sites[per_t].astype(float).to_dict()
+    for label, r in data.limits.iterrows():
+        cap = r[cap_col]
+        if cap is None or pd.isna(cap):
+            continue
+        covered, t = data.LIMIT_SITES[label], int(r["period"])
+        for s in data.SCENARIOS:
+            use = sum(w[f] * p.out.get((f, t, s), 0.0) for f in covered)
+            if use - float(cap) > 0:
+                v.append((family, f"limits row {r['_row']},{s}", use - float(cap)))
+    return v
+
+
+def check_emissions_cap(p: _Plan) -> Violations:
+    """Emissions of the sites a limits row covers at most its cap (tCO2e/yr)."""
+    return _territorial(p, "emissions_cap", "emissions_cap_tco2e_per_yr", "emissions_tco2e_per_t")
+
+
+def check_water_cap(p: _Plan) -> Violations:
+    """Fresh water of the sites a limits row covers at most its cap (m3/yr)."""
+    return _territorial(p, "water_cap", "water_cap_m3_per_yr", "water_m3_per_t")
+
+
+def _traced(p: _Plan) -> tuple[dict, dict, dict, dict]:
+    from .trace import delivered_by_country, refined_by_origin
+    z, flows = p.sol.trace, p.sol.flows
     tin = z.groupby(["mineral", "mine_country", "refining_country", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
     tout = z.groupby(["mineral", "refining_country", "member", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
-    rin = refined_by_origin(data, sol.flows) if not sol.flows.empty else {}
-    rout = delivered_by_country(data, sol.flows) if not sol.flows.empty else {}
-    for k in set(tin) | {k for k in rin if k[0] in traced}:
-        gap = abs(tin.get(k, 0.0) - rin.get(k, 0.0))
-        if gap > 0:
-            v.append(("traced_input", ",".join(map(str, k)), gap))
-    for k in set(tout) | {k for k in rout if k[0] in traced}:
-        gap = abs(tout.get(k, 0.0) - rout.get(k, 0.0))
-        if gap > 0:
-            v.append(("traced_delivery", ",".join(map(str, k)), gap))
-    if definition.on("mining_share_cap") and data.sigma_mining is not None:
-        by = z.groupby(["member", "mineral", "mine_country", "period", "scenario"])["tonnes_per_yr"].sum()
-        for (a, mi, c, t, s), x in by.items():
-            if c not in data.member_countries(a) and (a, mi, t) in data.demand.index:
-                excess = x - data.sigma_mining * demand_required(data, a, mi, t, s)
-                if excess > 0:
-                    v.append(("mining_share_cap", f"{a},{mi},{c},{t},{s}", excess))
+    rin = refined_by_origin(p.data, flows) if not flows.empty else {}
+    rout = delivered_by_country(p.data, flows) if not flows.empty else {}
+    return tin, tout, rin, rout
+
+
+def check_traced_input(p: _Plan) -> Violations:
+    """The model's origin tags add up to each refining country's ore by mine country (t/yr)."""
+    traced = set(p.data.TRACED_MINERALS)
+    tin, _, rin, _ = _traced(p)
+    return [("traced_input", ",".join(map(str, k)), abs(tin.get(k, 0.0) - rin.get(k, 0.0)))
+            for k in set(tin) | {k for k in rin if k[0] in traced} if abs(tin.get(k, 0.0) - rin.get(k, 0.0)) > 0]
+
+
+def check_traced_delivery(p: _Plan) -> Violations:
+    """The model's origin tags add up to each member's deliveries by refining country (t/yr)."""
+    traced = set(p.data.TRACED_MINERALS)
+    _, tout, _, rout = _traced(p)
+    return [("traced_delivery", ",".join(map(str, k)), abs(tout.get(k, 0.0) - rout.get(k, 0.0)))
+            for k in set(tout) | {k for k in rout if k[0] in traced} if abs(tout.get(k, 0.0) - rout.get(k, 0.0)) > 0]
+
+
+def check_mining_share_cap(p: _Plan) -> Violations:
+    """Refined supply mined in one outside country at most its share of the scenario's demand (t/yr)."""
+    v, data = [], p.data
+    if data.sigma_mining is None or not data.TRACE:
+        return v
+    by = p.sol.trace.groupby(["member", "mineral", "mine_country", "period", "scenario"])["tonnes_per_yr"].sum()
+    for (a, mi, c, t, s), x in by.items():
+        if c not in data.member_countries(a) and (a, mi, t) in data.demand.index:
+            excess = x - data.sigma_mining * required_tpy(data, a, mi, t, s)
+            if excess > 0:
+                v.append(("mining_share_cap", f"{a},{mi},{c},{t},{s}", excess))
+    return v
+
+
+def check_allied_share(p: _Plan) -> Violations:
+    """Allied-content supply (mined and refined in allied countries, or recycled there) at least the
+    mineral's min_allied_share of the member's supply (t/yr)."""
+    v, data, sol = [], p.data, p.sol
     rho = {mi: float(r) for mi, r in data.minerals["min_allied_share"].items() if r is not None and not pd.isna(r)}
-    if definition.on("allied_share") and rho:
-        allied_z = z[z["mine_country"].isin(data.ALLIED) & z["refining_country"].isin(data.ALLIED)]
-        allied = allied_z.groupby(["member", "mineral", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
-        d = sol.flows[sol.flows["kind"] == "delivery"] if not sol.flows.empty else pd.DataFrame(
-            columns=["origin", "destination", "mineral", "period", "scenario", "flow_tpy"])
-        keys = ["destination", "mineral", "period", "scenario"]
-        got = d.groupby(keys)["flow_tpy"].sum().to_dict()
-        stage, country = sites["stage"].to_dict(), sites["country"].to_dict()
-        recycled = d[[stage[o] == "recycling" and country[o] in data.ALLIED for o in d["origin"]]]
-        rec = recycled.groupby(keys)["flow_tpy"].sum().to_dict()
-        for (a, mi, t) in data.demand.index:
-            if mi not in rho:
-                continue
-            for s in data.SCENARIOS:
-                short = rho[mi] * got.get((a, mi, t, s), 0.0) - allied.get((a, mi, t, s), 0.0) - rec.get((a, mi, t, s), 0.0)
-                if short > 0:
-                    v.append(("allied_share", f"{a},{mi},{t},{s}", short))
+    if not rho or not data.TRACE:
+        return v
+    z = sol.trace
+    allied_z = z[z["mine_country"].isin(data.ALLIED) & z["refining_country"].isin(data.ALLIED)]
+    allied = allied_z.groupby(["member", "mineral", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
+    d = sol.flows[sol.flows["kind"] == "delivery"] if not sol.flows.empty else pd.DataFrame(
+        columns=["origin", "destination", "mineral", "period", "scenario", "flow_tpy"])
+    keys = ["destination", "mineral", "period", "scenario"]
+    got = d.groupby(keys)["flow_tpy"].sum().to_dict()
+    stage, country = data.sites["stage"].to_dict(), data.sites["country"].to_dict()
+    recycled = d[[stage[o] == "recycling" and country[o] in data.ALLIED for o in d["origin"]]]
+    rec = recycled.groupby(keys)["flow_tpy"].sum().to_dict()
+    for (a, mi, t) in data.demand.index:
+        if mi not in rho:
+            continue
+        for s in data.SCENARIOS:
+            k = (a, mi, t, s)
+            short = rho[mi] * got.get(k, 0.0) - allied.get(k, 0.0) - rec.get(k, 0.0)
+            if short > 0:
+                v.append(("allied_share", f"{a},{mi},{t},{s}", short))
     return v
 
 
@@ -321,47 +432,87 @@ def paid_pv_by_member(data: PlanData, sol: Solution) -> dict[str, float]:
     return out
 
 
-def verify_financing(data: PlanData, definition: ModelDefinition, sol: Solution) -> list[tuple[str, str, float]]:
-    """Recompute the financing families from the plain tables (violations in MUSD)."""
-    v: list[tuple[str, str, float]] = []
-    fin, sites = data.financing, data.sites
+def check_financing_balance(p: _Plan) -> Violations:
+    """The members pay each built site's whole capex, and nothing for a site not built (MUSD)."""
+    v, sol, sites = [], p.sol, p.data.sites
     f_tab = sol.financing
     paid = f_tab.groupby(["site", "build_period"])["paid_musd"].sum().to_dict() if len(f_tab) else {}
+    built = set(zip(sol.builds["site"], sol.builds["build_period"]))
     for f, t in zip(sol.builds["site"], sol.builds["build_period"]):
         gap = abs(paid.get((f, t), 0.0) - float(sites.loc[f, "capex_musd"]))
         if gap > 0:
             v.append(("financing_balance", f"{f},{t}", gap))
     for (f, t) in paid:
-        if not ((sol.builds["site"] == f) & (sol.builds["build_period"] == t)).any():
+        if (f, t) not in built:
             v.append(("financing_balance", f"{f},{t} paid but not built", paid[(f, t)]))
-    if definition.on("budget"):
-        by = f_tab.groupby(["member", "build_period"])["paid_musd"].sum().to_dict() if len(f_tab) else {}
-        for (a, t), b in fin.budgets.items():
-            if by.get((a, t), 0.0) - b > 0:
-                v.append(("budget", f"{a},{t}", by[(a, t)] - b))
-    pay = {(f, a, t): x for f, a, t, x in f_tab.itertuples(index=False)}
-    for f, t in zip(sol.builds["site"], sol.builds["build_period"]):
-        capex = float(sites.loc[f, "capex_musd"])
-        host = sites.loc[f, "host_member"]
-        if definition.on("host_share") and fin.host_min_share and host in data.MEMBERS:
-            short = fin.host_min_share * capex - pay.get((f, host, t), 0.0)
+    return v
+
+
+def check_budget(p: _Plan) -> Violations:
+    """Each member's capex committed in a period at most its budget (MUSD)."""
+    f_tab = p.sol.financing
+    by = f_tab.groupby(["member", "build_period"])["paid_musd"].sum().to_dict() if len(f_tab) else {}
+    return [("budget", f"{a},{t}", by[(a, t)] - b) for (a, t), b in p.data.financing.budgets.items()
+            if by.get((a, t), 0.0) - b > 0]
+
+
+def check_host_share(p: _Plan) -> Violations:
+    """A member hosting a built site pays at least host_min_share of its capex (MUSD)."""
+    v, data, fin = [], p.data, p.data.financing
+    if not fin.host_min_share:
+        return v
+    for f, t in zip(p.sol.builds["site"], p.sol.builds["build_period"]):
+        host = data.sites.loc[f, "host_member"]
+        if host in data.MEMBERS:
+            short = fin.host_min_share * float(data.sites.loc[f, "capex_musd"]) - p.paid.get((f, host, t), 0.0)
             if short > 0:
                 v.append(("host_share", f"{f},{host},{t}", short))
-        if definition.on("financing_cap"):
-            for a in data.MEMBERS:
-                over = pay.get((f, a, t), 0.0) - fin.caps.get((a, f), 1.0) * capex
-                if over > 0:
-                    v.append(("financing_cap", f"{f},{a},{t}", over))
-    pv = paid_pv_by_member(data, sol)
-    total = sum(pv.values())
-    if definition.on("burden_band") and fin.burden_tolerance is not None and fin.burden_given:
-        for a in data.MEMBERS:
-            dev = abs(pv[a] - fin.burden_target[a] * total) - fin.burden_tolerance * total
-            if dev > 0:
-                v.append(("burden_band", a, dev))
-    if definition.on("benefit_floor") and fin.min_benefit_ratio is not None:
-        for a in data.MEMBERS:
-            over = fin.min_benefit_ratio * pv[a] - data.benefit_share[a] * total
-            if over > 0:
-                v.append(("benefit_floor", a, over))
     return v
+
+
+def check_financing_cap(p: _Plan) -> Violations:
+    """A member pays at most its financing rule's share of a site's capex (MUSD)."""
+    v, data = [], p.data
+    for f, t in zip(p.sol.builds["site"], p.sol.builds["build_period"]):
+        capex = float(data.sites.loc[f, "capex_musd"])
+        for a in data.MEMBERS:
+            over = p.paid.get((f, a, t), 0.0) - data.financing.caps.get((a, f), 1.0) * capex
+            if over > 0:
+                v.append(("financing_cap", f"{f},{a},{t}", over))
+    return v
+
+
+def check_burden_band(p: _Plan) -> Violations:
+    """Each member's share of PV capex within burden_tolerance of its burden_share (MUSD, PV)."""
+    fin, total = p.data.financing, sum(p.pv.values())
+    if fin.burden_tolerance is None or not fin.burden_given:
+        return []
+    return [("burden_band", a, abs(p.pv[a] - fin.burden_target[a] * total) - fin.burden_tolerance * total)
+            for a in p.data.MEMBERS if abs(p.pv[a] - fin.burden_target[a] * total) - fin.burden_tolerance * total > 0]
+
+
+def check_benefit_floor(p: _Plan) -> Violations:
+    """min_benefit_ratio x a member's PV capex at most its benefit share of the total (MUSD, PV)."""
+    fin, total = p.data.financing, sum(p.pv.values())
+    if fin.min_benefit_ratio is None:
+        return []
+    return [("benefit_floor", a, fin.min_benefit_ratio * p.pv[a] - p.data.benefit_share[a] * total)
+            for a in p.data.MEMBERS if fin.min_benefit_ratio * p.pv[a] - p.data.benefit_share[a] * total > 0]
+
+
+# the plain-table check of each constraint family of the registry (planner/families.py)
+CHECKS = {name[len("check_"):]: fn for name, fn in list(globals().items()) if name.startswith("check_")}
+
+
+def verify_solution(data: PlanData, definition: ModelDefinition, sol: Solution) -> Violations:
+    """Recompute every constraint family of the registry that the model built, from the plain
+    tables and the input data alone (`CHECKS`; definitions are covered as their entry says).
+
+    Returns (constraint family, index, violation) for every violated row, largest first;
+    a violation is measured in the row's own unit (t/yr, t, tCO2e/yr, m3/yr, MUSD or count)."""
+    plan = _Plan(data, definition, sol)
+    v: Violations = []
+    for family in FAMILIES:
+        if family.kind == "constraint" and not (family.optional and not definition.on(family.name)):
+            v += CHECKS[family.name](plan)
+    return sorted(v, key=lambda r: -r[2])

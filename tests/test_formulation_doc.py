@@ -1,47 +1,82 @@
-"""models/formulation.md and planner/model.py stay in step: every constraint-family heading has a
-`define_<heading>` function carrying math in its docstring, and every such function a heading."""
+"""models/formulation.md, the family registry (planner/families.py), planner/model.py and the
+plain-table checks (planner/results.py) stay in step, both ways."""
 
+import dataclasses
 import inspect
 import re
 from pathlib import Path
 
-from planner import model
+import pyomo.environ as pyo
 
-DOC = Path(__file__).resolve().parent.parent / "models" / "formulation.md"
-NOT_FAMILIES = {"sets and indices", "parameters", "variables and expressions", "objective",
-                "verification of a reported solution", "where later issues plug in", "membership what-if",
-                "stress test and value of the stochastic solution", "cost-risk frontier"}
+from planner import explain, model, results
+from planner.data import build_data
+from planner.definition import OPTIONAL_FAMILIES, ModelDefinition
+from planner.families import BY_NAME, FAMILIES, OPTIONAL, OTHER_SECTIONS
+from planner.reader import read_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "models" / "formulation.md"
 
 
 def headings():
-    return [h.strip().lower() for h in re.findall(r"^## (.+)$", DOC.read_text(), flags=re.M)]
+    return [h.strip() for h in re.findall(r"^## (.+)$", DOC.read_text(), flags=re.M)]
 
 
-def test_every_family_heading_has_a_define_function_with_math():
-    fams = [h for h in headings() if h not in NOT_FAMILIES]
-    assert len(fams) >= 8
-    for h in fams:
-        fn = getattr(model, "define_" + h.replace(" ", "_"), None)
-        assert fn is not None, f"no define_{h.replace(' ', '_')} in planner/model.py"
+def test_every_heading_is_a_registry_entry_or_a_named_section_and_back():
+    families = {f.heading for f in FAMILIES}
+    assert set(headings()) == families | set(OTHER_SECTIONS)
+    assert not families & set(OTHER_SECTIONS)
+    assert len(headings()) == len(set(headings()))
+
+
+def test_every_entry_has_its_define_function_with_math_and_every_define_function_an_entry():
+    for f in FAMILIES:
+        assert f.heading.lower().replace(" ", "_") == f.name
+        fn = getattr(model, f"define_{f.name}", None)
+        assert fn is not None, f"no define_{f.name} in planner/model.py"
         assert "\\le" in fn.__doc__ or "\\ge" in fn.__doc__ or "=" in fn.__doc__
+    defined = {n[len("define_"):] for n, _ in inspect.getmembers(model, inspect.isfunction) if n.startswith("define_")}
+    assert defined - {"sets", "variables", "expressions", "objective"} == set(BY_NAME)
 
 
-def test_every_define_function_has_a_heading():
-    names = {n[len("define_"):].replace("_", " ") for n, f in inspect.getmembers(model, inspect.isfunction)
-             if n.startswith("define_")}
-    names -= {"sets", "variables", "expressions"}
-    assert names <= set(headings()) | {"objective"}
+def test_every_constraint_family_has_its_plain_table_check_and_every_check_a_family():
+    constraints = {f.name for f in FAMILIES if f.kind == "constraint"}
+    assert set(results.CHECKS) == constraints
+    for f in FAMILIES:
+        if f.kind == "definition":
+            assert f.checked_by  # says how the plain tables cover it
 
 
-def test_constraint_components_are_named_for_their_family():
-    from planner.definition import ModelDefinition
-    from planner.data import build_data
-    from planner.reader import read_workbook
-    import pyomo.environ as pyo
-    m = model.build_model(build_data(read_workbook(DOC.parent.parent / "inputs" / "alliance_2026.xlsx")),
-                          ModelDefinition())
-    cons = {c.name for c in m.component_objects(pyo.Constraint)}
-    fams = {h.replace(" ", "_") for h in headings() if h not in NOT_FAMILIES}
-    # a two-sided family is written as <family>_upper and <family>_lower
-    cons = {c.removesuffix("_upper").removesuffix("_lower") for c in cons}
-    assert cons <= fams and {"build_once", "capacity_if_online", "demand_coverage", "financing_balance"} <= cons
+def test_definitions_and_the_elastic_messages_read_the_registry():
+    assert OPTIONAL_FAMILIES == OPTIONAL == tuple(f.name for f in FAMILIES if f.optional)
+    assert {r for f in FAMILIES for r in f.relax} == set(explain.MESSAGES)
+
+
+def _default_model(**change):
+    data = build_data(read_workbook(ROOT / "inputs" / "alliance_2026.xlsx"))
+    return model.build_model(data, dataclasses.replace(ModelDefinition(), **change))
+
+
+def test_the_model_builds_exactly_the_registry_families_it_applies():
+    # the default workbook has stockpiles and a CVaR weight of 0; a constraint component is named for
+    # its family (a two-sided family as <family>_upper and <family>_lower)
+    m = _default_model()
+    cons = {c.name.removesuffix("_upper").removesuffix("_lower") for c in m.component_objects(pyo.Constraint)}
+    applied = {f.name for f in FAMILIES if f.when != "objective"}
+    assert cons <= set(BY_NAME)
+    assert {"build_once", "capacity_if_online", "demand_coverage", "financing_balance", "stock_release",
+            "budget"} <= cons
+    assert cons <= applied
+
+
+def test_the_elastic_model_relaxes_what_the_registry_says():
+    m = _default_model(elastic=True)
+    relax = {v.name[len("v_relax_"):] for v in m.component_objects(pyo.Var) if v.name.startswith("v_relax_")}
+    assert relax <= {r for f in FAMILIES for r in f.relax} and "budget" in relax
+
+
+def test_an_optional_family_switched_off_is_not_built():
+    for name in OPTIONAL:
+        m = _default_model(families={**{f: True for f in OPTIONAL}, name: False})
+        assert not any(c.name.removesuffix("_upper").removesuffix("_lower") == name
+                       for c in m.component_objects(pyo.Constraint))
