@@ -208,14 +208,93 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     model definition) replace workbook settings before anything is derived from them; members in
     `without` (and those marked active = no) are treated as having left the alliance: their
     demand, scrap, budgets, financing and hosting rights go. `standards=False` solves as if the
-    `standards` sheet were empty (its verdicts are still reported)."""
+    `standards` sheet were empty (its verdicts are still reported). One function per group of
+    derived tables and sets, in the order they depend on each other."""
     t = raw.tables
     s = dict(raw.settings)
     s.update(overrides or {})
     warnings = list(raw.warnings)
+    periods = _periods(t["periods"], s)
+    PERIODS = tuple(int(p) for p in periods.index)
+    minerals = t["minerals"].set_index("mineral", drop=False).sort_index()
+    all_members, members, inactive = _members(t["members"], without, warnings)
+    countries = t["countries"]
+    _check_refs(countries, "countries", "member", all_members.index, "member", allow_blank=True)
+    countries = countries.set_index("country", drop=False).sort_index()
+    sites = _sites(t["sites"], countries, minerals, warnings)
+    rules = read_standards(t.get("standards"))
+    verdicts = screen(sites.set_index("site", drop=False), rules)
+    failed = failures(verdicts) if standards else {}
+    _yields_and_places(sites, countries, warnings)
+    _screen(sites, s, PERIODS, inactive, failed, raw.settings_rows, warnings)
+    fin = read_financing(t, s, all_members, members, countries, sites.set_index("site", drop=False), PERIODS,
+                         inactive, _check_refs)
+    _screen_financing(sites, fin, members)
+    groups = _groups(sites)
+    sites = sites.set_index("site", drop=False).sort_index()
+    build_options, online, forced = _build_options(sites, PERIODS)
+    build_periods: dict[str, list[int]] = defaultdict(list)
+    for f, tb in build_options:
+        build_periods[f].append(tb)
+    check_forced_budgets(fin, sites, forced, build_periods, tuple(members.index), t.get("budgets"))
+    finance_index = tuple((f, a, tb) for f, tb in build_options for a in members.index
+                          if fin.caps.get((a, f), 1.0) > 0)
+    demand = _keyed(t, "demand", "demand_tpy", ("member", "mineral", "period"), all_members, inactive, minerals,
+                    PERIODS)
+    scrap = _keyed(t, "scrap", "scrap_tpy", ("member", "mineral", "period"), all_members, inactive, minerals, PERIODS)
+    scenarios = _scenarios(t.get("scenarios"))
+    SCENARIOS = tuple(scenarios.index)
+    availability = _availability(t.get("disruptions"), sites, countries, minerals, SCENARIOS, PERIODS)
+    limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
+    arcs_df = _arcs(t, s, sites, members, all_members, minerals, periods, warnings)
+    lookups = _arc_lookups(arcs_df, sites, countries)
+    pools = defaultdict(list)
+    for f, row in sites[sites["stage"] == "recycling"].iterrows():
+        pools[(row["host_member"], row["mineral"])].append(f)
+    sigma_ref, sigma_mine = _share_caps(s, raw.settings_rows)
+    sigma_by_mineral = {mi: (float(v) if v is not None and not pd.isna(v) else sigma_ref)
+                        for mi, v in minerals["max_country_share"].items()}
+    shock = {(sc_, p): min(float(d), float(periods.loc[p, "years"])) for sc_, d in scenarios["shock_years"].items()
+             if d is not None and not pd.isna(d) for p in PERIODS}
+    mineral_of = sites["mineral"].to_dict()
+    disrupted = {(sc_, mineral_of[f], p) for (sc_, f, p), x in availability.items() if x < 1 and (sc_, p) in shock}
+    stockpiles, release = _stockpiles(t.get("stockpiles"), minerals, all_members, members, inactive, demand, warnings,
+                                      disrupted)
+    weight = s.get("cvar_weight")
+    alpha = s.get("cvar_alpha")
+    if weight is not None and alpha is None:
+        alpha = 0.9
+    allied, country_in, country_out, traced, trace = _trace_sets(arcs_df, sites, countries, members, minerals,
+                                                                 sigma_mine)
 
-    # --- periods -------------------------------------------------------------------------
-    periods = t["periods"].sort_values("period")
+    # Cell positions are needed only for the messages above; pandas deep-copies attrs on every
+    # scalar .loc access, which made each lookup ~100x slower in the model, results and report.
+    for df in (periods, minerals, countries, members, sites, demand, scrap, scenarios, limits, arcs_df, stockpiles):
+        df.attrs = {}
+    return PlanData(
+        settings=s, periods=periods, minerals=minerals, countries=countries, members=members,
+        sites=sites, demand=demand, scrap=scrap, scenarios=scenarios, limits=limits, arcs=arcs_df,
+        PERIODS=PERIODS, SCENARIOS=SCENARIOS, SITES=tuple(sites.index),
+        CANDIDATES=tuple(sites.index[sites["status"] == "candidate"]), MEMBERS=tuple(members.index),
+        MINERALS=tuple(minerals.index), BUILD_OPTIONS=tuple(build_options), ONLINE_LINKS=online,
+        availability=availability, **lookups,
+        RECYCLING_POOLS={k: tuple(sorted(v)) for k, v in sorted(pools.items())},
+        GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
+        FORCED=forced, financing=fin, FINANCE=finance_index, INACTIVE=inactive,
+        benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
+        standards=rules, standards_on=standards, verdicts=verdicts, LIMIT_SITES=limit_sites,
+        ALLIED=allied, COUNTRY_IN=country_in, COUNTRY_OUT=country_out, TRACED_MINERALS=traced, TRACE=trace,
+        sigma_refining=sigma_ref, sigma_mining=sigma_mine, sigma_by_mineral=sigma_by_mineral,
+        stockpiles=stockpiles, STOCKPILES=tuple(stockpiles.index), RELEASE=release, shock_years=shock,
+        cvar_alpha=None if alpha is None else float(alpha), cvar_weight=None if weight is None else float(weight),
+        warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
+    )
+
+
+def _periods(periods: pd.DataFrame, s: dict) -> pd.DataFrame:
+    """Periods in order, checked not to overlap or start before base_year, with each period's
+    discount factor, weight (years x discount) and carbon price."""
+    periods = periods.sort_values("period")
     if periods.empty:
         raise InputError("E_EMPTY_TABLE", "at least one period is required", sheet="periods", row=2)
     base_year, r = int(s["base_year"]), float(s["discount_rate"])
@@ -234,10 +313,12 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     carbon = float(s.get("carbon_price_usd_per_tco2e") or 0.0)
     periods["carbon_price"] = [carbon if v is None or pd.isna(v) else float(v)
                                for v in periods["carbon_price_usd_per_tco2e"]]
-    PERIODS = tuple(int(p) for p in periods.index)
+    return periods
 
-    minerals = t["minerals"].set_index("mineral", drop=False).sort_index()
-    members = t["members"].set_index("member", drop=False).sort_index()
+
+def _members(members: pd.DataFrame, without: tuple[str, ...], warnings: list[str]):
+    """(all members, the active ones, those left: `without` and active = no)."""
+    members = members.set_index("member", drop=False).sort_index()
     unknown = [a for a in without if a not in members.index]
     if unknown:
         raise InputError("E_UNKNOWN_MEMBER", f"--without names unknown member(s) {', '.join(unknown)}; members "
@@ -246,16 +327,15 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     for a in inactive:
         warnings.append(f"member {a} is treated as having left the alliance: its demand, scrap, budgets, "
                         "financing and hosting rights are removed")
-    all_members = members
-    members = members[~members.index.isin(inactive)]
-    if members.empty:
+    active = members[~members.index.isin(inactive)]
+    if active.empty:
         raise InputError("E_EMPTY_TABLE", "no active member is left", sheet="members", row=2)
-    countries = t["countries"]
-    _check_refs(countries, "countries", "member", all_members.index, "member", allow_blank=True)
-    countries = countries.set_index("country", drop=False).sort_index()
+    return members, active, inactive
 
-    # --- sites ---------------------------------------------------------------------------
-    sites = t["sites"]
+
+def _sites(sites: pd.DataFrame, countries: pd.DataFrame, minerals: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+    """Sites checked against countries and minerals, with their host member, risk score and water
+    stress (the country's unless given)."""
     if sites.empty:
         raise InputError("E_EMPTY_TABLE", "at least one site is required", sheet="sites", row=2)
     _check_refs(sites, "sites", "country", countries.index, "country")
@@ -265,9 +345,13 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     sites["risk_score"] = [float(countries.loc[c, "risk_score"]) for c in sites["country"]]
     sites["water_stress"] = [countries.loc[c, "water_stress"] if v is None or pd.isna(v) else v
                              for v, c in zip(sites["water_stress"], sites["country"])]
-    rules = read_standards(t.get("standards"))
-    verdicts = screen(sites.set_index("site", drop=False), rules)
-    failed = failures(verdicts) if standards else {}
+    return sites
+
+
+def _yields_and_places(sites: pd.DataFrame, countries: pd.DataFrame, warnings: list[str]) -> None:
+    """Each site's yield (1 for mines and markets; refineries and recycling must give one) and
+    coordinates (the country's unless both are given); recycling only in a member's country. After
+    the standards are screened: a standard on `yield` reads the workbook's values."""
     ylds = []
     for idx, row in sites.iterrows():
         y = row["yield"]
@@ -291,6 +375,12 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     sites["lon"] = [float(lo) if b else float(countries.loc[c, "lon"])
                     for lo, b, c in zip(sites["lon"], both, sites["country"])]
 
+
+def _screen(sites: pd.DataFrame, s: dict, PERIODS: tuple[int, ...], inactive, failed: dict, settings_rows: dict,
+            warnings: list[str]) -> None:
+    """Each site's `eligible` and `screen_reason`: a candidate is out if its host member left, it is
+    excluded, its ESG score fails min_esg_score, it fails a standard, or it cannot come online within
+    the horizon; a force_build contradicting a screen is an error."""
     min_esg = s.get("min_esg_score")
     last_year = PERIODS[-1]
     eligible, reasons = [], []
@@ -310,7 +400,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                 if row["decision"] == "force_build":
                     raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but its esg_score "
                                f"({row['esg_score']}) fails min_esg_score {min_esg:g} (settings row "
-                               f"{raw.settings_rows.get('min_esg_score')})", sites, idx, "decision", "sites")
+                               f"{settings_rows.get('min_esg_score')})", sites, idx, "decision", "sites")
             elif row["site"] in failed:
                 ok, why = False, "fails standard " + "; ".join(failed[row["site"]])
                 if row["decision"] == "force_build":
@@ -338,9 +428,9 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         warnings.append(f"{n_existing} existing site(s) fail a standard; they are reported in the screening sheet, "
                         "not removed")
 
-    # financing rules can make a candidate unfinanceable; that is a screen like the others
-    sites_idx = sites.set_index("site", drop=False)
-    fin = read_financing(t, s, all_members, members, countries, sites_idx, PERIODS, inactive, _check_refs)
+
+def _screen_financing(sites: pd.DataFrame, fin, members: pd.DataFrame) -> None:
+    """Financing rules can make a candidate unfinanceable: a screen like the others."""
     for idx, row in sites.iterrows():
         if row["status"] == "candidate" and sites.loc[idx, "eligible"]:
             why = unfinanceable(fin, tuple(members.index), row["site"], row["host_member"])
@@ -351,7 +441,9 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                 sites.loc[idx, "eligible"] = False
                 sites.loc[idx, "screen_reason"] = why
 
-    # exclusive groups and forced builds
+
+def _groups(sites: pd.DataFrame) -> dict[str, list[str]]:
+    """Exclusive groups of candidates; two force_build sites in one group are a contradiction."""
     groups: dict[str, list[str]] = defaultdict(list)
     for idx, row in sites.iterrows():
         if row["status"] == "candidate" and row["group"]:
@@ -365,9 +457,13 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                            f"both force_build in exclusive group '{row['group']}'", sites, idx, "decision",
                            "sites")
             forced_by_group[row["group"]] = (row["site"], row["_row"])
-    sites = sites.set_index("site", drop=False).sort_index()
+    return groups
 
-    # build options and online links
+
+def _build_options(sites: pd.DataFrame, PERIODS: tuple[int, ...]):
+    """(build options: (candidate, build period) pairs that come online within the horizon; online
+    links: (candidate, period) -> the build periods that have it online then; forced candidates)."""
+    last_year = PERIODS[-1]
     build_options, online = [], {}
     for f, row in sites[sites["status"] == "candidate"].iterrows():
         if not row["eligible"]:
@@ -378,73 +474,71 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                 build_options.append((f, tb))
         for tt in PERIODS:
             online[(f, tt)] = tuple(tb for tb in PERIODS if tb + lead <= tt)
-
     forced = tuple(sorted(sites.index[(sites["status"] == "candidate") & (sites["decision"] == "force_build")
                                       & sites["eligible"]]))
-    build_periods: dict[str, list[int]] = defaultdict(list)
-    for f, tb in build_options:
-        build_periods[f].append(tb)
-    check_forced_budgets(fin, sites, forced, build_periods, tuple(members.index), t.get("budgets"))
-    finance_index = tuple((f, a, tb) for f, tb in build_options for a in members.index
-                          if fin.caps.get((a, f), 1.0) > 0)
+    return build_options, online, forced
 
-    # --- demand, scrap, scenarios, disruptions, limits -------------------------------------
-    def keyed(name, value_col, keys):
-        df = t.get(name)
-        if df is None:
-            return pd.DataFrame(columns=list(keys) + [value_col]).set_index(list(keys))
-        _check_refs(df, name, "member", all_members.index, "member")
-        df = df[~df["member"].isin(inactive)]
-        _check_refs(df, name, "mineral", minerals.index, "mineral")
-        _check_refs(df, name, "period", PERIODS, "period")
-        return df.set_index(list(keys)).sort_index()
 
-    demand = keyed("demand", "demand_tpy", ("member", "mineral", "period"))
-    scrap = keyed("scrap", "scrap_tpy", ("member", "mineral", "period"))
+def _keyed(t: dict, name: str, value_col: str, keys, all_members, inactive, minerals, PERIODS) -> pd.DataFrame:
+    """A (member, mineral, period) table (demand, scrap) checked and without members who left."""
+    df = t.get(name)
+    if df is None:
+        return pd.DataFrame(columns=list(keys) + [value_col]).set_index(list(keys))
+    _check_refs(df, name, "member", all_members.index, "member")
+    df = df[~df["member"].isin(inactive)]
+    _check_refs(df, name, "mineral", minerals.index, "mineral")
+    _check_refs(df, name, "period", PERIODS, "period")
+    return df.set_index(list(keys)).sort_index()
 
-    if "scenarios" in t and len(t["scenarios"]):
-        sc = t["scenarios"]
+
+def _scenarios(sc: pd.DataFrame | None) -> pd.DataFrame:
+    """The scenarios, their probabilities summing to 1; one `base` scenario when there are none."""
+    if sc is not None and len(sc):
         total = float(sc["probability"].sum())
         if abs(total - 1.0) > PROBABILITY_TOLERANCE:
             first, last = int(sc["_row"].min()), int(sc["_row"].max())
             col = sc.attrs["positions"]["probability"]
             raise InputError("E_PROBABILITY", f"probabilities in rows {first}-{last} sum to {total:.6g}, "
                              "not 1", sheet="scenarios", row=last, col=col, column="probability")
-        scenarios = sc.set_index("scenario", drop=False).sort_index()
-    else:
-        scenarios = pd.DataFrame({"scenario": ["base"], "probability": [1.0], "demand_multiplier": [1.0],
-                                  "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
-    SCENARIOS = tuple(scenarios.index)
+        return sc.set_index("scenario", drop=False).sort_index()
+    return pd.DataFrame({"scenario": ["base"], "probability": [1.0], "demand_multiplier": [1.0],
+                         "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
 
+
+def _availability(d: pd.DataFrame | None, sites, countries, minerals, SCENARIOS, PERIODS) -> dict:
+    """(scenario, site, period) -> availability: the smallest of 1 and every disruptions row matching."""
     availability: dict[tuple[str, str, int], float] = {}
-    if "disruptions" in t:
-        d = t["disruptions"]
-        _check_refs(d, "disruptions", "scenario", SCENARIOS, "scenario", allow_blank=True)
-        _check_refs(d, "disruptions", "country", countries.index, "country", allow_blank=True)
-        _check_refs(d, "disruptions", "site", sites.index, "site", allow_blank=True)
-        _check_refs(d, "disruptions", "mineral", minerals.index, "mineral", allow_blank=True)
-        for idx, v in d["period"].items():
-            if v is not None and not pd.isna(v) and int(v) not in PERIODS:
-                raise _err("E_UNKNOWN_REF", f"unknown period '{v}'", d, idx, "period", "disruptions")
-        for _, row in d.iterrows():
-            m = pd.Series(True, index=sites.index)
-            if row["country"]:
-                m &= sites["country"] == row["country"]
-            if row["site"]:
-                m &= sites.index == row["site"]
-            if row["mineral"]:
-                m &= sites["mineral"] == row["mineral"]
-            scs = [row["scenario"]] if row["scenario"] else SCENARIOS
-            pers = [int(row["period"])] if row["period"] is not None and not pd.isna(row["period"]) else PERIODS
-            for f in sites.index[m]:
-                for sc_ in scs:
-                    for p in pers:
-                        k = (sc_, f, p)
-                        availability[k] = min(availability.get(k, 1.0), float(row["availability"]))
+    if d is None:
+        return availability
+    _check_refs(d, "disruptions", "scenario", SCENARIOS, "scenario", allow_blank=True)
+    _check_refs(d, "disruptions", "country", countries.index, "country", allow_blank=True)
+    _check_refs(d, "disruptions", "site", sites.index, "site", allow_blank=True)
+    _check_refs(d, "disruptions", "mineral", minerals.index, "mineral", allow_blank=True)
+    for idx, v in d["period"].items():
+        if v is not None and not pd.isna(v) and int(v) not in PERIODS:
+            raise _err("E_UNKNOWN_REF", f"unknown period '{v}'", d, idx, "period", "disruptions")
+    for _, row in d.iterrows():
+        m = pd.Series(True, index=sites.index)
+        if row["country"]:
+            m &= sites["country"] == row["country"]
+        if row["site"]:
+            m &= sites.index == row["site"]
+        if row["mineral"]:
+            m &= sites["mineral"] == row["mineral"]
+        scs = [row["scenario"]] if row["scenario"] else SCENARIOS
+        pers = [int(row["period"])] if row["period"] is not None and not pd.isna(row["period"]) else PERIODS
+        for f in sites.index[m]:
+            for sc_ in scs:
+                for p in pers:
+                    k = (sc_, f, p)
+                    availability[k] = min(availability.get(k, 1.0), float(row["availability"]))
+    return availability
 
-    limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
 
-    # --- arcs ----------------------------------------------------------------------------
+def _arcs(t: dict, s: dict, sites, members, all_members, minerals, periods, warnings: list[str]) -> pd.DataFrame:
+    """The arcs: mine -> refinery of the same mineral (all pairs, or the `supply_arcs_per_site`
+    cheapest per site) and refinery / recycling / market -> member, each priced by the `transport`
+    override or freight x great-circle km."""
     overrides = {}
     if "transport" in t:
         tr = t["transport"]
@@ -509,7 +603,12 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     arcs_df = (pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=columns))[columns]
     arcs_df["cost_usd_per_t"] = arcs_df["cost_usd_per_t"].astype(float)
     arcs_df.index.name = "arc"
+    return arcs_df
 
+
+def _arc_lookups(arcs_df: pd.DataFrame, sites: pd.DataFrame, countries: pd.DataFrame) -> dict:
+    """Arcs by origin, by refinery fed, by (member, mineral) served, and by (member, mineral, outside
+    country) for the country share cap."""
     out_arcs, in_arcs, member_in = defaultdict(list), defaultdict(list), defaultdict(list)
     share_idx = defaultdict(list)
     member_of = countries["member"].to_dict()
@@ -524,24 +623,14 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
             c = country_of[o]
             if member_of.get(c) != d_:
                 share_idx[(d_, mineral, c)].append(a)
+    return {"out_arcs": {k: tuple(v) for k, v in out_arcs.items()}, "in_arcs": {k: tuple(v) for k, v in in_arcs.items()},
+            "member_in_arcs": {k: tuple(v) for k, v in member_in.items()},
+            "SHARE_CAP_INDEX": {k: tuple(v) for k, v in sorted(share_idx.items())}}
 
-    pools = defaultdict(list)
-    for f, row in sites[sites["stage"] == "recycling"].iterrows():
-        pools[(row["host_member"], row["mineral"])].append(f)
 
-    sigma_ref, sigma_mine = _share_caps(s, raw.settings_rows)
-    sigma_by_mineral = {mi: (float(v) if v is not None and not pd.isna(v) else sigma_ref)
-                        for mi, v in minerals["max_country_share"].items()}
-    shock = {(sc_, p): min(float(d), float(periods.loc[p, "years"])) for sc_, d in scenarios["shock_years"].items()
-             if d is not None and not pd.isna(d) for p in PERIODS}
-    mineral_of = sites["mineral"].to_dict()
-    disrupted = {(sc_, mineral_of[f], p) for (sc_, f, p), x in availability.items() if x < 1 and (sc_, p) in shock}
-    stockpiles, release = _stockpiles(t.get("stockpiles"), minerals, all_members, members, inactive, demand, warnings,
-                                      disrupted)
-    weight = s.get("cvar_weight")
-    alpha = s.get("cvar_alpha")
-    if weight is not None and alpha is None:
-        alpha = 0.9
+def _trace_sets(arcs_df, sites, countries, members, minerals, sigma_mine):
+    """(allied countries, country-level arcs in and out, minerals traced by origin, the trace index
+    (mine country, refining country, member, mineral))."""
     allied = frozenset(countries.index[countries["member"].isin(members.index) | (countries["partner"] == "yes")])
     country_in, country_out = _country_arcs(arcs_df, sites)
     allied_rule = {mi: v for mi, v in minerals["min_allied_share"].items() if v is not None and not pd.isna(v)}
@@ -550,32 +639,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     for (mi, k, a) in country_out:
         by_k[(mi, k)].append(a)
     trace = tuple((o, k, a, mi) for (mi, o, k) in sorted(country_in) if mi in traced for a in sorted(by_k[(mi, k)]))
-
-    # Cell positions are needed only for the messages above; pandas deep-copies attrs on every
-    # scalar .loc access, which made each lookup ~100x slower in the model, results and report.
-    for df in (periods, minerals, countries, members, sites, demand, scrap, scenarios, limits, arcs_df, stockpiles):
-        df.attrs = {}
-    return PlanData(
-        settings=s, periods=periods, minerals=minerals, countries=countries, members=members,
-        sites=sites, demand=demand, scrap=scrap, scenarios=scenarios, limits=limits, arcs=arcs_df,
-        PERIODS=PERIODS, SCENARIOS=SCENARIOS, SITES=tuple(sites.index),
-        CANDIDATES=tuple(sites.index[sites["status"] == "candidate"]), MEMBERS=tuple(members.index),
-        MINERALS=tuple(minerals.index), BUILD_OPTIONS=tuple(build_options), ONLINE_LINKS=online,
-        availability=availability, out_arcs={k: tuple(v) for k, v in out_arcs.items()},
-        in_arcs={k: tuple(v) for k, v in in_arcs.items()},
-        member_in_arcs={k: tuple(v) for k, v in member_in.items()},
-        SHARE_CAP_INDEX={k: tuple(v) for k, v in sorted(share_idx.items())},
-        RECYCLING_POOLS={k: tuple(sorted(v)) for k, v in sorted(pools.items())},
-        GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
-        FORCED=forced, financing=fin, FINANCE=finance_index, INACTIVE=inactive,
-        benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
-        standards=rules, standards_on=standards, verdicts=verdicts, LIMIT_SITES=limit_sites,
-        ALLIED=allied, COUNTRY_IN=country_in, COUNTRY_OUT=country_out, TRACED_MINERALS=traced, TRACE=trace,
-        sigma_refining=sigma_ref, sigma_mining=sigma_mine, sigma_by_mineral=sigma_by_mineral,
-        stockpiles=stockpiles, STOCKPILES=tuple(stockpiles.index), RELEASE=release, shock_years=shock,
-        cvar_alpha=None if alpha is None else float(alpha), cvar_weight=None if weight is None else float(weight),
-        warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
-    )
+    return allied, country_in, country_out, traced, trace
 
 
 def _limits(lim: pd.DataFrame | None, PERIODS, all_members, inactive, countries, sites, warnings):
