@@ -258,7 +258,7 @@ def test_a_stopped_search_reaches_run_info_and_the_warnings(solve_tiny, tmp_path
     use_worker(HANGS_AT_THE_END, tmp_path, monkeypatch)
     monkeypatch.setattr(mip_worker, "grace_s", lambda limit: 0.5)
     sheets, settings = tiny()
-    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=1)
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=1, expect='best_found')
     o = res.outcome
     assert o.status == "best_found" and o.termination == "kTimeLimit"
     assert o.objective == pytest.approx(0.02, abs=1e-6) and built(res) == {"R1": 2030}
@@ -289,7 +289,7 @@ def test_a_search_killed_by_the_system_keeps_its_last_plan_and_says_why(solve_ti
     from wb import tiny
     use_worker(killed_at_the_end(drop=False), tmp_path, monkeypatch)
     sheets, settings = tiny()
-    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30, expect='best_found')
     o = res.outcome
     assert o.status == "best_found" and o.termination == "solver_process_died" and o.exit_code == 3
     assert o.objective == pytest.approx(0.02, abs=1e-6) and built(res) == {"R1": 2030}
@@ -309,7 +309,7 @@ def test_a_search_killed_before_reporting_a_plan_is_an_error_that_says_why(solve
     use_worker(killed_at_the_end(drop=True), tmp_path, monkeypatch)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30,
-                     solver_overrides={"start_heuristic": "none", "low_memory": True})
+                     solver_overrides={"start_heuristic": "none", "low_memory": True}, expect='error')
     o = res.outcome
     assert o.status == "error" and o.termination == "solver_process_died" and o.objective is None
     assert o.message.endswith(" into its search -- most likely the machine ran out of memory: "
@@ -333,7 +333,7 @@ def test_a_search_out_of_memory_keeps_its_last_plan_and_says_why(solve_tiny, tmp
     from wb import tiny
     use_worker(OUT_OF_MEMORY_AT_THE_END, tmp_path, monkeypatch)
     sheets, settings = tiny()
-    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30)
+    res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30, expect='best_found')
     o = res.outcome
     assert o.status == "best_found" and o.termination == "kMemoryLimit"
     assert o.objective == pytest.approx(0.02, abs=1e-6) and built(res) == {"R1": 2030}
@@ -358,7 +358,7 @@ def test_a_search_out_of_memory_before_any_plan_says_why(solve_tiny, tmp_path, m
     """), tmp_path, monkeypatch)
     sheets, settings = tiny()
     res = solve_tiny(with_refinery_chain(sheets, capex=0.01), settings, time_limit=30,
-                     solver_overrides={"start_heuristic": "none"})
+                     solver_overrides={"start_heuristic": "none"}, expect='no_solution')
     o = res.outcome
     assert o.status == "no_solution" and o.termination == "kMemoryLimit" and o.objective is None
     assert o.message.startswith("HiGHS ran out of memory ")

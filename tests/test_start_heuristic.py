@@ -185,7 +185,7 @@ def test_ctrl_c_during_the_start_heuristic_keeps_its_plan(solve_tiny, monkeypatc
 
     monkeypatch.setattr(heuristic._Search, "evaluate", evaluate)
     sheets, settings = tiny()
-    res = solve_tiny(two_refineries_in_a_group(sheets), settings, solver_overrides=GREEDY)
+    res = solve_tiny(two_refineries_in_a_group(sheets), settings, solver_overrides=GREEDY, expect="best_found")
     h = res.outcome.hand_over
     assert h["start_heuristic_stopped_by"] == "interrupted" and h["start_heuristic_lps"] == 3
     assert h["interrupted_by_user"] is True
@@ -441,7 +441,7 @@ def test_ctrl_c_during_the_expected_value_problem_keeps_its_plan_and_stops(solve
     # as stopped by Ctrl-C, not searching on to the optimum (0.05).
     calls = _ev_interrupted(monkeypatch, keep_plan=True)
     sheets, settings = tiny()
-    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV, expect='best_found')
     h = res.outcome.hand_over
     assert len(calls) == 1 and h["start_ev_interrupted"] is True
     assert h["start_heuristic_stopped_by"] == "interrupted" and h["interrupted_by_user"] is True
@@ -452,7 +452,7 @@ def test_ctrl_c_during_the_expected_value_problem_keeps_its_plan_and_stops(solve
 def test_ctrl_c_before_the_expected_value_problem_has_a_plan_stops_without_one(solve_tiny, monkeypatch):
     calls = _ev_interrupted(monkeypatch, keep_plan=False)
     sheets, settings = tiny()
-    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
+    res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV, expect='interrupted')
     assert len(calls) == 1 and res.outcome.hand_over["start_ev_interrupted"] is True
     assert res.outcome.status == "interrupted" and not res.outcome.usable
 
