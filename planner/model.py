@@ -467,7 +467,10 @@ def _territorial_cap(m, data: PlanData, name: str, cap_column: str, per_t_column
 
     def rule(m, label, s):
         t = int(period[label])
-        return sum(per_t[f] * m.e_output[f, t, s] for f in data.LIMIT_SITES[label] if f in per_t) <= caps[label]
+        terms = [per_t[f] * m.e_output[f, t, s] for f in data.LIMIT_SITES[label] if f in per_t]
+        if not terms:  # no covered site emits (uses water): the cap (>= 0) holds whatever the plan
+            return pyo.Constraint.Skip
+        return sum(terms) <= caps[label]
 
     m.add_component(name, pyo.Constraint(pyo.Set(initialize=tuple(sorted(caps)), ordered=True), m.SCENARIOS,
                                          rule=rule, doc=doc))

@@ -74,6 +74,8 @@ def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:
     built = dict(zip(builds["site"], builds["build_period"]))
     out = {}
     for f, tb in built.items():
+        if f not in data.sites.index:  # not a site of the workbook (build_once reports it)
+            continue
         lead = float(data.sites.loc[f, "lead_time_years"])
         out[f] = {t for t in data.PERIODS if tb + lead <= t}
     return out

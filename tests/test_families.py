@@ -179,6 +179,18 @@ def test_emissions_cap(solve_tiny):
     assert summ["emissions_tco2e"] == pytest.approx(550)
 
 
+@pytest.mark.parametrize("cap", ["emissions_cap_tco2e_per_yr", "water_cap_m3_per_yr"])
+def test_a_cap_on_sites_that_neither_emit_nor_use_water_holds_and_is_no_row(solve_tiny, cap):
+    # M1 (CCC) emits nothing and uses no water: a cap of 0 on CCC holds whatever M1 supplies, so AA
+    # buys its 100 t there at 500 USD/t = 0.05 MUSD, and the model has no row for the cap.
+    sheets, settings = tiny()
+    sheets["sites"][0]["water_m3_per_t"] = 0
+    sheets["limits"] = [{"period": 2030, "country": "CCC", cap: 0}]
+    res = solve_tiny(sheets, settings)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+    assert {name for name, _ in res.compiled.rows} == {"demand_coverage", "paid_total", "burden_target"}
+
+
 def test_disruption_scenario_changes_the_hedge(solve_tiny):
     # R1 costs capex 0.1 + 100 t x 100 USD/t = 0.11 MUSD; the market 0.05 -> no build in a calm world.
     sheets, settings = tiny(unmet_penalty_usd_per_t=5000)
