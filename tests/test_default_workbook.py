@@ -45,6 +45,25 @@ def test_default_without_standards_solves_to_its_known_optimum():
     assert res.data.sites.loc["S015", "eligible"]
 
 
+# The proven optimum's cost components (HiGHS at gap 0, `--model precise`), MUSD: any change to a
+# family's rows or to the cost accounting moves at least one of them.
+PROVEN_COMPONENTS_MUSD = {
+    "capex_musd": 17127.655448865684, "fixed_opex_musd": 2642.580854365403, "stock_musd": 9751.612831222817,
+    "variable_cost_musd": 2032815.4905808344, "carbon_musd": 91634.40280413345,
+    "risk_charge_musd": 1127794.0666576552, "transport_musd": 33880.25167265255,
+    "unmet_penalty_musd": 1046419.721717559, "stock_replenish_musd": 995.8668849827488, "cvar_weighted_musd": 0.0,
+}
+
+
+def test_default_cost_components_at_the_proven_optimum():
+    res = solve_workbook(DEFAULT, write=False, model="precise")
+    assert res.outcome.status == "optimal" and res.outcome.mip_gap == 0.0
+    for k, v in PROVEN_COMPONENTS_MUSD.items():
+        assert res.costs[k] == pytest.approx(v, rel=1e-7, abs=1e-4), k
+    assert res.costs["total_cost_musd"] == pytest.approx(PROVEN_OPTIMUM_MUSD, abs=0.1)
+    assert len(res.solution.builds) == 36
+
+
 def test_default_components_add_up_and_are_positive(default_run):
     from planner.results import COMPONENTS
     c = default_run.costs
