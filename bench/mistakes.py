@@ -51,10 +51,11 @@ class Mistake:
     description: str
 
 
-M, D, R = "planner/model.py", "planner/data.py", "planner/results.py"
+M, D = "planner/model/formulation.py", "planner/dataset/data.py"
+V, S = "planner/results/verify.py", "planner/results/solution.py"
 
 MISTAKES: list[Mistake] = [
-    # --- the model (planner/model.py, and the sets it is built on in planner/data.py) ---
+    # --- the model (planner/model/formulation.py, and the sets it is built on in planner/dataset/data.py) ---
     Mistake(M, "<= sigma * demand_required(data, a, mi, t, s)", "<= sigma * data.demand_tpy[(a, mi, t)]",
             "model: mining share cap without the demand multiplier"),
     Mistake(M, "cap = sigma[mineral] * demand_required(data, a, mineral, t, s)",
@@ -93,40 +94,42 @@ MISTAKES: list[Mistake] = [
             "model: stock release ignores the shock length"),
     Mistake(M, ">= float(h) * float(cap[f]) * m.v_build[f, t]", ">= 0.5 * float(h) * float(cap[f]) * m.v_build[f, t]",
             "model: host share row asks half the host's share"),
-    # --- the verification and cost accounting (planner/results.py) ---
-    Mistake(R, "if use - avail > 0:", "if use - avail > 1e9:", "verify: scrap check removed"),
-    Mistake(R, 'cap = data.avail(s, f, t) * float(r["capacity_tpy"]) if is_on else 0.0',
+    # --- the verification (planner/results/verify.py) and cost accounting (planner/results/solution.py) ---
+    Mistake(V, "if use - avail > 0:", "if use - avail > 1e9:", "verify: scrap check removed"),
+    Mistake(V, 'cap = data.avail(s, f, t) * float(r["capacity_tpy"]) if is_on else 0.0',
             'cap = float(r["capacity_tpy"]) if is_on else 0.0', "verify: capacity check ignores availability"),
-    Mistake(R, "short = fin.host_min_share * capex - pay.get((f, host, t), 0.0)",
-            "short = 0.0 * capex - pay.get((f, host, t), 0.0)", "verify: host-share check removed"),
-    Mistake(R, "over = pay.get((f, a, t), 0.0) - fin.caps.get((a, f), 1.0) * capex",
-            "over = pay.get((f, a, t), 0.0) - 1.0 * capex", "verify: financing-cap check loosened to 100%"),
-    Mistake(R, 'second[s]["transport_musd"] += 1e-6 * W[t] * float(cost[a]) * x', 'second[s]["transport_musd"] += 0.0',
+    Mistake(V, 'short = fin.host_min_share * float(data.sites.loc[f, "capex_musd"]) - p.paid.get((f, host, t), 0.0)',
+            'short = 0.0 * float(data.sites.loc[f, "capex_musd"]) - p.paid.get((f, host, t), 0.0)',
+            "verify: host-share check removed"),
+    Mistake(V, "over = p.paid.get((f, a, t), 0.0) - data.financing.caps.get((a, f), 1.0) * capex",
+            "over = p.paid.get((f, a, t), 0.0) - 1.0 * capex", "verify: financing-cap check loosened to 100%"),
+    Mistake(S, 'second[s]["transport_musd"] += 1e-6 * W[t] * float(cost[a]) * x', 'second[s]["transport_musd"] += 0.0',
             "cost: transport component dropped"),
-    Mistake(R, 'second[s]["variable_cost_musd"] += 1e-6 * W[t] * var_c[f] * q',
+    Mistake(S, 'second[s]["variable_cost_musd"] += 1e-6 * W[t] * var_c[f] * q',
             'second[s]["variable_cost_musd"] += 1e-6 * delta[t] * var_c[f] * q',
             "cost: variable cost weighted by delta, not L x delta"),
-    Mistake(R, "excess = x - sigma[mi] * demand_required(data, a, mi, t, s)",
+    Mistake(V, "excess = x - sigma[mi] * required_tpy(data, a, mi, t, s)",
             "excess = x - sigma[mi] * data.demand_tpy[(a, mi, t)]",
             "verify: country share cap checked on the plain demand"),
-    Mistake(R, "excess = x - data.sigma_mining * demand_required(data, a, mi, t, s)",
-            "excess = x - demand_required(data, a, mi, t, s)", "verify: mining share cap loosened to 100%"),
-    Mistake(R, 'out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]))',
-            'out.get((f, t, s), 0.0) * float(sites.loc[f, "yield"]))', "verify: refinery input x yield"),
-    Mistake(R, "            if short > 0:\n                v.append((\"demand_coverage\"",
+    Mistake(V, "excess = x - data.sigma_mining * required_tpy(data, a, mi, t, s)",
+            "excess = x - required_tpy(data, a, mi, t, s)", "verify: mining share cap loosened to 100%"),
+    Mistake(V, 'p.out.get((f, t, s), 0.0) / float(sites.loc[f, "yield"]))',
+            'p.out.get((f, t, s), 0.0) * float(sites.loc[f, "yield"]))', "verify: refinery input x yield"),
+    Mistake(V, "            if short > 0:\n                v.append((\"demand_coverage\"",
             "            if short > 1e9:\n                v.append((\"demand_coverage\"", "verify: demand-coverage check removed"),
-    Mistake(R, "dev = abs(pv[a] - fin.burden_target[a] * total) - fin.burden_tolerance * total",
-            "dev = abs(pv[a] - fin.burden_target[a] * total) - 2 * fin.burden_tolerance * total",
+    Mistake(V, "if abs(p.pv[a] - fin.burden_target[a] * total) - fin.burden_tolerance * total > 0]",
+            "if abs(p.pv[a] - fin.burden_target[a] * total) - 2 * fin.burden_tolerance * total > 0]",
             "verify: burden band twice as wide"),
-    Mistake(R, "over = fin.min_benefit_ratio * pv[a] - data.benefit_share[a] * total",
-            "over = 0.0 * pv[a] - data.benefit_share[a] * total", "verify: benefit-floor check removed"),
-    Mistake(R, "if rise - added[(p, t)] > 0:", "if rise - added[(p, t)] > 1e9:", "verify: stock build-up check removed"),
-    Mistake(R, "gap = abs(tout.get(k, 0.0) - rout.get(k, 0.0))", "gap = 0.0", "verify: traced-delivery check removed"),
-    Mistake(R, "out[f] = {t for t in data.PERIODS if tb + lead <= t}", "out[f] = {t for t in data.PERIODS if tb <= t}",
+    Mistake(V, "if fin.min_benefit_ratio * p.pv[a] - p.data.benefit_share[a] * total > 0]",
+            "if 0.0 * p.pv[a] - p.data.benefit_share[a] * total > 0]", "verify: benefit-floor check removed"),
+    Mistake(V, "if rise - a > 0:", "if rise - a > 1e9:", "verify: stock build-up check removed"),
+    Mistake(V, "if abs(tout.get(k, 0.0) - rout.get(k, 0.0)) > 0]", "if abs(tout.get(k, 0.0) - rout.get(k, 0.0)) > 1e18]",
+            "verify: traced-delivery check removed"),
+    Mistake(S, "out[f] = {t for t in data.PERIODS if tb + lead <= t}", "out[f] = {t for t in data.PERIODS if tb <= t}",
             "verify/cost: online periods ignore the lead time"),
-    Mistake(R, "        if counts.get(f, 0) != 1:\n", "        if counts.get(f, 0) > 1:\n",
+    Mistake(V, "        if p.counts.get(f, 0) != 1:\n", "        if p.counts.get(f, 0) > 1:\n",
             "verify: a forced site that is not built passes"),
-    Mistake(R, "if by.get((a, t), 0.0) - b > 0:", "if by.get((a, t), 0.0) - b > 1.0:", "verify: budget check loosened by 1 MUSD"),
+    Mistake(V, "if by.get((a, t), 0.0) - b > 0]", "if by.get((a, t), 0.0) - b > 1.0]", "verify: budget check loosened by 1 MUSD"),
 ]
 
 

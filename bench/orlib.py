@@ -37,7 +37,7 @@ print(json.dumps({"status": r.outcome.status, "objective_musd": r.outcome.object
 
 
 def run(name: str, folder: Path, time_limit: float, tmp: Path, start: str = "none") -> dict:
-    from planner.orlib import published_optimum, read_cap, write_cap_workbook
+    from planner.io.orlib import published_optimum, read_cap, write_cap_workbook
     cap = LARGE.get(name)
     inst = read_cap(folder / f"{name}.txt", cap)
     src = write_cap_workbook(inst, tmp / f"{name}.xlsx", force=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from planner.writer import write_rows
+from planner.io.writer import write_rows
 
 HERE = Path(__file__).resolve().parent
 

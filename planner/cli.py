@@ -10,10 +10,10 @@ import sys
 
 import click
 
-from .definition import START_HEURISTICS, START_SHARE
-from .families import OPTIONAL
-from .errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
-from .solve import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
+from planner.model.definition import START_HEURISTICS, START_SHARE
+from planner.model.registry import OPTIONAL
+from planner.errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
+from planner.status import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
 
 MAX_WARNINGS_SHOWN = 12
@@ -76,7 +76,7 @@ def cli() -> None:
 def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
           heuristic_effort, start_heuristic, start_from, write_mps, low_memory, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
-    from .pipeline import solve_workbook
+    from planner.pipeline import solve_workbook
 
     try:
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
@@ -117,7 +117,7 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
         click.echo(f"status: {label}   MIP gap: {gap}   solve: {out.solve_seconds:.1f} s")
         dec = 1 if abs(c["total_cost_musd"]) >= 100 else 4
         click.echo(f"total cost (PV): {c['total_cost_musd']:,.{dec}f} MUSD")
-        from .results import COMPONENTS
+        from planner.results.solution import COMPONENTS
         for k in COMPONENTS:
             if c[k] or k not in ("stock_musd", "stock_replenish_musd", "cvar_weighted_musd"):
                 click.echo(f"  {k:<22}{c[k]:>16,.{dec}f}")
@@ -139,7 +139,7 @@ def export(json_path, output, force):
     """Rebuild a portfolio workbook from the JSON copy a run saved beside it."""
     from pathlib import Path
 
-    from .writer import read_json, write_tables
+    from planner.io.writer import read_json, write_tables
 
     src = Path(json_path)
     target = Path(output) if output else src.with_suffix(".xlsx")
@@ -159,7 +159,7 @@ def export(json_path, output, force):
 
 def _solved(input_path, model, time_limit, mip_gap, **kw):
     """Solve INPUT for stress / frontier, turning every user error into one message and an exit code."""
-    from .pipeline import solve_workbook
+    from planner.pipeline import solve_workbook
     try:
         res = solve_workbook(input_path, model=model, time_limit=time_limit, mip_gap=mip_gap, write=False, **kw)
     except InputError as exc:
@@ -189,7 +189,7 @@ def _run_options(fn):
 def _target(input_path, output, kind):
     from pathlib import Path
 
-    from .pipeline import default_output
+    from planner.pipeline import default_output
     return Path(output) if output else default_output(Path(input_path), kind)
 
 
@@ -201,8 +201,8 @@ def _target(input_path, output, kind):
 @click.option("--no-vss", is_flag=True, help="skip the value of the stochastic solution (one more MIP)")
 def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_vss):
     """Solve INPUT, then stop each supplier country's exports in turn with the plan fixed."""
-    from .stress import stress_tables
-    from .writer import check_target, write_tables
+    from planner.analyses.stress import stress_tables
+    from planner.io.writer import check_target, write_tables
 
     target = _target(input_path, output, "stress")
     try:
@@ -242,8 +242,8 @@ def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_
 @click.option("--quiet", is_flag=True, help="print only where the workbook was written")
 def frontier(input_path, points, output, force, model, time_limit, mip_gap, quiet):
     """Trace the frontier between expected cost and the CVaR of scenario cost (epsilon-constraint)."""
-    from .frontier import frontier_tables
-    from .writer import check_target, write_tables
+    from planner.analyses.frontier import frontier_tables
+    from planner.io.writer import check_target, write_tables
 
     target = _target(input_path, output, "frontier")
     try:
@@ -272,7 +272,7 @@ def frontier(input_path, points, output, force, model, time_limit, mip_gap, quie
 @click.option("--force", is_flag=True, help="replace an existing output file")
 def import_orlib(source, output, capacity, force):
     """Write an OR-Library capacitated warehouse location instance as a planner workbook."""
-    from .orlib import read_cap, write_cap_workbook
+    from planner.io.orlib import read_cap, write_cap_workbook
 
     try:
         inst = read_cap(source, capacity)
@@ -297,8 +297,8 @@ def compare(runs, output, force):
     """Compare saved portfolios (the first is the reference); never re-solves."""
     from pathlib import Path
 
-    from .compare import compare_runs, has_differences, run_names
-    from .writer import read_portfolio, write_comparison
+    from planner.analyses.compare import compare_runs, has_differences, run_names
+    from planner.io.writer import read_portfolio, write_comparison
 
     if len(runs) < 2:
         _fail("compare needs at least two saved portfolios", USAGE_ERROR_EXIT)
@@ -358,7 +358,7 @@ def template(path, force):
     """Write a blank workbook with every sheet of the contract, a README sheet and drop-downs."""
     from pathlib import Path
 
-    from .template import write_template
+    from planner.io.template import write_template
 
     try:
         write_template(Path(path), force=force)
@@ -376,8 +376,8 @@ def validate(input_path, annotate_to, force):
     """List every problem in INPUT at once, each with its cell (exit 1 if there is any)."""
     from pathlib import Path
 
-    from .data import validate_workbook
-    from .template import annotate
+    from planner.dataset.data import validate_workbook
+    from planner.io.template import annotate
 
     problems = validate_workbook(Path(input_path))
     for p in problems:
@@ -411,7 +411,7 @@ def generate(out, sites, minerals, periods, scenarios, seed, supply_arcs, force)
     """Write a synthetic workbook of the contract (for benchmarks)."""
     from pathlib import Path
 
-    from .generate import generate as gen
+    from planner.io.generate import generate as gen
 
     try:
         gen(Path(out), sites, minerals, periods, scenarios, seed, force=force, supply_arcs=supply_arcs)

@@ -8,43 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 
-from .data import PlanData, expected_value_data, load_data
-from .diagnostics import unreachable_demand
-from .explain import iis_report, smallest_relaxations
-from .definition import AUTO_EV_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions, load_definition
-from .errors import OutputWriteError
-from .families import BY_NAME
-from .model import build_model
-from .previous import previous_builds
-from .report import RunRecord, output_tables
-from .results import Solution, cost_components, extract_solution, verify_solution
-from .solve import (Compiled, Prepared, SolveOutcome, compile_model, give_back_memory, prepare, relative_gap,
-                    resolve_with_fixed_builds, run_prepared, set_time_limit, solve_model)
-from .errors import OutputExistsError
-from .mapping import render_map
-from .writer import atomic_save, check_target, json_path, write_json, write_tables
-
-COST_REL_TOL = 1e-6
-
-
-def violation_tolerance(data: PlanData, family: str = "") -> float:
-    """Largest acceptable violation of a row: 1e-6 of the largest number of its family's scale
-    (planner/families.py) in the input: capacity or demand (t/yr) for physical rows, capex or budget
-    (MUSD) for financing rows, the largest cap for emissions and water rows."""
-    scale = BY_NAME[family].scale if family in BY_NAME else "tonnes"
-    if scale == "money":
-        numbers = [float(x) for x in data.sites["capex_musd"]] + list(data.financing.budgets.values())
-    elif scale == "count":  # a site built twice, a group over its one: any whole violation counts
-        numbers = []
-    elif scale in ("emissions", "water"):
-        col = "emissions_cap_tco2e_per_yr" if scale == "emissions" else "water_cap_m3_per_yr"
-        numbers = [float(x) for x in data.limits[col] if x is not None and not pd.isna(x)]
-    else:
-        numbers = [float(x) for x in data.sites["capacity_tpy"]] + [float(x) for x in data.demand["demand_tpy"]]
-    return 1e-6 * max([1.0] + numbers)
-
+from planner.dataset.data import PlanData, expected_value_data, load_data
+from planner.dataset.diagnostics import unreachable_demand
+from planner.analyses.explain import iis_report, smallest_relaxations
+from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
+from planner.errors import OutputWriteError
+from planner.model.formulation import build_model
+from planner.solver.previous import previous_builds
+from planner.results.report import RunRecord, output_tables
+from planner.results.solution import Solution
+from planner.solver.checked import check_plan
+from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_model, give_back_memory, prepare, run_prepared, set_time_limit, solve_model)
+from planner.errors import OutputExistsError
+from planner.results.mapping import render_map
+from planner.io.writer import atomic_save, check_target, json_path, write_json, write_tables
 
 def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -69,65 +47,6 @@ class RunResult:
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
     compiled: Compiled | None = None  # the model as HiGHS received it (for plan stress), never written out
-
-
-def resolve_definition(model: str | None, time_limit: float | None = None, mip_gap: float | None = None,
-                       solver_overrides: dict | None = None, standards: bool | None = None) -> ModelDefinition:
-    """The named model definition with the command line's solver limits and options and its
-    standards switch applied (a run without the definition's standards is named `-standards-off`)."""
-    definition = load_definition(model)
-    changes = {"time_limit_s": time_limit, "mip_gap": mip_gap, **(solver_overrides or {})}
-    solver = dataclasses.replace(definition.solver, **{k: v for k, v in changes.items() if v is not None})
-    solver.check()
-    definition = dataclasses.replace(definition, solver=solver)
-    if standards is not None and standards != definition.standards:
-        suffix = "standards-on" if standards else "standards-off"
-        definition = dataclasses.replace(definition, standards=standards, name=f"{definition.name}-{suffix}")
-    return definition
-
-
-def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
-               timings: dict | None = None, check_cost: bool = True):
-    """After a usable MIP solve: round the builds, fix them and re-solve the rest (the reported plan
-    must stand on whole builds), read the plain tables, recompute every constraint and the cost.
-    Sets `outcome.status = "error"` with the reason when any check fails. Returns (solution, cost
-    components, largest violation, where) -- the solution is None when the plan is refused."""
-    timings = {} if timings is None else timings
-    t0 = time.perf_counter()
-    fixed = resolve_with_fixed_builds(outcome, solver)
-    timings["resolve_fixed_s"] = time.perf_counter() - t0
-    outcome.hand_over["rounded_resolve_status"] = fixed.status
-    outcome.hand_over["rounded_resolve_objective"] = fixed.objective
-    outcome.hand_over["rounded_resolve_from_start_basis"] = bool(fixed.hand_over.get("from_start_basis"))
-    if fixed.status != "optimal":
-        outcome.status = "error"
-        outcome.message = (f"with the build decisions rounded to whole builds the flow problem is {fixed.status} "
-                           f"({fixed.message}); the solver's plan is not reported")
-        return None, {}, 0.0, ""
-    tol = COST_REL_TOL * max(1.0, abs(outcome.objective))
-    if fixed.objective > outcome.objective + tol:
-        outcome.status = "error"
-        outcome.message = (f"the plan relied on fractional build decisions: with builds rounded its cost rises "
-                           f"from {outcome.objective:.6f} to {fixed.objective:.6f} MUSD; not reported")
-        return None, {}, 0.0, ""
-    outcome.objective = fixed.objective
-    outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
-    outcome.x = fixed.x
-    sol = extract_solution(outcome, data)
-    violations = verify_solution(data, definition, sol)
-    costs = cost_components(data, sol)
-    max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
-    for family, index, amount in violations:
-        if amount > violation_tolerance(data, family):
-            outcome.status = "error"
-            outcome.message = (f"the solver's plan violates {family}[{index}] by {amount:.6g} (tolerance "
-                               f"{violation_tolerance(data, family):.3g}); not reported")
-            return sol, costs, max_v, where
-    if check_cost and abs(costs["total_cost_musd"] - outcome.objective) > COST_REL_TOL * max(1.0, abs(outcome.objective)):
-        outcome.status = "error"
-        outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
-                           f"objective {outcome.objective:.6f} MUSD; not reported")
-    return sol, costs, max_v, where
 
 
 def chosen_start(data: PlanData, options: SolverOptions) -> str:
@@ -221,7 +140,7 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
     start where the start heuristic (`chosen_start`) calls for it: the main model is then built and
     compiled while the start's search runs; the time limit is the whole solve's, so the MIP gets
     what the start left, and progress counts from the start's beginning. `start_from` (the builds of
-    an earlier portfolio, planner/previous.py) replaces the start heuristic. What the start did goes
+    an earlier portfolio, planner/solver/previous.py) replaces the start heuristic. What the start did goes
     into the outcome's `hand_over` (run_info)."""
     solver = definition.solver
     t0 = time.perf_counter()

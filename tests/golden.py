@@ -1,4 +1,4 @@
-"""Golden fingerprints of the model HiGHS receives (`planner.digest`), for every workbook the tests
+"""Golden fingerprints of the model HiGHS receives (`planner.solver.digest`), for every workbook the tests
 write, the shipped default and example workbooks, and the small and medium benchmark instances.
 
     python tests/golden.py            # `make golden`: compute them again, write tests/golden/digests.json
@@ -67,7 +67,7 @@ def _workbook(which: str) -> Path:
         return DEFAULT
     if which == "example":
         return EXAMPLE
-    from planner.generate import generate
+    from planner.io.generate import generate
     path = Path(tempfile.mkdtemp(prefix="golden-")) / f"{which}.xlsx"
     return generate(path, **GENERATED[which])
 
@@ -76,9 +76,9 @@ def build(case: str):
     """The Pyomo model of a case."""
     import dataclasses
 
-    from planner.data import load_data
-    from planner.definition import load_definition
-    from planner.model import build_model
+    from planner.dataset.data import load_data
+    from planner.model.definition import load_definition
+    from planner.model.formulation import build_model
     if case in SHIPPED:
         which, name, opts = SHIPPED[case]
         path = _workbook(which)
@@ -97,12 +97,12 @@ def build(case: str):
 
 
 def digest(case: str, with_pyomo: bool = False) -> dict:
-    from planner.solve import compile_model, compiled_digests
+    from planner.solver.solve import compile_model, compiled_digests
     return compiled_digests(compile_model(build(case), with_pyomo=with_pyomo))
 
 
 def write() -> int:
-    from planner.digest import changed_families
+    from planner.solver.digest import changed_families
     old = json.loads(DIGESTS.read_text(encoding="utf-8")) if DIGESTS.exists() else {}
     new = {}
     for case in cases():
@@ -123,7 +123,7 @@ def write() -> int:
 
 def collect() -> int:
     """Run the test suite, keeping every workbook it writes that loads without an input error."""
-    from planner.data import load_data
+    from planner.dataset.data import load_data
     from planner.errors import InputError
     from wb import COLLECT, write_workbook
     with tempfile.TemporaryDirectory() as tmp:

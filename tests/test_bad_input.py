@@ -76,7 +76,7 @@ def test_ghost_cell_at_the_last_row_loads_fast_and_small(tmp_path):
     wb.save(p)
     code = (
         "import resource, time, sys\n"
-        "from planner.data import load_data\n"
+        "from planner.dataset.data import load_data\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "t = time.perf_counter(); d = load_data(sys.argv[1]); dt = time.perf_counter() - t\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

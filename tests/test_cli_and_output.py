@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli
-from planner.writer import read_portfolio
+from planner.io.writer import read_portfolio
 from wb import site, tiny, write_workbook
 
 
@@ -107,7 +107,7 @@ def test_round_trip_tables(tmp_path):
 
 def test_round_trip_equals_written_tables(tmp_path):
     """Every table written reads back equal (numbers to the bit, text as typed, blanks as blanks)."""
-    from planner.writer import write_tables
+    from planner.io.writer import write_tables
     tables = {
         "portfolio": pd.DataFrame({"site": ["R1", "NA"], "member": ["AA", ""], "capacity_tpy": [100.5, 3.0],
                                    "build_period": [2030, 2035]}),
@@ -124,7 +124,7 @@ def test_round_trip_equals_written_tables(tmp_path):
 
 def test_user_text_is_written_as_text_not_formula(tmp_path):
     # A site named "=HYPERLINK(...)" must stay a string in the output XML (no <f> element).
-    from planner.writer import write_tables
+    from planner.io.writer import write_tables
     evil = '=HYPERLINK("http://x","click")'
     path = write_tables({"portfolio": pd.DataFrame({"name": [evil, "+1", "-2", "@SUM(A1)"]})}, tmp_path / "t.xlsx")
     with zipfile.ZipFile(path) as z:
@@ -208,7 +208,7 @@ def test_excel_writer_failure_loses_no_solve(tmp_path, monkeypatch):
 
 
 def test_atomic_save_leaves_nothing_when_interrupted(tmp_path):
-    from planner.writer import atomic_save
+    from planner.io.writer import atomic_save
     target = tmp_path / "t.xlsx"
 
     def dies_half_way(tmp):
@@ -231,7 +231,7 @@ def test_export_of_a_non_portfolio_json_is_refused(tmp_path):
 def test_a_table_too_long_for_a_sheet_is_refused_not_cut(tmp_path):
     # An Excel sheet holds 1,048,575 rows below its header; the writer would otherwise drop the rest
     # without a word. Nothing is left at the target.
-    from planner.writer import write_tables
+    from planner.io.writer import write_tables
     big = pd.DataFrame({"flow_tpy": np.zeros(1_048_576)})
     with pytest.raises(ValueError, match="table 'flows' has 1,048,576 rows and 1 columns; an Excel sheet holds "
                                          "at most 1,048,575 rows"):

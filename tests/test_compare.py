@@ -5,8 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli
-from planner.compare import compare_runs, has_differences
-from planner.writer import read_portfolio
+from planner.analyses.compare import compare_runs, has_differences
+from planner.io.writer import read_portfolio
 from wb import site, tiny, write_workbook
 
 

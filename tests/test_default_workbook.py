@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.data import content_hash
+from planner.dataset.data import content_hash
 from planner.pipeline import solve_workbook
-from planner.reader import read_workbook
+from planner.io.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "inputs" / "alliance_2026.xlsx"
@@ -65,7 +65,7 @@ def test_default_cost_components_at_the_proven_optimum():
 
 
 def test_default_components_add_up_and_are_positive(default_run):
-    from planner.results import COMPONENTS
+    from planner.results.solution import COMPONENTS
     c = default_run.costs
     assert sum(c[k] for k in COMPONENTS) == pytest.approx(c["total_cost_musd"], rel=1e-12)
     assert all(c[k] > 0 for k in ("capex_musd", "fixed_opex_musd", "variable_cost_musd", "carbon_musd",

@@ -1,8 +1,8 @@
 """Checks before building explain unmet demand with numbers in the workbook's units."""
 
-from planner.data import build_data
-from planner.diagnostics import unreachable_demand
-from planner.reader import read_workbook
+from planner.dataset.data import build_data
+from planner.dataset.diagnostics import unreachable_demand
+from planner.io.reader import read_workbook
 from wb import site, tiny, write_workbook
 
 

@@ -61,11 +61,11 @@ def test_workbook_contract_page_is_generated_from_the_schema():
     contract = _contract_module()
     committed = (DOCS / "workbook-contract.md").read_text(encoding="utf-8")
     assert committed == contract.render(), (
-        "docs/workbook-contract.md differs from planner/schema.py: run .venv/bin/python docs/contract.py")
+        "docs/workbook-contract.md differs from planner/io/schema.py: run .venv/bin/python docs/contract.py")
 
 
 def test_contract_page_names_every_sheet_and_column():
-    from planner import schema
+    from planner.io import schema
     text = (DOCS / "workbook-contract.md").read_text(encoding="utf-8")
     for sheet in schema.SHEETS.values():
         assert f"## {sheet.name}\n" in text

@@ -172,8 +172,8 @@ def test_emissions_cap(solve_tiny):
     assert flow(res, "M1", "AA") == pytest.approx(50)
     assert res.costs["total_cost_musd"] == pytest.approx(0.065, abs=TOL)
     # the summary's expected emissions over the (1-year) horizon: 50 x 10 + 50 x 1 = 550 tCO2e
-    from planner.report import summary_table, RunRecord
-    from planner.definition import ModelDefinition
+    from planner.results.report import summary_table, RunRecord
+    from planner.model.definition import ModelDefinition
     run = RunRecord("x", "h", ModelDefinition(), {}, res.outcome, 0.0, "")
     summ = dict(zip(*summary_table(res.data, res.solution, run)[["key", "value"]].T.values))
     assert summ["emissions_tco2e"] == pytest.approx(550)
@@ -255,7 +255,7 @@ def test_discounting_and_fixed_opex(solve_tiny):
 
 def test_screening_lists_every_candidate_with_its_reason(solve_tiny):
     # R1 passes; R2 fails the ESG screen (40 < 50); R3 is excluded by decision; R1 is built.
-    from planner.report import screening_table
+    from planner.results.report import screening_table
     sheets, settings = tiny(min_esg_score=50)
     with_refinery_chain(sheets, capex=0.01, esg_score=80)
     sheets["sites"] += [site("R2", "AAA", "refinery", "candidate", 100, esg_score=40, **{"yield": 1}),

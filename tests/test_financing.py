@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from planner.cli import cli
 from planner.errors import InputError
-from planner.writer import read_portfolio
+from planner.io.writer import read_portfolio
 from wb import site, tiny, write_workbook
 
 TOL = 1e-9
@@ -227,7 +227,7 @@ def test_force_build_the_rules_cannot_finance(tmp_path):
     res = CliRunner().invoke(cli, ["solve", str(src)])
     assert res.exit_code == 1 and "[E_CONTRADICTION]" in res.output and "at most 60%" in res.output
     with pytest.raises(InputError):
-        from planner.data import load_data
+        from planner.dataset.data import load_data
         load_data(src)
 
 

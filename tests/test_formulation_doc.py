@@ -1,5 +1,5 @@
-"""models/formulation.md, the family registry (planner/families.py), planner/model.py and the
-plain-table checks (planner/results.py) stay in step, both ways."""
+"""models/formulation.md, the family registry (planner/model/registry.py), planner/model/formulation.py and the
+plain-table checks (planner/results/) stay in step, both ways."""
 
 import dataclasses
 import inspect
@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pyomo.environ as pyo
 
-from planner import explain, model, results
-from planner.data import build_data
-from planner.definition import OPTIONAL_FAMILIES, ModelDefinition
-from planner.families import BY_NAME, FAMILIES, OPTIONAL, OTHER_SECTIONS
-from planner.reader import read_workbook
+from planner.analyses import explain
+from planner.model import formulation as model
+from planner.results import verify as results
+from planner.dataset.data import build_data
+from planner.model.definition import OPTIONAL_FAMILIES, ModelDefinition
+from planner.model.registry import BY_NAME, FAMILIES, OPTIONAL, OTHER_SECTIONS
+from planner.io.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "models" / "formulation.md"
@@ -33,7 +35,7 @@ def test_every_entry_has_its_define_function_with_math_and_every_define_function
     for f in FAMILIES:
         assert f.heading.lower().replace(" ", "_") == f.name
         fn = getattr(model, f"define_{f.name}", None)
-        assert fn is not None, f"no define_{f.name} in planner/model.py"
+        assert fn is not None, f"no define_{f.name} in planner/model/formulation.py"
         assert "\\le" in fn.__doc__ or "\\ge" in fn.__doc__ or "=" in fn.__doc__
     defined = {n[len("define_"):] for n, _ in inspect.getmembers(model, inspect.isfunction) if n.startswith("define_")}
     assert defined - {"sets", "variables", "expressions", "objective"} == set(BY_NAME)

@@ -3,8 +3,8 @@
 from click.testing import CliRunner
 
 from planner.cli import cli
-from planner.data import content_hash, load_data
-from planner.reader import read_workbook
+from planner.dataset.data import content_hash, load_data
+from planner.io.reader import read_workbook
 
 
 def test_generated_workbook_is_valid_deterministic_and_solvable(tmp_path):

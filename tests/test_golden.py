@@ -7,8 +7,8 @@ import json
 import pytest
 
 import golden
-from planner.digest import changed_families
-from planner.solve import compile_model, compiled_digests
+from planner.solver.digest import changed_families
+from planner.solver.solve import compile_model, compiled_digests
 
 STORED = json.loads(golden.DIGESTS.read_text(encoding="utf-8"))
 

@@ -7,7 +7,7 @@ mineral X in period 2030; the existing market source M1 in country CCC sells 1,0
 500 USD/t. 1 USD = 1e-6 MUSD. Unless a test says otherwise the period is 1 year long, the base
 year 2030 and the discount rate 0, so present value = plain sum.
 
-How demand enters the rows (planner/model.py `demand_required`): D_{a,m,t} x mu_s, the demand
+How demand enters the rows (planner/model/formulation.py `demand_required`): D_{a,m,t} x mu_s, the demand
 row times the scenario's `demand_multiplier`; the share caps are sigma x D x mu_s, i.e. shares of
 the multiplied demand.
 """
@@ -16,7 +16,7 @@ import math
 
 import pytest
 
-from planner.results import COMPONENTS
+from planner.results.solution import COMPONENTS
 from wb import site, tiny
 
 TOL = 1e-9
@@ -127,7 +127,7 @@ def test_partial_availability_forces_the_split_and_the_shortfall(solve_tiny):
 
 
 def test_freight_per_great_circle_kilometre(solve_tiny):
-    # freight_usd_per_t_km 0.01; no transport overrides. Haversine (planner/data.py haversine_km,
+    # freight_usd_per_t_km 0.01; no transport overrides. Haversine (planner/dataset/data.py haversine_km,
     # R = 6371 km): d = 2 R asin(sqrt(sin^2(dlat/2) + cos lat1 cos lat2 sin^2(dlon/2))).
     #   M1 stands in CCC, moved to (60N, 90E); AA is at (0, 0):
     #     sin^2(30 deg) + cos 0 x cos 60 x sin^2(45 deg) = 0.25 + 1 x 0.5 x 0.5 = 0.5,
@@ -153,7 +153,7 @@ def test_freight_per_great_circle_kilometre(solve_tiny):
 
 
 def test_discounting_over_multi_year_periods(solve_tiny):
-    # planner/data.py: discount delta_t = (1 + r)^-(y_t - y_0), every year of a period discounted at
+    # planner/dataset/data.py: discount delta_t = (1 + r)^-(y_t - y_0), every year of a period discounted at
     # its first year; weight W_t = L_t x delta_t (annual flows and fixed opex); capex at delta of the
     # build period. Periods 2030 and 2035, 5 years each, base year 2030, r = 5%:
     #   delta_2030 = 1, W_2030 = 5;  delta_2035 = 1.05^-5 = 0.7835261665, W_2035 = 3.9176308323.

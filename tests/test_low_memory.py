@@ -10,9 +10,9 @@ import pyomo.environ as pyo
 import pytest
 from click.testing import CliRunner
 
-from planner import solve
+from planner.solver import solve
 from planner.cli import cli
-from planner.writer import read_portfolio
+from planner.io.writer import read_portfolio
 from test_cli_and_output import chain_case
 from test_families import built, with_refinery_chain
 from wb import tiny
@@ -53,7 +53,7 @@ def test_no_model_is_alive_during_the_search_and_the_plan_is_read_by_keys(solve_
 
 
 def test_low_memory_from_the_command_line_and_a_model_definition(tmp_path):
-    from planner.definition import load_definition
+    from planner.model.definition import load_definition
     from planner.errors import DefinitionError
     src, out = chain_case(tmp_path), tmp_path / "out.xlsx"
     res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--low-memory"])
@@ -87,7 +87,7 @@ def test_low_memory_after_a_start_heuristic(solve_tiny):
 
 
 def test_low_memory_searches_with_one_thread_unless_threads_are_chosen():
-    from planner.definition import SolverOptions
+    from planner.model.definition import SolverOptions
     assert solve.low_memory_search(SolverOptions()) == {}
     assert solve.low_memory_search(SolverOptions(low_memory=True)) == {"mip_root_presolve_only": True, "threads": 1}
     assert solve.low_memory_search(SolverOptions(low_memory=True, threads=2)) == {"mip_root_presolve_only": True}

@@ -1,4 +1,4 @@
-"""The MIP search in a child process (planner/mip_worker.py): its time limit and Ctrl-C are kept
+"""The MIP search in a child process (planner/solver/mip_worker.py): its time limit and Ctrl-C are kept
 even when the search does not look at them. HiGHS cannot be made to ignore its limit on a model this
 small, so stand-in children do: they speak the worker's protocol (or run the real search) and then
 stop answering."""
@@ -13,8 +13,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from planner import mip_worker
-from planner.mip_worker import grace_s, solve_in_child
+from planner.solver import mip_worker
+from planner.solver.mip_worker import grace_s, solve_in_child
 
 # A child that reports a start, one bound and one plan (x = [1, 0], cost 10, bound 7), then hangs;
 # with STOPS set it ends politely when asked to stop (HiGHS's interrupt status), else it ignores it.
@@ -222,7 +222,7 @@ def wrapped_search(through: str) -> str:
     return textwrap.dedent("""
         import os, time
         import highspy
-        from planner import mip_worker
+        from planner.solver import mip_worker
         search = mip_worker._search
         def wrapped(job, send):
             def through(*msg):
@@ -374,11 +374,11 @@ def test_a_search_whose_parent_is_gone_stops(tmp_path):
 
     import highspy
 
-    from planner.data import build_data
-    from planner.definition import ModelDefinition
-    from planner.model import build_model
-    from planner.reader import read_workbook
-    from planner.solve import compile_model, model_arrays
+    from planner.dataset.data import build_data
+    from planner.model.definition import ModelDefinition
+    from planner.model.formulation import build_model
+    from planner.io.reader import read_workbook
+    from planner.solver.solve import compile_model, model_arrays
     from test_default_workbook import DEFAULT
     m = build_model(build_data(read_workbook(DEFAULT)), ModelDefinition())
     job = {**model_arrays(compile_model(m)), "options": {"mip_rel_gap": 0.0, "time_limit": 600.0}}

@@ -4,7 +4,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from planner.cli import cli
-from planner.mapping import coastlines, flow_segments, split_at_antimeridian
+from planner.results.mapping import coastlines, flow_segments, split_at_antimeridian
 from wb import site, tiny, write_workbook
 
 

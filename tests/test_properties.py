@@ -139,7 +139,7 @@ def test_scaling_every_cost_scales_the_objective(inst, k):
 @settings(**SETTINGS)
 @given(inst=instances())
 def test_the_start_heuristic_changes_no_optimum(heuristic, inst):
-    # A start (the greedy search, or the expected-value problem's builds; planner/heuristic.py) only
+    # A start (the greedy search, or the expected-value problem's builds; planner/solver/heuristic.py) only
     # hands HiGHS a first plan: the optimum is the same, and that plan, being feasible, costs no less
     # than it. The expected-value start is skipped with one scenario (it would be the problem itself).
     sheets, sets = inst

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from planner.data import content_hash
+from planner.dataset.data import content_hash
 from planner.pipeline import solve_workbook
-from planner.reader import read_workbook
+from planner.io.reader import read_workbook
 
 DEFAULT = Path(__file__).resolve().parent.parent / "inputs" / "alliance_2026.xlsx"
 

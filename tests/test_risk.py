@@ -8,9 +8,9 @@ scenario `shock` stops M1 entirely (availability 0) with probability p; `base` h
 
 import pytest
 
-from planner.report import output_tables
-from planner.risk import concentration_table, scenario_cost_table, unmet_risk_table
-from planner.results import cvar
+from planner.results.report import output_tables
+from planner.results.risk import concentration_table, scenario_cost_table, unmet_risk_table
+from planner.results.solution import cvar
 from wb import site, tiny
 
 TOL = 1e-7
@@ -104,7 +104,7 @@ def test_cvar_switches_to_the_safer_supplier(solve_tiny, weight, builds, objecti
 
 
 def _run(res):
-    from planner.report import RunRecord
+    from planner.results.report import RunRecord
     return RunRecord(input_file="x", input_sha256="x", definition=res.definition, options={}, outcome=res.outcome,
                      max_violation=0.0, max_violation_where="")
 

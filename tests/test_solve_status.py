@@ -1,11 +1,11 @@
-"""Every solver outcome maps to a status and exit code (planner.solve is the one place that does it)."""
+"""Every solver outcome maps to a status and exit code (planner.solver.solve is the one place that does it)."""
 
 import pyomo.environ as pyo
 import pytest
 from highspy import HighsModelStatus as MS
 
-from planner.definition import SolverOptions
-from planner.solve import STATUSES, lp_message, map_outcome, relative_gap, solve_model
+from planner.model.definition import SolverOptions
+from planner.solver.solve import STATUSES, lp_message, map_outcome, relative_gap, solve_model
 
 
 def test_infeasible_model():
@@ -85,7 +85,7 @@ def test_prepared_model_solved_again_after_a_bound_change():
     # requested 5 s limit counted from where HiGHS's clock already stands, and reads it back.
     import numpy as np
 
-    from planner.solve import compile_model, prepare, run_prepared
+    from planner.solver.solve import compile_model, prepare, run_prepared
     m = pyo.ConcreteModel()
     m.x = pyo.Var(bounds=(0, 1))
     m.y = pyo.Var(bounds=(0, 1))

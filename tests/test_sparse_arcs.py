@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.model import build_model
+from planner.model.formulation import build_model
 
-from planner.data import _cheapest_pairs, build_data
-from planner.reader import read_workbook
+from planner.dataset.data import _cheapest_pairs, build_data
+from planner.io.reader import read_workbook
 from wb import site, tiny
 
 TOL = 1e-6
@@ -104,8 +104,8 @@ def test_rows_the_flow_bounds_imply_are_not_generated(solve_tiny):
 
 def test_sparse_arcs_from_a_model_definition(tmp_path, tiny_path):
     # The same k = 1 as in the workbook, set by a definition's overrides; 0 or 1.5 are refused.
-    from planner.data import load_data
-    from planner.definition import load_definition
+    from planner.dataset.data import load_data
+    from planner.model.definition import load_definition
     from planner.errors import DefinitionError
     d = tmp_path / "sparse.toml"
     d.write_text("[objective]\nsupply_arcs_per_site = 1\n")

@@ -1,4 +1,4 @@
-"""planner.standard_form: our own compile of the linear model to arrays, checked by hand on a tiny
+"""planner.solver.standard_form: our own compile of the linear model to arrays, checked by hand on a tiny
 model and against Pyomo's LinearStandardFormCompiler on the default workbook's models."""
 
 import dataclasses
@@ -9,12 +9,12 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from planner.data import build_data
-from planner.definition import ModelDefinition, SolverOptions, load_definition
-from planner.model import build_model
-from planner.reader import read_workbook
-from planner.solve import compile_model, compile_with_pyomo, solve_model
-from planner.standard_form import NotSupported, compile_linear
+from planner.dataset.data import build_data
+from planner.model.definition import ModelDefinition, SolverOptions, load_definition
+from planner.model.formulation import build_model
+from planner.io.reader import read_workbook
+from planner.solver.solve import compile_model, compile_with_pyomo, solve_model
+from planner.solver.standard_form import NotSupported, compile_linear
 
 DEFAULT = Path(__file__).resolve().parent.parent / "inputs" / "alliance_2026.xlsx"
 INF = math.inf

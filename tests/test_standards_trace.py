@@ -8,8 +8,8 @@ market source M1 in CCC sells at 500 USD/t (the do-nothing plan costs 0.05 MUSD)
 
 import pytest
 
-from planner.report import output_tables, screening_table
-from planner.trace import allied_share_table, emissions_table, traceability_table, water_table
+from planner.results.report import output_tables, screening_table
+from planner.results.trace import allied_share_table, emissions_table, traceability_table, water_table
 from wb import site, tiny
 
 TOL = 1e-7
@@ -61,9 +61,9 @@ def test_standard_excludes_the_cheapest_candidate(solve_tiny):
 
 
 def test_cost_of_standards_in_the_comparison(tiny_path, tmp_path):
-    from planner.compare import compare_runs
+    from planner.analyses.compare import compare_runs
     from planner.pipeline import solve_workbook
-    from planner.writer import read_portfolio
+    from planner.io.writer import read_portfolio
     sheets, settings = tiny()
     path = tiny_path(two_refinery_candidates(sheets), settings)
     on = solve_workbook(path, output=tmp_path / "on.xlsx")
@@ -197,7 +197,7 @@ def test_chain_traced_exactly(solve_tiny):
 
 
 def _run(res):
-    from planner.report import RunRecord
+    from planner.results.report import RunRecord
     return RunRecord(input_file="x", input_sha256="x", definition=res.definition, options={}, outcome=res.outcome,
                      max_violation=0.0, max_violation_where="")
 
@@ -246,7 +246,7 @@ def test_mining_stage_cap_forces_a_second_mine(solve_tiny):
 
 
 def test_refining_cap_old_and_new_names_must_agree(tiny_path):
-    from planner.data import load_data
+    from planner.dataset.data import load_data
     from planner.errors import InputError
     sheets, settings = tiny(max_country_share=0.5, max_country_share_refining=0.6)
     with pytest.raises(InputError) as e:
@@ -257,7 +257,7 @@ def test_refining_cap_old_and_new_names_must_agree(tiny_path):
 def test_verification_catches_a_tampered_origin(solve_tiny):
     # The mining-cap case above, then 10 t of the BBB-origin tags moved to CCC: the balances of the
     # tagged flows against the plain flows must fail (traced_input for both origins).
-    from planner.results import verify_solution
+    from planner.results.verify import verify_solution
     sheets, settings = tiny(max_country_share_mining=0.6)
     sheets["sites"] += [site("R0", "AAA", "refinery", "existing", 1000, **{"yield": 1}),
                         site("N1", "BBB", "mine", "existing", 1000, var_cost_usd_per_t=10),
@@ -272,7 +272,7 @@ def test_verification_catches_a_tampered_origin(solve_tiny):
 
 
 def test_screens_section_of_a_model_definition(tmp_path, solve_tiny):
-    from planner.definition import load_definition
+    from planner.model.definition import load_definition
     from planner.errors import DefinitionError
     p = tmp_path / "open.toml"
     p.write_text('name = "open"\n[screens]\nstandards = false\n')

@@ -1,5 +1,5 @@
 """`plan solve --start-from PORTFOLIO`: a variant of a workbook starts from the builds of the portfolio
-written for it earlier (planner/previous.py). Costs worked by hand in test_start_heuristic.boom_or_calm."""
+written for it earlier (planner/solver/previous.py). Costs worked by hand in test_start_heuristic.boom_or_calm."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli
-from planner.data import load_data
+from planner.dataset.data import load_data
 from planner.errors import InputError
-from planner.previous import previous_builds
-from planner.solve import INPUT_ERROR_EXIT
-from planner.writer import read_portfolio
+from planner.solver.previous import previous_builds
+from planner.status import INPUT_ERROR_EXIT
+from planner.io.writer import read_portfolio
 from test_families import with_refinery_chain
 from test_start_heuristic import boom_or_calm
 from wb import site, tiny, write_workbook

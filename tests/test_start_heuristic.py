@@ -1,4 +1,4 @@
-"""The start heuristic (planner/heuristic.py, issue 8): greedy add / drop / swap on the builds, each
+"""The start heuristic (planner/solver/heuristic.py, issue 8): greedy add / drop / swap on the builds, each
 plan's flows an LP, the best plan handed to HiGHS as its first incumbent. Worked by hand on a
 three-facility, two-customer location problem, then through `plan solve` on tiny workbooks."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy.sparse import csc_array, csr_array
 
-from planner.heuristic import greedy_start
-from planner.solve import new_highs
-from planner.standard_form import Csr
+from planner.solver.heuristic import greedy_start
+from planner.solver.solve import new_highs
+from planner.solver.standard_form import Csr
 from wb import site, tiny
 
 # Customers A and B each need 10 t; a tonne not served costs 100. Facilities (fixed cost, capacity,
@@ -59,7 +59,7 @@ def compiled(h: highspy.Highs, ints: np.ndarray) -> SimpleNamespace:
     kind = csr_array if a.format_ == highspy.MatrixFormat.kRowwise else csc_array
     A = csr_array(kind((a.value_, a.index_, a.start_), shape=(lp.num_row_, lp.num_col_)))
     A.sort_indices()
-    # the matrix as the planner's compile gives it (planner.standard_form.Csr), not scipy's
+    # the matrix as the planner's compile gives it (planner.solver.standard_form.Csr), not scipy's
     return SimpleNamespace(integer=ints, col_lower=np.array(lp.col_lower_), col_upper=np.array(lp.col_upper_),
                            row_lower=np.array(lp.row_lower_), A=Csr(A.indptr, A.indices, A.data, A.shape))
 
@@ -148,7 +148,7 @@ def test_greedy_start_from_the_rounded_relaxation_when_nothing_built_is_infeasib
 
 
 def test_start_heuristic_is_checked():
-    from planner.definition import SolverOptions
+    from planner.model.definition import SolverOptions
     from planner.errors import DefinitionError
     with pytest.raises(DefinitionError, match="start heuristic must be one of auto, none, greedy, expected_value"):
         SolverOptions(start_heuristic="lagrangian").check()
@@ -174,7 +174,7 @@ def test_ctrl_c_during_the_start_heuristic_keeps_its_plan(solve_tiny, monkeypatc
     # Ctrl-C reaches the heuristic as an interrupted LP (highspy cancels the solve). Simulated here
     # on its third LP: the search stops, HiGHS gets the best plan so far and no time to search, and
     # the run is reported as stopped by Ctrl-C with a usable plan.
-    import planner.heuristic as heuristic
+    import planner.solver.heuristic as heuristic
     original = heuristic._Search.evaluate
 
     def evaluate(self, open_):
@@ -193,7 +193,7 @@ def test_ctrl_c_during_the_start_heuristic_keeps_its_plan(solve_tiny, monkeypatc
 
 
 def test_start_heuristic_in_a_model_definition(tmp_path):
-    from planner.definition import load_definition
+    from planner.model.definition import load_definition
     from planner.errors import DefinitionError
     p = tmp_path / "loc.toml"
     p.write_text('[solver]\nstart_heuristic = "greedy"\ntime_limit_s = 100\n')
@@ -218,7 +218,7 @@ def test_the_heuristics_plans_are_shown_as_progress(solve_tiny):
 
 
 def test_progress_counts_from_the_start_of_the_solve():
-    from planner.solve import Progress
+    from planner.solver.solve import Progress
     seen = []
     p = Progress(lambda *a: seen.append(a))
     p.offset = 10.0  # the start heuristic took 10 s; the MIP's own clock says 2.5 s
@@ -231,7 +231,7 @@ def test_progress_counts_from_the_start_of_the_solve():
 def test_plan_start_hands_highs_the_given_plan_at_its_hand_worked_cost():
     # {F1, F2} costs 210 by hand (PLANS): that is the start returned, after one LP and no moves;
     # the MIP restored, HiGHS then proves the optimum {F2, F3} = 120 in the same instance.
-    from planner.heuristic import plan_start
+    from planner.solver.heuristic import plan_start
     h, ints = location_model()
     seen = []
     res = plan_start(h, compiled(h, ints), [np.array([True, True, False])], on_better=seen.append)
@@ -251,7 +251,7 @@ def test_plan_start_hands_highs_the_given_plan_at_its_hand_worked_cost():
 def test_plan_start_of_an_infeasible_plan_hands_nothing_over():
     # Demand rows made hard (no unserved tonnes: u_A, u_B fixed at 0): with nothing built no flow can
     # meet them, so the LP is infeasible and no start is returned; the MIP still finds the optimum.
-    from planner.heuristic import plan_start
+    from planner.solver.heuristic import plan_start
     h, ints = location_model()
     h.changeColsBounds(2, np.array([9, 10], dtype=np.int32), np.zeros(2), np.zeros(2))
     res = plan_start(h, compiled(h, ints), [np.zeros(3, dtype=bool)])
@@ -263,7 +263,7 @@ def test_plan_start_of_an_infeasible_plan_hands_nothing_over():
 def test_plan_start_of_several_plans_hands_over_the_cheapest_feasible_one():
     # Demand rows hard (u_A, u_B fixed at 0) as above. Nothing built: infeasible; {F1, F2}: 210 by
     # hand; {F2, F3}: 120. The start is {F2, F3} at 120, after three LPs, in any order of the plans.
-    from planner.heuristic import plan_start
+    from planner.solver.heuristic import plan_start
     plans = [np.zeros(3, dtype=bool), np.array([True, True, False]), np.array([False, True, True])]
     for order in (plans, plans[::-1]):
         h, ints = location_model()
@@ -365,9 +365,9 @@ def test_expected_value_start_with_one_scenario_is_skipped(solve_tiny):
 def test_expected_value_data_by_hand(tmp_path):
     # Scenarios a (p 0.25, demand x 1.0) and b (p 0.75, x 1.4; R1 at availability 0.5 in b):
     # one scenario with demand x (0.25 + 1.05) = 1.3 and R1 at 0.25 x 1 + 0.75 x 0.5 = 0.625.
-    from planner.data import EV_SCENARIO, expected_value_data
+    from planner.dataset.data import EV_SCENARIO, expected_value_data
     from test_families import with_refinery_chain
-    from planner.data import load_data
+    from planner.dataset.data import load_data
     from wb import write_workbook
     sheets, settings = tiny()
     with_refinery_chain(sheets, capex=0.001)
@@ -419,7 +419,7 @@ def _ev_interrupted(monkeypatch, keep_plan: bool):
     """Ctrl-C during the expected-value problem's MIP, simulated on its outcome: with the plan it
     had (kept) or before it had one."""
     import planner.pipeline as pipeline
-    from planner.solve import SolveOutcome
+    from planner.solver.solve import SolveOutcome
     real, calls = pipeline.solve_expected_value, []
 
     def solve_expected_value(ev_data, definition, options, *a, **kw):
@@ -463,8 +463,8 @@ def test_no_start_where_another_variable_is_integer():
     # must not run (it would leave z to the LP), and the MIP still solves to the optimum.
     import pyomo.environ as pyo
 
-    from planner.definition import SolverOptions
-    from planner.solve import solve_model
+    from planner.model.definition import SolverOptions
+    from planner.solver.solve import solve_model
     m = pyo.ConcreteModel()
     m.v_build = pyo.Var([("R1", 2030)], domain=pyo.Binary)
     m.z = pyo.Var(domain=pyo.Integers, bounds=(0, 3))
@@ -491,7 +491,7 @@ def test_the_expected_value_problem_is_solved_to_its_own_gap_whatever_the_runs(s
     # A loose run gap does not loosen the start: large at --mip-gap 0.02 stops at its root from a
     # start solved to 0.1% but searches on from one solved to 2% (bench/results.md)
     import planner.pipeline as pipeline
-    from planner.definition import EV_START_GAP
+    from planner.model.definition import EV_START_GAP
     seen = []
     real = pipeline.solve_expected_value
 

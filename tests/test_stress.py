@@ -4,7 +4,7 @@ cost-risk frontier (see test_risk for the tiny cases' conventions)."""
 import pytest
 
 from planner.pipeline import solve_workbook
-from planner.stress import stress_tables
+from planner.analyses.stress import stress_tables
 from test_risk import cvar_case, shock_case, with_stockpile
 from wb import site, tiny, write_workbook
 
@@ -68,7 +68,7 @@ def test_stress_cli_writes_its_workbook(tmp_path):
     from click.testing import CliRunner
 
     from planner.cli import cli
-    from planner.writer import read_portfolio
+    from planner.io.writer import read_portfolio
     src = write_workbook(tmp_path / "c.xlsx", *two_country_case())
     out = tmp_path / "stress.xlsx"
     r = CliRunner().invoke(cli, ["stress", str(src), "-o", str(out), "--countries", "CCC"])
@@ -87,7 +87,7 @@ def test_frontier_end_points_are_the_single_objective_optima(tmp_path):
     # 1,000,000; with R1 both 200,000. End points: least expected cost = the plan solve optimum
     # (145,000, no build); least CVaR = 200,000 (build R1). The middle point of three has
     # epsilon = 600,000, which only the R1 plan meets, so it builds R1 at 200,000.
-    from planner.frontier import frontier_tables
+    from planner.analyses.frontier import frontier_tables
     sheets, settings = cvar_case(None)
     src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
     solo = solve_workbook(src, write=False, model="precise")
@@ -108,7 +108,7 @@ def test_frontier_cli(tmp_path):
     from click.testing import CliRunner
 
     from planner.cli import cli
-    from planner.writer import read_portfolio
+    from planner.io.writer import read_portfolio
     sheets, settings = cvar_case(None)
     src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
     out = tmp_path / "fr.xlsx"

@@ -17,7 +17,8 @@ import math
 import pandas as pd
 import pytest
 
-from planner.results import Solution, cost_components, verify_solution
+from planner.results.solution import Solution, cost_components
+from planner.results.verify import verify_solution
 from wb import site, tiny
 
 

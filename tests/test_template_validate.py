@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from planner.cli import cli
-from planner.schema import SETTINGS, SHEETS
+from planner.io.schema import SETTINGS, SHEETS
 from wb import tiny, write_workbook
 
 

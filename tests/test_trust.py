@@ -9,11 +9,11 @@ import pyomo.environ as pyo
 import pytest
 
 import planner.pipeline as pipeline
-from planner.data import build_data
-from planner.definition import ModelDefinition, SolverOptions
-from planner.model import build_model
-from planner.reader import read_workbook
-from planner.solve import compile_model, resolve_with_fixed_builds, solve_model
+from planner.dataset.data import build_data
+from planner.model.definition import ModelDefinition, SolverOptions
+from planner.model.formulation import build_model
+from planner.io.reader import read_workbook
+from planner.solver.solve import compile_model, resolve_with_fixed_builds, solve_model
 from wb import site, tiny, write_workbook
 
 DEFAULT = Path(__file__).resolve().parent.parent / "inputs" / "alliance_2026.xlsx"
@@ -66,7 +66,7 @@ def test_non_finite_coefficient_is_refused_before_the_solver():
 
 def test_hand_over_mismatch_is_an_error(monkeypatch):
     # An LP is solved in the planner's own HiGHS instance: a row lost there is caught.
-    import planner.solve as solve_mod
+    import planner.solver.solve as solve_mod
     m = pyo.ConcreteModel()
     m.x = pyo.Var(bounds=(0, 1))
     m.c = pyo.Constraint(expr=m.x >= 0)
@@ -84,7 +84,7 @@ def test_hand_over_mismatch_is_an_error(monkeypatch):
 
 # A MIP's search runs in a child process: one whose HiGHS loses the last row of what it was sent
 DROPS_A_ROW = """
-from planner import mip_worker
+from planner.solver import mip_worker
 real = mip_worker.load_arrays
 def dropping(h, model):
     real(h, model)
@@ -98,7 +98,7 @@ mip_worker._child_main()
 def test_hand_over_mismatch_in_the_mip_process_is_an_error(monkeypatch, tmp_path):
     import sys
 
-    from planner import mip_worker
+    from planner.solver import mip_worker
     script = tmp_path / "drops.py"
     script.write_text(DROPS_A_ROW)
     monkeypatch.setattr(mip_worker, "worker_command", lambda: [sys.executable, str(script)])
@@ -173,7 +173,7 @@ def test_presolve_and_heuristic_effort_reach_highs(tmp_path):
 
 
 def test_bad_solver_options_in_a_definition_are_refused(tmp_path):
-    from planner.definition import load_definition
+    from planner.model.definition import load_definition
     from planner.errors import DefinitionError
     p = tmp_path / "d.toml"
     p.write_text('[solver]\npresolve = "sometimes"\n')

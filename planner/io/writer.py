@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from .errors import OutputExistsError
+from planner.errors import OutputExistsError
 
 _HEADER = {"bold": True, "bg_color": "#DDE5F0"}
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # xlsxwriter would silently drop cells beyond these

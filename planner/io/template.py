@@ -11,9 +11,9 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .errors import InputError
-from .schema import SETTINGS, SHEETS, Column
-from .writer import atomic_save
+from planner.errors import InputError
+from planner.io.schema import SETTINGS, SHEETS, Column
+from planner.io.writer import atomic_save
 
 # Id columns that refer to another sheet: a drop-down lists that sheet's ids.
 REFERENCES = {"member": ("members", "A"), "country": ("countries", "A"), "mineral": ("minerals", "A")}

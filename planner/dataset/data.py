@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, collecting, report
-from .financing_data import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
-from .reader import RawWorkbook, read_workbook
-from .standards import Standard, failures, read_standards, screen
+from planner.errors import InputError, collecting, report
+from planner.dataset.financing import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
+from planner.io.reader import RawWorkbook, read_workbook
+from planner.dataset.standards import Standard, failures, read_standards, screen
 
 EARTH_RADIUS_KM = 6371.0
 PROBABILITY_TOLERANCE = 1e-6

@@ -25,11 +25,11 @@ a row that do not lower it. The search starts from nothing built; if that plan i
 forced build, a hard floor), from the LP relaxation rounded up (per candidate the build period with
 the largest value). It stops when no move lowers the cost or the time budget is spent. Integrality
 and bounds are then restored and the best plan's column values returned (`StartResult.x`):
-planner/solve.py hands them to the MIP search (in its own process, planner/mip_worker.py) as its
+planner/solver/solve.py hands them to the MIP search (in its own process, planner/solver/mip_worker.py) as its
 first incumbent, which it may only improve on.
 
 `plan_start` hands HiGHS a plan chosen elsewhere (the expected-value start, planner/pipeline.py; an
-earlier portfolio's builds, planner/previous.py) the same way: its flows re-solved as an LP in the
+earlier portfolio's builds, planner/solver/previous.py) the same way: its flows re-solved as an LP in the
 MIP's instance (given several plans, the cheapest feasible one), no moves.
 """
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .data import PlanData
-from .results import Solution, cvar, scenario_costs
+from planner.dataset.data import PlanData
+from planner.results.solution import Solution, cvar, scenario_costs
 
 DEFAULT_CVAR_ALPHA = 0.9  # reported even when the objective is risk-neutral
 

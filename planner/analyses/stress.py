@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .data import PlanData, expected_value_data
-from .definition import ModelDefinition
-from .model import build_model
-from .results import Solution, cost_components, extract_solution
-from .solve import Compiled, SolveOutcome, prepare, run_prepared, solve_model
+from planner.dataset.data import PlanData, expected_value_data
+from planner.model.definition import ModelDefinition
+from planner.model.formulation import build_model
+from planner.results.solution import Solution, cost_components, extract_solution
+from planner.solver.solve import Compiled, SolveOutcome, prepare, run_prepared, solve_model
 
 
 def fixed_first_stage(c: Compiled, sol: Solution) -> Compiled:
@@ -144,7 +144,7 @@ def value_of_stochastic_solution(c: Compiled, data: PlanData, definition: ModelD
     """Solve the expected-value problem, evaluate its first stage under every scenario (EEV) and
     compare with the stochastic plan's objective (RP): VSS = EEV - RP. With a MIP gap on RP the true
     VSS lies in [EEV - RP, EEV - bound]."""
-    from .pipeline import check_plan
+    from planner.solver.checked import check_plan
     ev_data = expected_value_data(data)
     out = solve_model(build_model(ev_data, definition), options)
     if not out.usable:
@@ -165,7 +165,7 @@ def value_of_stochastic_solution(c: Compiled, data: PlanData, definition: ModelD
 
 def stress_tables(res, countries: list[str] | None = None, vss: bool = True) -> dict[str, pd.DataFrame]:
     """The stress workbook's sheets for a solved run (`pipeline.RunResult` with its model)."""
-    from .report import portfolio_table
+    from planner.results.report import portfolio_table
     data, plan, c = res.data, res.solution, res.compiled
     options = res.definition.solver
     chosen = countries if countries else producing_countries(data, plan)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .errors import InputError
+from planner.errors import InputError
 
 SHARE_TOLERANCE = 1e-6
 

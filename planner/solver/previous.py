@@ -19,9 +19,9 @@ from pathlib import Path
 
 import python_calamine
 
-from .data import PlanData
-from .errors import InputError
-from .reader import check_container
+from planner.dataset.data import PlanData
+from planner.errors import InputError
+from planner.io.reader import check_container
 
 SHEET = "portfolio"
 COLUMNS = ("site", "build_period")

@@ -8,15 +8,14 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from . import __version__
-from .data import PlanData
-from .definition import ModelDefinition
-from .results import required_tpy
-from .results import COMPONENTS, Solution, cost_components, online_periods, paid_pv_by_member, site_output
-from .solve import SolveOutcome
-from .risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
+from planner import __version__
+from planner.dataset.data import PlanData
+from planner.model.definition import ModelDefinition
+from planner.results.verify import required_tpy
+from planner.results.solution import COMPONENTS, Solution, cost_components, online_periods, paid_pv_by_member, site_output
+from planner.results.risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
                    unmet_risk_table)
-from .trace import allied_share_table, emissions_table, traceability_table, water_table
+from planner.results.trace import allied_share_table, emissions_table, traceability_table, water_table
 
 
 
@@ -28,7 +27,7 @@ class RunRecord:
     input_sha256: str
     definition: ModelDefinition
     options: dict
-    outcome: SolveOutcome
+    outcome: object  # the run's solver outcome (status, termination, objective, bound, gap, hand_over, ...)
     max_violation: float
     max_violation_where: str
     warnings: list[str] = field(default_factory=list)

@@ -23,8 +23,8 @@ import python_calamine
 from defusedxml import ElementTree as SafeET
 from openpyxl.utils.cell import coordinate_to_tuple
 
-from .errors import InputError, report
-from .schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
+from planner.errors import InputError, report
+from planner.io.schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"

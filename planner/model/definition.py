@@ -3,12 +3,13 @@ objective settings that override the workbook, and solver limits. Every key is c
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DefinitionError
-from .families import OPTIONAL
+from planner.errors import DefinitionError
+from planner.model.registry import OPTIONAL
 
 # Constraint families that a definition may switch off (the registry's optional ones; the others always apply)
 OPTIONAL_FAMILIES = OPTIONAL
@@ -34,13 +35,13 @@ class SolverOptions:
     seed: int = 0
     presolve: str = "choose"  # HiGHS presolve: choose | on | off
     heuristic_effort: float | None = None  # HiGHS mip_heuristic_effort (0..1; blank = HiGHS's 0.05)
-    # our own first plan for HiGHS (planner/heuristic.py): "greedy" (add/drop/swap on the builds,
+    # our own first plan for HiGHS (planner/solver/heuristic.py): "greedy" (add/drop/swap on the builds,
     # at most START_SHARE of the time limit), "expected_value" (the builds of the one-scenario
     # expected-value problem, solved within START_SHARE of the time limit; `plan solve` only), "none",
     # or "auto" (expected_value for large stochastic models, see AUTO_EV_FLOWS; else none)
     start_heuristic: str = "auto"
     # `plan solve` only: the main MIP search runs lean (one HiGHS thread unless `threads` is given,
-    # the root LP presolved once: planner/solve.py, `low_memory_search`)
+    # the root LP presolved once: planner/solver/solve.py, `low_memory_search`)
     low_memory: bool = False
 
     def check(self) -> None:
@@ -83,7 +84,7 @@ class ModelDefinition:
 
 def models_dir() -> Path:
     """The project's `models/` folder (beside the package), or `./models`."""
-    here = Path(__file__).resolve().parent.parent / "models"
+    here = Path(__file__).resolve().parents[2] / "models"
     return here if here.is_dir() else Path.cwd() / "models"
 
 
@@ -137,3 +138,18 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
     return ModelDefinition(name=doc.get("name", p.stem), description=doc.get("description", ""),
                            families=fams, overrides=overrides, solver=solver, source=str(p),
                            standards=screens.get("standards", True))
+
+
+def resolve_definition(model: str | None, time_limit: float | None = None, mip_gap: float | None = None,
+                       solver_overrides: dict | None = None, standards: bool | None = None) -> ModelDefinition:
+    """The named model definition with the command line's solver limits and options and its
+    standards switch applied (a run without the definition's standards is named `-standards-off`)."""
+    definition = load_definition(model)
+    changes = {"time_limit_s": time_limit, "mip_gap": mip_gap, **(solver_overrides or {})}
+    solver = dataclasses.replace(definition.solver, **{k: v for k, v in changes.items() if v is not None})
+    solver.check()
+    definition = dataclasses.replace(definition, solver=solver)
+    if standards is not None and standards != definition.standards:
+        suffix = "standards-on" if standards else "standards-off"
+        definition = dataclasses.replace(definition, standards=standards, name=f"{definition.name}-{suffix}")
+    return definition

@@ -8,11 +8,11 @@ import dataclasses
 
 import numpy as np
 
-from .data import PlanData
-from .families import FAMILIES
-from .definition import ModelDefinition
-from .model import build_model
-from .solve import solve_model
+from planner.dataset.data import PlanData
+from planner.model.registry import FAMILIES
+from planner.model.definition import ModelDefinition
+from planner.model.formulation import build_model
+from planner.solver.solve import solve_model
 
 RELAX_EPS = 1e-6  # MUSD
 
@@ -66,7 +66,7 @@ def _benefit_floor(data: PlanData, a, x: float) -> str:
             "(present value)")
 
 
-# the message for each relaxation the registry's families declare (planner/families.py `relax`)
+# the message for each relaxation the registry's families declare (planner/model/registry.py `relax`)
 MESSAGES = {"budget": _budget, "host_share": _host_share, "burden_band_upper": _burden_upper,
             "burden_band_lower": _burden_lower, "benefit_floor": _benefit_floor}
 
@@ -75,8 +75,8 @@ def iis_report(c) -> list[str]:
     """For modellers (`--explain-iis`): HiGHS's irreducible infeasible subset of the LP relaxation of
     the compiled model `c` (`solve.Compiled`), mapped back to constraint names with their index
     values, terms and bounds, and to variable bounds."""
-    from .digest import key_name, number
-    from .solve import MS, hand_over, new_highs
+    from planner.solver.digest import key_name, number
+    from planner.solver.solve import MS, hand_over, new_highs
 
     lp = dataclasses.replace(c, integer=np.empty(0, dtype=np.int32))
     h = new_highs()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .data import PlanData
+from planner.dataset.data import PlanData
 
 
 def _fmt(x: float) -> str:

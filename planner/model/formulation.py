@@ -2,7 +2,7 @@
 
 One `define_*` function per constraint family, each named as its heading in
 `models/formulation.md` and carrying its math in the docstring. Index sets come ready-made
-and sparse from `planner.data`; nothing here loops over dense products.
+and sparse from `planner.dataset.data`; nothing here loops over dense products.
 
 Units: flows and outputs in t/yr; costs in the objective in MUSD (present value).
 """
@@ -15,9 +15,9 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
-from .data import PlanData
-from .definition import ModelDefinition
-from .families import FAMILIES, built
+from planner.dataset.data import PlanData
+from planner.model.definition import ModelDefinition
+from planner.model.registry import FAMILIES, built
 
 USD_TO_MUSD = 1e-6
 
@@ -697,7 +697,7 @@ def build_model(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteMode
 
 
 def _build(data: PlanData, definition: ModelDefinition) -> pyo.ConcreteModel:
-    """Sets, variables and expressions, then every family of the registry (`planner/families.py`)
+    """Sets, variables and expressions, then every family of the registry (`planner/model/registry.py`)
     that applies, in its order, then the objective."""
     m = pyo.ConcreteModel(name=f"planner:{definition.name}")
     define_sets(m, data)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .errors import InputError, report
-from .schema import SHEETS
+from planner.errors import InputError, report
+from planner.io.schema import SHEETS
 
 NUMERIC_CRITERIA = tuple(c.name for c in SHEETS["sites"].columns if c.kind in ("float", "int")
                          and c.name not in ("lat", "lon"))

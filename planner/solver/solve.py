@@ -1,13 +1,13 @@
 """The one place that talks to the solver and maps every outcome to a status and exit code.
 
 The Pyomo model is compiled once to standard form (arrays and a sparse matrix by rows:
-`planner.standard_form`, with Pyomo's `LinearStandardFormCompiler` as the fallback) and handed to
+`planner.solver.standard_form`, with Pyomo's `LinearStandardFormCompiler` as the fallback) and handed to
 HiGHS with highspy's array calls (`addVars`, `addRows`, `changeColsIntegrality`). That is faster
 than Pyomo's own HiGHS interfaces, and it lets the planner check that every coefficient is finite
 before the hand-over and that HiGHS holds exactly the rows, columns and nonzeros sent. HiGHS's
 model status is mapped explicitly below; an infeasible or time-limited solve returns here, never
 raises. An LP is solved here, in highspy's worker thread (Ctrl-C stops it cleanly); a MIP's search
-runs in a child process (planner/mip_worker.py) that reports live progress and every improving plan,
+runs in a child process (planner/solver/mip_worker.py) that reports live progress and every improving plan,
 and is stopped by force when HiGHS runs past its time limit or does not heed Ctrl-C, keeping the
 last plan it reported.
 """
@@ -28,29 +28,15 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
-from .definition import SolverOptions
-from .mip_worker import load_arrays, malloc_trim, option_value, solve_in_child
-from .standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
+from planner.model.definition import SolverOptions
+from planner.status import STATUSES
+from planner.solver.mip_worker import load_arrays, malloc_trim, option_value, solve_in_child
+from planner.solver.standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
 
 MS = highspy.HighsModelStatus
 INF = highspy.kHighsInf
 PROGRESS_EVERY_S = 2.0  # seconds between two progress lines (and before the first)
 
-# status -> (exit code, usable result?, message)
-STATUSES: dict[str, tuple[int, bool, str]] = {
-    "optimal": (0, True, "optimal within the MIP gap tolerance"),
-    "best_found": (3, True, "best plan found when a limit was reached (not proven optimal; gap shown)"),
-    "no_solution": (4, False, "a limit was reached before any feasible plan was found"),
-    "infeasible": (5, False, "the model is infeasible: no plan satisfies every constraint"),
-    "unbounded": (6, False, "the model is unbounded (a cost can fall without limit)"),
-    "infeasible_or_unbounded": (6, False, "the solver proved the model infeasible or unbounded "
-                                          "without telling which"),
-    "error": (7, False, "the solver failed"),
-    "interrupted": (8, False, "interrupted before any feasible plan was found"),
-}
-INPUT_ERROR_EXIT = 1
-USAGE_ERROR_EXIT = 2
-WRITE_ERROR_EXIT = 9  # solved, but the workbook could not be written (the JSON copy was)
 
 _LIMITS = {MS.kTimeLimit, MS.kIterationLimit, MS.kSolutionLimit, MS.kObjectiveBound, MS.kObjectiveTarget,
            MS.kMemoryLimit}
@@ -165,7 +151,7 @@ def _key(component_data) -> tuple[str, object]:
 def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
     """Standard form of `m` (fixed variables folded into the row bounds) with columns and rows as
     keys, and the names of any row, objective or variable bound holding a non-finite number. Compiled
-    by `planner.standard_form`; an expression that walker does not know goes through Pyomo's own
+    by `planner.solver.standard_form`; an expression that walker does not know goes through Pyomo's own
     compiler instead (always with `with_pyomo`). The result holds no Pyomo object: the model can be
     let go once it is compiled."""
     try:
@@ -195,7 +181,7 @@ def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
 
 def compiled_digests(c: Compiled) -> dict:
     """`digest.model_digests` of a compiled model: rows and columns named by their keys."""
-    from .digest import key_name, model_digests
+    from planner.solver.digest import key_name, model_digests
     return model_digests([key_name(*k) for k in c.columns], [key_name(*k) for k in c.rows], c.col_lower,
                          c.col_upper, c.integer, c.cost, c.offset, c.row_lower, c.row_upper, c.A)
 
@@ -394,14 +380,14 @@ def prepare(c: Compiled, options: SolverOptions, tee: bool = False, write_mps: s
 
 def _start_heuristic(p: Prepared, options: SolverOptions, progress: Callable | None, start: float,
                      start_plans: tuple[frozenset, ...] | None, stopped: bool = False):
-    """Our own first plan (planner/heuristic.py): if `start_plans` are given (each a set of
+    """Our own first plan (planner/solver/heuristic.py): if `start_plans` are given (each a set of
     (candidate, build period) pairs), the cheapest feasible plan opening one of them, else the greedy
     search within START_SHARE of the time limit; the build columns are the integer ones, grouped by
     candidate (the first index of `v_build`); no start where another variable is integer. `stopped`:
     Ctrl-C came while the plans were being chosen; the start (if any) is still handed over and
     reported as interrupted, so HiGHS only takes it."""
-    from .definition import START_SHARE
-    from .heuristic import StartResult, greedy_start, plan_start
+    from planner.model.definition import START_SHARE
+    from planner.solver.heuristic import StartResult, greedy_start, plan_start
     c = p.c
     report = None if progress is None else (lambda cost: progress(time.perf_counter() - start, cost, None, None))
     keys = [c.key(j) for j in c.integer]
@@ -426,7 +412,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                  during: Callable | None = None, lean: bool = False) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis) and
     report the outcome, with the solution by column. An LP is solved in `p.h`; a MIP's
-    search runs in a child process (planner/mip_worker.py) given the compiled model `p.c` (bound
+    search runs in a child process (planner/solver/mip_worker.py) given the compiled model `p.c` (bound
     changes made on `p.h` apply to LPs only), so that its time limit and Ctrl-C are kept even where
     HiGHS does not look at them. `start_plans` (each a set of (candidate, build period) pairs): the
     cheapest feasible plan opening one of them is HiGHS's start (`heuristic.plan_start`); `stopped`:
@@ -599,7 +585,7 @@ def low_memory_search(options: SolverOptions) -> dict:
 
 
 def _mip_job(p: Prepared, options: dict, started) -> dict:
-    """The MIP for the child process (planner/mip_worker.py): the compiled model (column bounds
+    """The MIP for the child process (planner/solver/mip_worker.py): the compiled model (column bounds
     changed on `p.h` apply to the LPs solved in it, not here), the HiGHS options, the start plan."""
     return {**model_arrays(p.c), "options": options, "tee": p.tee,
             "start": None if started is None else started.x,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from .writer import write_rows
+from planner.io.writer import write_rows
 
 MEMBERS = [("US", 39.8, -98.6), ("EU", 50.1, 8.7), ("UK", 52.5, -1.9), ("JP", 35.7, 139.7),
            ("AU", -33.9, 151.2), ("NZ", -36.9, 174.8)]

@@ -2,10 +2,10 @@
 that the model builds, in the order `model.build_model` builds them.
 
 Each entry says what everything else needs to know about a family, so that nothing keeps a list of
-its own: its `define_<name>` function in `planner/model.py` (math in its docstring), its heading,
+its own: its `define_<name>` function in `planner/model/formulation.py` (math in its docstring), its heading,
 whether a model definition may switch it off (`[constraints] name = false`), whether the elastic
 re-solve may relax it and in what unit the relaxation is priced, how the plain tables check a
-reported plan (`planner/results.py`, `CHECKS[name]`), and the scale of the tolerance a violation
+reported plan (`planner/results/`, `CHECKS[name]`), and the scale of the tolerance a violation
 is measured against. Headings that define a quantity rather than restrict the plan (a total, a
 deviation, the CVaR's excess) are `kind="definition"`: their `checked_by` says how the plain tables
 cover them. Model definitions, the verification, the elastic re-solve's messages, the CLI's help
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # what a family's rows are measured in, for the tolerance of a violation (1e-6 of the largest
-# number of that kind in the input: `pipeline.violation_tolerance`)
+# number of that kind in the input: `solver.checked.violation_tolerance`)
 SCALES = ("tonnes", "money", "emissions", "water", "count")
 
 

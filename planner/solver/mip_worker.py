@@ -4,7 +4,7 @@ HiGHS 1.16 does not look at the clock in some steps of its root node (measured: 
 along the line to the analytic centre ran 300-430 s past the limit on a 1.2-million-column model,
 README: Solver options), and a thread inside the planner's process cannot stop it. In a child
 process it can be stopped: the parent (`solve_in_child`) sends the model as arrays, the options and
-the start plan; the child (`python -m planner.mip_worker`) hands them to HiGHS, runs the search and
+the start plan; the child (`python -m planner.solver.mip_worker`) hands them to HiGHS, runs the search and
 sends back live progress (elapsed, incumbent, bound), every improving plan HiGHS finds, and at the
 end HiGHS's own status and solution. If the search is not over at its time limit plus a grace, or a
 Ctrl-C's polite stop is not heard within the grace, the parent kills the child and keeps the last
@@ -70,14 +70,14 @@ def grace_s(limit_s: float) -> float:
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "planner.mip_worker"]
+    return [sys.executable, "-m", "planner.solver.mip_worker"]
 
 
 def _environment() -> dict:
     """The parent's environment, with the directory holding this package first on the path (a
     checkout run without installing finds the same code)."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from .data import PlanData
+from planner.dataset.data import PlanData
 
 RECYCLED = "recycled"
 MARKET = "market"

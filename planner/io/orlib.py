@@ -100,7 +100,7 @@ def cap_sheets(inst: CapInstance) -> tuple[dict[str, list[dict]], dict]:
 
 
 def write_cap_workbook(inst: CapInstance, out: str | Path, force: bool = False) -> Path:
-    from .writer import write_rows
+    from planner.io.writer import write_rows
     sheets, settings = cap_sheets(inst)
     rows: dict[str, list[list]] = {"settings": [["key", "value"]] + [[k, v] for k, v in settings.items()]}
     for name, records in sheets.items():

@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pyomo.environ as pyo
 
-from .data import load_data
-from .model import build_model, define_cvar_excess
-from .results import cvar, scenario_costs
-from .risk import DEFAULT_CVAR_ALPHA
-from .solve import solve_model
+from planner.dataset.data import load_data
+from planner.model.formulation import build_model, define_cvar_excess
+from planner.results.solution import cvar, scenario_costs
+from planner.results.risk import DEFAULT_CVAR_ALPHA
+from planner.solver.solve import solve_model
 
 CVAR_SLACK = 1e-7  # relative slack on the CVaR bound so that a point can reproduce its end point
 
@@ -36,7 +36,7 @@ def plan_cvar(data, sol, alpha: float) -> float:
 
 def _point(m, data, definition, options, objective, check_cost=True):
     """Solve with `objective` as the objective and run the plan checks; (outcome, solution, costs)."""
-    from .pipeline import check_plan
+    from planner.solver.checked import check_plan
     m.total_cost.set_value(objective)
     out = solve_model(m, options)
     if not out.usable:
@@ -55,7 +55,7 @@ def _bound(m, eps: float | None):
 
 def frontier_tables(input_path: str | Path, points: int, model: str | None = None, time_limit=None,
                     mip_gap=None, progress=None) -> dict[str, pd.DataFrame]:
-    from .pipeline import resolve_definition
+    from planner.model.definition import resolve_definition
     definition = resolve_definition(model, time_limit, mip_gap)
     options = definition.solver
     data = load_data(input_path, definition.overrides, standards=definition.standards)

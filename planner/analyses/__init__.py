@@ -1,0 +1,1 @@
+"""Analyses on solved plans: stress tests, the cost-risk frontier, explanations, comparisons."""

@@ -1,0 +1,1 @@
+"""Validated typed tables and the sparse sets derived from them (no Pyomo)."""

@@ -1,0 +1,79 @@
+"""A solved plan made reportable: the builds rounded and fixed, the flows re-solved (the plan must
+stand on whole builds), read into the plain tables by the compiled columns' keys, and checked
+against the plain tables (planner/results/verify.py) and its cost recomputed from them."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from planner.dataset.data import PlanData
+from planner.model.definition import ModelDefinition
+from planner.model.registry import BY_NAME
+from planner.results.solution import cost_components, extract_solution
+from planner.results.verify import verify_solution
+from planner.solver.solve import SolveOutcome, relative_gap, resolve_with_fixed_builds
+
+COST_REL_TOL = 1e-6
+
+
+def violation_tolerance(data: PlanData, family: str = "") -> float:
+    """Largest acceptable violation of a row: 1e-6 of the largest number of its family's scale
+    (planner/model/registry.py) in the input: capacity or demand (t/yr) for physical rows, capex or budget
+    (MUSD) for financing rows, the largest cap for emissions and water rows."""
+    scale = BY_NAME[family].scale if family in BY_NAME else "tonnes"
+    if scale == "money":
+        numbers = [float(x) for x in data.sites["capex_musd"]] + list(data.financing.budgets.values())
+    elif scale == "count":  # a site built twice, a group over its one: any whole violation counts
+        numbers = []
+    elif scale in ("emissions", "water"):
+        col = "emissions_cap_tco2e_per_yr" if scale == "emissions" else "water_cap_m3_per_yr"
+        numbers = [float(x) for x in data.limits[col] if x is not None and not pd.isna(x)]
+    else:
+        numbers = [float(x) for x in data.sites["capacity_tpy"]] + [float(x) for x in data.demand["demand_tpy"]]
+    return 1e-6 * max([1.0] + numbers)
+
+
+def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
+               timings: dict | None = None, check_cost: bool = True):
+    """After a usable MIP solve: round the builds, fix them and re-solve the rest (the reported plan
+    must stand on whole builds), read the plain tables, recompute every constraint and the cost.
+    Sets `outcome.status = "error"` with the reason when any check fails. Returns (solution, cost
+    components, largest violation, where) -- the solution is None when the plan is refused."""
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    fixed = resolve_with_fixed_builds(outcome, solver)
+    timings["resolve_fixed_s"] = time.perf_counter() - t0
+    outcome.hand_over["rounded_resolve_status"] = fixed.status
+    outcome.hand_over["rounded_resolve_objective"] = fixed.objective
+    outcome.hand_over["rounded_resolve_from_start_basis"] = bool(fixed.hand_over.get("from_start_basis"))
+    if fixed.status != "optimal":
+        outcome.status = "error"
+        outcome.message = (f"with the build decisions rounded to whole builds the flow problem is {fixed.status} "
+                           f"({fixed.message}); the solver's plan is not reported")
+        return None, {}, 0.0, ""
+    tol = COST_REL_TOL * max(1.0, abs(outcome.objective))
+    if fixed.objective > outcome.objective + tol:
+        outcome.status = "error"
+        outcome.message = (f"the plan relied on fractional build decisions: with builds rounded its cost rises "
+                           f"from {outcome.objective:.6f} to {fixed.objective:.6f} MUSD; not reported")
+        return None, {}, 0.0, ""
+    outcome.objective = fixed.objective
+    outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
+    outcome.x = fixed.x
+    sol = extract_solution(outcome, data)
+    violations = verify_solution(data, definition, sol)
+    costs = cost_components(data, sol)
+    max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
+    for family, index, amount in violations:
+        if amount > violation_tolerance(data, family):
+            outcome.status = "error"
+            outcome.message = (f"the solver's plan violates {family}[{index}] by {amount:.6g} (tolerance "
+                               f"{violation_tolerance(data, family):.3g}); not reported")
+            return sol, costs, max_v, where
+    if check_cost and abs(costs["total_cost_musd"] - outcome.objective) > COST_REL_TOL * max(1.0, abs(outcome.objective)):
+        outcome.status = "error"
+        outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
+                           f"objective {outcome.objective:.6f} MUSD; not reported")
+    return sol, costs, max_v, where
