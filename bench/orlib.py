@@ -1,4 +1,4 @@
-"""OR-Library capacitated warehouse location instances through `plan solve` end to end (issue 8):
+"""OR-Library capacitated warehouse location instances through `plan solve` end to end:
 each file is written as a workbook (`plan import-orlib`), solved with the baseline definition and a
 time limit, and the planner's cost compared with the published optimum (capopt.txt).
 

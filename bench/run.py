@@ -1,10 +1,12 @@
-"""Benchmark ladder (issue 8): prints, per instance, model size, phase times, peak memory, status,
-gap and the overhead ratio (everything but HiGHS's own solve / that solve), and writes
-bench/results.md. Each run also writes the model's MPS (`plan solve --write-mps`) and times plain
-HiGHS on that file with the same options in a separate process, so the overhead is measured side
-by side with HiGHS alone.
+"""Benchmark ladder: prints, per instance, model size, phase times, peak memory, status, gap and
+the overhead ratio (everything but HiGHS's own solve / that solve), and writes a markdown table.
+Each run also writes the model's MPS (`plan solve --write-mps`) and runs plain HiGHS on that file
+with the same options in a separate process, so the planner is measured side by side with HiGHS
+alone: `vs_alone_process` is the planner's whole process (start, read, build, solve, write) against
+HiGHS alone's whole process (start, read the MPS, solve).
 
     python bench/run.py [--only default,small] [--time-limit S] [--large] [--no-alone] [--low-memory]
+                        [--mip-gap G] [--repeat N] [--out PATH]
 
 Each instance runs in its own process so that peak memory (ru_maxrss) is its own. Not a test:
 nothing here asserts a time."""
@@ -44,7 +46,6 @@ print(json.dumps({"status": r.outcome.status, "gap": r.outcome.mip_gap, "objecti
                   "rows": h.get("highs_rows"), "cols": h.get("highs_cols"), "nonzeros": h.get("highs_nonzeros"),
                   "binaries": len(r.data.BUILD_OPTIONS), "candidates": len(r.data.CANDIDATES),
                   "import_s": imp, **r.timings, "compile_s": h.get("compile_s"), "hand_over_s": h.get("hand_over_s"),
-                  "as_arrays": "model_built_as_arrays_s" in h, "matched_s": h.get("pyomo_model_matched_s"),
                   "build_hand_over_s": r.timings.get("build_s", 0) + (h.get("compile_s") or 0) + (h.get("hand_over_s") or 0),
                   "highs_s": h.get("highs_s"), "start_ev_s": h.get("start_ev_s"),
                   "mip_rel_gap": h.get("highs_option_mip_rel_gap"),
@@ -106,18 +107,27 @@ def _family(pid: int) -> list[int]:
     return out
 
 
-def run_sampled(cmd: list[str], tmp: Path) -> tuple[int, str, str, float | None]:
-    """Run `cmd`; (exit code, stdout, stderr, the largest sum of the resident memory of it and its
-    descendants, sampled every SAMPLE_EVERY_S, in MB; None where /proc is not there)."""
+def run_sampled(cmd: list[str], tmp: Path) -> tuple[int, str, str, dict]:
+    """Run `cmd`; (exit code, stdout, stderr, measures): `process_wall_s` (the process from start to
+    exit), `sampled_peak_mb` (the largest sum of the resident memory of it and its descendants,
+    sampled every SAMPLE_EVERY_S) and `planner_in_search_mb` (the largest resident memory of the
+    process itself while it has a child: the MIP search), in MiB; None where /proc is not there."""
     out, err = tmp / "child.out", tmp / "child.err"
+    t0 = time.perf_counter()
     with open(out, "w") as fo, open(err, "w") as fe:
         proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True)
-        peak = 0
+        peak = own = 0
         while proc.poll() is None:
-            peak = max(peak, sum(_rss_kb(p) for p in _family(proc.pid)))
+            family = _family(proc.pid)
+            peak = max(peak, sum(_rss_kb(p) for p in family))
+            if len(family) > 1:
+                own = max(own, _rss_kb(proc.pid))
             time.sleep(SAMPLE_EVERY_S)
-    sampled = peak / 1024 if Path("/proc/self/status").exists() else None
-    return proc.returncode, out.read_text(), err.read_text(), sampled
+    wall = time.perf_counter() - t0
+    proc_fs = Path("/proc/self/status").exists()
+    return proc.returncode, out.read_text(), err.read_text(), {
+        "process_wall_s": wall, "sampled_peak_mb": peak / 1024 if proc_fs else None,
+        "planner_in_search_mb": own / 1024 if proc_fs and own else None}
 
 
 def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start: str = "",
@@ -129,20 +139,23 @@ def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start
         subprocess.run([sys.executable, "-m", "planner", "generate", str(src), "--force"]
                        + [f"--{k.replace('_', '-')}={v}" for k, v in args.items()], check=True, capture_output=True)
     mps = tmp / f"{name}.mps"
-    code, stdout, stderr, sampled = run_sampled([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"),
+    code, stdout, stderr, measured = run_sampled([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"),
                                                  str(time_limit), str(mps), start, "1" if low_memory else "",
                                                  "" if mip_gap is None else str(mip_gap)], tmp)
     if code not in (0, 3):
         return {"name": name, "error": (stderr or stdout)[-400:]}
     d = json.loads(stdout.strip().splitlines()[-1])
     d["name"] = name
-    d["sampled_peak_mb"] = sampled
+    d.update(measured)
     d["supply_arcs"] = (args or {}).get("supply_arcs", "all")
+    t0 = time.perf_counter()
     q = (subprocess.run([sys.executable, "-c", ALONE, str(mps), str(time_limit), str(d["mip_rel_gap"])],
                         capture_output=True, text=True)
          if alone else None)
     if q is not None and q.returncode == 0:
         d.update(json.loads(q.stdout.strip().splitlines()[-1]))
+        d["alone_process_wall_s"] = time.perf_counter() - t0
+        d["vs_alone_process"] = d["process_wall_s"] / d["alone_process_wall_s"]
     # the solve: HiGHS's MIP (with our start heuristic's LPs, inside it) and the expected-value start's MIP
     solve = (d.get("highs_s") or d["solve_s"]) + (d.get("start_ev_s") or 0.0)
     d["overhead_ratio"] = (d["wall_s"] - solve) / solve if solve else None
@@ -166,13 +179,25 @@ def markdown_table(results: list[dict], cols: list[str], digits: int = 3) -> lis
             + ["| " + " | ".join(cell(r, k) for k in cols) + " |" for r in results])
 
 
-def run_all(names: list[str], one) -> list[dict]:
-    """`one(name, folder)` for each name, in one temporary folder; each result printed as JSON."""
+def run_all(names: list[str], one, repeat: int = 1) -> list[dict]:
+    """`one(name, folder)` for each name, `repeat` times, in one temporary folder; each result
+    printed as JSON; with repeat > 1 a row "NAME median" follows each instance's runs (the median of
+    every number over its runs)."""
+    import statistics
     results = []
     with tempfile.TemporaryDirectory() as d:
         for n in names:
-            results.append(one(n, Path(d)))
-            print(json.dumps(results[-1]))
+            runs = []
+            for _ in range(repeat):
+                runs.append(one(n, Path(d)))
+                print(json.dumps(runs[-1]))
+            results += runs
+            ok = [r for r in runs if "error" not in r]
+            if repeat > 1 and ok:
+                med = {k: statistics.median(r[k] for r in ok) for k, v in ok[0].items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and all(
+                           isinstance(r.get(k), (int, float)) for r in ok)}
+                results.append({**ok[0], **med, "name": f"{n} median of {len(ok)}"})
     return results
 
 
@@ -191,32 +216,44 @@ def main() -> int:
     ap.add_argument("--large", action="store_true", help="add the large instance (needs many minutes)")
     ap.add_argument("--time-limit", type=float, default=120)
     ap.add_argument("--no-alone", action="store_true", help="skip plain HiGHS on the MPS (saves a solve)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="markdown file to write (default: bench/runs/<date-time>.md; bench/results.md keeps the dated "
+                         "summary tables)")
     ap.add_argument("--start-heuristic", default="", help="none, greedy or expected_value (default: the definition's)")
     ap.add_argument("--low-memory", action="store_true", help="solve with plan solve --low-memory")
     ap.add_argument("--mip-gap", type=float, default=None, help="the relative gap to stop at (default: the definition's)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per instance (with a median row)")
     a = ap.parse_args()
     names = a.only.split(",") + (["large"] if a.large else [])
-    cols = ["name", "mip_rel_gap", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "as_arrays", "build_s",
-            "compile_s", "hand_over_s", "build_hand_over_s", "matched_s", "start_ev_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "peak_mb", "mip_proc_mb", "sampled_peak_mb", "status", "objective", "start_objective",
-            "gap", "enforced_s", "overhead_ratio", "alone_solve_s", "alone_status", "alone_gap", "alone_peak_mb", "vs_highs_alone"]
+    if a.out is None:
+        a.out = ROOT / "bench" / "runs" / f"{time.strftime('%Y-%m-%d-%H%M%S')}.md"
+        a.out.parent.mkdir(exist_ok=True)
+    cols = ["name", "mip_rel_gap", "supply_arcs", "candidates", "binaries", "rows", "cols", "nonzeros", "import_s", "read_validate_s", "build_s",
+            "compile_s", "hand_over_s", "build_hand_over_s", "start_ev_s", "highs_s", "resolve_fixed_s", "write_s", "wall_s", "process_wall_s", "peak_mb", "mip_proc_mb",
+            "sampled_peak_mb", "planner_in_search_mb", "status", "objective", "start_objective",
+            "gap", "enforced_s", "overhead_ratio", "alone_solve_s", "alone_status", "alone_gap", "alone_peak_mb", "vs_highs_alone",
+            "alone_process_wall_s", "vs_alone_process"]
     results = run_all(names, lambda n, d: run(n, LADDER[n], a.time_limit, d, alone=not a.no_alone,
-                                                  start=a.start_heuristic, low_memory=a.low_memory, mip_gap=a.mip_gap))
+                                                  start=a.start_heuristic, low_memory=a.low_memory, mip_gap=a.mip_gap),
+                      a.repeat)
     write_results(a.out, "Benchmark results",
-                  f"Time limit {a.time_limit:g} s. `as_arrays`: the model built as arrays (planner/arrays.py; "
-                  "else the Pyomo model first); `build_s`: that first build; `compile_s`: Pyomo model to standard-form "
-                  "arrays (blank when built as arrays); `hand_over_s`: "
-                  "arrays into HiGHS; `build_hand_over_s` = build_s + compile_s + hand_over_s (the target's figure); "
-                  "`matched_s`: the Pyomo model built, compiled and checked against the arrays (while HiGHS searches, "
-                  "except with --low-memory); `start_ev_s`: the expected-value start (its one-scenario MIP); `highs_s`: HiGHS's MIP solve "
+                  f"Time limit {a.time_limit:g} s. Command: `python bench/run.py {' '.join(sys.argv[1:])}`. "
+                  "`build_s`: the Pyomo model's build; `compile_s`: Pyomo model to standard-form "
+                  "arrays; `hand_over_s`: "
+                  "arrays into HiGHS; `build_hand_over_s` = build_s + compile_s + hand_over_s; "
+                  "`start_ev_s`: the expected-value start (its one-scenario MIP); `highs_s`: HiGHS's MIP solve "
                   "(with the start plan's LP); `start_objective`: the start plan's cost; `overhead_ratio` = "
                   "(wall - solve) / solve, solve = start_ev_s + highs_s; `peak_mb`: the planner's peak plus the "
                   "largest peak of its MIP processes (they run together: an upper bound of the two at once), "
                   "`mip_proc_mb` that MIP process's alone; `sampled_peak_mb`: the largest sum of the resident memory of the "
-                  "planner and its processes, sampled every 0.5 s (what they held together at one moment); `enforced_s`: how far past its time limit the planner "
+                  "planner and its processes, sampled every 0.5 s (what they held together at one moment); "
+                  "`planner_in_search_mb`: the planner's own process while its MIP search runs (sampled); "
+                  "`process_wall_s`: the planner's whole process, start to exit; `enforced_s`: how far past its time limit the planner "
                   "stopped a MIP search HiGHS did not end itself (blank: HiGHS stopped); "
                   "`alone_solve_s`: plain HiGHS on the MPS the planner handed over (same gap, seed and limit, "
-                  "separate process), its gap at the stop and its peak memory; `vs_highs_alone` = wall / alone_solve_s.",
+                  "separate process), its gap at the stop and its peak memory; `vs_highs_alone` = wall / alone_solve_s; "
+                  "`alone_process_wall_s`: HiGHS alone's whole process (start, read the MPS, solve); "
+                  "`vs_alone_process` = process_wall_s / alone_process_wall_s.",
                   results, cols)
     return 0
 

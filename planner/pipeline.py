@@ -104,7 +104,7 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
     EV_START_GAP within START_SHARE of the time limit, whatever the run's gap (a start plan close to
     the optimum lets the main search reach a loose gap at its root: large at --mip-gap 0.02 stopped
     after the root LP at 1.45% from the start solved to 0.1%, but from one solved to 2% it went on
-    into the cut rounds at 2.20%, bench/results.md, twelfth session). Returns the
+    into the cut rounds at 2.20%: bench/results.md). Returns the
     (candidate, build period) pairs it builds (None if it found no plan, or if the workbook has one
     scenario: the problem would be solved twice) and what it did, for run_info. Progress shows the
     elapsed time only: its costs are not the plan's. `during` is done while its search runs
@@ -215,8 +215,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
-        if explain_iis and outcome.session is not None:
-            outcome.hand_over["iis"] = iis_report(outcome.session.c)
+        if explain_iis and outcome.prepared is not None:
+            outcome.hand_over["iis"] = iis_report(outcome.prepared.c)
         relax = smallest_relaxations(data, definition)
         if relax:
             outcome.status = "infeasible"
@@ -226,8 +226,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         return result
     sol, costs, max_v, where = check_plan(data, definition, solver, outcome, timings)
     result.solution, result.costs, result.max_violation = sol, costs, max_v
-    result.compiled = outcome.session.c
-    outcome.session = None  # release HiGHS's memory
+    result.compiled = outcome.prepared.c
+    outcome.prepared = None  # release HiGHS's memory
     if not outcome.usable:
         return result
     if write:

@@ -234,7 +234,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "force_build_beyond_horizon": (_add_site(site_id="R1", country="AAA", stage="refinery", status="candidate",
                                              capacity=10, lead_time_years=8, decision="force_build",
                                              **{"yield": 1}), "E_CONTRADICTION", col("sites", "decision", 3)),
-    # standards and limits (issue 6)
+    # standards and limits
     "unknown_standard_criterion": (_edit(lambda s, t: s.__setitem__("standards", [
         {"criterion": "esg", "stage": None, "min": 50, "max": None}])), "E_UNKNOWN_REF", "standards!A2"),
     "standard_min_above_max": (_edit(lambda s, t: s.__setitem__("standards", [
@@ -260,7 +260,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
                                "E_OUT_OF_RANGE", "minerals!C2"),
     "water_stress_out_of_scale": (_edit(lambda s, t: s["countries"][0].__setitem__("water_stress", 7)),
                                   "E_OUT_OF_RANGE", "countries!G2"),
-    # stockpiles, shocks and CVaR (issue 5)
+    # stockpiles, shocks and CVaR
     "stockpile_unknown_mineral": (_edit(lambda s, t: s.__setitem__("stockpiles", [
         {"mineral": "Y", "member": None, "max_t": 10, "acquisition_cost_usd_per_t": 1}])), "E_UNKNOWN_REF",
         "stockpiles!A2"),

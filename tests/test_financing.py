@@ -1,4 +1,4 @@
-"""Co-financing (issue 4): hand-solved tiny cases.
+"""Co-financing: hand-solved tiny cases.
 
 Base: tiny() with a free existing mine N1 in AAA and a candidate refinery R1 in AAA (host member
 AA), capex 0.02 MUSD, 100 USD/t; AA needs 100 t/yr for one 1-year period at r = 0. Building R1

@@ -1,4 +1,4 @@
-"""Charts in every output workbook and the offline PNG map (issue 7)."""
+"""Charts in every output workbook and the offline PNG map."""
 
 from click.testing import CliRunner
 from openpyxl import load_workbook

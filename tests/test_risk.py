@@ -1,4 +1,4 @@
-"""Issue 5, hand-solved: stockpiles, CVaR, concentration (and, in test_stress, the stress test,
+"""Hand-solved: stockpiles, CVaR, concentration (and, in test_stress, the stress test,
 the value of the stochastic solution and the frontier).
 
 From `wb.tiny()`: member AA needs 100 t/yr of X in one 1-year period (discount 0, so PV = plain

@@ -1,4 +1,4 @@
-"""Sparse arcs (`settings.supply_arcs_per_site`, issue 8): which mine -> refinery pairs are kept,
+"""Sparse arcs (`settings.supply_arcs_per_site`): which mine -> refinery pairs are kept,
 and what dropping a pair does to the optimum, worked out by hand."""
 
 from __future__ import annotations

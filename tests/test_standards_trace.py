@@ -1,4 +1,4 @@
-"""Issue 6, hand-solved: standards, water and territorial caps, carbon price per period, chain of
+"""Hand-solved: standards, water and territorial caps, carbon price per period, chain of
 custody, the mining-stage cap and the allied-content rule.
 
 Every case starts from `wb.tiny()` (see test_families): member AA (country AAA) needs 100 t/yr of

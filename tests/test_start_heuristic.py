@@ -1,4 +1,4 @@
-"""The start heuristic (planner/solver/heuristic.py, issue 8): greedy add / drop / swap on the builds, each
+"""The start heuristic (planner/solver/heuristic.py): greedy add / drop / swap on the builds, each
 plan's flows an LP, the best plan handed to HiGHS as its first incumbent. Worked by hand on a
 three-facility, two-customer location problem, then through `plan solve` on tiny workbooks."""
 

@@ -1,4 +1,4 @@
-"""Issue 5, hand-solved: the stress matrix, the value of the stochastic solution and the
+"""Hand-solved: the stress matrix, the value of the stochastic solution and the
 cost-risk frontier (see test_risk for the tiny cases' conventions)."""
 
 import pytest

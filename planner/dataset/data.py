@@ -115,7 +115,7 @@ class PlanData:
     sigma_refining: float | None = None
     sigma_mining: float | None = None
     sigma_by_mineral: dict[str, float] = field(default_factory=dict)  # refining cap per mineral (None = off)
-    # emergency response (issue 5)
+    # emergency response: stockpiles and shocks
     stockpiles: pd.DataFrame = field(default_factory=pd.DataFrame)  # index stockpile id: mineral, member, ...
     STOCKPILES: tuple[str, ...] = ()
     RELEASE: tuple[tuple[str, str, int, str], ...] = ()  # (stockpile, member, period, scenario) of a release

@@ -1,4 +1,4 @@
-"""Financing tables (issue 4): budgets, financing rules, burden shares, and the checks that turn
+"""Financing tables: budgets, financing rules, burden shares, and the checks that turn
 the common causes of an unfinanceable plan into messages in spreadsheet terms. No Pyomo here.
 
 Old workbooks without these sheets keep working: financing is then unconstrained (any active

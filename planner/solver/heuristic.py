@@ -1,4 +1,4 @@
-"""A first plan of our own for HiGHS to start from (issue 8): greedy add, drop and swap moves on the
+"""A first plan of our own for HiGHS to start from: greedy add, drop and swap moves on the
 set of build decisions, each plan's flows re-solved as an LP.
 
 HiGHS's own primal heuristics are weak on facility location with the aggregated capacity linking
@@ -18,7 +18,7 @@ by it, the search stalled 2.5% above the optimum of capc after 100 s; priced, 0.
 - add: open the closed option with the most negative price (the candidate's other build periods
   closed: built once);
 - drop: close the open option with the largest positive price;
-- swap: open one option, then drop what no longer pays; kept if the pair lowers the cost.
+- swap: open one option, then drop what does not pay any more; kept if the pair lowers the cost.
 
 A move is kept only if the re-solved cost is lower; each kind of move ends after PATIENCE options in
 a row that do not lower it. The search starts from nothing built; if that plan is infeasible (a
@@ -195,7 +195,7 @@ class _Search:
         return self.improve(opening=False)
 
     def swap(self) -> bool:
-        """Open one closed option (most negative price first), then drop what no longer pays;
+        """Open one closed option (most negative price first), then drop what does not pay any more;
         keep the result if it is cheaper than the plan before the opening."""
         tried: set[int] = set()
         while not self.out_of_time() and len(tried) < PATIENCE:
@@ -208,7 +208,7 @@ class _Search:
             cost, price, x = self.evaluate(new)
             if x is None:
                 continue
-            # accept the opening provisionally, then let the drop move take what no longer pays
+            # accept the opening provisionally, then let the drop move take what does not pay any more
             self.best, self.best_open, self.price, self.best_x = cost, new, price, x.copy()
             self.show(np.inf)
             self.drop()

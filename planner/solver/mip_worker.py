@@ -17,7 +17,8 @@ pickled tuples on the child's standard output, which is nothing else: at start t
 its file descriptor 1 (where HiGHS prints) at its standard error (its log, with `tee`) or at the null
 device. The parent writes the job on the child's standard input and later one byte (or closes it)
 to ask the search to stop; the child also stops when its standard input closes (the parent died).
-The child runs in its own session, so a Ctrl-C at the terminal reaches only the parent.
+The child runs in a process group of its own (setsid), so a Ctrl-C at the terminal reaches only the
+parent.
 """
 
 from __future__ import annotations

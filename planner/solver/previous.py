@@ -1,12 +1,12 @@
 """`plan solve --start-from PORTFOLIO`: the builds of a portfolio written earlier, as the start of a
-new solve (issue 8: reuse the previous plan when re-solving a variant).
+new solve: a variant re-solved from the previous plan.
 
 A modeller edits the workbook (a demand, a cost, a member leaving) and solves again; the last plan
 is usually close to the new optimum, and on large models HiGHS's own first plans are far from it.
 The portfolio's `portfolio` sheet (columns `site` and `build_period`, as `plan solve` writes it) is
 read back; the plan that makes those builds, its flows re-solved as an LP under the new workbook, is
 HiGHS's first incumbent (`heuristic.plan_start`). It replaces the start heuristic for that run.
-Builds the new workbook cannot make (the site is no longer a candidate, or that build period is not
+Builds the new workbook cannot make (the site is not a candidate in the new workbook, or that build period is not
 open to it) are left out, each with a warning. No plain-table data from the portfolio is used
 beyond the builds: the flows, costs and checks all come from the new solve.
 """

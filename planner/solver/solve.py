@@ -55,13 +55,13 @@ class SolveOutcome:
     message: str = ""
     # the HiGHS instance and compiled arrays of this solve (a `Prepared`), kept so the rounded
     # re-solve can reuse them instead of compiling the model again (never written out)
-    session: Prepared | None = field(default=None, repr=False, compare=False)
-    # the solution by column of the compiled model (`session.c`): read by column keys (`values`)
+    prepared: Prepared | None = field(default=None, repr=False, compare=False)
+    # the solution by column of the compiled model (`prepared.c`): read by column keys (`values`)
     x: object = field(default=None, repr=False, compare=False)
 
     def values(self, name: str) -> tuple[list, np.ndarray]:
         """(indices, values) of variable `name` in the solution (`Compiled.columns_of`)."""
-        cols, index = self.session.c.columns_of(name)
+        cols, index = self.prepared.c.columns_of(name)
         return index, np.asarray(self.x, dtype=float)[cols]
 
     @property
@@ -273,7 +273,7 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
     independent of the flows, so the same solve picks the payment split closest to the members'
     target shares (the cost part is unchanged by it). It starts from the start heuristic's LP basis
     when there was one (`Prepared.basis`)."""
-    h, c = previous.session.h, previous.session.c
+    h, c = previous.prepared.h, previous.prepared.c
     idx = c.columns_of("v_build")[0]
     val = (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
     if len(idx):
@@ -286,7 +286,7 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
     h.setOptionValue("time_limit", INF)  # HiGHS's clock runs on from the MIP; the LP must finish
     if options.threads:
         h.resetGlobalScheduler(True)  # a thread count other than the process's first must reset it
-    basis = previous.session.basis  # the start's LP: the same rows, the same builds if the MIP kept its plan
+    basis = previous.prepared.basis  # the start's LP: the same rows, the same builds if the MIP kept its plan
     from_basis = basis is not None and h.setBasis(basis) == highspy.HighsStatus.kOk
     start = time.perf_counter()
     h.run()
@@ -303,7 +303,7 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
         objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
                         previous.solver_version, {"reused_highs_instance": True, "from_start_basis": from_basis},
-                        lp_message(ms, status, options.low_memory), session=previous.session, x=x)
+                        lp_message(ms, status, options.low_memory), prepared=previous.prepared, x=x)
 
 
 def lp_message(ms, status: str, low_memory: bool) -> str:
@@ -532,7 +532,7 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
     return SolveOutcome(status, "solver_process_died" if died else ms.name, objective, bound, gap, seconds, version,
-                        report, message, session=p, x=x)
+                        report, message, prepared=p, x=x)
 
 
 def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: bool, memory: str = "") -> str:
@@ -577,8 +577,8 @@ def low_memory_search(options: SolverOptions) -> dict:
     time (`mip_root_presolve_only`: its postsolve peaked ~0.1 GB above the rest of the root on
     large). For the main search only (the expected-value start's MIP is far smaller, and there
     `mip_root_presolve_only` led HiGHS to a start plan 0.05% dearer on large), in the child only
-    (the planner's own LPs run as before). Large, `--low-memory` (bench/results.md, eleventh
-    session): the MIP process 3,787 -> 3,018-3,050 MiB."""
+    (the planner's own LPs keep HiGHS's defaults). On large, one thread and root presolve only
+    took HiGHS alone from 4,217 to 3,275 MiB at its peak (bench/results.md)."""
     if not options.low_memory:
         return {}
     return {"mip_root_presolve_only": True, **({} if options.threads else {"threads": 1})}
