@@ -5,7 +5,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-from openpyxl.utils import get_column_letter
+
+
+def get_column_letter(col: int) -> str:
+    """Excel's letters of column `col` (1 -> A, 27 -> AA); openpyxl is not imported for this."""
+    letters = ""
+    while col > 0:
+        col, r = divmod(col - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
 
 _COLLECTOR: contextvars.ContextVar[list | None] = contextvars.ContextVar("planner_error_collector", default=None)
 

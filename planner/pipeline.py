@@ -19,10 +19,10 @@ from planner.solver.previous import previous_builds
 from planner.results.report import RunRecord, output_tables
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
+from planner.solver.mip_worker import prestart
 from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_model, give_back_memory, prepare, run_prepared, set_time_limit, solve_model)
-from planner.errors import OutputExistsError
-from planner.results.mapping import render_map
-from planner.io.writer import atomic_save, check_target, json_path, write_json, write_tables
+from planner.results.mapping import draw_aside
+from planner.io.writer import check_target, json_path, write_json, write_tables
 
 def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -181,6 +181,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
                    start_from: str | Path | None = None) -> RunResult:
     input_path = Path(input_path)
+    prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
     solver = definition.solver
     if write and output is not None:
@@ -242,19 +243,22 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         t0 = time.perf_counter()
+        # the map is drawn in a process of its own while the tables, the JSON copy and the workbook
+        # are written; the workbook takes the picture when it is done (a map is a picture: its
+        # failure never costs the portfolio, and is a warning)
+        map_done = draw_aside(data, sol, target.with_suffix(".png"), force)
+
+        def picture():
+            png, failed = map_done()
+            if failed:
+                data.warnings.append(f"the map could not be drawn ({failed})")
+            result.map = png
+            return png
+
         tables = output_tables(data, sol, run)
         result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
-        png = target.with_suffix(".png")
         try:
-            atomic_save(lambda tmp: render_map(data, sol, Path(tmp)), png, force)
-            result.map = png
-        except OutputExistsError:
-            raise
-        except Exception as exc:  # a map is a picture: its failure never costs the portfolio
-            data.warnings.append(f"the map could not be drawn ({type(exc).__name__}: {exc})")
-            png = None
-        try:
-            result.output = write_tables(tables, target, force=force, image=png)
+            result.output = write_tables(tables, target, force=force, image=picture)
         except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept
             raise OutputWriteError(f"writing '{target}' failed ({type(exc).__name__}: {exc}); the solution is "
                                    f"saved in '{result.json}': `plan export {result.json}` rebuilds the "

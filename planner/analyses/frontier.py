@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 
 import pandas as pd
-import pyomo.environ as pyo
+import pyomo.core as pyo  # the modelling components only: no solver or transformation plugins
 
 from planner.dataset.data import load_data
 from planner.model.formulation import build_model, define_cvar_excess

@@ -21,9 +21,21 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 import python_calamine
 from defusedxml import ElementTree as SafeET
-from openpyxl.utils.cell import coordinate_to_tuple
 
 from planner.errors import InputError, report
+
+_CELL = re.compile(r"[$]?([A-Za-z]{1,3})[$]?(\d+)")
+
+
+def coordinate_to_tuple(ref: str) -> tuple[int, int]:
+    """(row, column) of a cell reference such as "B3" (as openpyxl's, without importing it)."""
+    m = _CELL.fullmatch(ref)
+    if m is None or int(m.group(2)) == 0:
+        raise ValueError(f"Invalid cell coordinates ({ref})")
+    col = 0
+    for ch in m.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)), col
 from planner.io.schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -201,7 +201,10 @@ COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_
 
 
 def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False,
-                 image: Path | None = None) -> Path:
+                 image=None) -> Path:
+    """Write `tables` as an Excel workbook (atomically). `image`: a PNG to show on a `map` sheet, or a
+    function giving one (or None), called once the tables are written (the map may still be drawn
+    meanwhile)."""
     path = Path(path)
 
     def save(tmp):
@@ -218,10 +221,11 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
                 _frontier_chart(book, ws, df)
             if name == "summary":
                 _cost_chart(book, ws, df)
-        if image is not None and Path(image).exists():
+        png = image() if callable(image) else image
+        if png is not None and Path(png).exists():
             ws = book.wb.add_worksheet("map")
             ws.write_string(0, 0, "Map of the sites built and their deliveries (also saved beside this workbook as PNG)")
-            ws.insert_image("A3", str(image))
+            ws.insert_image("A3", str(png))
         book.close()
 
     atomic_save(save, path, force)

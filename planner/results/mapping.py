@@ -8,6 +8,7 @@ line streaks across the map."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +16,7 @@ STAGE_STYLE = {"mine": ("^", "#8c564b"), "refinery": ("s", "#1f77b4"), "recyclin
                "market": ("o", "#7f7f7f")}
 
 
+@lru_cache(maxsize=1)
 def coastlines() -> list[list[tuple[float, float]]]:
     """Coastline polylines in (lon, lat), decoded from the quantised, delta-encoded TopoJSON arcs."""
     doc = json.loads(resources.files("planner").joinpath("data/world_110m.json").read_text(encoding="utf-8"))
@@ -121,3 +123,46 @@ def render_map(data, sol, path: Path, scenario: str | None = None, period: int |
     plt.close(fig)
     return path
 
+
+
+def draw_aside(data, sol, png: Path, force: bool = False):
+    """Start drawing the map of `sol` to `png` (atomically) in a forked process, so that the planner
+    writes its tables meanwhile; returns a function that waits for it and gives (the PNG's path or
+    None, why it failed or ""). An existing `png` without `force` is refused here, before anything
+    starts (`OutputExistsError`). Where processes cannot be forked the map is drawn at once."""
+    import multiprocessing as mp
+    import os
+
+    from planner.io.writer import atomic_save, check_target
+    check_target(png, force)
+
+    def draw() -> str:
+        try:
+            atomic_save(lambda tmp: render_map(data, sol, Path(tmp)), png, force)
+            return ""
+        except Exception as exc:  # noqa: BLE001 - reported as a warning by the caller
+            return f"{type(exc).__name__}: {exc}"
+
+    if "fork" not in mp.get_all_start_methods():
+        failed = draw()
+        return lambda: (None if failed else png, failed)
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the child: draw, say how it went, and leave without the parent's exit handlers
+        try:
+            send.send(draw())
+        finally:
+            os._exit(0)
+    send.close()
+
+    def done():
+        try:
+            failed = receive.recv()
+        except EOFError:
+            failed = "the process drawing it ended without saying how"
+        os.waitpid(pid, 0)
+        receive.close()
+        return (None if failed else png), failed
+
+    return done

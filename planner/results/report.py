@@ -11,7 +11,7 @@ import pandas as pd
 from planner import __version__
 from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
-from planner.results.verify import required_tpy
+from planner.results.verify import required_table
 from planner.results.solution import COMPONENTS, Solution, cost_components, online_periods, paid_pv_by_member, site_output
 from planner.results.risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
                    unmet_risk_table)
@@ -87,10 +87,10 @@ def supply_mix_chart_table(mix: pd.DataFrame, scenario: str, period: int, top: i
 def unmet_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     delivered = sol.flows[sol.flows["kind"] == "delivery"].groupby(
         ["destination", "mineral", "period", "scenario"])["flow_tpy"].sum().to_dict() if not sol.flows.empty else {}
-    rows = []
+    rows, required = [], required_table(data)
     for a, mi, t, s, u in sol.unmet.itertuples(index=False):
         rows.append({"member": a, "mineral": mi, "period": int(t), "scenario": s,
-                     "demand_tpy": required_tpy(data, a, mi, t, s),
+                     "demand_tpy": required[(a, mi, t, s)],
                      "delivered_tpy": delivered.get((a, mi, t, s), 0.0), "unmet_tpy": u})
     return pd.DataFrame(rows, columns=["member", "mineral", "period", "scenario", "demand_tpy", "delivered_tpy",
                                        "unmet_tpy"])

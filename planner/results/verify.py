@@ -12,11 +12,13 @@ from planner.model.registry import FAMILIES
 from .solution import Solution, online_periods, paid_pv_by_member, site_output
 
 
-def required_tpy(data: PlanData, member: str, mineral: str, t: int, s: str) -> float:
-    """The demand a scenario asks of the plan: the workbook's demand times the scenario's demand
-    multiplier (t/yr), read from the plain tables (not from the model)."""
-    return float(data.demand.loc[(member, mineral, t), "demand_tpy"]) * float(
-        data.scenarios.loc[s, "demand_multiplier"])
+def required_table(data: PlanData) -> dict[tuple[str, str, int, str], float]:
+    """(member, mineral, period, scenario) -> the demand the scenario asks of the plan: the
+    workbook's demand times the scenario's demand multiplier (t/yr), read from the plain tables
+    (not from the model)."""
+    mult = {s: float(x) for s, x in data.scenarios["demand_multiplier"].items()}
+    return {(a, mi, t, s): float(d) * mult[s] for (a, mi, t), d in data.demand["demand_tpy"].items()
+            for s in data.SCENARIOS}
 
 
 class _Plan:
@@ -24,6 +26,10 @@ class _Plan:
 
     def __init__(self, data: PlanData, definition: ModelDefinition, sol: Solution):
         self.data, self.definition, self.sol = data, definition, sol
+
+    @cached_property
+    def required(self) -> dict:
+        return required_table(self.data)
 
     @cached_property
     def out(self) -> dict:
@@ -159,7 +165,7 @@ def check_demand_coverage(p: _Plan) -> Violations:
         released[k] = released.get(k, 0.0) + r
     for (a, mi, t) in data.demand.index:
         for s in data.SCENARIOS:
-            short = (required_tpy(data, a, mi, t, s) - delivered.get((a, mi, t, s), 0.0)
+            short = (p.required[(a, mi, t, s)] - delivered.get((a, mi, t, s), 0.0)
                      - unmet.get((a, mi, t, s), 0.0) - released.get((a, mi, t, s), 0.0))
             if short > 0:
                 v.append(("demand_coverage", f"{a},{mi},{t},{s}", short))
@@ -173,11 +179,12 @@ def check_country_share_cap(p: _Plan) -> Violations:
     if not any(x is not None for x in sigma.values()) or sol.flows.empty:
         return v
     d = sol.flows[sol.flows["kind"] == "delivery"].copy()
-    d["country"] = [data.sites.loc[o, "country"] for o in d["origin"]]
+    country = data.sites["country"].to_dict()
+    d["country"] = [country[o] for o in d["origin"]]
     by = d.groupby(["destination", "mineral", "country", "period", "scenario"])["flow_tpy"].sum()
     for (a, mi, c, t, s), x in by.items():
         if (a, mi, c) in data.SHARE_CAP_INDEX and (a, mi, t) in data.demand.index and sigma.get(mi) is not None:
-            excess = x - sigma[mi] * required_tpy(data, a, mi, t, s)
+            excess = x - sigma[mi] * p.required[(a, mi, t, s)]
             if excess > 0:
                 v.append(("country_share_cap", f"{a},{mi},{c},{t},{s}", excess))
     return v
@@ -242,7 +249,7 @@ def check_mining_share_cap(p: _Plan) -> Violations:
     by = p.sol.trace.groupby(["member", "mineral", "mine_country", "period", "scenario"])["tonnes_per_yr"].sum()
     for (a, mi, c, t, s), x in by.items():
         if c not in data.member_countries(a) and (a, mi, t) in data.demand.index:
-            excess = x - data.sigma_mining * required_tpy(data, a, mi, t, s)
+            excess = x - data.sigma_mining * p.required[(a, mi, t, s)]
             if excess > 0:
                 v.append(("mining_share_cap", f"{a},{mi},{c},{t},{s}", excess))
     return v

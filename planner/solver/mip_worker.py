@@ -24,6 +24,7 @@ parent.
 from __future__ import annotations
 
 import math
+import atexit
 import os
 import pickle
 import queue
@@ -89,6 +90,37 @@ def _new_session() -> dict:
     return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # pragma: no cover (Windows)
 
 
+_SPARE: list = []  # a worker started ahead of its search (`prestart`), at most one
+
+
+def _launch(command: list[str]):
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_environment(),
+                            **_new_session())
+
+
+def prestart() -> None:
+    """Start a worker process now for the next search: its start-up (Python, numpy and highspy,
+    ~0.3 s) then runs beside the planner's own work (reading, building, compiling) instead of before
+    the search. A worker never used is ended when the planner exits."""
+    if not _SPARE:
+        _SPARE.append(_launch(worker_command()))
+
+
+def _take_spare():
+    while _SPARE:
+        proc = _SPARE.pop()
+        if proc.poll() is None:
+            return proc
+    return None
+
+
+@atexit.register
+def _end_spare() -> None:
+    for proc in _SPARE:
+        _end(proc)
+    _SPARE.clear()
+
+
 def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | None = None,
                    command: list[str] | None = None, during: Callable[[], None] | None = None) -> MipRun:
     """Run the MIP `job` (the model as `load_arrays` takes it, plus `options`, `tee`, `start`,
@@ -109,8 +141,7 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
     (a Ctrl-C meanwhile stops the search, then waits for it). It should keep its failures to itself;
     anything that escapes it is kept in `run.during_error`."""
     t_launch = time.perf_counter()
-    proc = subprocess.Popen(command or worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env=_environment(), **_new_session())
+    proc = (_take_spare() if command is None else None) or _launch(command or worker_command())
     inbox: queue.Queue = queue.Queue()
     threading.Thread(target=_read_messages, args=(proc.stdout, inbox), daemon=True).start()
     run = MipRun(None, False, None, None, None, 0.0)
@@ -276,6 +307,7 @@ def _child_main() -> None:
             channel.flush()
 
     try:
+        import highspy  # noqa: F401 - loaded while the job is still being prepared (`prestart`)
         job = pickle.load(sys.stdin.buffer)
         target = os.dup(2) if job.get("tee") else os.open(os.devnull, os.O_WRONLY)
         os.dup2(target, 1)  # HiGHS prints to fd 1: its log to stderr (tee) or nowhere, never into the channel

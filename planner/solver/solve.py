@@ -26,7 +26,7 @@ from typing import Callable
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo  # the modelling components only: no solver or transformation plugins
 from pyomo.common.tee import capture_output
 from planner.model.definition import SolverOptions
 from planner.status import STATUSES
