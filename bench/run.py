@@ -38,7 +38,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from planner.pipeline import solve_workbook
 imp = time.perf_counter() - t0
-r = solve_workbook(sys.argv[1], output=sys.argv[2], force=True, time_limit=float(sys.argv[3]), write_mps=sys.argv[4],
+r = solve_workbook(sys.argv[1], output=sys.argv[2], force=True, time_limit=float(sys.argv[3]), write_mps=sys.argv[4] or None,
                    mip_gap=float(sys.argv[7]) if sys.argv[7] else None,
                    solver_overrides={"start_heuristic": sys.argv[5] or None, "low_memory": sys.argv[6] == "1" or None})
 h = r.outcome.hand_over
@@ -48,12 +48,24 @@ print(json.dumps({"status": r.outcome.status, "gap": r.outcome.mip_gap, "objecti
                   "import_s": imp, **r.timings, "compile_s": h.get("compile_s"), "hand_over_s": h.get("hand_over_s"),
                   "build_hand_over_s": r.timings.get("build_s", 0) + (h.get("compile_s") or 0) + (h.get("hand_over_s") or 0),
                   "highs_s": h.get("highs_s"), "start_ev_s": h.get("start_ev_s"),
-                  "mip_rel_gap": h.get("highs_option_mip_rel_gap"),
+                  "mip_rel_gap": h.get("highs_option_mip_rel_gap"), "planner_in_search_mb": h.get("planner_in_search_mib"),
                   "start_objective": h.get("start_heuristic_objective"), "enforced_s": h.get("time_limit_enforced_s"),
                   "wall_s": time.perf_counter() - t0,
                   "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                               + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
                   "mip_proc_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+# The model exactly as the planner hands it to HiGHS, written as MPS (built, compiled and handed over,
+# not solved): a separate process, so that the measured run writes no MPS.
+MPS = r"""
+import sys
+from planner.model.definition import resolve_definition
+from planner.dataset.data import load_data
+from planner.pipeline import MainModel
+d = resolve_definition(None, float(sys.argv[3]), float(sys.argv[4]) if sys.argv[4] else None,
+                       {"low_memory": sys.argv[5] == "1" or None})
+MainModel(load_data(sys.argv[1], d.overrides), d, sys.argv[2]).prepare()
 """
 
 # Plain HiGHS on the MPS the planner handed over: same gap, seed and time limit, nothing else.
@@ -109,25 +121,23 @@ def _family(pid: int) -> list[int]:
 
 def run_sampled(cmd: list[str], tmp: Path) -> tuple[int, str, str, dict]:
     """Run `cmd`; (exit code, stdout, stderr, measures): `process_wall_s` (the process from start to
-    exit), `sampled_peak_mb` (the largest sum of the resident memory of it and its descendants,
-    sampled every SAMPLE_EVERY_S) and `planner_in_search_mb` (the largest resident memory of the
-    process itself while it has a child: the MIP search), in MiB; None where /proc is not there."""
+    exit) and `sampled_peak_mb` (the largest sum of the resident memory of it and its descendants,
+    sampled every SAMPLE_EVERY_S, in MiB; None where /proc is not there)."""
     out, err = tmp / "child.out", tmp / "child.err"
     t0 = time.perf_counter()
     with open(out, "w") as fo, open(err, "w") as fe:
         proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True)
-        peak = own = 0
+        peak = 0
         while proc.poll() is None:
-            family = _family(proc.pid)
-            peak = max(peak, sum(_rss_kb(p) for p in family))
-            if len(family) > 1:
-                own = max(own, _rss_kb(proc.pid))
-            time.sleep(SAMPLE_EVERY_S)
+            peak = max(peak, sum(_rss_kb(p) for p in _family(proc.pid)))
+            try:
+                proc.wait(timeout=SAMPLE_EVERY_S)  # returns as soon as the process ends
+            except subprocess.TimeoutExpired:
+                pass
     wall = time.perf_counter() - t0
     proc_fs = Path("/proc/self/status").exists()
     return proc.returncode, out.read_text(), err.read_text(), {
-        "process_wall_s": wall, "sampled_peak_mb": peak / 1024 if proc_fs else None,
-        "planner_in_search_mb": own / 1024 if proc_fs and own else None}
+        "process_wall_s": wall, "sampled_peak_mb": peak / 1024 if proc_fs else None}
 
 
 def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start: str = "",
@@ -139,8 +149,12 @@ def run(name: str, args, time_limit: float, tmp: Path, alone: bool = True, start
         subprocess.run([sys.executable, "-m", "planner", "generate", str(src), "--force"]
                        + [f"--{k.replace('_', '-')}={v}" for k, v in args.items()], check=True, capture_output=True)
     mps = tmp / f"{name}.mps"
+    if alone:
+        subprocess.run([sys.executable, "-c", MPS, str(src), str(mps), str(time_limit),
+                        "" if mip_gap is None else str(mip_gap), "1" if low_memory else ""], check=True,
+                       capture_output=True)
     code, stdout, stderr, measured = run_sampled([sys.executable, "-c", CHILD, str(src), str(tmp / f"{name}_out.xlsx"),
-                                                 str(time_limit), str(mps), start, "1" if low_memory else "",
+                                                 str(time_limit), "", start, "1" if low_memory else "",
                                                  "" if mip_gap is None else str(mip_gap)], tmp)
     if code not in (0, 3):
         return {"name": name, "error": (stderr or stdout)[-400:]}
@@ -247,7 +261,9 @@ def main() -> int:
                   "largest peak of its MIP processes (they run together: an upper bound of the two at once), "
                   "`mip_proc_mb` that MIP process's alone; `sampled_peak_mb`: the largest sum of the resident memory of the "
                   "planner and its processes, sampled every 0.5 s (what they held together at one moment); "
-                  "`planner_in_search_mb`: the planner's own process while its MIP search runs (sampled); "
+                  "`planner_in_search_mb`: the planner's own process while its MIP search runs (sampled by the "
+                  "planner, run_info `hand_over_planner_in_search_mib`); the MPS for HiGHS alone is written by a "
+                  "separate process, so the measured run writes none; "
                   "`process_wall_s`: the planner's whole process, start to exit; `enforced_s`: how far past its time limit the planner "
                   "stopped a MIP search HiGHS did not end itself (blank: HiGHS stopped); "
                   "`alone_solve_s`: plain HiGHS on the MPS the planner handed over (same gap, seed and limit, "

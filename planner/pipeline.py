@@ -21,7 +21,7 @@ from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import prestart
 from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_model, give_back_memory, prepare, run_prepared, set_time_limit, solve_model)
-from planner.results.mapping import draw_aside
+from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
 
 def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")) -> Path:
@@ -183,7 +183,6 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
-    solver = definition.solver
     if write and output is not None:
         check_target(Path(output), force)  # fail before a long solve, not after
         check_target(json_path(Path(output)), force)
@@ -197,6 +196,20 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         start_plan, left_out = previous_builds(start_from, data)
         data.warnings.extend(left_out)
     timings["read_validate_s"] = time.perf_counter() - t0
+    aside = MapAside(data) if write else None  # the map's process starts now (matplotlib loads meanwhile)
+    try:
+        return _solve_read(data, definition, input_path, output, force, write, out_dir, without, explain_iis,
+                           progress, write_mps, start_from, start_plan, timings, aside)
+    finally:
+        if aside is not None:
+            aside.close()
+
+
+def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, output, force: bool, write: bool,
+                out_dir: Path, without: tuple[str, ...], explain_iis: bool, progress, write_mps, start_from,
+                start_plan, timings: dict, aside) -> RunResult:
+    """`solve_workbook` once the workbook is read: solve, check, write."""
+    solver = definition.solver
     main = MainModel(data, definition, write_mps)
     if chosen_start(data, solver) != "expected_value" or start_plan is not None:
         main.prepare()  # now (with the expected-value start, while the start searches)
@@ -246,10 +259,10 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         # the map is drawn in a process of its own while the tables, the JSON copy and the workbook
         # are written; the workbook takes the picture when it is done (a map is a picture: its
         # failure never costs the portfolio, and is a warning)
-        map_done = draw_aside(data, sol, target.with_suffix(".png"), force)
+        aside.draw(sol, target.with_suffix(".png"), force)
 
         def picture():
-            png, failed = map_done()
+            png, failed = aside.done()
             if failed:
                 data.warnings.append(f"the map could not be drawn ({failed})")
             result.map = png

@@ -17,6 +17,7 @@ STAGE_STYLE = {"mine": ("^", "#8c564b"), "refinery": ("s", "#1f77b4"), "recyclin
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def coastlines() -> list[list[tuple[float, float]]]:
     """Coastline polylines in (lon, lat), decoded from the quantised, delta-encoded TopoJSON arcs."""
     doc = json.loads(resources.files("planner").joinpath("data/world_110m.json").read_text(encoding="utf-8"))
@@ -125,44 +126,87 @@ def render_map(data, sol, path: Path, scenario: str | None = None, period: int |
 
 
 
-def draw_aside(data, sol, png: Path, force: bool = False):
-    """Start drawing the map of `sol` to `png` (atomically) in a forked process, so that the planner
-    writes its tables meanwhile; returns a function that waits for it and gives (the PNG's path or
-    None, why it failed or ""). An existing `png` without `force` is refused here, before anything
-    starts (`OutputExistsError`). Where processes cannot be forked the map is drawn at once."""
-    import multiprocessing as mp
-    import os
+class MapAside:
+    """The map, drawn in a forked process. Started as soon as the workbook is read
+    (`MapAside(data)`): the process imports matplotlib and reads the coastlines while the planner
+    builds and solves. `draw(sol, png, force)` hands it the plan (an existing `png` without `force`
+    is refused here, `OutputExistsError`), and the planner writes its tables meanwhile; `done()`
+    waits for it and gives (the PNG's path or None, why it failed or ""). `close()` ends a process
+    never asked to draw. Where processes cannot be forked, `draw` draws at once."""
 
-    from planner.io.writer import atomic_save, check_target
-    check_target(png, force)
+    def __init__(self, data):
+        import multiprocessing as mp
+        import os
+        self.data, self.pid, self.conn, self.png, self.failed = data, None, None, None, ""
+        if "fork" not in mp.get_all_start_methods():
+            return
+        parent, child = mp.Pipe()
+        pid = os.fork()
+        if pid == 0:  # the drawing process: leaves without the parent's exit handlers
+            try:
+                parent.close()
+                warm_up()
+                job = child.recv()
+                if job is not None:
+                    child.send(_draw(data, *job))
+            except BaseException:  # noqa: BLE001 - the parent reports a process that ended without a word
+                pass
+            finally:
+                os._exit(0)
+        child.close()
+        self.pid, self.conn = pid, parent
 
-    def draw() -> str:
+    def draw(self, sol, png: Path, force: bool = False) -> None:
+        from planner.io.writer import check_target
+        check_target(png, force)
+        self.png = png
+        if self.pid is None:
+            self.failed = _draw(self.data, sol, png, force)
+            return
         try:
-            atomic_save(lambda tmp: render_map(data, sol, Path(tmp)), png, force)
-            return ""
-        except Exception as exc:  # noqa: BLE001 - reported as a warning by the caller
-            return f"{type(exc).__name__}: {exc}"
+            self.conn.send((sol, png, force))
+        except OSError as exc:
+            self.failed = f"the process drawing it is gone ({exc})"
 
-    if "fork" not in mp.get_all_start_methods():
-        failed = draw()
-        return lambda: (None if failed else png, failed)
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    pid = os.fork()
-    if pid == 0:  # the child: draw, say how it went, and leave without the parent's exit handlers
-        try:
-            send.send(draw())
-        finally:
-            os._exit(0)
-    send.close()
+    def done(self) -> tuple[Path | None, str]:
+        if self.pid is not None and not self.failed:
+            try:
+                self.failed = self.conn.recv()
+            except (EOFError, OSError):
+                self.failed = "the process drawing it ended without saying how"
+        self.close()
+        return (None if self.failed or self.png is None else self.png), self.failed
 
-    def done():
-        try:
-            failed = receive.recv()
-        except EOFError:
-            failed = "the process drawing it ended without saying how"
-        os.waitpid(pid, 0)
-        receive.close()
-        return (None if failed else png), failed
+    def close(self) -> None:
+        """End the drawing process (told to stop if it was never asked to draw) and reap it."""
+        import os
+        if self.pid is None:
+            return
+        if self.png is None:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+        self.conn.close()
+        os.waitpid(self.pid, 0)
+        self.pid = None
 
-    return done
+
+def warm_up() -> None:
+    """Import matplotlib and read the coastlines (about half of a map's time)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    from matplotlib.collections import LineCollection  # noqa: F401
+    coastlines()
+
+
+def _draw(data, sol, png: Path, force: bool) -> str:
+    """Draw the map to `png` atomically: "" if done, else why not."""
+    from planner.io.writer import atomic_save
+    try:
+        atomic_save(lambda tmp: render_map(data, sol, Path(tmp)), png, force)
+        return ""
+    except Exception as exc:  # noqa: BLE001 - reported as a warning by the caller
+        return f"{type(exc).__name__}: {exc}"

@@ -63,6 +63,7 @@ class MipRun:
     died: str = ""  # the child ended without a last word after its search began: how ("was killed by signal 9 (SIGKILL)")
     exit_code: int | None = None  # the child's, when it died (negative: the signal that killed it)
     during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
+    planner_mib: float | None = None  # the planner's own resident memory at most, sampled while the child searched
 
 
 def grace_s(limit_s: float) -> float:
@@ -88,6 +89,18 @@ def _new_session() -> dict:
     if os.name == "posix":
         return {"start_new_session": True}
     return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # pragma: no cover (Windows)
+
+
+def resident_mib() -> float | None:
+    """This process's resident memory in MiB (Linux's /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 _SPARE: list = []  # a worker started ahead of its search (`prestart`), at most one
@@ -161,6 +174,7 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
             worker.start()
         while True:
             try:
+                run.planner_mib = max(run.planner_mib or 0.0, resident_mib() or 0.0) or None
                 try:
                     msg = inbox.get(timeout=POLL_S)
                 except queue.Empty:

@@ -523,6 +523,8 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         gap = relative_gap(objective, bound)
     if started is not None:
         report.update(started.report())
+    if run is not None and run.planner_mib is not None:
+        report["planner_in_search_mib"] = round(run.planner_mib, 1)
     if run is not None and run.killed == "time_limit":
         report["time_limit_enforced_s"] = round(run.seconds - float(sent["time_limit"]), 1)
     if died:
