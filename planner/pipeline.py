@@ -229,8 +229,8 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
     timings["solve_s"] = time.perf_counter() - t0
     result = RunResult(outcome=outcome, data=data, definition=definition, timings=timings)
     if outcome.status in ("infeasible", "infeasible_or_unbounded"):
-        if explain_iis and outcome.prepared is not None:
-            outcome.hand_over["iis"] = iis_report(outcome.prepared.c)
+        if explain_iis and outcome.compiled is not None:
+            outcome.hand_over["iis"] = iis_report(outcome.compiled)
         relax = smallest_relaxations(data, definition)
         if relax:
             outcome.status = "infeasible"
@@ -240,8 +240,7 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
         return result
     sol, costs, max_v, where = check_plan(data, definition, solver, outcome, timings)
     result.solution, result.costs, result.max_violation = sol, costs, max_v
-    result.compiled = outcome.prepared.c
-    outcome.prepared = None  # release HiGHS's memory
+    result.compiled = outcome.compiled
     if not outcome.usable:
         return result
     if write:

@@ -32,7 +32,7 @@ def test_a_tiny_fractional_build_buys_nothing_after_rounding(tmp_path):
     data = build_data(read_workbook(chain(tmp_path)))
     out = solve_model(build_model(data, ModelDefinition()), SolverOptions())
     assert out.status == "optimal" and out.objective == pytest.approx(0.02, abs=1e-9)  # R1 built
-    j = out.prepared.c.column_map("v_build")[("R1", 2030)]
+    j = out.compiled.column_map("v_build")[("R1", 2030)]
     out.x[j] = 1e-6  # inside the integrality tolerance: "almost not built"
     fixed = resolve_with_fixed_builds(out, SolverOptions())
     # rounded to 0: R1 cannot run, the market supplies 100 t at 500 USD/t = 0.05 MUSD

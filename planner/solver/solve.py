@@ -30,7 +30,7 @@ import pyomo.core as pyo  # the modelling components only: no solver or transfor
 from pyomo.common.tee import capture_output
 from planner.model.definition import SolverOptions
 from planner.status import STATUSES
-from planner.solver.mip_worker import load_arrays, malloc_trim, option_value, solve_in_child
+from planner.solver.mip_worker import MipRun, load_arrays, malloc_trim, option_value, solve_in_child
 from planner.solver.standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
 
 MS = highspy.HighsModelStatus
@@ -53,15 +53,16 @@ class SolveOutcome:
     solver_version: str
     hand_over: dict = field(default_factory=dict)
     message: str = ""
-    # the HiGHS instance and compiled arrays of this solve (a `Prepared`), kept so the rounded
-    # re-solve can reuse them instead of compiling the model again (never written out)
-    prepared: Prepared | None = field(default=None, repr=False, compare=False)
-    # the solution by column of the compiled model (`prepared.c`): read by column keys (`values`)
+    # what later steps reuse, as data (no live solver): the compiled model (arrays and keys), the
+    # solution by its columns (read by their keys: `values`), and the LP basis of the start
+    # heuristic if there was one (HiGHS's HighsBasis, a value object); never written out
+    compiled: Compiled | None = field(default=None, repr=False, compare=False)
     x: object = field(default=None, repr=False, compare=False)
+    basis: object = field(default=None, repr=False, compare=False)
 
     def values(self, name: str) -> tuple[list, np.ndarray]:
         """(indices, values) of variable `name` in the solution (`Compiled.columns_of`)."""
-        cols, index = self.prepared.c.columns_of(name)
+        cols, index = self.compiled.columns_of(name)
         return index, np.asarray(self.x, dtype=float)[cols]
 
     @property
@@ -263,8 +264,8 @@ class Progress:
 
 
 def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) -> SolveOutcome:
-    """Round every build decision at 0.5, fix it, and solve the remaining flow LP, in the HiGHS
-    instance of the `previous` solve (no second compile and hand-over).
+    """Round every build decision at 0.5, fix it, and solve the remaining flow LP: the `previous`
+    solve's compiled model handed to a new HiGHS instance as an LP (no second compile).
 
     A binary at 1e-6 (inside HiGHS's integrality tolerance) times a large capacity can buy output
     for nothing; re-solving with the builds rounded shows whether the plan survives. Build columns
@@ -272,21 +273,25 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
     burden deviation is added to the objective with weight 1: with the builds fixed, who pays is
     independent of the flows, so the same solve picks the payment split closest to the members'
     target shares (the cost part is unchanged by it). It starts from the start heuristic's LP basis
-    when there was one (`Prepared.basis`)."""
-    h, c = previous.prepared.h, previous.prepared.c
+    when there was one (`SolveOutcome.basis`)."""
+    c = previous.compiled
     idx = c.columns_of("v_build")[0]
     val = (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
-    if len(idx):
-        h.changeColsBounds(len(idx), idx, val, val)
-    if len(c.integer):
-        h.changeColsIntegrality(len(c.integer), c.integer, np.zeros(len(c.integer), dtype=np.uint8))
+    lower, upper = c.col_lower.copy(), c.col_upper.copy()
+    lower[idx] = upper[idx] = val
     split = np.concatenate([c.columns_of("v_burden_over")[0], c.columns_of("v_burden_under")[0]])
-    if len(split):
-        h.changeColsCost(len(split), split, c.cost[split] + 1.0)
-    h.setOptionValue("time_limit", INF)  # HiGHS's clock runs on from the MIP; the LP must finish
+    cost = c.cost.copy()
+    cost[split] += 1.0
+    lp = dataclasses.replace(c, col_lower=lower, col_upper=upper, cost=cost, integer=np.empty(0, dtype=np.int32))
+    h = new_highs()
+    for name, value in (("random_seed", int(options.seed)), ("threads", options.threads),
+                        ("presolve", None if options.presolve == "choose" else options.presolve)):
+        if value is not None:
+            h.setOptionValue(name, value)
     if options.threads:
         h.resetGlobalScheduler(True)  # a thread count other than the process's first must reset it
-    basis = previous.prepared.basis  # the start's LP: the same rows, the same builds if the MIP kept its plan
+    hand_over(lp, h)
+    basis = previous.basis  # the start's LP: the same rows, the same builds if the MIP kept its plan
     from_basis = basis is not None and h.setBasis(basis) == highspy.HighsStatus.kOk
     start = time.perf_counter()
     h.run()
@@ -302,8 +307,8 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
         # the cost of the plan: the compiled objective (HiGHS's own holds the burden split too)
         objective = float(c.cost @ x) + c.offset
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
-                        previous.solver_version, {"reused_highs_instance": True, "from_start_basis": from_basis},
-                        lp_message(ms, status, options.low_memory), prepared=previous.prepared, x=x)
+                        previous.solver_version, {"from_start_basis": from_basis},
+                        lp_message(ms, status, options.low_memory), compiled=c, x=x)
 
 
 def lp_message(ms, status: str, low_memory: bool) -> str:
@@ -324,7 +329,7 @@ class Prepared:
     report: dict
     tee: bool = False  # HiGHS's log shown (the child's on stderr)
     # the basis of the last LP solved in `h` before a MIP's search (the start heuristic's), kept when
-    # `h` drops its solver data (`release_memory`): the rounded re-solve starts from it
+    # `h` is let go for the MIP's search: the rounded re-solve starts from it
     basis: highspy.HighsBasis | None = None
 
 
@@ -411,52 +416,29 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
                  start_plans: tuple[frozenset, ...] | None = None, stopped: bool = False,
                  during: Callable | None = None, lean: bool = False) -> SolveOutcome:
     """Solve a prepared model (again, after bound changes: HiGHS starts from its last basis) and
-    report the outcome, with the solution by column. An LP is solved in `p.h`; a MIP's
-    search runs in a child process (planner/solver/mip_worker.py) given the compiled model `p.c` (bound
-    changes made on `p.h` apply to LPs only), so that its time limit and Ctrl-C are kept even where
-    HiGHS does not look at them. `start_plans` (each a set of (candidate, build period) pairs): the
-    cheapest feasible plan opening one of them is HiGHS's start (`heuristic.plan_start`); `stopped`:
-    Ctrl-C came while they were chosen, so HiGHS only takes that start (the run is reported as
-    interrupted). HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on
-    across solves, so an LP's limit is moved on by the time already used; a MIP's limit counts from
-    the start of its own run. `during`: the caller's work, done in a thread while a MIP's search runs
-    in its child (`mip_worker.solve_in_child`); not done here for an LP (the caller does it after).
-    `lean`: the run's main search, which with `options.low_memory` gets `low_memory_search`'s
-    options. While the child searches, the planner's HiGHS instance keeps only the model
-    (`release_memory`)."""
-    h, c, wanted = p.h, p.c, dict(p.wanted)
-    mip = bool(len(c.integer))
-    if "time_limit" in wanted and h.getRunTime() > 0 and not mip:
-        wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
-        h.setOptionValue("time_limit", wanted["time_limit"])
-    tracker = Progress(progress) if progress is not None and mip else None
-    h.HandleKeyboardInterrupt = True
-    if options.threads:
-        h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
+    report the outcome, with the solution by column. An LP is solved in `p.h` (`_solve_lp`); a
+    MIP's search runs in a child process (`_search_mip`, planner/solver/mip_worker.py) given the
+    compiled model `p.c` (bound changes made on `p.h` apply to LPs only), so that its time limit
+    and Ctrl-C are kept even where HiGHS does not look at them. Either way the end is read into one
+    record and mapped to a status (`_outcome`). `start_plans` (each a set of (candidate, build
+    period) pairs): the cheapest feasible plan opening one of them is HiGHS's start
+    (`heuristic.plan_start`); `stopped`: Ctrl-C came while they were chosen, so HiGHS only takes
+    that start (the run is reported as interrupted). `during`: the caller's work, done in a thread
+    while a MIP's search runs in its child (`mip_worker.solve_in_child`); not done here for an LP
+    (the caller does it after). `lean`: the run's main search, which with `options.low_memory` gets
+    `low_memory_search`'s options. While the child searches, the planner holds no HiGHS instance
+    (`p.h` is let go); the outcome keeps the compiled model, the solution and the start's basis as
+    data."""
+    wanted = dict(p.wanted)
+    mip = bool(len(p.c.integer))
     start = time.perf_counter()
-    started = run = None
-    sent = wanted  # the options the solve ran with
+    started = None
     try:
-        if (start_plans is not None or stopped or options.start_heuristic == "greedy") and mip:
-            started = _start_heuristic(p, options, progress, start, start_plans, stopped)
-            if "time_limit" in wanted:  # the MIP gets what the heuristic left of the limit
-                wanted["time_limit"] = max(float(options.time_limit_s) - started.seconds, 0.0)
-            if tracker is not None:  # the MIP's clock starts at 0: progress shows time since the start
-                tracker.offset = started.seconds
         if mip:
-            if started is not None and started.stopped_by == "interrupted":
-                # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
-                sent = {**wanted, "time_limit": 0.0}
-            if lean:  # the main search with low memory: HiGHS lean
-                sent = {**sent, **low_memory_search(options)}
-            job = _mip_job(p, sent, started)
-            if started is not None:
-                p.basis = _valid_basis(h)
-            release_memory(h)
-            run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
-            del job
+            ended, sent, started = _search_mip(p, options, wanted, progress, start_plans, stopped, during, lean,
+                                               start)
         else:
-            h.solve()
+            ended, sent = _solve_lp(p, options, wanted), wanted
     except KeyboardInterrupt:  # outside highspy's own handling: no plan to keep
         return SolveOutcome("interrupted", "interrupted", None, None, None, time.perf_counter() - start, "",
                             message=STATUSES["interrupted"][2])
@@ -464,77 +446,129 @@ def run_prepared(p: Prepared, options: SolverOptions, progress: Callable | None 
         return SolveOutcome("error", "exception", None, None, None, time.perf_counter() - start, "",
                             message=f"{STATUSES['error'][2]}: {type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
-    if run is not None and run.error:
-        return SolveOutcome("error", "exception", None, None, None, seconds, run.version,
-                            message=f"{STATUSES['error'][2]}: {run.error}")
-    if run is not None:
-        ms = (MS(run.model_status) if run.model_status is not None
-              else MS.kTimeLimit if run.killed == "time_limit" else MS.kNotset if run.died else MS.kInterrupt)
-        has_solution, version, got, held = run.has_solution, run.version, run.dims, run.options
-    else:
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        has_solution = int(info.primal_solution_status) == 2 or ms == MS.kModelEmpty
-        version = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
-        got = (int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz()))
-        held = {name: option_value(h, name) for name in sent}
+    if ended.error:
+        return SolveOutcome("error", "exception", None, None, None, seconds, ended.version,
+                            message=f"{STATUSES['error'][2]}: {ended.error}")
+    return _outcome(p, options, ended, sent, started, seconds, in_child=mip)
+
+
+def _solve_lp(p: Prepared, options: SolverOptions, wanted: dict) -> MipRun:
+    """Solve the LP in the planner's HiGHS instance; what it ended with, as a search's record.
+    HiGHS (1.16) counts an LP's time limit on the instance's clock, which runs on across solves, so
+    the limit is moved on by the time already used."""
+    h, c = p.h, p.c
+    if "time_limit" in wanted and h.getRunTime() > 0:
+        wanted["time_limit"] = h.getRunTime() + float(options.time_limit_s)
+        h.setOptionValue("time_limit", wanted["time_limit"])
+    h.HandleKeyboardInterrupt = True
+    if options.threads:
+        h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
+    t0 = time.perf_counter()
+    h.solve()
+    ms, info = h.getModelStatus(), h.getInfo()
+    has_solution = int(info.primal_solution_status) == 2 or ms == MS.kModelEmpty
+    x = np.asarray(h.getSolution().col_value) if has_solution and c.n_cols else None
+    objective = float(info.objective_function_value) if c.n_cols else c.offset
+    return MipRun(int(ms), has_solution, x, objective, objective, time.perf_counter() - t0,
+                  dims=(int(h.getNumRow()), int(h.getNumCol()), int(h.getNumNz())),
+                  options={name: option_value(h, name) for name in wanted},
+                  version=f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}", final=True)
+
+
+def _search_mip(p: Prepared, options: SolverOptions, wanted: dict, progress, start_plans, stopped: bool,
+                during, lean: bool, start: float):
+    """The start heuristic (in the planner's HiGHS instance, if asked for), then HiGHS's search in
+    its child process: (the search's record, the options sent, the start heuristic's result). A
+    MIP's time limit counts from the start of its own run; the search gets what the start left."""
+    h = p.h
+    tracker = Progress(progress) if progress is not None else None
+    h.HandleKeyboardInterrupt = True
+    if options.threads:
+        h.resetGlobalScheduler(True)  # HiGHS keeps one scheduler per process, sized by the first solve
+    started = None
+    sent = wanted  # the options the search runs with
+    if start_plans is not None or stopped or options.start_heuristic == "greedy":
+        started = _start_heuristic(p, options, progress, start, start_plans, stopped)
+        if "time_limit" in wanted:  # the MIP gets what the heuristic left of the limit
+            wanted["time_limit"] = max(float(options.time_limit_s) - started.seconds, 0.0)
+        if tracker is not None:  # the MIP's clock starts at 0: progress shows time since the start
+            tracker.offset = started.seconds
+    if started is not None and started.stopped_by == "interrupted":
+        # Ctrl-C during the start heuristic: HiGHS only takes the start plan as its incumbent
+        sent = {**wanted, "time_limit": 0.0}
+    if lean:  # the main search with low memory: HiGHS lean
+        sent = {**sent, **low_memory_search(options)}
+    job = _mip_job(p, sent, started)
+    if started is not None:
+        p.basis = _valid_basis(h)
+    # the planner's HiGHS instance is not needed past this point (the rounded re-solve hands the
+    # compiled model to a new one): let go of it while the child searches
+    h = p.h = None
+    malloc_trim()
+    run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
+    return run, sent, started
+
+
+def _outcome(p: Prepared, options: SolverOptions, run: MipRun, sent: dict, started, seconds: float,
+             in_child: bool) -> SolveOutcome:
+    """How the solve ended (`run`) as the planner's outcome: HiGHS's model status mapped to a status
+    (a search stopped by force, interrupted or whose process died has none of its own), the checks
+    that HiGHS holds the whole model and the options sent, the plan kept and its cost, and what
+    happened for run_info."""
+    c = p.c
+    ms = (MS(run.model_status) if run.model_status is not None
+          else MS.kTimeLimit if run.killed == "time_limit" else MS.kNotset if run.died else MS.kInterrupt)
     if started is not None and started.stopped_by == "interrupted":
         ms = MS.kInterrupt  # HiGHS stopped at its 0 s limit: the user's Ctrl-C stopped the run
-    status = map_outcome(ms, has_solution)
-    died = run.died if run is not None else ""
-    if died:  # the search's process ended without a last word: its last reported plan, if any
-        status = "best_found" if has_solution else "error"
+    status = map_outcome(ms, run.has_solution)
+    if run.died:  # the search's process ended without a last word: its last reported plan, if any
+        status = "best_found" if run.has_solution else "error"
     lo, hi = c.coef_range()
     report = {"model_rows": c.n_rows, "model_cols": c.n_cols, "model_nonzeros": c.nnz,
               "coef_abs_min": lo, "coef_abs_max": hi, **p.report, "highs_s": round(seconds, 3)}
     message = STATUSES[status][2]
-    if died:
-        message = search_lost_message(f"HiGHS's process {died}", seconds, has_solution, options.low_memory,
+    if run.died:
+        message = search_lost_message(f"HiGHS's process {run.died}", seconds, run.has_solution, options.low_memory,
                                       memory="likely" if run.exit_code == -signal.SIGKILL else "")
-    elif ms == MS.kMemoryLimit and run is not None:
-        message = search_lost_message("HiGHS ran out of memory", seconds, has_solution, options.low_memory,
+    elif ms == MS.kMemoryLimit and in_child:
+        message = search_lost_message("HiGHS ran out of memory", seconds, run.has_solution, options.low_memory,
                                       memory="said")
     elif ms == MS.kMemoryLimit:  # an LP in the planner's process
         message = lp_message(ms, status, options.low_memory)
+    got = run.dims
     report.update(highs_rows=got[0], highs_cols=got[1], highs_nonzeros=got[2])
     if got != (c.n_rows, c.n_cols, c.nnz):
         status = "error"
         message = (f"HiGHS holds {got[0]} rows, {got[1]} columns and {got[2]} nonzeros but the model has "
                    f"{c.n_rows}, {c.n_cols} and {c.nnz}: the hand-over lost part of the model")
     for name, value in sent.items():
-        actual = held.get(name)
+        actual = run.options.get(name)
         report[f"highs_option_{name}"] = actual
         if actual != value:
             status = "error"
             message = f"HiGHS option {name} is {actual}, not the {value} requested: the option was lost"
     objective = bound = gap = x = None
-    if has_solution and STATUSES[status][1]:
-        if run is not None:
-            x = run.x
-            # not HiGHS's final plan (a search stopped by force or ended without one): the plan's cost
-            # from the compiled objective (the start plan's or HiGHS's last report otherwise)
-            objective = run.objective if run.final else float(c.cost @ run.x) + c.offset
-            bound = run.bound
-        elif c.n_cols:
-            x = np.asarray(h.getSolution().col_value)
-            objective = bound = float(info.objective_function_value)
-        else:
-            objective = bound = c.offset
+    if run.has_solution and STATUSES[status][1]:
+        x = run.x
+        # not HiGHS's final plan (a search stopped by force or ended without one): the plan's cost
+        # from the compiled objective (the start plan's or HiGHS's last report otherwise)
+        objective = run.objective if run.final else float(c.cost @ run.x) + c.offset
+        bound = run.bound
         gap = relative_gap(objective, bound)
     if started is not None:
         report.update(started.report())
-    if run is not None and run.planner_mib is not None:
+    if run.planner_mib is not None:
         report["planner_in_search_mib"] = round(run.planner_mib, 1)
-    if run is not None and run.killed == "time_limit":
+    if run.killed == "time_limit":
         report["time_limit_enforced_s"] = round(run.seconds - float(sent["time_limit"]), 1)
-    if died:
-        report["solver_process_died"] = f"{died} {seconds:,.0f} s into its search"
+    if run.died:
+        report["solver_process_died"] = f"{run.died} {seconds:,.0f} s into its search"
     if ms in (MS.kInterrupt, MS.kHighsInterrupt):
         report["interrupted_by_user"] = True
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
-    return SolveOutcome(status, "solver_process_died" if died else ms.name, objective, bound, gap, seconds, version,
-                        report, message, prepared=p, x=x)
+    return SolveOutcome(status, "solver_process_died" if run.died else ms.name, objective, bound, gap, seconds,
+                        run.version, report, message, compiled=c, x=x, basis=p.basis)
 
 
 def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: bool, memory: str = "") -> str:
@@ -561,14 +595,6 @@ def give_back_memory() -> None:
 def _valid_basis(h: highspy.Highs) -> highspy.HighsBasis | None:
     b = h.getBasis()
     return b if b.valid else None
-
-
-def release_memory(h: highspy.Highs) -> None:
-    """While the child searches, the planner's HiGHS instance keeps only the model: its solver data
-    (the start heuristic's simplex factors and work arrays) is dropped, and glibc is asked to give
-    freed memory back to the system (on Linux; elsewhere nothing more)."""
-    h.clearSolver()
-    malloc_trim()
 
 
 def low_memory_search(options: SolverOptions) -> dict:
