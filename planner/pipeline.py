@@ -12,7 +12,7 @@ from pathlib import Path
 from planner.dataset.data import PlanData, expected_value_data, load_data
 from planner.dataset.diagnostics import unreachable_demand
 from planner.analyses.explain import iis_report, smallest_relaxations
-from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
+from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_APART_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
 from planner.errors import OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
@@ -20,7 +20,7 @@ from planner.results.report import RunRecord, output_tables
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import prestart
-from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_model, give_back_memory, prepare, run_prepared, set_time_limit, solve_model)
+from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, run_prepared, set_time_limit, solve_model)
 from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
 
@@ -84,17 +84,28 @@ class MainModel:
         `work` has not done it."""
         if self.prepared is None:
             t0 = time.perf_counter()
-            m = build_model(self.data, self.definition)
-            t1 = time.perf_counter()
-            c = compile_model(m)
-            t2 = time.perf_counter()
-            del m
-            give_back_memory()
-            self.build_s = t1 - t0
-            self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps,
-                                    report={"compile_s": round(t2 - t1, 3), "released_model_s": round(
-                                        time.perf_counter() - t2, 3)})
+            if builds_apart(self.data, self.definition.solver):
+                c = compile_apart(lambda: build_model(self.data, self.definition))
+                report = {"built_apart": True, "build_compile_s": round(time.perf_counter() - t0, 3)}
+                self.build_s = report["build_compile_s"]
+            else:
+                m = build_model(self.data, self.definition)
+                t1 = time.perf_counter()
+                c = compile_model(m)
+                t2 = time.perf_counter()
+                del m
+                give_back_memory()
+                self.build_s = t1 - t0
+                report = {"compile_s": round(t2 - t1, 3), "released_model_s": round(time.perf_counter() - t2, 3)}
+            self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps, report=report)
         return self.prepared
+
+
+def builds_apart(data: PlanData, options: SolverOptions) -> bool:
+    """Whether the model is built and compiled in a short-lived process of its own
+    (`solve.compile_apart`): with --low-memory, or from BUILD_APART_FLOWS flow variables; smaller
+    models are built here, where a fork would cost more than it returns."""
+    return options.low_memory or len(data.arcs) * len(data.PERIODS) * len(data.SCENARIOS) >= BUILD_APART_FLOWS
 
 
 def expected_value_start(data: PlanData, definition: ModelDefinition, options: SolverOptions,
@@ -130,8 +141,14 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
 
 def solve_expected_value(ev_data: PlanData, definition: ModelDefinition, options: SolverOptions, progress=None,
                          during=None) -> SolveOutcome:
-    """The expected-value problem built and solved (its builds are read by the columns' keys)."""
-    return solve_model(build_model(ev_data, definition), options, progress=progress, during=during)
+    """The expected-value problem built and solved (its builds are read by the columns' keys); built
+    in a process of its own where the main model is (`builds_apart`)."""
+    if not builds_apart(ev_data, options):
+        return solve_model(build_model(ev_data, definition), options, progress=progress, during=during)
+    t0 = time.perf_counter()
+    c = compile_apart(lambda: build_model(ev_data, definition))
+    p = prepare(c, options, report={"built_apart": True, "build_compile_s": round(time.perf_counter() - t0, 3)})
+    return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, during=during)
 
 
 def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinition, progress=None,
@@ -153,7 +170,10 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
         if solver.start_heuristic == "auto":
             started["start_heuristic_chosen"] = options.start_heuristic
     if options.start_heuristic == "expected_value":
-        builds, ev = expected_value_start(data, definition, solver, progress, during=main.work)
+        # the main model is built while the start searches, except with --low-memory (the two together
+        # are what the machine would need at once)
+        builds, ev = expected_value_start(data, definition, solver, progress,
+                                          during=None if solver.low_memory else main.work)
         start_plans = None if builds is None else (builds,)
         started.update(ev)
         spent = time.perf_counter() - t0

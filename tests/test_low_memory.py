@@ -28,8 +28,9 @@ def models_alive() -> int:
 @pytest.mark.parametrize("low", [False, True])
 def test_no_model_is_alive_during_the_search_and_the_plan_is_read_by_keys(solve_tiny, monkeypatch, low):
     # R1 (capex 0.01 MUSD + 100 t x 100 USD/t) costs 0.02 MUSD against 0.05 via the market: built,
-    # with or without low memory. The Pyomo model is let go once compiled: while the child searches
-    # no Pyomo model is alive in the planner, and the plan is read by the compiled columns' keys.
+    # with or without low memory. The Pyomo model is let go once compiled (or never enters the
+    # planner, built apart): while the child searches no Pyomo model is alive in the planner, and
+    # the plan is read by the compiled columns' keys.
     real, alive = solve.solve_in_child, []
 
     def counting(*a, **k):
@@ -45,7 +46,9 @@ def test_no_model_is_alive_during_the_search_and_the_plan_is_read_by_keys(solve_
     assert alive == [(0, 0)]
     assert o.status == "optimal" and built(res) == {"R1": 2030}
     assert res.costs["total_cost_musd"] == pytest.approx(0.02, abs=1e-9) and res.max_violation <= 1e-6
-    assert o.hand_over.get("rounded_resolve_status") == "optimal"  # the re-solve ran in the planner's HiGHS copy
+    assert o.hand_over.get("rounded_resolve_status") == "optimal"
+    # with low memory the model was built and compiled in a process of its own (solve.compile_apart)
+    assert o.hand_over.get("built_apart") == (True if low else None)
     # with low memory the child's HiGHS searched with one thread and no second presolve of the root
     # LP (the options it reports holding); without, HiGHS's own choices (the options are not sent)
     assert o.hand_over.get("highs_option_threads") == (1 if low else None)

@@ -23,6 +23,9 @@ START_HEURISTICS = ("auto", "none", "greedy", "expected_value")
 # Chosen on the benchmark ladder (bench/results.md): large (1.24 million flows) 1.9-2.1% -> 1.3% gap at
 # 600 s; medium (0.18 million) is proven optimal without it in about 60 s.
 AUTO_EV_FLOWS = 500_000
+# from this many flow variables the model is built and compiled in a short-lived process of its own
+# (planner/pipeline.py `builds_apart`): the Pyomo objects of its build never enter the planner
+BUILD_APART_FLOWS = 500_000
 START_SHARE = 0.4  # of the time limit, at most, for the start heuristic (the MIP gets the rest)
 EV_START_GAP = 1e-3  # the expected-value start solves its one-scenario problem to this gap, whatever the run's
 

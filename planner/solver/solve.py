@@ -20,7 +20,6 @@ import math
 import signal
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +30,7 @@ from pyomo.common.tee import capture_output
 from planner.model.definition import SolverOptions
 from planner.status import STATUSES
 from planner.solver.mip_worker import MipRun, load_arrays, malloc_trim, option_value, solve_in_child
+from planner.solver.keys import Keys
 from planner.solver.standard_form import Csr, NotSupported, Row, StandardForm, compile_linear
 
 MS = highspy.HighsModelStatus
@@ -88,8 +88,8 @@ class Compiled:
     constraint name, index), column bounds, rows' lower and upper bounds, the sparse matrix by rows,
     the objective, and the names of anything non-finite. The plan is read by the columns' keys."""
 
-    columns: list  # (variable name, index) per column
-    rows: list  # (constraint name, index) per row
+    columns: Keys  # (variable name, index) per column
+    rows: Keys  # (constraint name, index) per row
     col_lower: np.ndarray
     col_upper: np.ndarray
     integer: np.ndarray  # indices of integer columns
@@ -104,25 +104,15 @@ class Compiled:
         """Column j's (variable name, index)."""
         return self.columns[j]
 
-    @cached_property
-    def _by_variable(self) -> dict[str, tuple[list[int], list]]:
-        out: dict[str, tuple[list[int], list]] = {}
-        for j, (name, index) in enumerate(self.columns):
-            cols, idx = out.setdefault(name, ([], []))
-            cols.append(j)
-            idx.append(index)
-        return out
-
-    def columns_of(self, name: str) -> tuple[np.ndarray, list]:
+    def columns_of(self, name: str) -> tuple[np.ndarray, object]:
         """(columns, indices) of variable `name`, in column order (a variable in no row and at no
         cost has no column: its value is 0)."""
-        cols, idx = self._by_variable.get(name, ([], []))
-        return np.asarray(cols, dtype=np.int32), idx
+        return self.columns.of(name)
 
     def column_map(self, name: str) -> dict:
         """index -> column, for variable `name`."""
-        cols, idx = self._by_variable.get(name, ([], []))
-        return dict(zip(idx, cols))
+        cols, idx = self.columns.of(name)
+        return dict(zip(idx, cols.tolist()))
 
     @property
     def n_rows(self) -> int:
@@ -176,8 +166,49 @@ def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
     hi = np.array([_bound(v.ub, INF) for v in cols], dtype=float)
     bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
     integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
-    return Compiled([_key(v) for v in cols], [_key(r.constraint) for r in f.rows], lo, hi, integer, f.cost,
-                    f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
+    return Compiled(Keys([_key(v) for v in cols]), Keys([_key(r.constraint) for r in f.rows]), lo, hi, integer,
+                    f.cost, f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
+
+
+def compile_apart(build: Callable[[], pyo.ConcreteModel]) -> Compiled:
+    """`compile_model(build())` in a forked process, the compiled model sent back: the Pyomo model
+    and everything its build leaves behind stay in that process, which ends, so the planner's own
+    memory holds only the arrays and the coded keys (large: ~2 GiB of Pyomo objects never enter the
+    planner). Where processes cannot be forked, in this process. A failure in the build is raised
+    here; a build killed (by the system, out of memory) is a MemoryError."""
+    import multiprocessing as mp
+    import os
+    import pickle
+    if "fork" not in mp.get_all_start_methods():
+        return compile_model(build())
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the building process: sends its result and leaves without the parent's exit handlers
+        try:
+            os.close(read)
+            try:
+                payload = pickle.dumps(("ok", compile_model(build())), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the planner
+                try:
+                    payload = pickle.dumps(("error", exc))
+                except Exception:  # noqa: BLE001 - an exception that cannot be pickled: its words
+                    payload = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            with os.fdopen(write, "wb") as out:
+                out.write(payload)
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        payload = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not payload:
+        raise MemoryError(f"the process building the model ended without a result (wait status {status}): "
+                          "most likely out of memory")
+    kind, result = pickle.loads(payload)
+    del payload
+    if kind == "error":
+        raise result
+    return result
 
 
 def compiled_digests(c: Compiled) -> dict:
