@@ -535,7 +535,7 @@ def _search_mip(p: Prepared, options: SolverOptions, wanted: dict, progress, sta
     # the planner's HiGHS instance is not needed past this point (the rounded re-solve hands the
     # compiled model to a new one): let go of it while the child searches
     h = p.h = None
-    malloc_trim()
+    give_back_memory()  # the heuristic's objects hold cycles: collected, and the freed memory returned
     run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
     return run, sent, started
 
