@@ -1,4 +1,4 @@
-from planner.cli import main
+from planner.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

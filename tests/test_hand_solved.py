@@ -108,17 +108,8 @@ def test_partial_availability_forces_the_split_and_the_shortfall(solve_tiny):
     #           variable 100 x 500 = 50,000, transport 40 x 100 = 4,000, unmet 40 x 10,000 = 400,000.
     # expected (x 0.5 each): variable 60,000, transport 6,000, unmet 200,000 USD
     # = 0.06 + 0.006 + 0.2 = 0.266 MUSD. (Ignoring the availability: 0.078 MUSD.)
-    sheets, settings = tiny(unmet_penalty_usd_per_t=10_000)
-    sheets["sites"][0]["capacity_tpy"] = 200
-    sheets["members"].append({"member": "BB", "name": "Member B", "lat": 0, "lon": 10})
-    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": 2030, "demand_tpy": 60},
-                        {"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 80}]
-    sheets["scenarios"] = [{"scenario": "normal", "probability": 0.5, "demand_multiplier": 1},
-                           {"scenario": "half", "probability": 0.5, "demand_multiplier": 1}]
-    sheets["disruptions"] = [{"scenario": "half", "country": None, "site": "M1", "mineral": None, "period": None,
-                              "availability": 0.5}]
-    sheets["transport"] = [{"origin": "M1", "destination": "BB", "cost_usd_per_t": 100}]
-    res = solve_tiny(sheets, settings)
+    from test_tampering import partial_availability  # the same workbook its tampering tests change
+    res = solve_tiny(*partial_availability(*tiny()))
     check_costs(res, {"variable_cost_musd": 0.06, "transport_musd": 0.006, "unmet_penalty_musd": 0.2}, 0.266)
     assert flow(res, "M1", "AA", "normal") == pytest.approx(60) and flow(res, "M1", "BB", "normal") == pytest.approx(80)
     assert flow(res, "M1", "AA", "half") == pytest.approx(60) and flow(res, "M1", "BB", "half") == pytest.approx(40)

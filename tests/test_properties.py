@@ -147,7 +147,7 @@ def test_the_start_heuristic_changes_no_optimum(heuristic, inst):
     with tempfile.TemporaryDirectory() as d:
         res = solve_workbook(write_workbook(Path(d) / "p.xlsx", sheets, sets), write=False, mip_gap=0,
                              solver_overrides={"start_heuristic": heuristic})
-    assert res.outcome.status == "optimal"
+    assert res.outcome.status == "optimal", res.outcome.message
     assert res.costs["total_cost_musd"] == pytest.approx(cost, rel=REL, abs=1e-9)
     if heuristic == "expected_value" and "scenarios" not in sheets:
         assert res.outcome.hand_over["start_ev_status"] == "one_scenario"

@@ -99,23 +99,28 @@ def test_fpic_standard_keeps_consented_candidate(solve_tiny):
     assert built(res) == {"R2": 2030}
 
 
-def test_water_cap_binds_in_one_country(solve_tiny):
-    # Existing refinery R0 (AAA, yield 1). Mines: N1 in BBB at 100 USD/t using 10 m3/t, N2 in CCC at
-    # 200 USD/t using no water. A cap of 600 m3/yr on BBB lets N1 mine 60 t; N2 mines 40 t:
-    # 60 x 100 + 40 x 200 = 14,000 USD = 0.014 MUSD (without the cap 100 x 100 = 0.010).
+def water_case():
+    """Existing refinery R0 (AAA, yield 1). Mines: N1 in BBB at 100 USD/t using 10 m3/t, N2 in CCC at
+    200 USD/t using no water; a cap of 600 m3/yr on BBB's sites."""
     sheets, settings = tiny()
     sheets["sites"] += [site("R0", "AAA", "refinery", "existing", 1000, **{"yield": 1}),
                         site("N1", "BBB", "mine", "existing", 1000, var_cost_usd_per_t=100, water_m3_per_t=10),
                         site("N2", "CCC", "mine", "existing", 1000, var_cost_usd_per_t=200)]
     sheets["limits"] = [{"period": 2030, "member": None, "country": "BBB", "emissions_cap_tco2e_per_yr": None,
                          "water_cap_m3_per_yr": 600}]
-    res = solve_tiny(sheets, settings)
+    return sheets, settings
+
+
+def test_water_cap_binds_in_one_country(solve_tiny):
+    # water_case: the cap of 600 m3/yr on BBB lets N1 mine 60 t; N2 mines 40 t:
+    # 60 x 100 + 40 x 200 = 14,000 USD = 0.014 MUSD (without the cap 100 x 100 = 0.010).
+    res = solve_tiny(*water_case())
     assert res.costs["total_cost_musd"] == pytest.approx(0.014, abs=TOL)
     assert output(res, "N1") == pytest.approx(60) and output(res, "N2") == pytest.approx(40)
     w = water_table(res.data, res.solution.flows).set_index("country")
     assert float(w.loc["BBB", "water_m3_per_yr"]) == pytest.approx(600)
     assert float(w.loc["BBB", "water_cap_m3_per_yr"]) == 600
-    off = solve_tiny(sheets, settings, model=str(_definition(solve_tiny, "water_cap")))
+    off = solve_tiny(*water_case(), model=str(_definition(solve_tiny, "water_cap")))
     assert off.costs["total_cost_musd"] == pytest.approx(0.010, abs=TOL)
 
 

@@ -342,13 +342,8 @@ def test_water_cap(solve_tiny):
     # Refinery R0 (AAA) takes ore from N1 (BBB, 100 USD/t, 10 m3/t) and N2 (CCC, 200 USD/t, no water);
     # BBB's cap of 600 m3/yr allows N1 60 t (test_standards_trace). N1 61 + N2 39 uses 610 m3:
     # violation 10 m3/yr (R0 still gets 100 t of ore for its 100 t).
-    sheets, settings = tiny()
-    sheets["sites"] += [site("R0", "AAA", "refinery", "existing", 1000, **{"yield": 1}),
-                        site("N1", "BBB", "mine", "existing", 1000, var_cost_usd_per_t=100, water_m3_per_t=10),
-                        site("N2", "CCC", "mine", "existing", 1000, var_cost_usd_per_t=200)]
-    sheets["limits"] = [{"period": 2030, "member": None, "country": "BBB", "emissions_cap_tco2e_per_yr": None,
-                         "water_cap_m3_per_yr": 600}]
-    res = solved(solve_tiny, sheets, settings)
+    from test_standards_trace import water_case
+    res = solved(solve_tiny, *water_case())
     sol = copy_of(res.solution)
     assert flow(sol, "N1", "R0") == pytest.approx(60)
     set_flow(sol, "N1", "R0", 61)

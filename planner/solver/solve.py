@@ -533,10 +533,17 @@ def _search_mip(p: Prepared, options: SolverOptions, wanted: dict, progress, sta
     if started is not None:
         p.basis = _valid_basis(h)
     # the planner's HiGHS instance is not needed past this point (the rounded re-solve hands the
-    # compiled model to a new one): let go of it while the child searches
-    h = p.h = None
-    give_back_memory()  # the heuristic's objects hold cycles: collected, and the freed memory returned
+    # compiled model to a new one): let go of it while the child searches -- unless the caller's
+    # `during` work runs meanwhile, which may use HiGHS in another thread: HiGHS's task scheduler is
+    # shared by the process, so no instance is destroyed beside it (its solver data is dropped)
+    if during is None:
+        h = p.h = None
+        give_back_memory()  # the heuristic's objects hold cycles: collected, and the freed memory returned
+    else:
+        h.clearSolver()
+        malloc_trim()
     run = solve_in_child(job, sent.get("time_limit"), tracker, during=during)
+    p.h = None
     return run, sent, started
 
 
