@@ -1,7 +1,14 @@
+import signal
+
 import pytest
 
 from planner.pipeline import solve_workbook
 from wb import write_workbook
+
+# A run started where SIGINT is ignored (a background job of a non-interactive shell) would turn no
+# Ctrl-C into KeyboardInterrupt; the tests that press Ctrl-C need Python's own handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
