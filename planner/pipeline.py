@@ -20,7 +20,7 @@ from planner.results.report import RunRecord, output_tables
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import prestart
-from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, run_prepared, set_time_limit, solve_model)
+from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, run_prepared, set_time_limit)
 from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
 
@@ -83,22 +83,27 @@ class MainModel:
         """The model built, compiled and handed to HiGHS (with the definition's options), now if
         `work` has not done it."""
         if self.prepared is None:
-            t0 = time.perf_counter()
-            if builds_apart(self.data, self.definition.solver):
-                c = compile_apart(lambda: build_model(self.data, self.definition))
-                report = {"built_apart": True, "build_compile_s": round(time.perf_counter() - t0, 3)}
-                self.build_s = report["build_compile_s"]
-            else:
-                m = build_model(self.data, self.definition)
-                t1 = time.perf_counter()
-                c = compile_model(m)
-                t2 = time.perf_counter()
-                del m
-                give_back_memory()
-                self.build_s = t1 - t0
-                report = {"compile_s": round(t2 - t1, 3), "released_model_s": round(time.perf_counter() - t2, 3)}
+            c, report, self.build_s = build_and_compile(self.data, self.definition)
             self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps, report=report)
         return self.prepared
+
+
+def build_and_compile(data: PlanData, definition: ModelDefinition) -> tuple[Compiled, dict, float]:
+    """The model built and compiled, and the Pyomo model let go: in a short-lived process of its
+    own where `builds_apart`, else here (then collected). (The compiled model, what was done for
+    run_info, the build's seconds.)"""
+    t0 = time.perf_counter()
+    if builds_apart(data, definition.solver):
+        c = compile_apart(lambda: build_model(data, definition))
+        seconds = time.perf_counter() - t0
+        return c, {"built_apart": True, "build_compile_s": round(seconds, 3)}, seconds
+    m = build_model(data, definition)
+    t1 = time.perf_counter()
+    c = compile_model(m)
+    t2 = time.perf_counter()
+    del m
+    give_back_memory()
+    return c, {"compile_s": round(t2 - t1, 3), "released_model_s": round(time.perf_counter() - t2, 3)}, t1 - t0
 
 
 def builds_apart(data: PlanData, options: SolverOptions) -> bool:
@@ -141,13 +146,10 @@ def expected_value_start(data: PlanData, definition: ModelDefinition, options: S
 
 def solve_expected_value(ev_data: PlanData, definition: ModelDefinition, options: SolverOptions, progress=None,
                          during=None) -> SolveOutcome:
-    """The expected-value problem built and solved (its builds are read by the columns' keys); built
-    in a process of its own where the main model is (`builds_apart`)."""
-    if not builds_apart(ev_data, options):
-        return solve_model(build_model(ev_data, definition), options, progress=progress, during=during)
-    t0 = time.perf_counter()
-    c = compile_apart(lambda: build_model(ev_data, definition))
-    p = prepare(c, options, report={"built_apart": True, "build_compile_s": round(time.perf_counter() - t0, 3)})
+    """The expected-value problem built, compiled (`build_and_compile`) and solved; its builds are
+    read by the columns' keys."""
+    c, report, _ = build_and_compile(ev_data, definition)
+    p = prepare(c, options, report=report)
     return p if isinstance(p, SolveOutcome) else run_prepared(p, options, progress, during=during)
 
 

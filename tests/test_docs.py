@@ -17,39 +17,38 @@ DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 README_MAX_WORDS = 1500
 
-PROSE = [README, *sorted(DOCS.glob("*.md")), *sorted((ROOT / "bench").glob("*.md"))]
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".cfg", ".yml", ".yaml", ""}
 
 
 def tracked_text_files() -> list[Path]:
-    """Every tracked text file but the golden data and this file (its patterns name the words)."""
+    """Every tracked text file but the golden data (this one included: its patterns and samples are
+    written so that they do not match themselves)."""
     import subprocess
     try:
         names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):  # not a checkout: the package, tests, docs and bench
         names = [str(p.relative_to(ROOT)) for d in ("planner", "tests", "docs", "bench", "models", "inputs")
                  for p in (ROOT / d).rglob("*") if p.is_file()] + ["README.md", "Makefile", "pyproject.toml"]
-    skip = {"tests/test_docs.py"}
-    return [ROOT / n for n in sorted(names) if n not in skip and not n.startswith(("tests/golden/", "bench/runs/"))
+    return [ROOT / n for n in sorted(names) if not n.startswith(("tests/golden/", "bench/runs/"))
             and Path(n).suffix in TEXT_SUFFIXES and (ROOT / n).is_file()]
 LINKED = [README, *sorted(DOCS.glob("*.md"))]
 
 # Development history has no place in the documents: they say what is, with the command that shows it.
 HISTORY = [
-    r"\bissues? #?\d+",
-    r"\(issue",
-    r"\bsessions?\b",
+    r"\bi[s]sues? #?\d+",  # one letter in brackets: this file does not spell what it looks for
+    r"\(i[s]sue",
+    r"\bs[e]ssions?\b",
     r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
-    r"\d+(?:st|nd|rd|th))\s+session",
-    r"\bbefore:",
-    r"\bpreviously\b",
-    r"\bused to\b",
+    r"\d+(?:st|nd|rd|th))\s+s[e]ssion",
+    r"\bb[e]fore:",
+    r"\bp[r]eviously\b",
+    r"\bu[s]ed to\b",
     r"\bwe (?:changed|replaced|removed|added|moved|rewrote)\b",
-    r"\bno longer\b",
+    r"\bn[o] longer\b",
 ]
 # Legitimate uses of the words above (English or API names), removed before the patterns are searched.
 ALLOWED = [
-    r"\b(?:is|are|be|been|being|was|were)\s+used to\b",  # "the setting is used to ..." (employed for)
+    r"\b(?:is|are|be|been|being|was|were)\s+u[s]ed to\b",  # "the setting is employed to ..."
 ]
 
 
@@ -137,9 +136,14 @@ def test_no_development_history_in_prose(page):
 
 
 def test_history_patterns_catch_history():
-    samples = ["as in the twelfth session", "fixed in issue 8", "(issue 3)", "before: 5 s", "it previously took",
-               "the planner used to end", "we changed the compile", "the 11th session"]
+    # the samples are spelled with "_" where a letter goes, so that this file passes its own check
+    samples = ["as in the twelfth s_ssion", "fixed in i_sue 8", "(i_sue 3)", "b_fore: 5 s", "it p_eviously took",
+               "the planner u_ed to end", "w_ changed the compile", "the 11th s_ssion", "it is n_ longer"]
+    letters = {"s_ssion": "se", "i_sue": "is", "b_fore": "be", "p_eviously": "pr", "u_ed": "us", "n_ longer": "no", "w_ changed": "we"}
+    for word, head in letters.items():
+        samples = [x.replace(word, head + word[2:]) for x in samples]
     for s in samples:
         assert any(re.search(p, s, flags=re.I) for p in HISTORY), s
-    assert not any(re.search(p, re.sub(ALLOWED[0], " ", "HiGHS is used to solve it"), flags=re.I)
+    assert "_" not in "".join(samples)
+    assert not any(re.search(p, re.sub(ALLOWED[0], " ", "HiGHS is u" "sed to solve it"), flags=re.I)
                    for p in HISTORY)

@@ -331,7 +331,9 @@ def test_a_failure_while_the_start_searches_is_met_again_in_the_foreground(solve
     sheets, settings = tiny()
     res = solve_tiny(boom_or_calm(sheets), settings, solver_overrides=EV)
     h = res.outcome.hand_over
-    assert calls == ["thread", "foreground"]  # the thread's, then the foreground's
+    # the expected-value problem's own hand-over, then the main model's in the thread (failed), then
+    # again in the foreground
+    assert calls == ["foreground", "thread", "foreground"]
     assert "main_model_prepared_during_start_s" not in h
     assert res.outcome.status == "optimal" and built(res) == {}
     assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=1e-9)
