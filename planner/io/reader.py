@@ -38,6 +38,16 @@ def coordinate_to_tuple(ref: str) -> tuple[int, int]:
     return int(m.group(2)), col
 from planner.io.schema import PASSIVE_SHEETS, SETTINGS, SHEETS, Column, Sheet
 
+
+class Positions(dict):
+    """A table's column -> 1-based column number in its sheet, kept in `DataFrame.attrs`. pandas
+    deep-copies `attrs` into every row or slice taken from the table; the positions are never
+    changed once read, so every copy shares this one."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -317,7 +327,7 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
         records.append(rec)
     cols = ["_row"] + [c.name for c in spec.columns]
     df = pd.DataFrame.from_records(records, columns=cols)
-    df.attrs["positions"] = {k: v + 1 for k, v in positions.items()}
+    df.attrs["positions"] = Positions({k: v + 1 for k, v in positions.items()})
     if spec.key and len(df):
         dup = df.duplicated(list(spec.key), keep="first")
         if dup.any():

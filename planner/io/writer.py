@@ -7,6 +7,8 @@ folder, flushed to disk and renamed. An existing target is replaced only with `f
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
@@ -128,6 +130,20 @@ def _share_chart(book, ws, df: pd.DataFrame) -> None:
                    "percent_stacked", max(8, 0.5 * len(df)))
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while a workbook is written: xlsxwriter keeps every cell
+    until the file is closed, tens of thousands of small objects in no reference cycle, and the
+    collector would otherwise pass over them and everything else the process holds many times."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def check_target(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise OutputExistsError(f"'{path}' exists; use --force to replace it or -o to choose another file")
@@ -208,6 +224,10 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
     path = Path(path)
 
     def save(tmp):
+        with _collector_paused():
+            _save_tables(tmp)
+
+    def _save_tables(tmp):
         book = _Book(tmp)
         for name, df in tables.items():
             key_value = name in ("summary", "run_info")
@@ -265,7 +285,7 @@ def write_json(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = 
 
     def save(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False)
+            fh.write(json.dumps(doc, ensure_ascii=False))  # one string: the C encoder (json.dump streams in Python)
 
     atomic_save(save, Path(path), force)
     return Path(path)
@@ -291,6 +311,10 @@ def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
     tables.update({f"{k}_delta"[:31]: v for k, v in cmp.tables.items()})
 
     def save(tmp):
+        with _collector_paused():
+            _save_tables(tmp)
+
+    def _save_tables(tmp):
         book = _Book(tmp)
         for name, df in tables.items():
             ws = _write_table(book, name, df)

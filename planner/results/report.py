@@ -235,7 +235,9 @@ def _expected_share(data: PlanData, shares: pd.DataFrame) -> float | str:
     return float((shares["allied_tpy"] * w).sum()) / sup if sup > 0 else ""
 
 
-def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.DataFrame | None = None) -> pd.DataFrame:
+def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.DataFrame | None = None,
+                  scenario_costs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`scenario_costs`: the plan's `scenario_cost_table` where the caller has it."""
     comp = cost_components(data, sol)
     out = run.outcome
     ub = unmet_by_scenario_table(data, sol)
@@ -243,7 +245,7 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.Data
     rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value)")]
     rows += [(k, comp[k], "MUSD (present value)") for k in COMPONENTS]
     rows.append(("expected_cost_musd", comp["expected_cost_musd"], "MUSD (present value), expected over scenarios"))
-    rows += risk_summary(data, scenario_cost_table(data, sol))
+    rows += risk_summary(data, scenario_cost_table(data, sol) if scenario_costs is None else scenario_costs)
     out_q = site_output(sol)
     prob, years = data.scenarios["probability"].to_dict(), data.periods["years"].to_dict()
     per_t = data.sites["emissions_tco2e_per_t"].to_dict()
@@ -321,8 +323,9 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
     mix = supply_mix_table(data, sol)
     trace = traceability_table(data, sol.flows, sol.trace)
     allied = allied_share_table(data, trace)
+    by_scenario = scenario_cost_table(data, sol)
     return {
-        "summary": summary_table(data, sol, run, allied),
+        "summary": summary_table(data, sol, run, allied, by_scenario),
         "portfolio": portfolio,
         "capex_by_host": capex_by_host_table(portfolio),
         "flows": flows_table(data, sol),
@@ -335,7 +338,7 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "member_totals": member_totals_table(data, sol),
         "milestones": milestones_table(data, sol),
         "screening": screening_table(data, sol),
-        "scenario_costs": scenario_cost_table(data, sol),
+        "scenario_costs": by_scenario,
         "unmet_risk": unmet_risk_table(data, sol),
         "concentration": concentration_table(data, mix),
         "stockpiles": stockpile_table(data, sol),

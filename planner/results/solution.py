@@ -96,32 +96,39 @@ def scenario_costs(data: PlanData, sol: Solution) -> tuple[dict[str, float], dic
     second stage of each scenario as if it happened (not weighted by its probability)."""
     sites, per = data.sites, data.periods
     delta, W = per["discount"].astype(float).to_dict(), per["weight"].astype(float).to_dict()
-    capex = sum(delta[t] * float(sites.loc[f, "capex_musd"]) for f, t in zip(sol.builds["site"], sol.builds["build_period"]))
-    fixed = sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"])
-                for f in sites.index[sites["status"] == "existing"] for t in data.PERIODS)
+    capex_of, opex_of = (sites[c].astype(float).to_dict() for c in ("capex_musd", "fixed_opex_musd_per_yr"))
+    capex = sum(delta[t] * capex_of[f] for f, t in zip(sol.builds["site"], sol.builds["build_period"]))
+    fixed = sum(opex_of[f] for f in sites.index[sites["status"] == "existing"]) * sum(W[t] for t in data.PERIODS)
     for f, ts in online_periods(data, sol.builds).items():
-        fixed += sum(W[t] * float(sites.loc[f, "fixed_opex_musd_per_yr"]) for t in ts)
+        fixed += sum(W[t] * opex_of[f] for t in ts)
     sp = data.stockpiles
     acq = sp["acquisition_cost_usd_per_t"].astype(float).to_dict() if len(sp) else {}
     hold = sp["holding_cost_usd_per_t_yr"].astype(float).to_dict() if len(sp) else {}
     stock = sum(1e-6 * (delta[t] * acq[p] * a + W[t] * hold[p] * x) for p, t, x, a in sol.stocks.itertuples(index=False))
     first = {"capex_musd": capex, "fixed_opex_musd": fixed, "stock_musd": stock}
     second = {s: dict.fromkeys(SECOND_STAGE, 0.0) for s in data.SCENARIOS}
-    cp = data.periods["carbon_price"].astype(float).to_dict()
+    cp = data.periods["carbon_price"].astype(float)
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
-    var_c, em, risk_s = (sites[c].astype(float).to_dict() for c in ("var_cost_usd_per_t", "emissions_tco2e_per_t",
-                                                                      "risk_score"))
-    for (f, t, s), q in site_output(sol).items():
-        second[s]["variable_cost_musd"] += 1e-6 * W[t] * var_c[f] * q
-        second[s]["carbon_musd"] += 1e-6 * W[t] * cp[t] * em[f] * q
-        second[s]["risk_charge_musd"] += 1e-6 * W[t] * rw * risk_s[f] * q
-    if not sol.flows.empty:
-        cost = data.arcs["cost_usd_per_t"].to_dict()
-        for a, t, s, x in zip(sol.flows["arc"], sol.flows["period"], sol.flows["scenario"], sol.flows["flow_tpy"]):
-            second[s]["transport_musd"] += 1e-6 * W[t] * float(cost[a]) * x
     pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
-    for t, s, u in zip(sol.unmet["period"], sol.unmet["scenario"], sol.unmet["unmet_tpy"]):
-        second[s]["unmet_penalty_musd"] += 1e-6 * W[t] * pen * u
+    weight = per["weight"].astype(float)
+    f = sol.flows
+    if not f.empty:
+        # per flow row (t/yr) its present-value weight; each component a column, summed per scenario
+        w = 1e-6 * weight.reindex(f["period"]).to_numpy() * f["flow_tpy"].to_numpy(dtype=float)
+        origin = sites.reindex(f["origin"])
+        by_flow = pd.DataFrame({
+            "scenario": f["scenario"].to_numpy(),
+            "variable_cost_musd": w * origin["var_cost_usd_per_t"].to_numpy(dtype=float),
+            "carbon_musd": w * cp.reindex(f["period"]).to_numpy() * origin["emissions_tco2e_per_t"].to_numpy(dtype=float),
+            "risk_charge_musd": w * rw * origin["risk_score"].to_numpy(dtype=float),
+            "transport_musd": w * data.arcs["cost_usd_per_t"].astype(float).reindex(f["arc"]).to_numpy()})
+        for s_, row in by_flow.groupby("scenario").sum().iterrows():
+            second[s_].update({k: float(v) for k, v in row.items()})
+    u = sol.unmet
+    if not u.empty:
+        pv = 1e-6 * pen * weight.reindex(u["period"]).to_numpy() * u["unmet_tpy"].to_numpy(dtype=float)
+        for s_, v in pd.Series(pv).groupby(u["scenario"].to_numpy()).sum().items():
+            second[s_]["unmet_penalty_musd"] = float(v)
     for p, _, t, s, r in sol.releases.itertuples(index=False):
         second[s]["stock_replenish_musd"] += 1e-6 * delta[t] * acq[p] * data.shock_years[(s, t)] * r
     return first, second

@@ -52,6 +52,11 @@ class _Plan:
     def pv(self) -> dict:
         return paid_pv_by_member(self.data, self.sol)
 
+    @cached_property
+    def traced(self) -> tuple[dict, dict, dict, dict]:
+        """The model's origin tags and the plain tables' flows, each by country chain (`_traced_tables`)."""
+        return _traced_tables(self)
+
     def delivered(self) -> dict:
         f = self.sol.flows
         return f[f["kind"] == "delivery"].groupby(["destination", "mineral", "period", "scenario"])[
@@ -88,13 +93,13 @@ def check_capacity_if_online(p: _Plan) -> Violations:
     """Output at most availability x capacity where the site is existing or online (t/yr)."""
     v, data, sites = [], p.data, p.data.sites
     online = online_periods(data, p.sol.builds)
+    status, capacity = sites["status"].to_dict(), sites["capacity_tpy"].astype(float).to_dict()
     for f in data.SITES:
-        r = sites.loc[f]
         for t in data.PERIODS:
-            is_on = r["status"] == "existing" or t in online.get(f, set())
+            is_on = status[f] == "existing" or t in online.get(f, set())
             for s in data.SCENARIOS:
                 q = p.out.get((f, t, s), 0.0)
-                cap = data.avail(s, f, t) * float(r["capacity_tpy"]) if is_on else 0.0
+                cap = data.avail(s, f, t) * capacity[f] if is_on else 0.0
                 if q - cap > 0:
                     v.append(("capacity_if_online", f"{f},{t},{s}", q - cap))
     return v
@@ -215,7 +220,7 @@ def check_water_cap(p: _Plan) -> Violations:
     return _territorial(p, "water_cap", "water_cap_m3_per_yr", "water_m3_per_t")
 
 
-def _traced(p: _Plan) -> tuple[dict, dict, dict, dict]:
+def _traced_tables(p: _Plan) -> tuple[dict, dict, dict, dict]:
     from planner.results.trace import delivered_by_country, refined_by_origin
     z, flows = p.sol.trace, p.sol.flows
     tin = z.groupby(["mineral", "mine_country", "refining_country", "period", "scenario"])["tonnes_per_yr"].sum().to_dict()
@@ -228,7 +233,7 @@ def _traced(p: _Plan) -> tuple[dict, dict, dict, dict]:
 def check_traced_input(p: _Plan) -> Violations:
     """The model's origin tags add up to each refining country's ore by mine country (t/yr)."""
     traced = set(p.data.TRACED_MINERALS)
-    tin, _, rin, _ = _traced(p)
+    tin, _, rin, _ = p.traced
     return [("traced_input", ",".join(map(str, k)), abs(tin.get(k, 0.0) - rin.get(k, 0.0)))
             for k in set(tin) | {k for k in rin if k[0] in traced} if abs(tin.get(k, 0.0) - rin.get(k, 0.0)) > 0]
 
@@ -236,7 +241,7 @@ def check_traced_input(p: _Plan) -> Violations:
 def check_traced_delivery(p: _Plan) -> Violations:
     """The model's origin tags add up to each member's deliveries by refining country (t/yr)."""
     traced = set(p.data.TRACED_MINERALS)
-    _, tout, _, rout = _traced(p)
+    _, tout, _, rout = p.traced
     return [("traced_delivery", ",".join(map(str, k)), abs(tout.get(k, 0.0) - rout.get(k, 0.0)))
             for k in set(tout) | {k for k in rout if k[0] in traced} if abs(tout.get(k, 0.0) - rout.get(k, 0.0)) > 0]
 

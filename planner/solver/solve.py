@@ -145,6 +145,12 @@ def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
     by `planner.solver.standard_form`; an expression that walker does not know goes through Pyomo's own
     compiler instead (always with `with_pyomo`). The result holds no Pyomo object: the model can be
     let go once it is compiled."""
+    from pyomo.common.gc_manager import PauseGC
+    with PauseGC():  # the keys and bounds are many small objects: no collector passes over the model meanwhile
+        return _compile_model(m, with_pyomo)
+
+
+def _compile_model(m: pyo.ConcreteModel, with_pyomo: bool) -> Compiled:
     try:
         if with_pyomo:
             raise NotSupported("Pyomo's compiler asked for")
@@ -162,11 +168,14 @@ def compile_model(m: pyo.ConcreteModel, with_pyomo: bool = False) -> Compiled:
                                                               | (given_upper & ~np.isfinite(f.row_upper)))]
     if not np.isfinite(f.cost).all() or not math.isfinite(f.offset):
         bad += [f.objective.name]
-    lo = np.array([_bound(v.lb, -INF) for v in cols], dtype=float)
-    hi = np.array([_bound(v.ub, INF) for v in cols], dtype=float)
+    bounds = [v.bounds for v in cols]
+    lo = np.array([_bound(b[0], -INF) for b in bounds], dtype=float)
+    hi = np.array([_bound(b[1], INF) for b in bounds], dtype=float)
     bad += [cols[j].name for j in np.flatnonzero(np.isnan(lo) | np.isnan(hi) | (lo >= INF) | (hi <= -INF))]
     integer = np.array([j for j, v in enumerate(cols) if v.is_integer()], dtype=np.int32)
-    return Compiled(Keys([_key(v) for v in cols]), Keys([_key(r.constraint) for r in f.rows]), lo, hi, integer,
+    col_keys = f.column_keys if f.column_keys is not None else [_key(v) for v in cols]
+    row_keys = f.row_keys if f.row_keys is not None else [_key(r.constraint) for r in f.rows]
+    return Compiled(Keys(col_keys), Keys(row_keys), lo, hi, integer,
                     f.cost, f.offset, f.row_lower, f.row_upper, A, sorted(set(bad)))
 
 
@@ -537,8 +546,10 @@ def _search_mip(p: Prepared, options: SolverOptions, wanted: dict, progress, sta
     # `during` work runs meanwhile, which may use HiGHS in another thread: HiGHS's task scheduler is
     # shared by the process, so no instance is destroyed beside it (its solver data is dropped)
     if during is None:
+        # what was let go (the Pyomo model, the heuristic's objects: reference cycles) is collected
+        # and the freed memory returned beside the search, on the core the search leaves free
         h = p.h = None
-        give_back_memory()  # the heuristic's objects hold cycles: collected, and the freed memory returned
+        during = give_back_memory
     else:
         h.clearSolver()
         malloc_trim()

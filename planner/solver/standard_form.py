@@ -75,6 +75,8 @@ class StandardForm:
     cost: np.ndarray
     offset: float
     objective: object  # the active objective (None if there is none)
+    column_keys: list | None = None  # (component name, index) per column, where the compiler has them
+    row_keys: list | None = None  # (component name, index) per row, likewise
 
 
 class _Walker:
@@ -83,6 +85,7 @@ class _Walker:
     def __init__(self):
         self.col: dict[int, int] = {}  # id(variable) -> column
         self.columns: list = []
+        self.keys: list[tuple[str, object]] = []  # (component name, index) per column
         self.var_classes: set[type] = set()  # classes seen to be variables (for the inline test)
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # large terms of the expression being walked
         self.memo: dict[int, tuple] = {}  # id(named expression) -> its (terms, constant), as walk gives them
@@ -106,10 +109,13 @@ class _Walker:
         and at no cost are dropped at the end."""
         j = self.col.get(id(v))
         if j is None:
-            for u in v.parent_component().values():
+            component = v.parent_component()
+            name = component.local_name
+            for index, u in component.items():
                 if not u.fixed and id(u) not in self.col:
                     self.col[id(u)] = len(self.columns)
                     self.columns.append(u)
+                    self.keys.append((name, index))
             j = self.col[id(v)]
         return j
 
@@ -252,7 +258,8 @@ def _compile(m: pyo.ConcreteModel) -> StandardForm:
     indptr = [0]
     indices: list[int] = []
     data: list[float] = []
-    for con in m.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+    row_keys: list[tuple[str, object]] = []
+    for con, key in _constraints(m):
         terms, lo, hi, kind = _relation(w, con.expr)
         cols, coefs = (terms.keys(), terms.values()) if terms.__class__ is dict else terms
         if 0.0 in coefs:  # terms that cancelled
@@ -260,6 +267,7 @@ def _compile(m: pyo.ConcreteModel) -> StandardForm:
         if not len(cols) and lo <= TRIVIAL_TOL and hi >= -TRIVIAL_TOL:
             continue  # holds whatever the variables are (e.g. every variable in it fixed)
         rows.append(Row(con, kind))
+        row_keys.append(key)
         lower.append(lo)
         upper.append(hi)
         indices.extend(cols)
@@ -271,12 +279,24 @@ def _compile(m: pyo.ConcreteModel) -> StandardForm:
     index = np.array(indices, dtype=np.int64)
     used = np.bincount(index, minlength=len(w.columns)) > 0
     used[np.asarray(cols, dtype=np.int64)] = True
-    columns = w.columns
+    columns, keys = w.columns, w.keys
     if not used.all():  # variables brought in with their component but in no row and at no cost
         index = (np.cumsum(used) - 1)[index]
-        columns = [v for v, u in zip(columns, used.tolist()) if u]
+        keep = used.tolist()
+        columns = [v for v, u in zip(columns, keep) if u]
+        keys = [k for k, u in zip(keys, keep) if u]
         cost = cost[used]
     A = Csr(np.array(indptr, dtype=np.int64), index.astype(np.int32), np.array(data, dtype=float),
             (len(rows), len(columns)))
     return StandardForm(columns, rows, np.array(lower, dtype=float), np.array(upper, dtype=float), A, cost,
-                        float(offset), objective)
+                        float(offset), objective, keys, row_keys)
+
+
+def _constraints(m: pyo.ConcreteModel):
+    """(constraint, (component name, index)) of every active constraint, in declaration order (as
+    `component_data_objects` gives them)."""
+    for component in m.component_objects(pyo.Constraint, active=True, descend_into=True):
+        name = component.local_name
+        for index, con in component.items():
+            if con.active:
+                yield con, (name, index)
