@@ -108,15 +108,16 @@ class _Walker:
         components in the order first met, each in index order); those that end up in no row
         and at no cost are dropped at the end."""
         j = self.col.get(id(v))
-        if j is None:
+        if j is None:  # v is free and its component not yet met (it comes in whole)
             component = v.parent_component()
             name = component.local_name
+            col, columns, keys = self.col, self.columns, self.keys
             for index, u in component.items():
-                if not u.fixed and id(u) not in self.col:
-                    self.col[id(u)] = len(self.columns)
-                    self.columns.append(u)
-                    self.keys.append((name, index))
-            j = self.col[id(v)]
+                if not u.fixed:
+                    col[id(u)] = len(columns)
+                    columns.append(u)
+                    keys.append((name, index))
+            j = col[id(v)]
         return j
 
     def add(self, e, scale: float, acc: dict[int, float]) -> float:
@@ -133,8 +134,11 @@ class _Walker:
         if e.is_named_expression_type():
             terms, const = self._flat(e)
             if terms.__class__ is dict:
-                for j, a in terms.items():
-                    acc[j] = acc.get(j, 0.0) + scale * a
+                if not acc:  # the common case: the expression starts the row
+                    acc.update(terms if scale == 1.0 else {j: scale * a for j, a in terms.items()})
+                else:
+                    for j, a in terms.items():
+                        acc[j] = acc.get(j, 0.0) + scale * a
             else:  # a large one (a scenario's cost): one numpy block
                 self.blocks.append((terms[0], terms[1] * scale))
             return scale * const
@@ -147,19 +151,19 @@ class _Walker:
             const = 0.0
             col, var_classes = self.col, self.var_classes
             for a in e.args:  # the common cases inline: a variable, or a number times a variable
-                ac = a.__class__
-                if ac is MonomialTermExpression:
+                if a.__class__ is MonomialTermExpression:
                     c, a = a.args
                     if c.__class__ not in NUMBERS:
                         c = float(pyo.value(c))
                     c *= scale
-                    ac = a.__class__
                 else:
                     c = scale
-                if ac in var_classes and not a.fixed:
-                    j = col.get(id(a))
-                    if j is None:
-                        j = self._column(a)
+                # a variable that has a column (only free ones get one; the model stays as it is
+                # while compiled, and a live variable's id is no other live object's)
+                j = col.get(id(a))
+                if j is None and a.__class__ in var_classes and not a.fixed:
+                    j = self._column(a)  # the first of its component met
+                if j is not None:
                     acc[j] = acc.get(j, 0.0) + c
                 else:
                     const += self.add(a, c, acc)
