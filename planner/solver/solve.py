@@ -185,6 +185,7 @@ def compile_apart(build: Callable[[], pyo.ConcreteModel]) -> Compiled:
     memory holds only the arrays and the coded keys (large: ~2 GiB of Pyomo objects never enter the
     planner). Where processes cannot be forked, in this process. A failure in the build is raised
     here; a build killed (by the system, out of memory) is a MemoryError."""
+    import gc
     import multiprocessing as mp
     import os
     import pickle
@@ -194,6 +195,9 @@ def compile_apart(build: Callable[[], pyo.ConcreteModel]) -> Compiled:
     pid = os.fork()
     if pid == 0:  # the building process: sends its result and leaves without the parent's exit handlers
         try:
+            # the collector leaves alone what the process inherited: passing over it would copy the
+            # planner's pages into this process for nothing
+            gc.freeze()
             os.close(read)
             try:
                 payload = pickle.dumps(("ok", compile_model(build())), protocol=pickle.HIGHEST_PROTOCOL)
@@ -546,10 +550,14 @@ def _search_mip(p: Prepared, options: SolverOptions, wanted: dict, progress, sta
     # `during` work runs meanwhile, which may use HiGHS in another thread: HiGHS's task scheduler is
     # shared by the process, so no instance is destroyed beside it (its solver data is dropped)
     if during is None:
-        # what was let go (the Pyomo model, the heuristic's objects: reference cycles) is collected
-        # and the freed memory returned beside the search, on the core the search leaves free
+        # what was let go (the heuristic's objects hold reference cycles) is collected and the freed
+        # memory returned: before the search with low memory, else beside it (on the core the
+        # search leaves free)
         h = p.h = None
-        during = give_back_memory
+        if lean:
+            give_back_memory()
+        else:
+            during = give_back_memory
     else:
         h.clearSolver()
         malloc_trim()
