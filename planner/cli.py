@@ -116,16 +116,25 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
             label += ", stopped by Ctrl-C"
         click.echo(f"status: {label}   MIP gap: {gap}   solve: {out.solve_seconds:.1f} s")
         dec = 1 if abs(c["total_cost_musd"]) >= 100 else 4
-        click.echo(f"total cost (PV): {c['total_cost_musd']:,.{dec}f} MUSD")
-        from planner.results.solution import COMPONENTS
-        for k in COMPONENTS:
-            if c[k] or k not in ("stock_musd", "stock_replenish_musd", "cvar_weighted_musd"):
-                click.echo(f"  {k:<22}{c[k]:>16,.{dec}f}")
+        click.echo(f"total cost (PV): {c['total_cost_musd']:,.{dec}f} MUSD = cash + valuation")
+        from planner.results.solution import CASH, VALUATION, carbon_is_cash
+        carbon_cash = carbon_is_cash(res.data)
+        for label, key, parts in (
+                ("cash: money paid by anyone", "cash_cost_musd", CASH + (("carbon_musd",) if carbon_cash else ())),
+                ("valuation: charges nobody pays", "valuation_cost_musd",
+                 (() if carbon_cash else ("carbon_musd",)) + VALUATION)):
+            click.echo(f"  {label:<34}{c[key]:>16,.{dec}f}")
+            for k in parts:
+                if c[k] or k == "capex_musd":  # the decision's own figure, even at 0
+                    click.echo(f"    {k:<32}{c[k]:>16,.{dec}f}")
+        click.echo(f"public money (PV): {c['public_money_musd']:,.{dec}f} MUSD: the capex the members pay, "
+                   "the alliance's own outlay")
         sol = res.solution
-        unmet = sol.unmet
         click.echo(f"sites built: {len(sol.builds)}   largest constraint violation: {res.max_violation:.3g}")
-        if len(unmet) and unmet["unmet_tpy"].max() > 1e-6:
-            click.echo("unmet demand in some member/mineral/period/scenario: see sheet unmet_demand")
+        from planner.results.report import unmet_headline
+        line = unmet_headline(res.data, sol)
+        if line:
+            click.echo(line)
     click.echo(f"wrote {res.output}  [{out.status}, gap {gap}]")  # and its JSON copy beside it
     sys.exit(out.exit_code)
 

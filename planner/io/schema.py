@@ -81,6 +81,9 @@ SETTINGS: dict[str, Column] = {
              "cost charged per tonne produced in a country of risk score 1", "USD/t", default=0.0, min=0,
              max=MAX_USD_PER_T),
         _opt("carbon_price_usd_per_tco2e", "float", "carbon price", "USD/tCO2e", default=0.0, min=0, max=1e6),
+        _opt("carbon_price_basis", "choice", "shadow | levy: a shadow price values emissions without anyone "
+             "paying it (a valuation charge, like the risk charge); a levy is paid (cash)", default="shadow",
+             choices=("shadow", "levy")),
         _opt("max_country_share", "float",
              "refining stage: largest share of a member's demand that sites in any single outside country "
              "may supply (blank = off; same as max_country_share_refining)", "share", default=None, min=0, max=1),

@@ -168,16 +168,21 @@ def atomic_save(save, path: Path, force: bool) -> None:
 
 
 def _cost_chart(book, ws, df: pd.DataFrame) -> None:
-    """Bars of the cost components listed in the summary (rows named *_musd after the total)."""
-    rows = [i for i, k in enumerate(df["key"], start=1) if str(k) in COST_COMPONENT_KEYS]
+    """Bars of cash, valuation, public money and the cost components listed in the summary (the rows
+    from `cash_cost_musd` to the last component), on a logarithmic scale: the capex the alliance
+    decides is a fraction of a percent of the total and would not show on a linear one."""
+    rows = [i for i, k in enumerate(df["key"], start=1) if str(k) in COST_CHART_KEYS]
     if not rows:
         return
     chart = book.wb.add_chart({"type": "bar"})
     sheet = ws.get_name()
-    chart.add_series({"categories": [sheet, rows[0], 0, rows[-1], 0], "values": [sheet, rows[0], 1, rows[-1], 1]})
-    chart.set_title({"name": "Cost components (MUSD, present value)"})
+    chart.add_series({"categories": [sheet, rows[0], 0, rows[-1], 0], "values": [sheet, rows[0], 1, rows[-1], 1],
+                      "data_labels": {"value": True, "num_format": "#,##0"}})
+    chart.set_title({"name": "Cash, valuation, public money and cost components (MUSD, present value, log scale)"})
+    chart.set_x_axis({"log_base": 10, "num_format": "#,##0"})
+    chart.set_y_axis({"reverse": True})  # the first row on top, as in the sheet
     chart.set_legend({"none": True})
-    chart.set_size({"width": 16 * _CM, "height": 8 * _CM})
+    chart.set_size({"width": 18 * _CM, "height": 10 * _CM})
     ws.insert_chart("E2", chart)
 
 
@@ -214,6 +219,7 @@ def _summary_format(df: pd.DataFrame):
 COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_cost_musd", "carbon_musd",
                        "risk_charge_musd", "transport_musd", "unmet_penalty_musd", "stock_replenish_musd",
                        "cvar_weighted_musd")  # planner.results.COMPONENTS (the writer needs no solver imports)
+COST_CHART_KEYS = ("cash_cost_musd", "valuation_cost_musd", "public_money_musd") + COST_COMPONENT_KEYS
 
 
 def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False,

@@ -12,7 +12,7 @@ from planner import __version__
 from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
 from planner.results.verify import required_table
-from planner.results.solution import COMPONENTS, Solution, cost_components, online_periods, paid_pv_by_member, site_output
+from planner.results.solution import COMPONENTS, Solution, carbon_is_cash, cost_components, online_periods, paid_pv_by_member, site_output
 from planner.results.risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
                    unmet_risk_table)
 from planner.results.trace import allied_share_table, emissions_table, traceability_table, water_table
@@ -106,6 +106,22 @@ def unmet_by_scenario_table(data: PlanData, sol: Solution) -> pd.DataFrame:
                      "demand_multiplier": float(data.scenarios.loc[s, "demand_multiplier"]),
                      "unmet_demand_t": float(sum(years[t] * x for t, x in zip(u["period"], u["unmet_tpy"])))})
     return pd.DataFrame(rows)
+
+
+def unmet_headline(data: PlanData, sol: Solution) -> str:
+    """One line on demand left unmet: expected tonnes over the horizon and their share of the demand
+    the scenarios ask for, and the worst scenario's tonnes ("" when every tonne is met)."""
+    by = unmet_by_scenario_table(data, sol)
+    if not len(by) or by["unmet_demand_t"].max() <= 1e-6:
+        return ""
+    years = data.periods["years"].astype(float).to_dict()
+    prob = by.set_index("scenario")["probability"].to_dict()
+    asked = sum(prob[s] * years[t] * x for (_, _, t, s), x in required_table(data).items())
+    expected = float((by["probability"] * by["unmet_demand_t"]).sum())
+    worst = by.loc[by["unmet_demand_t"].idxmax()]
+    share = f" ({expected / asked:.1%} of demand)" if asked else ""
+    return (f"unmet demand: {expected:,.0f} t expected over the horizon{share}; worst scenario "
+            f"{worst['scenario']}: {worst['unmet_demand_t']:,.0f} t (sheet unmet_demand)")
 
 
 def capex_by_host_table(portfolio: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +258,14 @@ def summary_table(data: PlanData, sol: Solution, run: RunRecord, allied: pd.Data
     out = run.outcome
     ub = unmet_by_scenario_table(data, sol)
     expected_unmet = float((ub["probability"] * ub["unmet_demand_t"]).sum())
-    rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value)")]
+    carbon = "carbon" if carbon_is_cash(data) else ""
+    rows = [("total_cost_musd", comp["total_cost_musd"], "MUSD (present value) = cash + valuation"),
+            ("cash_cost_musd", comp["cash_cost_musd"], "MUSD (present value): money paid by anyone: capex, fixed "
+             "opex, purchases and variable cost, transport, stocks" + (", carbon levy" if carbon else "")),
+            ("valuation_cost_musd", comp["valuation_cost_musd"], "MUSD (present value): charges nobody pays: risk "
+             "charge, unmet-demand penalty, CVaR weighting" + ("" if carbon else ", carbon shadow price")),
+            ("public_money_musd", comp["public_money_musd"], "MUSD (present value): the capex the members pay, "
+             "the alliance's own outlay")]
     rows += [(k, comp[k], "MUSD (present value)") for k in COMPONENTS]
     rows.append(("expected_cost_musd", comp["expected_cost_musd"], "MUSD (present value), expected over scenarios"))
     rows += risk_summary(data, scenario_cost_table(data, sol) if scenario_costs is None else scenario_costs)

@@ -89,6 +89,16 @@ FIRST_STAGE = ("capex_musd", "fixed_opex_musd", "stock_musd")
 SECOND_STAGE = ("variable_cost_musd", "carbon_musd", "risk_charge_musd", "transport_musd", "unmet_penalty_musd",
                 "stock_replenish_musd")
 COMPONENTS = FIRST_STAGE + SECOND_STAGE + ("cvar_weighted_musd",)  # they add up to total_cost_musd
+# money someone pays (carbon too where settings.carbon_price_basis is `levy`), and charges that value
+# a risk or a shortfall without anyone paying them (carbon too where the basis is `shadow`)
+CASH = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_cost_musd", "transport_musd",
+        "stock_replenish_musd")
+VALUATION = ("risk_charge_musd", "unmet_penalty_musd", "cvar_weighted_musd")
+
+
+def carbon_is_cash(data: PlanData) -> bool:
+    """Whether the carbon price is a levy paid (cash), not a shadow price (a valuation charge)."""
+    return str(data.settings.get("carbon_price_basis") or "shadow") == "levy"
 
 
 def scenario_costs(data: PlanData, sol: Solution) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -151,7 +161,10 @@ def cvar(values: dict[str, float], prob: dict[str, float], alpha: float) -> floa
 def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
     """Present-value cost components in MUSD, recomputed from the plain tables: first stage, expected
     second stage and, when a CVaR weight is set, the weighted CVaR of scenario cost;
-    `total_cost_musd` is their sum (the objective)."""
+    `total_cost_musd` is their sum (the objective). The same total split two ways:
+    `cash_cost_musd` (money paid by anyone, `CASH`) + `valuation_cost_musd` (charges nobody pays,
+    `VALUATION`), carbon on the side `settings.carbon_price_basis` says; and `public_money_musd`, the
+    present value of the capex the members pay (the alliance's own outlay)."""
     first, second = scenario_costs(data, sol)
     prob = data.scenarios["probability"].astype(float).to_dict()
     comp = dict(first)
@@ -163,6 +176,10 @@ def cost_components(data: PlanData, sol: Solution) -> dict[str, float]:
         per_s = {s: sum(first.values()) + sum(second[s].values()) for s in data.SCENARIOS}
         comp["cvar_weighted_musd"] = data.cvar_weight * cvar(per_s, prob, data.cvar_alpha)
     comp["total_cost_musd"] = comp["expected_cost_musd"] + comp["cvar_weighted_musd"]
+    carbon_cash = carbon_is_cash(data)
+    comp["cash_cost_musd"] = sum(comp[k] for k in CASH) + (comp["carbon_musd"] if carbon_cash else 0.0)
+    comp["valuation_cost_musd"] = sum(comp[k] for k in VALUATION) + (0.0 if carbon_cash else comp["carbon_musd"])
+    comp["public_money_musd"] = sum(paid_pv_by_member(data, sol).values())
     return comp
 
 
