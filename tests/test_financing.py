@@ -180,9 +180,12 @@ def test_outputs_commitments_and_milestones(tmp_path):
     assert float(com.loc[("AA", 2030), "budget_used_share"]) == pytest.approx(0.5)
     assert com.loc[("BB", 2030), "budget_musd"] == ""  # no budget row: unconstrained
     ms = out["milestones"].iloc[0]
-    # built 2030 with a 0.5-year lead: commissioning 2031 (rounded up), full capacity 2032
-    assert (int(ms["final_investment_decision"]), int(ms["commissioning_year"]), int(ms["online_period"]),
-            int(ms["first_full_capacity_year"])) == (2030, 2031, 2031, 2032)
+    # built 2030 with a 0.5-year lead: decision 2030, construction from the decision (no
+    # construction_years), first production 2031 (2030.5 rounded up), full capacity 2032 (the default
+    # one-year ramp-up), online in 2031 (the first period starting at or after 2031)
+    assert (int(ms["final_investment_decision_year"]), int(ms["construction_start_year"]),
+            int(ms["first_production_year"]), int(ms["full_capacity_year"]), int(ms["online_period"])) == \
+        (2030, 2030, 2031, 2032, 2031)
     assert ms["financing_members"] == "BB 75%, AA 25%"
     summary = dict(zip(out["summary"]["key"], out["summary"]["value"]))
     assert float(summary["committed_pv_capex_musd_BB"]) == pytest.approx(0.015)

@@ -92,3 +92,61 @@ def test_the_summary_sheet_and_the_printed_lines_split_the_total(tmp_path):
     assert kv["public_money_musd"] == pytest.approx(0.1, abs=1e-9)
     keys = list(summary["key"])
     assert keys[:4] == ["total_cost_musd", "cash_cost_musd", "valuation_cost_musd", "public_money_musd"]
+
+
+def test_milestone_years_agree_on_every_row_of_the_default():
+    # FID <= construction start <= first production <= full capacity, and the online period is the
+    # first period whose first year is at least the first production year
+    from planner.pipeline import solve_workbook
+    from planner.results.report import MILESTONE_COLUMNS, milestones_table
+    res = solve_workbook(ROOT / "inputs" / "alliance_2026.xlsx", write=False)
+    ms = milestones_table(res.data, res.solution)
+    assert list(ms.columns) == MILESTONE_COLUMNS and len(ms) == len(res.solution.builds) > 0
+    periods = sorted(res.data.PERIODS)
+    for r in ms.itertuples(index=False):
+        assert r.final_investment_decision_year == r.build_period
+        assert (r.final_investment_decision_year <= r.construction_start_year <= r.first_production_year
+                <= r.full_capacity_year), r
+        assert r.online_period == min(t for t in periods if t >= r.first_production_year), r
+
+
+def test_construction_years_and_ramp_up_shape_the_milestones(solve_tiny):
+    # Periods 2030 and 2035 (5 years each); AA needs 100 t/yr in both; the only supply is R1, a free
+    # candidate refinery (capex 1 MUSD) of ore from the mine N1, with a 2.2-year lead: built in 2030
+    # it produces from 2030 + ceil(2.2) = 2033 and is online in 2035 (2032.2 <= 2035; not in 2030).
+    # Building saves 5 x 100 x 1e6 USD = 500,000 MUSD of unmet penalty in 2035: R1 is built in 2030.
+    #   construction_years 1.5 -> construction starts at 2033 - ceil(1.5) = 2031 (after the decision)
+    #   ramp_up_years 2        -> full capacity 2033 + 2 = 2035
+    from planner.results.report import milestones_table
+    from wb import site
+    sheets, settings = tiny(unmet_penalty_usd_per_t=1e6)
+    sheets["periods"] = [{"period": 2030, "years": 5}, {"period": 2035, "years": 5}]
+    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": p, "demand_tpy": 100} for p in (2030, 2035)]
+    sheets["sites"] = [site("N1", "AAA", "mine", "existing", 1000),
+                       site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=1, lead_time_years=2.2,
+                            construction_years=1.5, ramp_up_years=2, **{"yield": 1})]
+    res = solve_tiny(sheets, settings)
+    ms = milestones_table(res.data, res.solution)
+    assert len(ms) == 1
+    r = ms.iloc[0]
+    assert (r["site"], r["final_investment_decision_year"], r["construction_start_year"], r["first_production_year"],
+            r["full_capacity_year"], r["online_period"]) == ("R1", 2030, 2031, 2033, 2035, 2035)
+    # without construction_years and ramp_up_years: construction from the decision, the default
+    # one-year ramp-up (settings.ramp_up_years): full capacity 2034
+    del sheets["sites"][1]["construction_years"], sheets["sites"][1]["ramp_up_years"]
+    r = milestones_table(*(lambda x: (x.data, x.solution))(solve_tiny(sheets, settings))).iloc[0]
+    assert (r["construction_start_year"], r["first_production_year"], r["full_capacity_year"]) == (2030, 2033, 2034)
+
+
+def test_the_milestones_header_says_what_each_year_means(tmp_path):
+    import openpyxl
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+    out = tmp_path / "hedge.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(ROOT / "inputs" / "example_hedge.xlsx"), "-o", str(out)]).exit_code == 0
+    ws = openpyxl.load_workbook(out)["milestones"]
+    header = {c.value: c for c in ws[1]}
+    assert "counts no output before it" in header["online_period"].comment.text
+    assert "lead time" in header["first_production_year"].comment.text
+    assert ws.cell(2, 1).value == "R1"

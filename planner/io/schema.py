@@ -81,6 +81,9 @@ SETTINGS: dict[str, Column] = {
              "cost charged per tonne produced in a country of risk score 1", "USD/t", default=0.0, min=0,
              max=MAX_USD_PER_T),
         _opt("carbon_price_usd_per_tco2e", "float", "carbon price", "USD/tCO2e", default=0.0, min=0, max=1e6),
+        _opt("ramp_up_years", "float", "years from a site's first output to its full capacity where the "
+             "site gives none (milestones only; the model counts full capacity from the online period)",
+             "years", default=1.0, min=0, max=50),
         _opt("carbon_price_basis", "choice", "shadow | levy: a shadow price values emissions without anyone "
              "paying it (a valuation charge, like the risk charge); a levy is paid (cash)", default="shadow",
              choices=("shadow", "levy")),
@@ -188,6 +191,11 @@ SHEETS: dict[str, Sheet] = {
                  "a standard requiring it)", default="", choices=("",) + YES_NO),
             _opt("lead_time_years", "float", "years from build decision to first output", "years",
                  default=0.0, min=0, max=200),
+            _opt("construction_years", "float", "years of construction before first output, the end of the "
+                 "lead time (blank: construction starts at the investment decision); milestones only", "years",
+                 default=None, min=0, max=200),
+            _opt("ramp_up_years", "float", "years from first output to full capacity (blank: "
+                 "settings.ramp_up_years); milestones only", "years", default=None, min=0, max=50),
             _opt("group", "str", "candidates sharing a group are mutually exclusive", default=""),
             _opt("decision", "choice", "blank | force_build | exclude", default="", choices=DECISIONS),
             _opt("lat", "float", "latitude (blank: the country's)", "deg", default=None, min=-90, max=90),

@@ -73,8 +73,11 @@ def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, al
                          f"holds at most {EXCEL_ROWS - 1:,} rows below its header and {EXCEL_COLUMNS:,} columns")
     ws = book.wb.add_worksheet(name[:31])
     header = book.format(**_HEADER)
+    notes = df.attrs.get("notes") or {}  # column -> what it means, as a comment on its header cell
     for j, col in enumerate(df.columns):
         ws.write_string(0, j, str(col), header)
+        if col in notes:
+            ws.write_comment(0, j, str(notes[col]), {"x_scale": 2.5, "y_scale": 1.5})
     widths = [max(10, len(str(c)) + 2) for c in df.columns]
     align = [{"align": "left"} if align_b_left and j == 1 else {} for j in range(len(df.columns))]
     text_fmt = [book.format(**a) for a in align]  # made once per column, not per cell

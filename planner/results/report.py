@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -185,13 +186,29 @@ def member_totals_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+MILESTONE_COLUMNS = ["site", "name", "host_member", "build_period", "final_investment_decision_year",
+                     "construction_start_year", "first_production_year", "full_capacity_year", "online_period",
+                     "financing_members"]
+MILESTONE_NOTES = {
+    "final_investment_decision_year": "the first year of the build period the plan chooses",
+    "construction_start_year": "the investment decision, or construction_years before first production "
+                               "where the site gives them",
+    "first_production_year": "the investment decision plus the lead time (rounded up to a whole year)",
+    "full_capacity_year": "first production plus the ramp-up (sites.ramp_up_years, else "
+                          "settings.ramp_up_years)",
+    "online_period": "the first period whose first year is at least the first production year; the model "
+                     "counts no output before it, and full capacity from it",
+}
+
+
 def milestones_table(data: PlanData, sol: Solution) -> pd.DataFrame:
-    """The accountability schedule per built site. Commissioning is the build year plus the lead time
-    (rounded up); full capacity is assumed one year after commissioning (a one-year ramp-up)."""
-    import math
+    """The accountability schedule per built site, in calendar years that agree:
+    final investment decision <= construction start <= first production <= full capacity, and the
+    online period the first period starting at or after first production (`MILESTONE_NOTES`)."""
     s = data.sites
     online = online_periods(data, sol.builds)
     payers = sol.financing.groupby("site") if len(sol.financing) else None
+    default_ramp = float(data.settings.get("ramp_up_years") if data.settings.get("ramp_up_years") is not None else 1.0)
     rows = []
     for f, tb in sorted(zip(sol.builds["site"], sol.builds["build_period"])):
         capex = float(s.loc[f, "capex_musd"])
@@ -199,14 +216,23 @@ def milestones_table(data: PlanData, sol: Solution) -> pd.DataFrame:
         if payers is not None and f in payers.groups:
             g = payers.get_group(f).sort_values("paid_musd", ascending=False)
             who = ", ".join(f"{a} {x / capex:.0%}" if capex else a for a, x in zip(g["member"], g["paid_musd"]))
-        commissioning = int(tb) + math.ceil(float(s.loc[f, "lead_time_years"]))
+        fid = int(tb)
+        first = fid + math.ceil(float(s.loc[f, "lead_time_years"]) - 1e-9)
+        build = _blank_or(s.loc[f].get("construction_years"))
+        start = fid if build is None else min(first, max(fid, first - math.ceil(build - 1e-9)))
+        ramp = _blank_or(s.loc[f].get("ramp_up_years"))
+        full = first + math.ceil((default_ramp if ramp is None else ramp) - 1e-9)
         rows.append({"site": f, "name": s.loc[f, "name"], "host_member": s.loc[f, "host_member"],
-                     "final_investment_decision": int(tb), "commissioning_year": commissioning,
-                     "online_period": min(online[f]) if online[f] else "",
-                     "first_full_capacity_year": commissioning + 1, "financing_members": who})
-    return pd.DataFrame(rows, columns=["site", "name", "host_member", "final_investment_decision",
-                                       "commissioning_year", "online_period", "first_full_capacity_year",
-                                       "financing_members"])
+                     "build_period": int(tb), "final_investment_decision_year": fid,
+                     "construction_start_year": start, "first_production_year": first, "full_capacity_year": full,
+                     "online_period": min(online[f]) if online.get(f) else "", "financing_members": who})
+    out = pd.DataFrame(rows, columns=MILESTONE_COLUMNS)
+    out.attrs["notes"] = MILESTONE_NOTES
+    return out
+
+
+def _blank_or(v) -> float | None:
+    return None if v is None or v == "" or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
 def screening_table(data: PlanData, sol: Solution) -> pd.DataFrame:
