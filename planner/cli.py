@@ -48,6 +48,8 @@ def cli() -> None:
                    f"switch off {', '.join(OPTIONAL)}")
 @click.option("--time-limit", type=float, default=None, help="solver time limit in seconds")
 @click.option("--mip-gap", type=float, default=None, help="relative MIP gap to stop at (fraction)")
+@click.option("--mip-abs-gap", type=float, default=None, metavar="MUSD",
+              help="absolute MIP gap to stop at (MUSD); HiGHS stops at whichever gap it reaches first")
 @click.option("--without", "without", multiple=True, metavar="MEMBER",
               help="solve as if MEMBER had left the alliance (repeatable)")
 @click.option("--explain-iis", is_flag=True,
@@ -72,9 +74,12 @@ def cli() -> None:
 @click.option("--low-memory", is_flag=True, default=None,
               help="HiGHS's main search with one thread (unless --threads is given) and the root LP presolved "
                    "once: less memory, often more time (docs/solver-options.md)")
+@click.option("--prove", is_flag=True,
+              help="test every build decision the LP tests leave unproven with a MIP forced the other way "
+                   "(sharing the time limit), and test decisions of models too large for the LP tests by default")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
-def solve(input_path, output, force, model, time_limit, mip_gap, without, explain_iis, standards, threads, presolve,
-          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, quiet):
+def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, without, explain_iis, standards, threads, presolve,
+          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from planner.pipeline import solve_workbook
 
@@ -83,10 +88,10 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
                              mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis,
                              standards=None if standards is None else standards == "on",
                              progress=None if quiet else _progress_line, write_mps=write_mps,
-                             solver_overrides={"threads": threads, "presolve": presolve,
+                             solver_overrides={"mip_abs_gap": mip_abs_gap, "threads": threads, "presolve": presolve,
                                                "heuristic_effort": heuristic_effort,
                                                "start_heuristic": start_heuristic, "low_memory": low_memory},
-                             start_from=start_from)
+                             start_from=start_from, prove=prove)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
@@ -134,6 +139,13 @@ def solve(input_path, output, force, model, time_limit, mip_gap, without, explai
         from planner.results.report import unmet_headline
         line = unmet_headline(res.data, sol)
         if line:
+            click.echo(line)
+        if res.proofs is not None:
+            left = res.proofs.unproven
+            line = f"build decisions: {res.proofs.summary()}"
+            if left:
+                line += ("; not proven (reversed, a plan might cost less): " + ", ".join(d.label for d in left[:3])
+                         + (f" and {len(left) - 3} more (run_info)" if len(left) > 3 else ""))
             click.echo(line)
     click.echo(f"wrote {res.output}  [{out.status}, gap {gap}]")  # and its JSON copy beside it
     sys.exit(out.exit_code)

@@ -16,10 +16,11 @@ from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_AP
 from planner.errors import OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
-from planner.results.report import RunRecord, output_tables
+from planner.results.report import RunRecord, output_tables, run_info_table
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
-from planner.solver.mip_worker import prestart
+from planner.solver.mip_worker import collect_follow_on, prestart
+from planner.solver.proofs import Proofs, prove_decisions
 from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, run_prepared, set_time_limit)
 from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
@@ -47,6 +48,7 @@ class RunResult:
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
     compiled: Compiled | None = None  # the model as HiGHS received it (for plan stress), never written out
+    proofs: Proofs | None = None  # each build decision tested with its reversal (None: not tested)
 
 
 def chosen_start(data: PlanData, options: SolverOptions) -> str:
@@ -65,8 +67,9 @@ class MainModel:
     soon as it is compiled: no Pyomo model is held during any search, and the plan is read by the
     compiled columns' keys."""
 
-    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None):
-        self.data, self.definition, self.write_mps = data, definition, write_mps
+    def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None,
+                 prove: bool = False):
+        self.data, self.definition, self.write_mps, self.prove = data, definition, write_mps, prove
         self.prepared: Prepared | SolveOutcome | None = None
         self.build_s = 0.0
         self.during_start_s: float | None = None  # how long `work` took, if it did the work
@@ -85,6 +88,9 @@ class MainModel:
         if self.prepared is None:
             c, report, self.build_s = build_and_compile(self.data, self.definition)
             self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps, report=report)
+            if isinstance(self.prepared, Prepared) and len(c.integer) and (
+                    self.prove or c.n_cols <= PROOF_AUTO_COLUMNS):
+                self.prepared.proof_budget_s = proof_budget(self.definition.solver)
         return self.prepared
 
 
@@ -104,6 +110,67 @@ def build_and_compile(data: PlanData, definition: ModelDefinition) -> tuple[Comp
     del m
     give_back_memory()  # the Pyomo model is full of reference cycles: collected now, not at the collector's leisure
     return c, {"compile_s": round(t2 - t1, 3)}, t1 - t0
+
+
+PROOF_AUTO_COLUMNS = 50_000  # plan solve tests its decisions by LP up to this many columns (else with --prove)
+PROOF_BUDGET_S = 5.0  # seconds at most for the LP tests (or 10% of the time limit, whichever is more)
+
+
+def proof_budget(options: SolverOptions) -> float:
+    limit = options.time_limit_s
+    return max(PROOF_BUDGET_S, 0.1 * limit) if limit else PROOF_BUDGET_S
+
+
+def end_proofs(outcome: SolveOutcome) -> None:
+    """End the search's child if it is still testing decisions nobody will read."""
+    if outcome.proof_run is not None:
+        collect_follow_on(outcome.proof_run, 0.0)
+        outcome.proof_run = None
+
+
+def test_decisions(data: PlanData, definition: ModelDefinition, outcome: SolveOutcome, prove: bool,
+                   timings: dict) -> Proofs | None:
+    """Each build decision of the reported plan tested with its reversal (planner/solver/proofs.py):
+    by LP for models of at most PROOF_AUTO_COLUMNS columns, and for any model with `prove`, which
+    adds forced MIPs for what the LPs leave open (sharing the run's time limit). What was found goes
+    to run_info and, where a decision is not proven, a warning that names it."""
+    c = outcome.compiled
+    if c is None or not len(c.integer) or outcome.x is None:
+        end_proofs(outcome)
+        return None
+    if not prove and c.n_cols > PROOF_AUTO_COLUMNS:
+        end_proofs(outcome)
+        outcome.hand_over["decisions_tested"] = (f"no: {c.n_cols:,} columns (decisions are tested by LP up to "
+                                                 f"{PROOF_AUTO_COLUMNS:,}); plan solve --prove tests them")
+        return None
+    limit = definition.solver.time_limit_s
+    budget = proof_budget(definition.solver)
+    t0 = time.perf_counter()
+    # the LP tests the search's child ran after its search, beside the planner's own work (if it did)
+    found = None
+    if outcome.proof_run is not None:
+        found = collect_follow_on(outcome.proof_run, budget + 10.0)
+        outcome.proof_run = None
+    proofs = prove_decisions(c, outcome.x, outcome.objective, budget, mip=prove,
+                             mip_limit_s=limit if limit else 60.0, seed=definition.solver.seed, found=found)
+    outcome.hand_over["decisions_tested_in"] = "the search's process" if found is not None else "the planner"
+    timings["proofs_s"] = time.perf_counter() - t0
+    left = proofs.unproven
+    outcome.hand_over.update({"decisions_tested": len(proofs.decisions),
+                              "decisions_proven": len(proofs.decisions) - len(left),
+                              "decisions_proof_seconds": round(proofs.seconds, 3),
+                              "decisions_proofs_out_of_time": proofs.out_of_time})
+    for i, d in enumerate(left, start=1):
+        bound = "not tested" if d.bound_musd is None else f"bound {d.bound_musd:,.1f} MUSD"
+        cheaper = "" if d.cheaper_musd is None else f"; a reversed plan costs {d.cheaper_musd:,.1f} MUSD"
+        outcome.hand_over[f"decision_unproven_{i}"] = f"{d.label} ({bound}{cheaper})"
+    if left:
+        names = ", ".join(d.label for d in left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        data.warnings.append(
+            f"{len(left)} of {len(proofs.decisions)} build decisions are not proven at this gap: reversed, a plan "
+            f"might cost less than this one ({proofs.plan_cost_musd:,.1f} MUSD): {names} (run_info "
+            "decision_unproven_*; plan solve --prove tests them with forced MIPs)")
+    return proofs
 
 
 def builds_apart(data: PlanData, options: SolverOptions) -> bool:
@@ -201,7 +268,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
-                   start_from: str | Path | None = None) -> RunResult:
+                   start_from: str | Path | None = None, prove: bool = False) -> RunResult:
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
@@ -221,7 +288,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     aside = MapAside(data) if write else None  # the map's process starts now (matplotlib loads meanwhile)
     try:
         return _solve_read(data, definition, input_path, output, force, write, out_dir, without, explain_iis,
-                           progress, write_mps, start_from, start_plan, timings, aside)
+                           progress, write_mps, start_from, start_plan, timings, aside, prove)
     finally:
         if aside is not None:
             aside.close()
@@ -229,10 +296,10 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
 
 def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, output, force: bool, write: bool,
                 out_dir: Path, without: tuple[str, ...], explain_iis: bool, progress, write_mps, start_from,
-                start_plan, timings: dict, aside) -> RunResult:
+                start_plan, timings: dict, aside, prove: bool = False) -> RunResult:
     """`solve_workbook` once the workbook is read: solve, check, write."""
     solver = definition.solver
-    main = MainModel(data, definition, write_mps)
+    main = MainModel(data, definition, write_mps, prove)
     if chosen_start(data, solver) != "expected_value" or start_plan is not None:
         main.prepare()  # now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
@@ -259,16 +326,21 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
             outcome.message = ("no plan satisfies the financing rules; the smallest relaxations that would:\n  "
                                + "\n  ".join(relax))
     if not outcome.usable:
+        end_proofs(outcome)
         return result
     sol, costs, max_v, where = check_plan(data, definition, solver, outcome, timings)
     result.solution, result.costs, result.max_violation = sol, costs, max_v
     result.compiled = outcome.compiled
     if not outcome.usable:
+        end_proofs(outcome)
         return result
-    if write:
+    if not write:
+        result.proofs = test_decisions(data, definition, outcome, prove, timings)
+    else:
         target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir)
         run = RunRecord(input_file=str(input_path), input_sha256=data.content_sha256, definition=definition,
                         options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
+                                 "mip_abs_gap": solver.mip_abs_gap,
                                  "threads": solver.threads, "seed": solver.seed, "presolve": solver.presolve,
                                  "heuristic_effort": solver.heuristic_effort,
                                  "start_heuristic": solver.start_heuristic,
@@ -290,6 +362,9 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
             return png
 
         tables = output_tables(data, sol, run)
+        # the decisions' tests (run by the search's process beside the work above) go into run_info
+        result.proofs = test_decisions(data, definition, outcome, prove, timings)
+        tables["run_info"] = run_info_table(run)
         result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
         try:
             result.output = write_tables(tables, target, force=force, image=picture)

@@ -34,6 +34,9 @@ EV_START_GAP = 1e-3  # the expected-value start solves its one-scenario problem 
 class SolverOptions:
     time_limit_s: float | None = None
     mip_gap: float = 1e-4
+    # HiGHS stops when the relative gap (mip_gap, of the objective) or the absolute one (MUSD) is
+    # reached, whichever comes first; None: no absolute gap
+    mip_abs_gap: float | None = None
     threads: int | None = None
     seed: int = 0
     presolve: str = "choose"  # HiGHS presolve: choose | on | off
@@ -59,6 +62,9 @@ class SolverOptions:
             raise DefinitionError(f"time limit must be > 0 seconds, got {self.time_limit_s}")
         if not (0 <= self.mip_gap < 1):
             raise DefinitionError(f"MIP gap must be a fraction in [0, 1), got {self.mip_gap}")
+        if self.mip_abs_gap is not None and not (isinstance(self.mip_abs_gap, (int, float))
+                                                 and 0 <= self.mip_abs_gap < float("inf")):
+            raise DefinitionError(f"absolute MIP gap must be a number of MUSD >= 0, got {self.mip_abs_gap!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise DefinitionError(f"threads must be a whole number >= 1, got {self.threads}")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -129,7 +135,7 @@ def load_definition(name_or_path: str | None) -> ModelDefinition:
     if set(screens) - {"standards"} or not isinstance(screens.get("standards", True), bool):
         raise DefinitionError(f"{p}: [screens] takes only standards = true or false")
     sol = doc.get("solver", {})
-    known = {"time_limit_s", "mip_gap", "threads", "seed", "presolve", "heuristic_effort", "start_heuristic",
+    known = {"time_limit_s", "mip_gap", "mip_abs_gap", "threads", "seed", "presolve", "heuristic_effort", "start_heuristic",
              "low_memory"}
     if set(sol) - known:
         raise DefinitionError(f"{p}: [solver] unknown option(s) {sorted(set(sol) - known)}; allowed: {sorted(known)}")

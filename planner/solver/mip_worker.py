@@ -64,6 +64,9 @@ class MipRun:
     exit_code: int | None = None  # the child's, when it died (negative: the signal that killed it)
     during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
     planner_mib: float | None = None  # the planner's own resident memory at most, sampled while the child searched
+    # the child, still at work after its search on the job's `follow_on` (the decisions' LP tests,
+    # planner/solver/proofs.py): (process, its messages); `collect_follow_on` takes the result
+    follow_on: tuple | None = field(default=None, repr=False)
 
 
 def grace_s(limit_s: float) -> float:
@@ -127,11 +130,15 @@ def _take_spare():
     return None
 
 
+_FOLLOWING: list = []  # children still at a follow-on job nobody collected
+
+
 @atexit.register
 def _end_spare() -> None:
-    for proc in _SPARE:
+    for proc in _SPARE + _FOLLOWING:
         _end(proc)
     _SPARE.clear()
+    _FOLLOWING.clear()
 
 
 def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | None = None,
@@ -154,6 +161,7 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
     (a Ctrl-C meanwhile stops the search, then waits for it). It should keep its failures to itself;
     anything that escapes it is kept in `run.during_error`."""
     t_launch = time.perf_counter()
+    following = job.get("follow_on") is not None
     proc = (_take_spare() if command is None else None) or _launch(command or worker_command())
     inbox: queue.Queue = queue.Queue()
     threading.Thread(target=_read_messages, args=(proc.stdout, inbox), daemon=True).start()
@@ -187,6 +195,9 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
                         on_progress(now - clock["started"], run.objective if run.has_solution else None, run.bound)
                     continue
                 if _take(msg, run, clock, limit_s, on_progress, proc):
+                    if following and run.has_solution:  # the child goes on with the follow-on work
+                        run.follow_on = (proc, inbox)
+                        _FOLLOWING.append(proc)
                     return run
             except KeyboardInterrupt:
                 if run.interrupted:  # a second Ctrl-C: stop at once
@@ -197,12 +208,43 @@ def solve_in_child(job: dict, limit_s: float | None, on_progress: Callable | Non
     except KeyboardInterrupt:  # during the hand-over of the job: nothing to wait for
         run.interrupted, run.killed = True, "interrupt"
     finally:
-        _end(proc)
+        if run.follow_on is None:
+            _end(proc)
         seconds = time.perf_counter() - (clock["started"] or t_launch)
         if worker is not None:
             _join(worker, run, on_progress, clock)
     run.seconds = seconds
     return run
+
+
+def collect_follow_on(run: MipRun, timeout_s: float):
+    """The result of the work the child went on with after its search (`MipRun.follow_on`), or None
+    when there is none, the child failed or `timeout_s` passed (a Ctrl-C meanwhile gives None too);
+    the child is ended either way."""
+    if run.follow_on is None:
+        return None
+    proc, inbox = run.follow_on
+    run.follow_on = None
+    deadline = time.perf_counter() + timeout_s
+    try:
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            try:
+                msg = inbox.get(timeout=min(left, POLL_S))
+            except queue.Empty:
+                continue
+            if msg[0] == "follow_on":
+                return msg[1]
+            if msg[0] in ("eof", "error"):
+                return None
+    except KeyboardInterrupt:
+        return None
+    finally:
+        _end(proc)
+        if proc in _FOLLOWING:
+            _FOLLOWING.remove(proc)
 
 
 def _run_during(work: Callable[[], None], run: MipRun) -> None:
@@ -432,10 +474,18 @@ def _search(job: dict, send: Callable) -> None:
     seconds = time.perf_counter() - t0
     info = h.getInfo()
     has_solution = int(info.primal_solution_status) == 2
-    send("done", {"model_status": int(h.getModelStatus()), "has_solution": has_solution,
-                  "x": np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None,
-                  "objective": float(info.objective_function_value) if has_solution else None,
-                  "bound": finite(info.mip_dual_bound), "seconds": seconds})
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
+    objective = float(info.objective_function_value) if has_solution else None
+    send("done", {"model_status": int(h.getModelStatus()), "has_solution": has_solution, "x": x,
+                  "objective": objective, "bound": finite(info.mip_dual_bound), "seconds": seconds})
+    follow = job.get("follow_on")
+    if follow is not None and has_solution and not stop.is_set():
+        # the build decisions' LP tests on this instance (planner/solver/proofs.py), against the
+        # search's plan and cost: its builds are the reported plan's, and its cost is at least the
+        # reported one (the rounded re-solve only lowers it), so a bound above it is above both
+        from planner.solver.proofs import reversal_bounds, threshold
+        cols = np.asarray(follow["columns"])
+        send("follow_on", reversal_bounds(h, cols, x[cols] > 0.5, threshold(objective), float(follow["budget_s"])))
 
 
 def option_value(h, name):

@@ -59,6 +59,8 @@ class SolveOutcome:
     compiled: Compiled | None = field(default=None, repr=False, compare=False)
     x: object = field(default=None, repr=False, compare=False)
     basis: object = field(default=None, repr=False, compare=False)
+    # the search's child still testing the plan's build decisions (`mip_worker.collect_follow_on`)
+    proof_run: object = field(default=None, repr=False, compare=False)
 
     def values(self, name: str) -> tuple[list, np.ndarray]:
         """(indices, values) of variable `name` in the solution (`Compiled.columns_of`)."""
@@ -375,6 +377,9 @@ class Prepared:
     # the basis of the last LP solved in `h` before a MIP's search (the start heuristic's), kept when
     # `h` is let go for the MIP's search: the rounded re-solve starts from it
     basis: highspy.HighsBasis | None = None
+    # seconds for the build decisions' LP tests that HiGHS's child runs right after a MIP's search
+    # (planner/solver/proofs.py); None: not asked for
+    proof_budget_s: float | None = None
 
 
 def solve_model(m: pyo.ConcreteModel, options: SolverOptions, tee: bool = False,
@@ -409,6 +414,8 @@ def prepare(c: Compiled, options: SolverOptions, tee: bool = False, write_mps: s
                                     "the model was not handed to the solver")
     h = new_highs(tee)
     wanted = {"mip_rel_gap": float(options.mip_gap), "random_seed": int(options.seed)}
+    if options.mip_abs_gap is not None:
+        wanted["mip_abs_gap"] = float(options.mip_abs_gap)
     if options.time_limit_s:
         wanted["time_limit"] = float(options.time_limit_s)
     if options.threads:
@@ -625,7 +632,8 @@ def _outcome(p: Prepared, options: SolverOptions, run: MipRun, sent: dict, start
         if status == "best_found":
             message = "stopped by Ctrl-C: the best plan found so far (not proven optimal; gap shown)"
     return SolveOutcome(status, "solver_process_died" if run.died else ms.name, objective, bound, gap, seconds,
-                        run.version, report, message, compiled=c, x=x, basis=p.basis)
+                        run.version, report, message, compiled=c, x=x, basis=p.basis,
+                        proof_run=run if run.follow_on is not None else None)
 
 
 def search_lost_message(what: str, seconds: float, has_plan: bool, low_memory: bool, memory: str = "") -> str:
@@ -672,6 +680,9 @@ def low_memory_search(options: SolverOptions) -> dict:
 def _mip_job(p: Prepared, options: dict, started) -> dict:
     """The MIP for the child process (planner/solver/mip_worker.py): the compiled model (column bounds
     changed on `p.h` apply to the LPs solved in it, not here), the HiGHS options, the start plan."""
-    return {**model_arrays(p.c), "options": options, "tee": p.tee,
-            "start": None if started is None else started.x,
-            "start_objective": None if started is None else started.objective}
+    job = {**model_arrays(p.c), "options": options, "tee": p.tee,
+           "start": None if started is None else started.x,
+           "start_objective": None if started is None else started.objective}
+    if p.proof_budget_s is not None:
+        job["follow_on"] = {"columns": p.c.columns_of("v_build")[0], "budget_s": p.proof_budget_s}
+    return job
