@@ -178,6 +178,28 @@ def export(json_path, output, force):
     click.echo(f"wrote {target}")
 
 
+@cli.command()
+@click.argument("run", metavar="RUN", type=click.Path(dir_okay=False))
+def brief(run):
+    """Print the one-page brief of a saved run (its workbook or its JSON copy), older runs included."""
+    from pathlib import Path
+
+    from planner.io.writer import read_json, read_portfolio
+    from planner.results.brief import brief_lines
+
+    p = Path(run)
+    try:
+        tables = read_json(p) if p.suffix.lower() == ".json" else read_portfolio(p)
+    except FileNotFoundError:
+        _fail(f"'{p}' does not exist", INPUT_ERROR_EXIT)
+    except Exception as exc:  # not a workbook or JSON of a run, damaged, ...
+        _fail(f"'{p}' is not a readable saved run ({type(exc).__name__}: {exc})", INPUT_ERROR_EXIT)
+    if "summary" not in tables:
+        _fail(f"'{p}' has no summary sheet: not a portfolio written by plan solve", INPUT_ERROR_EXIT)
+    for line in brief_lines(tables):
+        click.echo(line)
+
+
 def _solved(input_path, model, time_limit, mip_gap, **kw):
     """Solve INPUT for stress / frontier, turning every user error into one message and an exit code."""
     from planner.pipeline import solve_workbook

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 
 from planner.dataset.data import PlanData, expected_value_data, load_data
 from planner.dataset.diagnostics import unreachable_demand
@@ -16,12 +18,13 @@ from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_AP
 from planner.errors import OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
+from planner.results.brief import brief_table
 from planner.results.report import RunRecord, output_tables, run_info_table
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import collect_follow_on, prestart
 from planner.solver.proofs import Proofs, prove_decisions
-from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, run_prepared, set_time_limit)
+from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, resolve_with_fixed_builds, run_prepared, set_time_limit)
 from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
 
@@ -171,6 +174,29 @@ def test_decisions(data: PlanData, definition: ModelDefinition, outcome: SolveOu
             f"might cost less than this one ({proofs.plan_cost_musd:,.1f} MUSD): {names} (run_info "
             "decision_unproven_*; plan solve --prove tests them with forced MIPs)")
     return proofs
+
+
+def security_without_builds(data: PlanData, options: SolverOptions, outcome: SolveOutcome) -> pd.DataFrame:
+    """Summary rows: the demand left unmet with no new site built (every build option fixed at 0,
+    the flows re-solved as an LP), expected over the scenarios and in the worst one, in tonnes over
+    the horizon, beside the portfolio's own (`unmet_demand_t`)."""
+    cols = ["key", "value", "unit"]
+    none = resolve_with_fixed_builds(outcome, options, none_built=True)
+    if none.status != "optimal" or none.x is None:
+        return pd.DataFrame([("unmet_demand_t_without_builds", "", f"no plan without new builds ({none.status}: "
+                              "forced builds or financing rules need some)")], columns=cols)
+    years = data.periods["years"].astype(float).to_dict()
+    prob = data.scenarios["probability"].astype(float).to_dict()
+    by = dict.fromkeys(data.SCENARIOS, 0.0)
+    index, x = none.values("v_unmet")
+    for (_, _, t, sc), u in zip(index, x.tolist()):
+        by[sc] += years[t] * max(u, 0.0)
+    worst = max(by, key=by.get)
+    return pd.DataFrame([
+        ("unmet_demand_t_without_builds", sum(prob[sc] * u for sc, u in by.items()),
+         "t over the horizon (expected) with no new site built: every build option fixed at 0, flows re-solved"),
+        ("worst_scenario_without_builds", worst, "the scenario with the most unmet demand without new builds"),
+        ("worst_unmet_demand_t_without_builds", by[worst], "t over the horizon in that scenario")], columns=cols)
 
 
 def builds_apart(data: PlanData, options: SolverOptions) -> bool:
@@ -362,9 +388,12 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
             return png
 
         tables = output_tables(data, sol, run)
+        tables["summary"] = pd.concat([tables["summary"], security_without_builds(data, solver, outcome)],
+                                      ignore_index=True)
         # the decisions' tests (run by the search's process beside the work above) go into run_info
         result.proofs = test_decisions(data, definition, outcome, prove, timings)
         tables["run_info"] = run_info_table(run)
+        tables = {"brief": brief_table(tables), **tables}  # the first sheet, from the tables alone
         result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
         try:
             result.output = write_tables(tables, target, force=force, image=picture)

@@ -91,7 +91,7 @@ def test_round_trip_tables(tmp_path):
     src = chain_case(tmp_path)
     res = solve_workbook(src, output=tmp_path / "o.xlsx")
     back = read_portfolio(res.output)
-    assert list(back) == ["summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand",
+    assert list(back) == ["brief", "summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand",
                           "unmet_by_scenario", "supply_mix_chart", "financing", "commitments", "member_totals",
                           "milestones", "screening", "scenario_costs", "unmet_risk", "concentration", "stockpiles",
                           "stock_releases", "traceability", "allied_share", "emissions", "water",
@@ -162,7 +162,7 @@ def test_output_is_formatted_with_frozen_headers_and_a_native_chart(tmp_path):
     assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)]).exit_code == 0
     wb = load_workbook(out)
     for ws in wb.worksheets:
-        if ws.title != "map":  # the picture sheet has no table
+        if ws.title not in ("map", "brief"):  # the picture, and the brief's lines of text, are no tables
             assert ws.freeze_panes == "A2" and ws["A1"].font.b
     charts = wb["capex_by_host"]._charts
     assert len(charts) == 1 and charts[0].grouping == "stacked"

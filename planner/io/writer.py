@@ -133,6 +133,22 @@ def _share_chart(book, ws, df: pd.DataFrame) -> None:
                    "percent_stacked", max(8, 0.5 * len(df)))
 
 
+def _write_brief(book: _Book, df: pd.DataFrame) -> None:
+    """The brief: its lines in one column of a fixed-width font (its small tables stay aligned),
+    printed landscape on one page (A4, fitted to one page wide and tall)."""
+    ws = book.wb.add_worksheet("brief")
+    text = book.format(font_name="Consolas", font_size=9)
+    bold = book.format(font_name="Consolas", font_size=9, bold=True)
+    for i, line in enumerate(df["brief"].astype(str).tolist()):
+        ws.write_string(i, 0, line, bold if line and not line.startswith(" ") else text)
+    ws.set_column(0, 0, 160)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 1)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.activate()
+
+
 @contextlib.contextmanager
 def _collector_paused():
     """Python's cyclic garbage collector off while a workbook is written: xlsxwriter keeps every cell
@@ -239,6 +255,9 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
     def _save_tables(tmp):
         book = _Book(tmp)
         for name, df in tables.items():
+            if name == "brief":
+                _write_brief(book, df)
+                continue
             key_value = name in ("summary", "run_info")
             ws = _write_table(book, name, df, _summary_format(df) if name == "summary" else None,
                               align_b_left=key_value)
@@ -264,6 +283,10 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
 def read_portfolio(path: str | Path) -> dict[str, pd.DataFrame]:
     """Read a saved portfolio back into plain tables (text kept as typed, blanks as '')."""
     sheets = pd.read_excel(path, sheet_name=None, engine="calamine", keep_default_na=False, na_values=[])
+    if "brief" in sheets:  # lines of text without a header row (`_write_brief`)
+        lines = pd.read_excel(path, sheet_name="brief", engine="calamine", header=None, keep_default_na=False,
+                              na_values=[], dtype=str)
+        sheets["brief"] = pd.DataFrame({"brief": lines.iloc[:, 0].tolist() if lines.shape[1] else []})
     return sheets
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
-from planner.model.registry import BY_NAME
+from planner.model.registry import BY_NAME, OPTIONAL
 from planner.results.solution import cost_components, extract_solution
 from planner.results.verify import verify_solution
 from planner.solver.solve import SolveOutcome, relative_gap, resolve_with_fixed_builds
@@ -43,8 +43,12 @@ def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: Sol
     components, largest violation, where) -- the solution is None when the plan is refused."""
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    fixed = resolve_with_fixed_builds(outcome, solver)
+    fixed = resolve_with_fixed_builds(outcome, solver, rule_values=OPTIONAL)
     timings["resolve_fixed_s"] = time.perf_counter() - t0
+    for name, (binding, largest) in fixed.hand_over.get("rule_values", {}).items():
+        if binding:  # what the run knows of a rule's cost: its rows' duals with the builds fixed
+            outcome.hand_over[f"rule_value_{name}"] = (f"{binding} row(s) binding; relaxing one by a unit "
+                                                       f"({_row_unit(name)}) is worth up to {largest:,.4g} MUSD")
     outcome.hand_over["rounded_resolve_status"] = fixed.status
     outcome.hand_over["rounded_resolve_objective"] = fixed.objective
     outcome.hand_over["rounded_resolve_from_start_basis"] = bool(fixed.hand_over.get("from_start_basis"))
@@ -77,3 +81,9 @@ def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: Sol
         outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
                            f"objective {outcome.objective:.6f} MUSD; not reported")
     return sol, costs, max_v, where
+
+
+def _row_unit(family: str) -> str:
+    """The unit of a family's rows, as its tolerance scale says."""
+    return {"tonnes": "t/yr", "money": "MUSD", "count": "build", "emissions": "tCO2e/yr",
+            "water": "m3/yr"}.get(BY_NAME[family].scale, BY_NAME[family].scale)

@@ -309,7 +309,8 @@ class Progress:
         self.report(t, incumbent, bound, relative_gap(incumbent, bound))
 
 
-def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) -> SolveOutcome:
+def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, none_built: bool = False,
+                              rule_values: tuple[str, ...] = ()) -> SolveOutcome:
     """Round every build decision at 0.5, fix it, and solve the remaining flow LP: the `previous`
     solve's compiled model handed to a new HiGHS instance as an LP (no second compile).
 
@@ -319,10 +320,17 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
     burden deviation is added to the objective with weight 1: with the builds fixed, who pays is
     independent of the flows, so the same solve picks the payment split closest to the members'
     target shares (the cost part is unchanged by it). It starts from the start heuristic's LP basis
-    when there was one (`SolveOutcome.basis`)."""
+    when there was one (`SolveOutcome.basis`).
+
+    `none_built`: every build option fixed at 0 instead (what supply looks like without the
+    portfolio). `rule_values`: constraint families whose rows' duals are reported in
+    `hand_over["rule_values"]`: per family, (rows binding, the largest |dual|: MUSD per unit of the
+    row, t/yr for most), what relaxing the rule by one unit is worth with the builds fixed."""
     c = previous.compiled
     idx = c.columns_of("v_build")[0]
     val = (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
+    if none_built:
+        val = np.zeros(len(idx))
     lower, upper = c.col_lower.copy(), c.col_upper.copy()
     lower[idx] = upper[idx] = val
     split = np.concatenate([c.columns_of("v_burden_over")[0], c.columns_of("v_burden_under")[0]])
@@ -347,13 +355,24 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions) ->
     has_solution = int(info.primal_solution_status) == 2
     status = map_outcome(ms, has_solution)
     objective = x = None
+    report = {"from_start_basis": from_basis}
     if has_solution and STATUSES[status][1]:
-        x = np.asarray(h.getSolution().col_value)
+        solution = h.getSolution()
+        x = np.asarray(solution.col_value)
         x[idx] = val  # exactly whole, as the report reads them
         # the cost of the plan: the compiled objective (HiGHS's own holds the burden split too)
         objective = float(c.cost @ x) + c.offset
+        if rule_values and solution.dual_valid:
+            dual = np.abs(np.asarray(solution.row_dual))
+            values = {}
+            for name in rule_values:
+                rows = c.rows.of(name)[0]
+                if len(rows):
+                    d = dual[rows]
+                    values[name] = (int((d > 1e-9).sum()), float(d.max()))
+            report["rule_values"] = values
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
-                        previous.solver_version, {"from_start_basis": from_basis},
+                        previous.solver_version, report,
                         lp_message(ms, status, options.low_memory), compiled=c, x=x)
 
 
