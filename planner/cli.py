@@ -27,6 +27,9 @@ def _progress_line(elapsed, incumbent, bound, gap) -> None:
     click.echo(f"  {elapsed:7.1f} s   incumbent {inc} MUSD   bound {bnd} MUSD   gap {g}", err=True)
 
 
+MAX_INPUT_CHANGES_SHOWN = 30
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -233,7 +236,7 @@ def _target(input_path, output, kind):
     from pathlib import Path
 
     from planner.pipeline import default_output
-    return Path(output) if output else default_output(Path(input_path), kind)
+    return Path(output) if output else default_output(Path(input_path), kind, reserve=False)
 
 
 @cli.command()
@@ -340,7 +343,7 @@ def compare(runs, output, force):
     """Compare saved portfolios (the first is the reference); never re-solves."""
     from pathlib import Path
 
-    from planner.analyses.compare import compare_runs, has_differences, run_names
+    from planner.analyses.compare import compare_runs, has_differences, policy_rows, run_names
     from planner.io.writer import read_portfolio, write_comparison
 
     if len(runs) < 2:
@@ -361,29 +364,51 @@ def compare(runs, output, force):
     cmp = compare_runs(tables, names)
     click.echo("same input content: " + ("yes" if cmp.same_input else "NO") + "   same model definition: "
                + ("yes" if cmp.same_model else "NO"))
+    if cmp.inputs_missing:
+        click.echo("  inputs not kept in " + ", ".join(cmp.inputs_missing) + " (saved by an older planner): "
+                   "their input changes cannot be listed")
+    elif len(cmp.inputs):
+        click.echo(f"input changes ({len(cmp.inputs)} cell(s); sheet, row key, column: "
+                   + " -> ".join(names) + "):")
+        for r in cmp.inputs.head(MAX_INPUT_CHANGES_SHOWN).itertuples(index=False):
+            values = " -> ".join(str(v) if v != "" else "(blank)" for v in r[3:])
+            click.echo(f"  {r.sheet}, {r.key}, {r.column}: {values}")
+        if len(cmp.inputs) > MAX_INPUT_CHANGES_SHOWN:
+            click.echo(f"  ... and {len(cmp.inputs) - MAX_INPUT_CHANGES_SHOWN} more (sheet input_changes)")
     for k, vals in cmp.run_info_differences:
-        click.echo(f"  differs: {k}: " + " | ".join(f"{n}={v[:40]}" for n, v in zip(names, vals)))
+        if k == "input_sha256" and not cmp.inputs_missing:
+            continue  # the input cells that differ are listed above
+        click.echo(f"  differs: {k}: " + " | ".join(f"{n}={v}" for n, v in zip(names, vals)))
     for m in cmp.missing:
         click.echo(f"  note: {m} (saved by an older planner?); compared on what they share")
+    for m in cmp.notes:
+        click.echo(f"  note: {m}")
     ref = names[0]
-    width = max([len(k) for k in cmp.kpis["key"]] + [10]) if len(cmp.kpis) else 10
-    header = f"{'':<{width}} {ref:>16}" + "".join(f" {n:>16} {'delta':>14} {'delta %':>9}" for n in names[1:])
-    click.echo(header)
-    for _, r in cmp.kpis.iterrows():
+    head = policy_rows(cmp.kpis, names)
+    width = max([len(k) for k in head["key"]] + [10]) if len(head) else 10
+    click.echo(f"{'':<{width}} {ref:>16}" + "".join(f" {n:>16} {'delta':>14} {'delta %':>9}" for n in names[1:]))
+    for _, r in head.iterrows():
         line = f"{r['key']:<{width}} {_fmt(r[ref]):>16}"
         for n in names[1:]:
             pct = r[f"delta_pct_{n}"]
             line += f" {_fmt(r[n]):>16} {_fmt(r[f'delta_{n}']):>14} {(f'{pct:+.2%}' if pct != '' else ''):>9}"
+            if r.get(f"note_{n}"):
+                line += f"  ({r[f'note_{n}']})"
         click.echo(line)
+    if len(cmp.kpis) > len(head):
+        click.echo(f"({len(cmp.kpis) - len(head)} more figures in the comparison workbook's kpis sheet; solver "
+                   "figures in its about sheet)")
     for n in names[1:]:
         col = f"status_{n}"
         if col in cmp.sites:
             changed = cmp.sites[cmp.sites[col] != "same"]
             for _, r in changed.iterrows():
                 a, b = r[f"build_period_{ref}"] or "-", r[f"build_period_{n}"] or "-"
-                what = f"build {a} -> {b}" if a != b else (
-                    "capacity or financing differs" if r[col] == "changed" else f"build {a} -> {b}")
-                click.echo(f"  {n}: site {r['site']} {r[col]} ({what})")
+                what = {"capacity": f"capacity {_fmt(r[f'capacity_tpy_{ref}'])} -> {_fmt(r[f'capacity_tpy_{n}'])}",
+                        "financing": f"financing {r[f'financing_{ref}']} -> {r[f'financing_{n}']}"}.get(
+                    r[col], f"build {a} -> {b}")
+                note = f"; {r[f'unproven_{n}']}" if r.get(f"unproven_{n}") else ""
+                click.echo(f"  {n}: site {r['site']} {r[col]} ({what}{note})")
     if not has_differences(cmp):
         click.echo("no differences in the headline figures or the sites built")
     if output:

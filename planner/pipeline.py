@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,14 +29,41 @@ from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apar
 from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
 
-def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs")) -> Path:
+def default_output(input_path: Path, model: str, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
+                   reserve: bool = True) -> Path:
+    """A new name `outputs/<input>_<model>[_without-<members>]_<time>.xlsx` (with -2, -3 ... where
+    that name, its JSON or its map exists), claimed by creating its reservation file exclusively, so
+    that two runs started in the same second never pick the same name (`release_name` removes the
+    reservation once the run's files are written)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = out_dir / f"{input_path.stem}_{model}_{stamp}.xlsx"
+    left = f"_without-{'-'.join(sorted(without))}" if without else ""
+    base = out_dir / f"{input_path.stem}_{model}{left}_{stamp}.xlsx"
+    out_dir.mkdir(parents=True, exist_ok=True)
     path, k = base, 2
-    while any(path.with_suffix(x).exists() for x in (".xlsx", ".json", ".png")):
+    while True:
+        if not any(path.with_suffix(x).exists() for x in (".xlsx", ".json", ".png")):
+            if not reserve:
+                return path
+            try:
+                os.close(os.open(_reservation(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                return path
+            except FileExistsError:
+                pass  # another run claimed it a moment ago
         path = base.with_name(f"{base.stem}-{k}{base.suffix}")
         k += 1
-    return path
+
+
+def _reservation(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.reserved")
+
+
+def release_name(path: Path | None) -> None:
+    """Remove the reservation `default_output` made for `path` (if any)."""
+    if path is not None:
+        try:
+            os.unlink(_reservation(Path(path)))
+        except FileNotFoundError:
+            pass
 
 
 @dataclass
@@ -363,7 +391,8 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
     if not write:
         result.proofs = test_decisions(data, definition, outcome, prove, timings)
     else:
-        target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir)
+        target = Path(output) if output is not None else default_output(input_path, definition.name, out_dir,
+                                                                         tuple(data.INACTIVE))
         run = RunRecord(input_file=str(input_path), input_sha256=data.content_sha256, definition=definition,
                         options={"time_limit_s": solver.time_limit_s, "mip_gap": solver.mip_gap,
                                  "mip_abs_gap": solver.mip_abs_gap,
@@ -374,32 +403,42 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
                                  "low_memory": solver.low_memory,
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
-        t0 = time.perf_counter()
-        # the map is drawn in a process of its own while the tables, the JSON copy and the workbook
-        # are written; the workbook takes the picture when it is done (a map is a picture: its
-        # failure never costs the portfolio, and is a warning)
-        aside.draw(sol, target.with_suffix(".png"), force)
-
-        def picture():
-            png, failed = aside.done()
-            if failed:
-                data.warnings.append(f"the map could not be drawn ({failed})")
-            result.map = png
-            return png
-
-        tables = output_tables(data, sol, run)
-        tables["summary"] = pd.concat([tables["summary"], security_without_builds(data, solver, outcome)],
-                                      ignore_index=True)
-        # the decisions' tests (run by the search's process beside the work above) go into run_info
-        result.proofs = test_decisions(data, definition, outcome, prove, timings)
-        tables["run_info"] = run_info_table(run)
-        tables = {"brief": brief_table(tables), **tables}  # the first sheet, from the tables alone
-        result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
         try:
-            result.output = write_tables(tables, target, force=force, image=picture)
-        except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept
-            raise OutputWriteError(f"writing '{target}' failed ({type(exc).__name__}: {exc}); the solution is "
-                                   f"saved in '{result.json}': `plan export {result.json}` rebuilds the "
-                                   "workbook") from exc
-        timings["write_s"] = time.perf_counter() - t0
+            _write_run(data, definition, outcome, sol, run, target, force, prove, timings, result, aside)
+        finally:
+            if output is None:
+                release_name(target)
     return result
+
+
+def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcome, sol: Solution, run: RunRecord,
+               target: Path, force: bool, prove: bool, timings: dict, result: RunResult, aside) -> None:
+    """The run's tables, its decisions' tests and the brief; then the JSON copy and the workbook."""
+    t0 = time.perf_counter()
+    # the map is drawn in a process of its own while the tables, the JSON copy and the workbook
+    # are written; the workbook takes the picture when it is done (a map is a picture: its
+    # failure never costs the portfolio, and is a warning)
+    aside.draw(sol, target.with_suffix(".png"), force)
+
+    def picture():
+        png, failed = aside.done()
+        if failed:
+            data.warnings.append(f"the map could not be drawn ({failed})")
+        result.map = png
+        return png
+
+    tables = output_tables(data, sol, run)
+    tables["summary"] = pd.concat([tables["summary"], security_without_builds(data, definition.solver, outcome)],
+                                  ignore_index=True)
+    # the decisions' tests (run by the search's process beside the work above) go into run_info
+    result.proofs = test_decisions(data, definition, outcome, prove, timings)
+    tables["run_info"] = run_info_table(run)
+    tables = {"brief": brief_table(tables), **tables}  # the first sheet, from the tables alone
+    result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
+    try:
+        result.output = write_tables(tables, target, force=force, image=picture)
+    except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept
+        raise OutputWriteError(f"writing '{target}' failed ({type(exc).__name__}: {exc}); the solution is "
+                               f"saved in '{result.json}': `plan export {result.json}` rebuilds the "
+                               "workbook") from exc
+    timings["write_s"] = time.perf_counter() - t0

@@ -95,7 +95,7 @@ def test_round_trip_tables(tmp_path):
                           "unmet_by_scenario", "supply_mix_chart", "financing", "commitments", "member_totals",
                           "milestones", "screening", "scenario_costs", "unmet_risk", "concentration", "stockpiles",
                           "stock_releases", "traceability", "allied_share", "emissions", "water",
-                          "run_info", "map"]
+                          "run_info", "inputs", "map"]
     flows = back["flows"]
     assert set(zip(flows["origin"], flows["destination"], flows["flow_tpy"])) == {("N1", "R1", 100.0),
                                                                                   ("R1", "AA", 100.0)}

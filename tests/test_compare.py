@@ -48,7 +48,10 @@ def test_one_forced_site_shows_exactly_that_site_and_the_cost_difference(tmp_pat
     assert float(k.loc["total_cost_musd", "a"]) == pytest.approx(0.02, abs=1e-9)
     assert float(k.loc["total_cost_musd", "delta_b"]) == pytest.approx(0.005, abs=1e-9)
     assert float(k.loc["capex_musd", "delta_b"]) == pytest.approx(0.005, abs=1e-9)
-    assert "site R2 added" in res.output and "input_sha256" in res.output
+    # the one changed input cell is named instead of the inputs' hash
+    assert "site R2 added" in res.output and "input_sha256" not in res.output
+    assert "input changes (1 cell(s); sheet, row key, column: a -> b):\n  sites, R2, decision: (blank) -> force_build" \
+        in res.output
     assert "financing_delta" in d and "supply_mix_delta" in d
 
 

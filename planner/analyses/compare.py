@@ -45,6 +45,12 @@ class Comparison:
     kpis: pd.DataFrame = field(default_factory=pd.DataFrame)
     sites: pd.DataFrame = field(default_factory=pd.DataFrame)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # the input cells that differ from the reference's (sheet, key, column, each run's value; blank
+    # where a run has no such cell), and the runs saved without their inputs (older runs)
+    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inputs_missing: list[str] = field(default_factory=list)
+    about: pd.DataFrame = field(default_factory=pd.DataFrame)  # solver figures: time, gap, violation
+    notes: list[str] = field(default_factory=list)  # what a reader must know to read the deltas
 
 
 def _kv(df: pd.DataFrame | None) -> dict:
@@ -61,9 +67,31 @@ def _num(v):
         return None
 
 
+POLICY_ROWS = ("total_cost_musd", "cash_cost_musd", "valuation_cost_musd", "public_money_musd", "unmet_demand_t",
+               "allied_content_share", "sites_built")
+MAX_POLICY_ROWS = 10  # the headline rows printed: POLICY_ROWS, then the members' public money that moved most
+
+
+def policy_rows(kpis: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The rows a briefing starts from: POLICY_ROWS present, then each member's public money
+    (`committed_pv_capex_musd_<member>`) with the largest change, up to MAX_POLICY_ROWS in all."""
+    if not len(kpis):
+        return kpis
+    head = kpis[kpis["key"].isin(POLICY_ROWS)]
+    head = head.set_index("key").loc[[k for k in POLICY_ROWS if k in set(head["key"])]].reset_index()
+    members = kpis[kpis["key"].astype(str).str.startswith("committed_pv_capex_musd_")].copy()
+    if len(members) and len(names) > 1:
+        moved = sum(pd.to_numeric(members[f"delta_{n}"], errors="coerce").abs().fillna(0) for n in names[1:])
+        members = members.assign(_moved=moved).sort_values("_moved", ascending=False).drop(columns="_moved")
+    return pd.concat([head, members.head(MAX_POLICY_ROWS - len(head))], ignore_index=True)
+
+
 def kpi_table(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> pd.DataFrame:
-    """Numeric summary rows of every run, with delta and delta % against the first."""
+    """Numeric summary rows of every run, with delta and delta % against the first. A money row
+    (`*_musd`) whose delta is within the two runs' MIP gaps (`mip_gap_musd` added) is marked "within
+    the gaps" in `note_<run>`: the solver did not separate the two figures."""
     summaries = [_kv(r.get("summary")) for r in runs]
+    gaps = [_num(s.get("mip_gap_musd")) for s in summaries]
     # derived headline: the largest single-country share of any member's supply in any period/scenario
     for r, s in zip(runs, summaries):
         mix = r.get("supply_mix")
@@ -83,13 +111,17 @@ def kpi_table(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> pd.DataF
                 d = (x - ref) if x is not None and ref is not None else None
                 row[f"delta_{n}"] = d if d is not None else ""
                 row[f"delta_pct_{n}"] = (d / abs(ref)) if d is not None and ref else ""
+                within = (d is not None and d != 0 and k.endswith("_musd") and k not in RUN_DIAGNOSTICS
+                          and gaps[0] is not None and gaps[i] is not None and abs(d) <= gaps[0] + gaps[i])
+                row[f"note_{n}"] = "within the gaps" if within else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def sites_table(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> pd.DataFrame:
-    """Every site built in any run: its build period and capacity per run, financing, and whether it
-    was added, dropped, changed or is the same as in the reference."""
+    """Every site built in any run: its build period and capacity per run, financing, and how it
+    differs from the reference: added, dropped, build period, capacity, financing or same; and
+    whether either run left the site's build decision unproven."""
     def info(r):
         p = r.get("portfolio")
         out = {}
@@ -104,6 +136,9 @@ def sites_table(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> pd.Dat
 
     infos = [info(r) for r in runs]
     has_fin = ["milestones" in r for r in runs]
+    # the sites whose build decisions a run did not prove (run_info decision_unproven_*: "SITE ...")
+    unproven = [{str(v).split(" ")[0] for k, v in _kv(r.get("run_info")).items()
+                 if k.startswith("hand_over_decision_unproven_")} for r in runs]
     all_sites = sorted(set().union(*[set(i) for i in infos]))
     rows = []
     for f in all_sites:
@@ -117,9 +152,12 @@ def sites_table(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> pd.Dat
             if i:
                 # financing counts only where both runs record it (older runs may not)
                 both = has_fin[0] and has_fin[i]
-                same = cur is not None and ref is not None and cur[:2] == ref[:2] and (not both or cur[2] == ref[2])
-                row[f"status_{n}"] = ("same" if same else "added" if ref is None else "dropped" if cur is None
-                                      else "changed")
+                row[f"status_{n}"] = ("added" if ref is None else "dropped" if cur is None
+                                      else "build period" if cur[0] != ref[0]
+                                      else "capacity" if cur[1] != ref[1]
+                                      else "financing" if both and cur[2] != ref[2] else "same")
+                unsure = [m for m, u in ((names[0], unproven[0]), (n, unproven[i])) if f in u]
+                row[f"unproven_{n}"] = ("decision not proven in " + ", ".join(unsure)) if unsure else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -179,9 +217,13 @@ def compare_runs(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> Compa
     models = {(i.get("model_definition"), i.get("model_families"), i.get("model_overrides")) for i in infos}
     all_sheets = set().union(*[set(r) for r in runs])
     missing = [f"{n} lacks sheet '{s}'" for s in sorted(all_sheets) for n, r in zip(names, runs) if s not in r]
+    kpis = kpi_table(runs, names)
+    solver = kpis["key"].isin(RUN_DIAGNOSTICS) if len(kpis) else pd.Series(dtype=bool)
     cmp = Comparison(names=names, same_input=len(hashes) == 1 and None not in hashes,
                      same_model=len(models) == 1, run_info_differences=diffs, missing=missing,
-                     kpis=kpi_table(runs, names), sites=sites_table(runs, names))
+                     kpis=kpis[~solver].reset_index(drop=True) if len(kpis) else kpis,
+                     about=kpis[solver].reset_index(drop=True) if len(kpis) else kpis,
+                     sites=sites_table(runs, names))
     cost = standards_cost(runs, names, infos)
     if cost:
         cmp.kpis = pd.concat([cmp.kpis, pd.DataFrame([cost])], ignore_index=True)
@@ -189,7 +231,53 @@ def compare_runs(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> Compa
         t = table_deltas(name, runs, names)
         if t is not None:
             cmp.tables[name] = t
+    cmp.inputs, cmp.inputs_missing = input_changes(runs, names)
+    cmp.notes = members_left_notes(runs, names)
     return cmp
+
+
+def members_left_notes(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> list[str]:
+    """For a run solved without members the reference has: their share of the reference's demand
+    (not served there, so a lower cost is no saving) and the public money of the members who stay
+    in both runs."""
+    ref_left = {m.strip() for m in str(_kv(runs[0].get("summary")).get("members_left", "")).split(",") if m.strip()}
+    ref_totals = runs[0].get("member_totals")
+    shares = dict(zip(ref_totals["member"], ref_totals["demand_share"])) if ref_totals is not None and \
+        {"member", "demand_share"} <= set(ref_totals.columns) else {}
+    notes = []
+    for n, r in zip(names[1:], runs[1:]):
+        s = _kv(r.get("summary"))
+        left = [m.strip() for m in str(s.get("members_left", "")).split(",") if m.strip() and m.strip() not in ref_left]
+        if not left:
+            continue
+        share = sum(_num(shares.get(m)) or 0.0 for m in left)
+        stay = [k[len("committed_pv_capex_musd_"):] for k in s if k.startswith("committed_pv_capex_musd_")]
+        ref_pay = sum(_num(_kv(runs[0].get("summary")).get(f"committed_pv_capex_musd_{m}")) or 0.0 for m in stay)
+        pay = sum(_num(s.get(f"committed_pv_capex_musd_{m}")) or 0.0 for m in stay)
+        notes.append(f"{n} was solved without {', '.join(left)}: their demand ({share:.1%} of the alliance's in "
+                     f"{names[0]}) is not served there, so its lower cost is no saving; the members who stay pay "
+                     f"{pay:,.1f} MUSD present value there against {ref_pay:,.1f} in {names[0]}")
+    return notes
+
+
+def input_changes(runs: list[dict[str, pd.DataFrame]], names: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Every input cell whose value differs between the reference and another run, in the order of
+    the reference's cells (new cells after): (sheet, key, column, value per run), and the runs that
+    hold no input cells (saved before runs kept them)."""
+    keys = ["sheet", "key", "column"]
+    have = [(n, r["inputs"]) for n, r in zip(names, runs)
+            if r.get("inputs") is not None and set(keys + ["value"]) <= set(r["inputs"].columns)]
+    missing = [n for n, r in zip(names, runs) if n not in {h[0] for h in have}]
+    if len(have) < 2 or have[0][0] != names[0]:
+        return pd.DataFrame(columns=keys + names), missing
+    merged = None
+    for n, t in have:
+        g = t[keys + ["value"]].astype(str).drop_duplicates(keys).rename(columns={"value": n})
+        merged = g if merged is None else merged.merge(g, on=keys, how="outer", sort=False)
+    merged = merged.fillna("")
+    value_cols = [n for n, _ in have]
+    differs = (merged[value_cols].ne(merged[value_cols[0]], axis=0)).any(axis=1)
+    return merged[differs].reset_index(drop=True)[keys + value_cols], missing
 
 
 def run_names(paths: list[Path]) -> list[str]:

@@ -125,6 +125,9 @@ class PlanData:
     warnings: list[str] = field(default_factory=list)
     source_path: str = ""
     content_sha256: str = ""
+    # every non-blank input cell as read (sheet, key, column, value as text): kept with each run so that
+    # `plan compare` can name the cells two runs' inputs differ in
+    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @functools.cached_property
     def running(self) -> frozenset[tuple[str, int]]:
@@ -195,6 +198,34 @@ def content_hash(raw: RawWorkbook) -> str:
         h.update(name.encode())
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()
+
+
+INPUT_COLUMNS = ["sheet", "key", "column", "value"]
+
+
+def input_cells(raw: RawWorkbook) -> pd.DataFrame:
+    """Every non-blank cell of the workbook as read: (sheet, the row's key, column, value as text). A
+    row's key is its key columns' values joined by '|' (the sheet's key in the schema), else its row
+    number; settings are keyed by name. Values are text as Python writes them (2.5, 2030, 'yes')."""
+    from planner.io.schema import SHEETS
+    rows = [("settings", k, "value", _text(v)) for k, v in sorted(raw.settings.items()) if _text(v) != ""]
+    by_name = SHEETS  # sheet name -> its schema
+    for name, df in raw.tables.items():
+        spec = by_name.get(name)
+        key_cols = list(spec.key) if spec is not None and spec.key and set(spec.key) <= set(df.columns) else []
+        cols = [c for c in df.columns if c != "_row"]
+        for rec in df.to_dict("records"):
+            key = "|".join(_text(rec[c]) for c in key_cols) if key_cols else f"row {rec['_row']}"
+            rows += [(name, key, c, t) for c in cols if (t := _text(rec[c])) != ""]
+    return pd.DataFrame(rows, columns=INPUT_COLUMNS)
+
+
+def _text(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
 
 
 def load_data(path: str | Path, overrides: dict | None = None, without: tuple[str, ...] = (),
@@ -287,7 +318,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         sigma_refining=sigma_ref, sigma_mining=sigma_mine, sigma_by_mineral=sigma_by_mineral,
         stockpiles=stockpiles, STOCKPILES=tuple(stockpiles.index), RELEASE=release, shock_years=shock,
         cvar_alpha=None if alpha is None else float(alpha), cvar_weight=None if weight is None else float(weight),
-        warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw),
+        warnings=warnings, source_path=str(raw.path), content_sha256=content_hash(raw), inputs=input_cells(raw),
     )
 
 

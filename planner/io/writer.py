@@ -269,6 +269,8 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
                 _frontier_chart(book, ws, df)
             if name == "summary":
                 _cost_chart(book, ws, df)
+            if name == "inputs":
+                ws.hide()  # the run's input cells, for plan compare; not for reading
         png = image() if callable(image) else image
         if png is not None and Path(png).exists():
             ws = book.wb.add_worksheet("map")
@@ -332,14 +334,16 @@ def read_json(path: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
-    """The comparison workbook: kpis side by side (deltas coloured on a scale centred on zero),
-    sites added/dropped/changed, then every shared sheet compared row by row."""
+    """The comparison workbook: the input cells that differ first, kpis side by side (deltas coloured
+    on a scale centred on zero), sites added, dropped or changed (and how), what the runs were
+    (`about`: inputs, model, options, solver figures), then every shared sheet compared row by row."""
     notes = pd.DataFrame({"item": ["same input content", "same model definition"]
-                          + [f"differs: {k}" for k, _ in cmp.run_info_differences] + cmp.missing,
+                          + [f"differs: {k}" for k, _ in cmp.run_info_differences] + cmp.missing + cmp.notes,
                           "value": ["yes" if cmp.same_input else "no", "yes" if cmp.same_model else "no"]
                           + [" | ".join(f"{n}={v}" for n, v in zip(cmp.names, vals)) for _, vals in cmp.run_info_differences]
-                          + ["" for _ in cmp.missing]})
-    tables = {"kpis": cmp.kpis, "sites": cmp.sites, "about": notes}
+                          + ["" for _ in cmp.missing] + ["" for _ in cmp.notes]})
+    about = pd.concat([notes, cmp.about.rename(columns={"key": "item"})], ignore_index=True) if len(cmp.about) else notes
+    tables = {"input_changes": cmp.inputs, "kpis": cmp.kpis, "sites": cmp.sites, "about": about}
     tables.update({f"{k}_delta"[:31]: v for k, v in cmp.tables.items()})
 
     def save(tmp):

@@ -397,4 +397,5 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "emissions": emissions_table(data, sol.flows),
         "water": water_table(data, sol.flows),
         "run_info": run_info_table(run),
+        "inputs": data.inputs,  # hidden in the workbook: what `plan compare` reads the input changes from
     }
