@@ -266,3 +266,31 @@ def test_explain_iis_names_the_conflicting_rows(tmp_path):
     names = {ln.split()[2].rstrip(":") for ln in iis}
     assert {"build_once[R1]", "host_share[R1,2030]", "financing_balance[R1,2030]"} <= names, res.output
     assert names & {"burden_band_upper[AA]", "burden_band_lower[BB]"}, res.output
+
+
+def test_a_private_share_lowers_what_the_members_pay_not_the_cost(solve_tiny):
+    # R1 (capex 0.02 MUSD) with sites.private_share 0.25: private investors carry 0.005, the members
+    # the public capex 0.015. The objective counts the whole capex: cost 0.02 + 100 x 100 USD =
+    # 0.03 MUSD, as without a private share. No burden shares: the split closest to equal shares,
+    # 0.0075 each; the public money is 0.015.
+    sheets, sets = two_members()
+    sheets["sites"][-1]["private_share"] = 0.25
+    res = solve_tiny(sheets, sets)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
+    assert res.costs["capex_musd"] == pytest.approx(0.02, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.0075, "BB": 0.0075}, abs=TOL)
+    assert res.costs["public_money_musd"] == pytest.approx(0.015, abs=TOL)
+
+
+def test_budgets_and_host_shares_count_public_money_only(solve_tiny):
+    # settings.private_share 0.5: R1's public capex is 0.01 MUSD. host_min_share 0.6 puts 0.006 on
+    # the host AA; AA's budget of 0.007 in 2030 holds it (the whole capex, 0.02, would not: 0.6 x
+    # 0.02 = 0.012 > 0.007). R1 is built (0.03 MUSD against 0.05 + unmet nothing: the market costs
+    # 0.05 for the 100 t). The split closest to equal shares within the host rule: AA 0.006, BB 0.004.
+    sheets, sets = two_members(host_min_share=0.6, private_share=0.5)
+    sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.007}]
+    res = solve_tiny(sheets, sets)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.006, "BB": 0.004}, abs=TOL)
+    port = res.solution.builds
+    assert list(port["site"]) == ["R1"]

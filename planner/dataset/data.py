@@ -228,6 +228,17 @@ def _text(v) -> str:
     return str(v)
 
 
+def _public_capex(sites: pd.DataFrame, s: dict) -> None:
+    """`private_share` (the site's, else settings.private_share) and `public_capex_musd`: the part of
+    the capex the members pay, which budgets, burden shares, host shares and financing rules count
+    (the objective counts the whole capex)."""
+    default = float(s.get("private_share") or 0.0)
+    given = sites["private_share"] if "private_share" in sites else pd.Series(None, index=sites.index)
+    share = [default if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in given]
+    sites["private_share"] = share
+    sites["public_capex_musd"] = sites["capex_musd"].astype(float) * (1.0 - pd.Series(share, index=sites.index))
+
+
 def load_data(path: str | Path, overrides: dict | None = None, without: tuple[str, ...] = (),
               standards: bool = True) -> PlanData:
     return build_data(read_workbook(path), overrides, without, standards)
@@ -257,6 +268,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     verdicts = screen(sites.set_index("site", drop=False), rules)
     failed = failures(verdicts) if standards else {}
     _yields_and_places(sites, countries, warnings)
+    _public_capex(sites, s)
     _screen(sites, s, PERIODS, inactive, failed, raw.settings_rows, warnings)
     fin = read_financing(t, s, all_members, members, countries, sites.set_index("site", drop=False), PERIODS,
                          inactive, _check_refs)

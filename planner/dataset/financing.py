@@ -124,7 +124,7 @@ def check_forced_budgets(fin: Financing, sites: pd.DataFrame, forced: tuple[str,
         for f in forced:
             host = sites.loc[f, "host_member"]
             if host in budgeted:
-                need[host] = need.get(host, 0.0) + fin.host_min_share * float(sites.loc[f, "capex_musd"])
+                need[host] = need.get(host, 0.0) + fin.host_min_share * float(sites.loc[f, "public_capex_musd"])
         for a, n in sorted(need.items()):
             ps = sorted({t for f in forced if sites.loc[f, "host_member"] == a for t in build_periods[f]})
             if any((a, t) not in fin.budgets for t in ps):
@@ -141,10 +141,10 @@ def check_forced_budgets(fin: Financing, sites: pd.DataFrame, forced: tuple[str,
     # (2) all forced builds together within all budgets, when every member has every period budgeted
     ps = sorted({t for f in forced for t in build_periods[f]})
     if forced and all((a, t) in fin.budgets for a in members for t in ps):
-        need_all = sum(float(sites.loc[f, "capex_musd"]) for f in forced)
+        need_all = sum(float(sites.loc[f, "public_capex_musd"]) for f in forced)
         have_all = sum(fin.budgets[(a, t)] for a in members for t in ps)
         if need_all > have_all + 1e-6:
-            raise InputError("E_BUDGET_TOO_SMALL", f"forced builds need {_m(need_all)} MUSD of capex but all "
+            raise InputError("E_BUDGET_TOO_SMALL", f"forced builds need {_m(need_all)} MUSD of public capex but all "
                              f"members' budgets together give {_m(have_all)} MUSD", sheet="budgets",
                              col=budget_table.attrs.get("positions", {}).get("budget_musd"), column="budget_musd")
 

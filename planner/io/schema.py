@@ -84,6 +84,9 @@ SETTINGS: dict[str, Column] = {
         _opt("ramp_up_years", "float", "years from a site's first output to its full capacity where the "
              "site gives none (milestones only; the model counts full capacity from the online period)",
              "years", default=1.0, min=0, max=50),
+        _opt("private_share", "float", "share of a site's capex private investors carry where the site gives "
+             "none (0: the members pay all of it); the objective counts the whole capex, budgets, burden "
+             "shares, host shares and financing rules the public part", "share", default=0.0, min=0, max=1),
         _opt("carbon_price_basis", "choice", "shadow | levy: a shadow price values emissions without anyone "
              "paying it (a valuation charge, like the risk charge); a levy is paid (cash)", default="shadow",
              choices=("shadow", "levy")),
@@ -171,6 +174,9 @@ SHEETS: dict[str, Sheet] = {
             _c("capacity_tpy", "float", "output capacity, tonnes of contained mineral per year", "t/yr",
                min=0, max=MAX_TONNES),
             _opt("capex_musd", "float", "capital cost (candidates only)", "MUSD", default=0.0, min=0, max=MAX_MUSD),
+            _opt("private_share", "float", "share of the capex private investors carry (blank: "
+                 "settings.private_share); the members pay the rest, the public capex", "share", default=None,
+                 min=0, max=1),
             _opt("fixed_opex_musd_per_yr", "float", "fixed operating cost while online", "MUSD/yr",
                  default=0.0, min=0, max=MAX_MUSD),
             _opt("var_cost_usd_per_t", "float", "variable cost per tonne of output", "USD/t", default=0.0,

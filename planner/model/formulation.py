@@ -217,10 +217,11 @@ def _finance_by_option(data: PlanData) -> dict[tuple[str, int], list[str]]:
 
 
 def define_financing_balance(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Financing balance: \sum_a \phi_{f,a,t} = C_f\, b_{f,t} for every build option: the capex of a
-    site built in t is paid in full by the members (MUSD, undiscounted, in the build period)."""
+    r"""Financing balance: \sum_a \phi_{f,a,t} = (1 - \pi_f) C_f\, b_{f,t} for every build option: the
+    public capex of a site built in t (its capex less the private share \pi_f) is paid in full by the
+    members (MUSD, undiscounted, in the build period)."""
     payers = _finance_by_option(data)
-    cap = data.sites["capex_musd"].to_dict()
+    cap = data.sites["public_capex_musd"].to_dict()
 
     def rule(m, f, t):
         return sum(m.v_finance[f, a, t] for a in payers.get((f, t), ())) == float(cap[f]) * m.v_build[f, t]
@@ -274,11 +275,12 @@ def define_budget(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None
 
 
 def define_host_share(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Host share: \phi_{f,h(f),t} \ge \eta^{host} C_f b_{f,t} where the host h(f) is an active member."""
+    r"""Host share: \phi_{f,h(f),t} \ge \eta^{host} (1 - \pi_f) C_f b_{f,t} where the host h(f) is an active
+    member: a share of the public capex."""
     h = data.financing.host_min_share
     if not h:
         return
-    cap = data.sites["capex_musd"].to_dict()
+    cap = data.sites["public_capex_musd"].to_dict()
     host = data.sites["host_member"].to_dict()
     keys = tuple((f, t) for f, t in data.BUILD_OPTIONS if (f, host[f], t) in set(data.FINANCE))
     index = pyo.Set(initialize=keys, dimen=2, ordered=True)
@@ -292,9 +294,9 @@ def define_host_share(m: pyo.ConcreteModel, data: PlanData, definition=None) -> 
 
 
 def define_financing_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Financing cap: \phi_{f,a,t} \le \kappa_{a,f} C_f b_{f,t} for every rule with 0 < \kappa < 1 (a rule
-    of 0 removes the variable)."""
-    cap = data.sites["capex_musd"].to_dict()
+    r"""Financing cap: \phi_{f,a,t} \le \kappa_{a,f} (1 - \pi_f) C_f b_{f,t} for every rule with 0 < \kappa < 1
+    (a rule of 0 removes the variable): a share of the public capex."""
+    cap = data.sites["public_capex_musd"].to_dict()
     keys = tuple(k for k in data.FINANCE if data.financing.caps.get((k[1], k[0]), 1.0) < 1.0)
 
     def rule(m, f, a, t):

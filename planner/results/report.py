@@ -43,9 +43,10 @@ def portfolio_table(data: PlanData, sol: Solution) -> pd.DataFrame:
         on = min(online[f]) if online[f] else None
         rows.append({"site": f, "name": r["name"], "country": r["country"], "member": r["host_member"],
                      "stage": r["stage"], "mineral": r["mineral"], "capacity_tpy": float(r["capacity_tpy"]),
-                     "build_period": int(tb), "online_period": on, "capex_musd": float(r["capex_musd"])})
+                     "build_period": int(tb), "online_period": on, "capex_musd": float(r["capex_musd"]),
+                     "public_capex_musd": float(r["public_capex_musd"])})
     return pd.DataFrame(rows, columns=["site", "name", "country", "member", "stage", "mineral", "capacity_tpy",
-                                       "build_period", "online_period", "capex_musd"])
+                                       "build_period", "online_period", "capex_musd", "public_capex_musd"])
 
 
 def flows_table(data: PlanData, sol: Solution) -> pd.DataFrame:
@@ -139,7 +140,8 @@ def capex_by_host_table(portfolio: pd.DataFrame) -> pd.DataFrame:
 
 
 def financing_table(data: PlanData, sol: Solution) -> pd.DataFrame:
-    """One row per built site, paying member and build period: MUSD (undiscounted) and share."""
+    """One row per built site, paying member and build period: MUSD (undiscounted) and its share of the
+    site's public capex (the capex less its private share)."""
     cols = ["site", "name", "host_member", "member", "build_period", "paid_musd", "share_of_project"]
     f = sol.financing
     if f.empty:
@@ -147,7 +149,8 @@ def financing_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     s = data.sites
     rows = [{"site": site, "name": s.loc[site, "name"], "host_member": s.loc[site, "host_member"], "member": a,
              "build_period": int(t), "paid_musd": x,
-             "share_of_project": x / float(s.loc[site, "capex_musd"]) if float(s.loc[site, "capex_musd"]) else 0.0}
+             "share_of_project": x / float(s.loc[site, "public_capex_musd"])
+             if float(s.loc[site, "public_capex_musd"]) else 0.0}
             for site, a, t, x in f.itertuples(index=False)]
     return pd.DataFrame(rows, columns=cols).sort_values(["site", "member"]).reset_index(drop=True)
 
@@ -211,7 +214,7 @@ def milestones_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     default_ramp = float(data.settings.get("ramp_up_years") if data.settings.get("ramp_up_years") is not None else 1.0)
     rows = []
     for f, tb in sorted(zip(sol.builds["site"], sol.builds["build_period"])):
-        capex = float(s.loc[f, "capex_musd"])
+        capex = float(s.loc[f, "public_capex_musd"])
         who = ""
         if payers is not None and f in payers.groups:
             g = payers.get_group(f).sort_values("paid_musd", ascending=False)

@@ -289,13 +289,14 @@ def check_allied_share(p: _Plan) -> Violations:
 
 
 def check_financing_balance(p: _Plan) -> Violations:
-    """The members pay each built site's whole capex, and nothing for a site not built (MUSD)."""
+    """The members pay each built site's whole public capex (capex less its private share), and nothing
+    for a site not built (MUSD)."""
     v, sol, sites = [], p.sol, p.data.sites
     f_tab = sol.financing
     paid = f_tab.groupby(["site", "build_period"])["paid_musd"].sum().to_dict() if len(f_tab) else {}
     built = set(zip(sol.builds["site"], sol.builds["build_period"]))
     for f, t in zip(sol.builds["site"], sol.builds["build_period"]):
-        gap = abs(paid.get((f, t), 0.0) - float(sites.loc[f, "capex_musd"]))
+        gap = abs(paid.get((f, t), 0.0) - float(sites.loc[f, "public_capex_musd"]))
         if gap > 0:
             v.append(("financing_balance", f"{f},{t}", gap))
     for (f, t) in paid:
@@ -320,7 +321,7 @@ def check_host_share(p: _Plan) -> Violations:
     for f, t in zip(p.sol.builds["site"], p.sol.builds["build_period"]):
         host = data.sites.loc[f, "host_member"]
         if host in data.MEMBERS:
-            short = fin.host_min_share * float(data.sites.loc[f, "capex_musd"]) - p.paid.get((f, host, t), 0.0)
+            short = fin.host_min_share * float(data.sites.loc[f, "public_capex_musd"]) - p.paid.get((f, host, t), 0.0)
             if short > 0:
                 v.append(("host_share", f"{f},{host},{t}", short))
     return v
@@ -330,7 +331,7 @@ def check_financing_cap(p: _Plan) -> Violations:
     """A member pays at most its financing rule's share of a site's capex (MUSD)."""
     v, data = [], p.data
     for f, t in zip(p.sol.builds["site"], p.sol.builds["build_period"]):
-        capex = float(data.sites.loc[f, "capex_musd"])
+        capex = float(data.sites.loc[f, "public_capex_musd"])
         for a in data.MEMBERS:
             over = p.paid.get((f, a, t), 0.0) - data.financing.caps.get((a, f), 1.0) * capex
             if over > 0:
