@@ -319,10 +319,14 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
         status = wgi.loc[wgi["iso3"] == iso, "alliance_status"]
         partner = "yes" if not member and len(status) and "partner" in str(status.iloc[0]) else "no"
         crow.append({"country": iso, "name": name, "member": member, "risk_score": r, "lat": lat, "lon": lon,
-                     "partner": partner, "water_stress": WATER_STRESS[iso]})
+                     "partner": partner, "aggregate": "yes" if iso == "XRW" else "no",
+                     "water_stress": WATER_STRESS[iso]})
         prov.add("countries", iso, "risk_score", note)
         prov.add("countries", iso, "water_stress", WATER_STRESS_JUDGEMENT.get(iso, WATER_STRESS_NOTE))
-    prov.add("countries", "all", "lat, lon", "judgement estimate: approximate country centroids")
+    prov.add("countries", "all", "lat, lon", "judgement estimate: approximate country centroids (XRW's is no "
+             "place: an aggregate)")
+    prov.add("countries", "all", "aggregate", "definition: XRW is the IEA outlook's 'Rest of world' remainder "
+             "(shared/data supply tables), a group of countries; every other row is one country")
     prov.add("countries", "all", "member", "sourced: alliance membership (EU-27 states belong to member EU)")
     prov.add("countries", "all", "partner", "sourced: country_risk_wgi.csv alliance_status 'partner/friendly "
              "producer (assumed)' or 'partner (EEA / Danish realm)' (the status itself is an assumption there)")

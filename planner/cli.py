@@ -28,6 +28,7 @@ def _progress_line(elapsed, incumbent, bound, gap) -> None:
 
 
 MAX_INPUT_CHANGES_SHOWN = 30
+MAX_STRESS_SHOWN = 10
 
 
 def _fail(message: str, code: int) -> None:
@@ -264,10 +265,13 @@ def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_
     except RuntimeError as exc:
         _fail(str(exc), STATUSES["error"][0])
     costs = tables["stress_cost"]
+    shown = costs.head(MAX_STRESS_SHOWN)
     click.echo(f"plan: {res.costs['total_cost_musd']:,.1f} MUSD; exports stopped, one country at a time "
-               f"(extra expected cost, MUSD):")
-    for _, r in costs.head(10).iterrows():
-        click.echo(f"  {r['country']:<6}{_fmt(r['extra_cost_musd']):>16}   [{r['status']}]")
+               f"(extra expected cost, MUSD; the {len(shown)} dearest of {len(costs)} stressed, all in the "
+               "workbook):")
+    for _, r in shown.iterrows():
+        kind = f" ({r['kind']})" if r.get("kind", "country") != "country" else ""
+        click.echo(f"  {r['country']:<6}{_fmt(r['extra_cost_musd']):>16}   [{r['status']}]{kind}")
     s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
     if "vss_musd" in s:
         click.echo(f"value of the stochastic solution: {_fmt(s['vss_musd'])} MUSD (EEV {_fmt(s['vss_eev_musd'])} "

@@ -46,3 +46,33 @@ def test_flow_across_the_pacific_goes_the_short_way():
     assert segs[0][-1][0] == 180 and segs[1][0][0] == -180
     assert segs[0][-1][1] == segs[1][0][1]
     assert flow_segments(0, 0, 10, 10) == [[(0, 0), (10, 10)]]
+
+
+def test_an_aggregate_country_has_no_place_on_the_map(tmp_path):
+    # C-land marked as an aggregate (the rest of the world): its market M1 is not drawn anywhere,
+    # the member's own-country sites are; the map is still drawn
+    from planner.dataset.data import load_data
+    from planner.pipeline import solve_workbook
+    from planner.results.mapping import placed_sites, render_map
+    from wb import site, tiny, write_workbook
+    sheets, settings = tiny()
+    sheets["countries"][2]["aggregate"] = "yes"
+    sheets["sites"].append(site("N1", "AAA", "mine", "existing", 10))
+    path = write_workbook(tmp_path / "agg.xlsx", sheets, settings)
+    data = load_data(path)
+    assert placed_sites(data).to_dict() == {"M1": False, "N1": True}
+    res = solve_workbook(path, write=False)
+    png = render_map(res.data, res.solution, tmp_path / "agg.png")
+    assert png.stat().st_size > 10_000
+
+
+def test_stress_labels_an_aggregate_as_a_block(tmp_path):
+    from planner.analyses.stress import stress_tables
+    from planner.pipeline import solve_workbook
+    from wb import site, tiny, write_workbook
+    sheets, settings = tiny()
+    sheets["countries"][2]["aggregate"] = "yes"
+    sheets["sites"].append(site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=600))
+    res = solve_workbook(write_workbook(tmp_path / "s.xlsx", sheets, settings), write=False)
+    kinds = stress_tables(res, vss=False)["stress_cost"].set_index("country")["kind"].to_dict()
+    assert kinds == {"CCC": "aggregate: all its sites at once"}

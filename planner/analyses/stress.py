@@ -124,6 +124,10 @@ def stress_matrix(c: Compiled, data: PlanData, plan: Solution, options, countrie
             if x > 1e-6 or x0 > 1e-6:
                 rows.append((c, a, mi, x, x - x0))
     costs = pd.DataFrame(cost_rows, columns=["country", "status", "total_cost_musd", "extra_cost_musd"])
+    # an aggregate (countries.aggregate = yes, say the rest of the world) stops as one block: said so
+    aggregate = data.countries["aggregate"].to_dict() if "aggregate" in data.countries else {}
+    costs.insert(1, "kind", ["aggregate: all its sites at once" if aggregate.get(c) == "yes" else "country"
+                             for c in costs["country"]])
     matrix = pd.DataFrame(rows, columns=["country", "member", "mineral", "unmet_t", "extra_unmet_t"])
     costs.attrs["base_total_cost_musd"] = base.costs["total_cost_musd"]
     return costs.sort_values("extra_cost_musd", key=lambda x: pd.to_numeric(x, errors="coerce"),

@@ -150,6 +150,9 @@ SHEETS: dict[str, Sheet] = {
             _c("lon", "float", "longitude", "deg", min=-180, max=180),
             _opt("partner", "choice", "yes | no: a partner country outside the alliance whose supply counts as "
                  "allied content", default="no", choices=YES_NO),
+            _opt("aggregate", "choice", "yes | no: a group of countries (say, the rest of the world), not one: "
+                 "its lat/lon is no place, so the map draws none of its sites or lines, and plan stress labels "
+                 "its stop as a block", default="no", choices=YES_NO),
             _opt("water_stress", "float", "baseline water stress of the country (WRI Aqueduct scale 0 low .. 5 "
                  "extremely high; sites without their own value take this)", "score 0..5", default=None,
                  min=0, max=5),

@@ -12,6 +12,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+MINERAL_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+                   "#bcbd22", "#7f7f7f")
 STAGE_STYLE = {"mine": ("^", "#8c564b"), "refinery": ("s", "#1f77b4"), "recycling": ("D", "#2ca02c"),
                "market": ("o", "#7f7f7f")}
 
@@ -74,10 +76,19 @@ def flow_segments(lon1, lat1, lon2, lat2) -> list[list[tuple[float, float]]]:
     return [[(lon1, lat1), (edge, lat_e)], [(-edge, lat_e), (lon2, lat2)]]
 
 
+def placed_sites(data):
+    """Per site, whether it has a place on the map: not in an aggregate country (countries.aggregate
+    = yes, say the rest of the world, whose lat/lon is no place)."""
+    aggregate = data.countries["aggregate"].to_dict() if "aggregate" in data.countries else {}
+    return data.sites["country"].map(lambda c: aggregate.get(c) != "yes")
+
+
 def render_map(data, sol, path: Path, scenario: str | None = None, period: int | None = None) -> Path:
-    """Draw built sites by stage and, for one scenario and period (the first scenario and the last
-    period unless given), the deliveries from every supplying site to the members (line width by
-    the share of the member's supply of that mineral)."""
+    """Draw built sites (marker by stage, colour by mineral, labelled) and, for one scenario and period
+    (the first scenario and the last period unless given), the deliveries from every supplying site
+    to the members (colour by mineral, width by the share of the member's supply of that mineral),
+    with a legend. Sites in an aggregate country (countries.aggregate = yes) have no place: they and
+    their lines are not drawn, and the legend says how much they deliver."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,25 +101,42 @@ def render_map(data, sol, path: Path, scenario: str | None = None, period: int |
     ax.add_collection(LineCollection([seg for line in coastlines() for seg in split_at_antimeridian(line)],
                                      colors="#9aa5b1", linewidths=0.5, zorder=1))
     sites = data.sites
+    placed = placed_sites(data)
     d = sol.flows[(sol.flows["kind"] == "delivery") & (sol.flows["scenario"] == scenario)
                   & (sol.flows["period"] == period)]
+    unplaced = d[~d["origin"].map(placed).fillna(False).astype(bool)]
+    d = d[d["origin"].map(placed).fillna(False).astype(bool)]
+    minerals = sorted(set(d["mineral"]) | set(sites.loc[sites.index.isin(set(sol.builds["site"])), "mineral"]))
+    colour_of = {mi: MINERAL_COLOURS[i % len(MINERAL_COLOURS)] for i, mi in enumerate(minerals)}
     if len(d):
         tot = d.groupby(["destination", "mineral"])["flow_tpy"].transform("sum")
-        segs, widths = [], []
-        for (o, a, x, t) in zip(d["origin"], d["destination"], d["flow_tpy"], tot):
+        segs, widths, colours = [], [], []
+        for (o, a, mi, x, t) in zip(d["origin"], d["destination"], d["mineral"], d["flow_tpy"], tot):
             m = data.members.loc[a]
             for seg in flow_segments(sites.loc[o, "lon"], sites.loc[o, "lat"], m["lon"], m["lat"]):
                 segs.append(seg)
                 widths.append(0.3 + 2.5 * (x / t if t else 0))
-        ax.add_collection(LineCollection(segs, colors="#d62728", alpha=0.35, linewidths=widths, zorder=2))
+                colours.append(colour_of[mi])
+        ax.add_collection(LineCollection(segs, colors=colours, alpha=0.45, linewidths=widths, zorder=2))
+    from matplotlib.lines import Line2D
+    handles = [Line2D([0], [0], color=colour_of[mi], lw=2, label=f"{mi} deliveries") for mi in minerals]
     built = set(sol.builds["site"])
     for stage, (marker, colour) in STAGE_STYLE.items():
-        s = sites[(sites["stage"] == stage) & sites.index.isin(built)]
+        s = sites[(sites["stage"] == stage) & sites.index.isin(built) & placed]
         if len(s):
-            ax.scatter(s["lon"], s["lat"], marker=marker, c=colour, s=45, edgecolors="black", linewidths=0.5,
-                       label=f"built {stage} ({len(s)})", zorder=4)
-    ax.scatter(data.members["lon"], data.members["lat"], marker="*", c="gold", s=220, edgecolors="black",
-               label="member demand centre", zorder=5)
+            ax.scatter(s["lon"], s["lat"], marker=marker, c=[colour_of.get(mi, colour) for mi in s["mineral"]], s=45,
+                       edgecolors="black", linewidths=0.5, zorder=4)
+            handles.append(Line2D([0], [0], marker=marker, color="none", markerfacecolor="white",
+                                  markeredgecolor="black", label=f"built {stage} ({len(s)})"))
+            for f, r in s.iterrows():
+                ax.annotate(f, (r["lon"], r["lat"]), xytext=(3, -8), textcoords="offset points", fontsize=6,
+                            color="#333333", zorder=6)
+    ax.scatter(data.members["lon"], data.members["lat"], marker="*", c="gold", s=220, edgecolors="black", zorder=5)
+    handles.append(Line2D([0], [0], marker="*", color="none", markerfacecolor="gold", markeredgecolor="black",
+                          markersize=12, label="member demand centre"))
+    if len(unplaced):
+        handles.append(Line2D([0], [0], color="none", label=f"not drawn: {unplaced['flow_tpy'].sum():,.0f} t/yr "
+                              "from aggregates (rest of world)"))
     for a, r in data.members.iterrows():
         ax.annotate(a, (r["lon"], r["lat"]), xytext=(5, 5), textcoords="offset points", fontsize=9, zorder=6)
     ax.set_xlim(-180, 180)
@@ -117,7 +145,7 @@ def render_map(data, sol, path: Path, scenario: str | None = None, period: int |
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     ax.set_title(f"Sites built and deliveries to members ({period}, scenario {scenario})")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(handles=handles, loc="lower left", fontsize=7)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, format="png")
