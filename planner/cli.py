@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -164,7 +165,7 @@ def export(json_path, output, force):
     """Rebuild a portfolio workbook from the JSON copy a run saved beside it."""
     from pathlib import Path
 
-    from planner.io.writer import read_json, write_tables
+    from planner.io.writer import check_target, read_json, write_tables
 
     src = Path(json_path)
     target = Path(output) if output else src.with_suffix(".xlsx")
@@ -176,6 +177,7 @@ def export(json_path, output, force):
         _fail(f"'{src}' is not a portfolio JSON written by plan solve ({exc})", INPUT_ERROR_EXIT)
     png = src.with_suffix(".png")
     try:
+        check_target(target, force, inputs=[src, png])
         write_tables(tables, target, force=force, image=png if png.exists() else None)
     except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
@@ -253,7 +255,7 @@ def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_
 
     target = _target(input_path, output, "stress")
     try:
-        check_target(target, force)
+        check_target(target, force, inputs=[Path(input_path)])
     except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     res = _solved(input_path, model, time_limit, mip_gap)
@@ -297,7 +299,7 @@ def frontier(input_path, points, output, force, model, time_limit, mip_gap, quie
 
     target = _target(input_path, output, "frontier")
     try:
-        check_target(target, force)
+        check_target(target, force, inputs=[Path(input_path)])
         tables = frontier_tables(input_path, points, model=model, time_limit=time_limit, mip_gap=mip_gap,
                                  progress=None if quiet else (lambda m: click.echo(m, err=True)))
         write_tables(tables, target, force=force)
@@ -348,7 +350,7 @@ def compare(runs, output, force):
     from pathlib import Path
 
     from planner.analyses.compare import compare_runs, has_differences, policy_rows, run_names
-    from planner.io.writer import read_portfolio, write_comparison
+    from planner.io.writer import check_target, read_portfolio, write_comparison
 
     if len(runs) < 2:
         _fail("compare needs at least two saved portfolios", USAGE_ERROR_EXIT)
@@ -417,6 +419,7 @@ def compare(runs, output, force):
         click.echo("no differences in the headline figures or the sites built")
     if output:
         try:
+            check_target(Path(output), force, inputs=paths)
             write_comparison(cmp, Path(output), force=force)
         except OutputExistsError as exc:
             _fail(str(exc), USAGE_ERROR_EXIT)
@@ -450,7 +453,13 @@ def validate(input_path, annotate_to, force):
 
     from planner.dataset.data import validate_workbook
     from planner.io.template import annotate
+    from planner.io.writer import check_target
 
+    if annotate_to:
+        try:  # refused at once, not only when there is something to mark
+            check_target(Path(annotate_to), True, inputs=[Path(input_path)])
+        except OutputExistsError as exc:
+            _fail(str(exc), USAGE_ERROR_EXIT)
     problems = validate_workbook(Path(input_path))
     for p in problems:
         click.echo(f"{p}")
@@ -459,6 +468,7 @@ def validate(input_path, annotate_to, force):
                                 "E_XML_UNSAFE", "E_FILE_TOO_LARGE"):
             _fail("the file cannot be opened, so it cannot be annotated", INPUT_ERROR_EXIT)
         try:
+            check_target(Path(annotate_to), force, inputs=[Path(input_path)])
             annotate(Path(input_path), problems, Path(annotate_to), force=force)
         except OutputExistsError as exc:
             _fail(str(exc), USAGE_ERROR_EXIT)

@@ -16,7 +16,7 @@ from planner.dataset.data import PlanData, expected_value_data, load_data
 from planner.dataset.diagnostics import unreachable_demand
 from planner.analyses.explain import iis_report, smallest_relaxations
 from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_APART_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
-from planner.errors import OutputWriteError
+from planner.errors import OutputExistsError, OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
 from planner.results.brief import brief_table
@@ -327,9 +327,13 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
     if write and output is not None:
-        check_target(Path(output), force)  # fail before a long solve, not after
-        check_target(json_path(Path(output)), force)
-        check_target(Path(output).with_suffix(".png"), force)
+        target = Path(output)
+        if target.suffix.lower() in (".json", ".png"):
+            raise OutputExistsError(f"-o '{target}': the portfolio is an Excel workbook (-o NAME.xlsx); its JSON "
+                                    "copy and its map are written beside it under the same name")
+        reads = [input_path, start_from, definition.source if definition.source else None]
+        for path in (target, json_path(target), target.with_suffix(".png")):
+            check_target(path, force, inputs=reads)  # fail before a long solve, not after
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = load_data(input_path, definition.overrides, without, standards=definition.standards)

@@ -163,9 +163,30 @@ def _collector_paused():
             gc.enable()
 
 
-def check_target(path: Path, force: bool) -> None:
+def check_target(path: Path, force: bool, inputs=()) -> None:
+    """Refuse to write `path` when it is one of the files the command reads (`inputs`: whatever the
+    path's spelling, a symbolic or hard link, or a case variant where the file system ignores case),
+    even with `force`; or when it exists and `force` is not given."""
+    path = Path(path)
+    for src in inputs:
+        if src is not None and _same_file(path, Path(src)):
+            suggestion = path.with_name(f"{path.stem}_out{path.suffix or '.xlsx'}")
+            raise OutputExistsError(f"'{path}' is the file '{src}' this command reads: the planner never writes "
+                                    f"over its inputs, even with --force; choose another name, e.g. '{suggestion}'")
     if path.exists() and not force:
         raise OutputExistsError(f"'{path}' exists; use --force to replace it or -o to choose another file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same path once links and `..` are resolved (`sub/../x`
+    is `x` even where `sub` does not exist yet: the writer would create it), or, both existing, the
+    same file (hard links; case variants where the file system ignores case)."""
+    try:
+        if os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b)):
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def atomic_save(save, path: Path, force: bool) -> None:
