@@ -71,3 +71,19 @@ def test_output_names_the_workbook_not_its_side_files(src, tmp_path):
         r = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / name)])
         assert r.exit_code == 2 and "the portfolio is an Excel workbook" in r.output, r.output
         assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_outputs_get_the_users_normal_permissions(src, tmp_path, mask):
+    # files are created as the umask allows (0644 under 022, 0600 under 077): colleagues on a shared
+    # drive can open a portfolio when the user's umask lets them
+    import stat
+    old = os.umask(mask)
+    try:
+        out = tmp_path / f"run{mask:o}.xlsx"
+        r = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--quiet"])
+        assert r.exit_code == 0, r.output
+    finally:
+        os.umask(old)
+    for p in (out, out.with_suffix(".json"), out.with_suffix(".png")):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p

@@ -177,6 +177,13 @@ def check_target(path: Path, force: bool, inputs=()) -> None:
         raise OutputExistsError(f"'{path}' exists; use --force to replace it or -o to choose another file")
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back: there is no other way to read it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether `a` and `b` name one file: the same path once links and `..` are resolved (`sub/../x`
     is `x` even where `sub` does not exist yet: the writer would create it), or, both existing, the
@@ -196,6 +203,7 @@ def atomic_save(save, path: Path, force: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only: give it the user's normal permissions
     try:
         save(tmp)
         with open(tmp, "rb+") as fh:
