@@ -133,3 +133,30 @@ def test_stress_country_whose_flows_are_in_no_row(tmp_path):
     cost = stress_tables(res, countries=["BBB"], vss=False)["stress_cost"].set_index("country")
     assert cost.loc["BBB", "status"] == "optimal"
     assert cost.loc["BBB", "extra_cost_musd"] == pytest.approx(0.0, abs=TOL)
+
+
+def test_frontier_shows_progress_and_marks_a_point_stopped_at_a_limit(tmp_path, monkeypatch):
+    # The same case; the middle point's solve is made to report "best_found" (a limit stopped it):
+    # its row says so, and every solve is announced with its number before it runs.
+    from planner.analyses import frontier as F
+    sheets, settings = cvar_case(None)
+    src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
+    real, calls = F._point, {"n": 0}
+
+    def point(*a, **k):
+        out, sol, costs = real(*a, **k)
+        calls["n"] += 1
+        if calls["n"] == 3:  # solves: least cost, least risk, then the middle point
+            out.status = "best_found"
+        return out, sol, costs
+
+    monkeypatch.setattr(F, "_point", point)
+    said = []
+    t = F.frontier_tables(src, 3, model="precise", progress=said.append)
+    f = t["frontier"].set_index("point")
+    assert f.loc[2, "note"] == "stopped at a limit: not proven optimal, gap shown"
+    assert f.loc[1, "note"] == "" and f.loc[3, "note"] == ""
+    announced = [m for m in said if "solve " in m]
+    assert [m.split("] ")[1].split(":")[0] for m in announced] == ["solve 1 of 4", "solve 2 of 4", "solve 3 of 4",
+                                                                  "solve 4 of 4"]
+    assert any("point 2" in m and "stopped at a limit" in m for m in said)

@@ -13,6 +13,7 @@ its CVaR is recomputed from the plain tables.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -63,35 +64,48 @@ def frontier_tables(input_path: str | Path, points: int, model: str | None = Non
     data = dataclasses.replace(data, cvar_weight=None, cvar_alpha=alpha)  # the objective is expected cost
     m = build_model(data, definition)
     define_cvar_excess(m, data, alpha)
-    say = progress or (lambda msg: None)
+    report = progress or (lambda msg: None)
+    t0 = time.perf_counter()
+    n = max(2, int(points))
+    solves = n + 1  # the least-cost and least-risk plans, then the n - 1 points between
+
+    def say(msg: str) -> None:
+        report(f"[{time.perf_counter() - t0:,.0f} s] {msg}")
+
     rows, plans = [], []
 
     def record(label, eps, out, sol, costs):
+        limit = ("stopped at a limit: not proven optimal, gap shown" if out.status == "best_found" else "")
         if sol is None:
             rows.append({"point": label, "epsilon_cvar_musd": eps if eps is not None else "", "status": out.status,
-                         "expected_cost_musd": "", "cvar_musd": "", "sites_built": "", "mip_gap": out.mip_gap or ""})
+                         "expected_cost_musd": "", "cvar_musd": "", "sites_built": "", "mip_gap": out.mip_gap or "",
+                         "note": limit or (out.message or "")})
             plans.append({})
+            say(f"point {label}: no plan ({out.status})")
             return
         r = plan_cvar(data, sol, alpha)
         rows.append({"point": label, "epsilon_cvar_musd": eps if eps is not None else "", "status": out.status,
                      "expected_cost_musd": costs["expected_cost_musd"], "cvar_musd": r, "sites_built": len(sol.builds),
                      "stock_t": float(sol.stocks.groupby("period")["stock_t"].sum().max()) if len(sol.stocks) else 0.0,
-                     "mip_gap": out.mip_gap if out.mip_gap is not None else ""})
+                     "mip_gap": out.mip_gap if out.mip_gap is not None else "", "note": limit})
         plans.append(dict(zip(sol.builds["site"], sol.builds["build_period"])))
-        say(f"point {label}: expected cost {costs['expected_cost_musd']:,.1f} MUSD, CVaR {r:,.1f} MUSD")
+        say(f"point {label}: expected cost {costs['expected_cost_musd']:,.1f} MUSD, CVaR {r:,.1f} MUSD"
+            + (f" ({limit})" if limit else ""))
 
+    say(f"solve 1 of {solves}: the least-cost plan")
     out, sol_a, costs_a = _point(m, data, definition, options, m.e_expected_cost)
     if sol_a is None:
         raise RuntimeError(f"the least-cost plan could not be found: {out.message or out.status}")
     r_max = plan_cvar(data, sol_a, alpha)
+    say(f"solve 2 of {solves}: the least-risk plan")
     out_b, sol_b, _ = _point(m, data, definition, options, m.e_cvar, check_cost=False)
     if sol_b is None:
         raise RuntimeError(f"the least-risk plan could not be found: {out_b.message or out_b.status}")
     r_min = plan_cvar(data, sol_b, alpha)
     record(1, None, out, sol_a, costs_a)
-    n = max(2, int(points))
     for k in range(1, n):
         eps = r_max - k * (r_max - r_min) / (n - 1)
+        say(f"solve {k + 2} of {solves}: point {k + 1}, CVaR at most {eps:,.1f} MUSD")
         _bound(m, eps)
         out_k, sol_k, costs_k = _point(m, data, definition, options, m.e_expected_cost)
         if sol_k is not None and plan_cvar(data, sol_k, alpha) > eps + 1e-6 * max(1.0, abs(eps)):
