@@ -26,11 +26,11 @@ def src(tmp_path):
     return p
 
 
-def _refused(args, protected: Path, before: str):
+def _refused(args, protected: Path, digest: str):
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 2, r.output
     assert "never writes over its inputs" in r.output and "use --force" not in r.output
-    assert _digest(protected) == before
+    assert _digest(protected) == digest
     return r
 
 

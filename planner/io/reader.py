@@ -9,6 +9,7 @@ point at the cell.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import math
 import re
@@ -207,6 +208,62 @@ def normalise_text(v) -> str:
     return re.sub(r"\s+", " ", s)
 
 
+# whether the workbook declared a decimal comma (settings.decimal_separator = comma): set by
+# `read_workbook` while it reads the workbook
+DECIMAL_COMMA: contextvars.ContextVar[bool] = contextvars.ContextVar("decimal_comma", default=False)
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
+
+
+def number_from_text(text: str, decimal_comma: bool = False, share: bool = False,
+                     unit: str = "") -> tuple[float | None, str]:
+    """A number typed as text, read as typed: (the number, "") or (None, why not, quoting the text).
+
+    With a decimal point (the default): `1000`, `-1.5`, `1e6`, `1,000` and `1 000` (thousands in
+    groups of three), `12,345.5`; `5%` in share columns (0.05). Refused, naming both readings where
+    there are two: `2,5` (2.5 or 25?), `1.000,5` (a decimal comma), `12,34,5` (bad grouping), units
+    and currency signs (`$800`, `800 MUSD`), a percentage outside a share column. With
+    `decimal_comma`, the comma is the decimal mark and a point or a space groups thousands."""
+    typed = text
+    t = re.sub(r" +", " ", unicodedata.normalize("NFKC", text).translate(_SPACES).strip())
+    percent = t.endswith("%")
+    core = t[:-1].strip() if percent else t
+    dec, group = (",", ".") if decimal_comma else (".", ",")
+    d, g = re.escape(dec), re.escape(group)
+    plain = rf"[+-]?(\d+({d}\d*)?|{d}\d+)(e[+-]?\d+)?"
+    grouped = rf"[+-]?\d{{1,3}}(({g}\d{{3}})+|( \d{{3}})+)({d}\d+)?"
+    x = None
+    if re.fullmatch(plain, core, re.I):
+        x = float(core.replace(dec, "."))
+    elif re.fullmatch(grouped, core):
+        x = float(core.replace(group, "").replace(" ", "").replace(dec, "."))
+    if x is not None and percent:
+        if share:
+            return x / 100.0, ""
+        return None, (f"'{typed}' is a percentage, but this column is in {unit or 'plain numbers'}: type the "
+                      "number alone")
+    if x is not None:
+        return x, ""
+    if not decimal_comma and re.fullmatch(r"[+-]?\d+,\d+", core):
+        a, b = core.split(",")
+        whole = str(int(a + b))
+        return None, (f"'{typed}' is ambiguous: with a decimal comma it is {a}.{b}, with a thousands comma "
+                      f"{whole}; type {a}.{b} (or {whole}), or declare settings.decimal_separator = comma")
+    if not decimal_comma and re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", core):
+        reading = core.replace(".", "").replace(",", ".")
+        return None, (f"'{typed}' is written with a decimal comma ({reading}); type {reading}, or declare "
+                      "settings.decimal_separator = comma")
+    if decimal_comma and re.fullmatch(r"[+-]?\d+\.\d+", core):
+        a, b = core.split(".")
+        return None, (f"'{typed}' is ambiguous with the decimal comma this workbook declares: {a},{b} or "
+                      f"{a}{b}? type {a},{b} (or {a}{b})")
+    if re.search(r"[$€£¥]|[A-Za-z]{2,}", core):
+        return None, (f"'{typed}' is not a number: type the number alone"
+                      + (f", in {unit}" if unit else "") + " (no unit or currency sign)")
+    if re.fullmatch(rf"[+-]?\d[\d{g}]*({d}\d+)?", core):
+        return None, f"'{typed}' is not a number: thousands are grouped in threes (1{group}000{group}000)"
+    return None, f"expected a number, found '{typed}'"
+
+
 def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
     """Convert one cell to the column's type or raise an InputError naming the cell."""
     where = dict(sheet=sheet, row=row, col=colidx, column=col.name)
@@ -224,14 +281,9 @@ def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
         if isinstance(v, (int, float)):
             x = float(v)
         else:
-            text = str(v).strip()
-            try:
-                x = float(text.replace(",", "")) if re.fullmatch(r"[+-]?[\d,]*\.?\d+(e[+-]?\d+)?", text,
-                                                                  re.I) else None
-            except ValueError:
-                x = None
+            x, why = number_from_text(str(v), DECIMAL_COMMA.get(), col.unit == "share", col.unit)
             if x is None:
-                raise InputError("E_NOT_A_NUMBER", f"expected a number, found '{text}'", **where)
+                raise InputError("E_NOT_A_NUMBER", why, **where)
         if not math.isfinite(x):
             raise InputError("E_NOT_FINITE", f"expected a finite number, found {x}", **where)
         if col.kind == "int":
@@ -380,6 +432,21 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     if extra:
         warn.append(f"unknown sheet(s) ignored: {', '.join(extra)}")
     tables: dict[str, pd.DataFrame] = {}
+    token = DECIMAL_COMMA.set(_declares_decimal_comma(book, present))  # before any number is read
+    try:
+        _read_sheets(book, present, formulas, cell_errors, warn, tables)
+    finally:
+        DECIMAL_COMMA.reset(token)
+    if "settings" not in tables:  # only reachable while validating: the sheet was broken
+        return RawWorkbook(path=path, tables=tables, settings={}, settings_rows={}, warnings=warn)
+    settings, settings_rows, w = _settings(tables.pop("settings"))
+    warn.extend(w)
+    return RawWorkbook(path=path, tables=tables, settings=settings, settings_rows=settings_rows,
+                       warnings=warn)
+
+
+def _read_sheets(book, present: list[str], formulas, cell_errors, warn: list[str], tables: dict) -> None:
+    """Every sheet of the contract into `tables` (a broken one, while validating, is recorded and skipped)."""
     for name, spec in SHEETS.items():
         if name not in present:
             if spec.optional:
@@ -393,9 +460,17 @@ def read_workbook(path: str | Path) -> RawWorkbook:
         if not spec.optional and name != "settings" and tables[name].empty:
             report(InputError("E_EMPTY_TABLE", "the table is empty: add at least one row below the header",
                               sheet=name, row=2))
-    if "settings" not in tables:  # only reachable while validating: the sheet was broken
-        return RawWorkbook(path=path, tables=tables, settings={}, settings_rows={}, warnings=warn)
-    settings, settings_rows, w = _settings(tables.pop("settings"))
-    warn.extend(w)
-    return RawWorkbook(path=path, tables=tables, settings=settings, settings_rows=settings_rows,
-                       warnings=warn)
+
+
+def _declares_decimal_comma(book, present: list[str]) -> bool:
+    """Whether the settings sheet says `decimal_separator` = comma (read before the numbers are)."""
+    if "settings" not in present:
+        return False
+    try:
+        rows = book.get_sheet_by_name("settings").to_python()
+    except Exception:  # noqa: BLE001 - a broken settings sheet is reported when it is read
+        return False
+    for r in rows[1:]:
+        if len(r) >= 2 and str(r[0]).strip().lower() == "decimal_separator":
+            return str(r[1]).strip().lower() == "comma"
+    return False

@@ -87,6 +87,9 @@ SETTINGS: dict[str, Column] = {
         _opt("private_share", "float", "share of a site's capex private investors carry where the site gives "
              "none (0: the members pay all of it); the objective counts the whole capex, budgets, burden "
              "shares, host shares and financing rules the public part", "share", default=0.0, min=0, max=1),
+        _opt("decimal_separator", "choice", "point | comma: the decimal mark of numbers typed as text in this "
+             "workbook (numbers Excel stores as numbers need none); with comma, a point or a space groups "
+             "thousands", default="point", choices=("point", "comma")),
         _opt("carbon_price_basis", "choice", "shadow | levy: a shadow price values emissions without anyone "
              "paying it (a valuation charge, like the risk charge); a levy is paid (cash)", default="shadow",
              choices=("shadow", "levy")),
