@@ -13,8 +13,8 @@ import click
 
 from planner.model.definition import START_HEURISTICS, START_SHARE
 from planner.model.registry import OPTIONAL
-from planner.errors import DefinitionError, InputError, OutputExistsError, OutputWriteError
-from planner.status import INPUT_ERROR_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
+from planner.errors import DefinitionError, InputError, NothingWrittenError, OutputExistsError, OutputWriteError
+from planner.status import INPUT_ERROR_EXIT, NOTHING_WRITTEN_EXIT, STATUSES, USAGE_ERROR_EXIT, WRITE_ERROR_EXIT
 
 
 MAX_WARNINGS_SHOWN = 12
@@ -103,6 +103,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, wi
         _fail(str(exc), USAGE_ERROR_EXIT)
     except OutputWriteError as exc:
         _fail(str(exc), WRITE_ERROR_EXIT)
+    except NothingWrittenError as exc:
+        _fail(str(exc), NOTHING_WRITTEN_EXIT)
     except KeyboardInterrupt:
         _fail("interrupted before the solver started; nothing written", STATUSES["interrupted"][0])
     out = res.outcome

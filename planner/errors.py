@@ -80,3 +80,7 @@ class OutputExistsError(Exception):
 
 class OutputWriteError(Exception):
     """Writing the workbook failed after a successful solve (the JSON copy holds the solution)."""
+
+
+class NothingWrittenError(Exception):
+    """Writing failed after a successful solve before anything was kept: the result is lost."""

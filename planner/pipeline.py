@@ -16,7 +16,7 @@ from planner.dataset.data import PlanData, expected_value_data, load_data
 from planner.dataset.diagnostics import unreachable_demand
 from planner.analyses.explain import iis_report, smallest_relaxations
 from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_APART_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
-from planner.errors import OutputExistsError, OutputWriteError
+from planner.errors import NothingWrittenError, OutputExistsError, OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
 from planner.results.brief import brief_table
@@ -438,7 +438,14 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
     result.proofs = test_decisions(data, definition, outcome, prove, timings)
     tables["run_info"] = run_info_table(run)
     tables = {"brief": brief_table(tables), **tables}  # the first sheet, from the tables alone
-    result.json = write_json(tables, json_path(target), force=force)  # first: a writer failure loses no solve
+    try:  # first: a failure of the workbook's writer then loses no solve
+        result.json = write_json(tables, json_path(target), force=force)
+    except OutputExistsError:
+        raise
+    except Exception as exc:  # a read-only folder, a full disk, a file-size limit: nothing is kept
+        raise NothingWrittenError(f"writing '{json_path(target)}' failed ({type(exc).__name__}: {exc}): nothing "
+                                  "was written and this solve's result is lost; free space or choose a folder you "
+                                  "can write to (-o), and solve again") from exc
     try:
         result.output = write_tables(tables, target, force=force, image=picture)
     except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept

@@ -16,3 +16,4 @@ STATUSES: dict[str, tuple[int, bool, str]] = {
 INPUT_ERROR_EXIT = 1
 USAGE_ERROR_EXIT = 2
 WRITE_ERROR_EXIT = 9  # solved, but the workbook could not be written (the JSON copy was)
+NOTHING_WRITTEN_EXIT = 10  # solved, but nothing could be written: the result is lost

@@ -87,3 +87,32 @@ def test_outputs_get_the_users_normal_permissions(src, tmp_path, mask):
         os.umask(old)
     for p in (out, out.with_suffix(".json"), out.with_suffix(".png")):
         assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p
+
+
+def test_paths_that_cannot_be_written_are_refused_before_solving(src, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["solve", str(src), "-o", str(a_file / "run.xlsx")])
+    assert r.exit_code == 2 and "which is a file, not a folder" in r.output and "Traceback" not in r.output
+    long = tmp_path / ("a" * 300 + ".xlsx")
+    r = CliRunner().invoke(cli, ["solve", str(src), "-o", str(long)])
+    assert r.exit_code == 2 and "this file system allows at most" in r.output
+    assert "status:" not in r.output  # refused before any solve
+
+
+def test_a_solve_that_can_write_nothing_says_its_result_is_lost(src, tmp_path, monkeypatch):
+    # the disk fills up after the solve: the JSON copy (written first) fails, nothing is kept: exit 10
+    import errno
+
+    from planner import pipeline
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "write_json", full)
+    out = tmp_path / "run.xlsx"
+    r = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)])
+    assert r.exit_code == 10, r.output
+    assert "No space left on device" in r.output and "result is lost" in r.output
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not list(tmp_path.glob(".planner-*"))  # no half-written temporary file left behind

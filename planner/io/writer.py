@@ -168,6 +168,7 @@ def check_target(path: Path, force: bool, inputs=()) -> None:
     path's spelling, a symbolic or hard link, or a case variant where the file system ignores case),
     even with `force`; or when it exists and `force` is not given."""
     path = Path(path)
+    _check_writable(path)
     for src in inputs:
         if src is not None and _same_file(path, Path(src)):
             suggestion = path.with_name(f"{path.stem}_out{path.suffix or '.xlsx'}")
@@ -175,6 +176,27 @@ def check_target(path: Path, force: bool, inputs=()) -> None:
                                     f"over its inputs, even with --force; choose another name, e.g. '{suggestion}'")
     if path.exists() and not force:
         raise OutputExistsError(f"'{path}' exists; use --force to replace it or -o to choose another file")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, a path that cannot be written: one through a file, into a folder
+    the user may not write, or with a name longer than the file system allows."""
+    folder = path.parent if str(path.parent) else Path(".")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise OutputExistsError(f"'{path}' goes through '{existing}', which is a file, not a folder: choose another "
+                                "path")
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputExistsError(f"'{existing}' cannot be written (no permission): choose a folder you can write to")
+    try:
+        longest = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(path.name.encode()) > longest:
+        raise OutputExistsError(f"the file name '{path.name[:40]}...' is {len(path.name.encode())} bytes long; this "
+                                f"file system allows at most {longest}: choose a shorter name")
 
 
 def _umask() -> int:
@@ -201,7 +223,7 @@ def atomic_save(save, path: Path, force: bool) -> None:
     path = Path(path)
     check_target(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".planner-", suffix=".part", dir=path.parent)  # a short name, always allowed
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only: give it the user's normal permissions
     try:
