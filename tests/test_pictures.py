@@ -1,5 +1,6 @@
 """Charts in every output workbook and the offline PNG map."""
 
+import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
@@ -25,9 +26,10 @@ def test_map_and_charts_exist_and_are_not_empty(tmp_path):
     wb = load_workbook(out)
     assert len(wb["map"]._images) == 1
     assert len(wb["summary"]._charts) == 1 and len(wb["capex_by_host"]._charts) == 1
-    assert len(wb["supply_mix_chart"]._charts) == 1
-    mix = list(wb["supply_mix_chart"].iter_rows(min_row=2, values_only=True))
-    assert mix == [("AA X", 1.0)]  # AA's X all from its own country AAA in the base scenario
+    assert len(wb["supply_mix_chart"]._charts) == 1  # one scenario: one chart
+    mix = list(wb["supply_mix_chart"].iter_rows(min_row=1, values_only=True))
+    # AA's X all from its own country AAA (allied), in the one scenario
+    assert mix == [("scenario", "member_mineral", "allied"), ("base", "AA X", 1.0)]
 
 
 def test_coastlines_never_jump_across_the_antimeridian():
@@ -76,3 +78,24 @@ def test_stress_labels_an_aggregate_as_a_block(tmp_path):
     res = solve_workbook(write_workbook(tmp_path / "s.xlsx", sheets, settings), write=False)
     kinds = stress_tables(res, vss=False)["stress_cost"].set_index("country")["kind"].to_dict()
     assert kinds == {"CCC": "aggregate: all its sites at once"}
+
+
+def test_one_supply_mix_chart_per_scenario_with_allied_supply_first(tmp_path):
+    # AA's own refinery R1 (AAA, allied) refines the 40 t/yr its mine N1 gives; the rest comes from
+    # the market M1 in C-land (not allied). calm (x1): 100 t: allied 40/100 = 0.4, CCC 0.6; surge
+    # (x2): 200 t: allied 40/200 = 0.2, CCC 0.8. One chart per scenario, the allied share first.
+    sheets, sets = tiny()
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
+                           {"scenario": "surge", "probability": 0.5, "demand_multiplier": 2}]
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 40),
+                        site("R1", "AAA", "refinery", "existing", 1000, **{"yield": 1})]
+    src = write_workbook(tmp_path / "in.xlsx", sheets, sets)
+    out = tmp_path / "run.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)]).exit_code == 0
+    wb = load_workbook(out)
+    ws = wb["supply_mix_chart"]
+    assert len(ws._charts) == 2
+    rows = list(ws.iter_rows(min_row=1, values_only=True))
+    assert rows[0] == ("scenario", "member_mineral", "allied", "CCC")
+    assert rows[1][:2] == ("calm", "AA X") and rows[1][2:] == pytest.approx((0.4, 0.6))
+    assert rows[2][:2] == ("surge", "AA X") and rows[2][2:] == pytest.approx((0.2, 0.8))

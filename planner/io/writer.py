@@ -128,9 +128,24 @@ def _capex_chart(book, ws, df: pd.DataFrame) -> None:
 
 
 def _share_chart(book, ws, df: pd.DataFrame) -> None:
-    """100% stacked bars: each member's supply of each mineral by origin country."""
-    _stacked_chart(book, ws, df, "Supply mix by origin country (share of each member's supply)", "bar",
-                   "percent_stacked", max(8, 0.5 * len(df)))
+    """One chart per scenario (the table's blocks of rows by `scenario`): 100% stacked bars, each
+    member's supply of each mineral by origin (allied first, then the largest other countries)."""
+    if df.empty or "scenario" not in df or len(df.columns) < 3:
+        return
+    sheet, top, series = ws.get_name(), 1, range(2, len(df.columns))
+    scenarios = df["scenario"].astype(str).tolist()
+    for sc in dict.fromkeys(scenarios):
+        rows = [i + 1 for i, s in enumerate(scenarios) if s == sc]  # sheet rows of the block (header is 0)
+        first, last = rows[0], rows[-1]
+        chart = book.wb.add_chart({"type": "bar", "subtype": "percent_stacked"})
+        for k in series:
+            chart.add_series({"name": [sheet, 0, k], "categories": [sheet, first, 1, last, 1],
+                              "values": [sheet, first, k, last, k], "overlap": 100})
+        chart.set_title({"name": f"Supply mix, scenario {sc} (share of each member's supply; allied first)"})
+        height = max(7, 0.5 * len(rows) + 3)
+        chart.set_size({"width": 18 * _CM, "height": height * _CM})
+        ws.insert_chart(top, len(df.columns) + 1, chart)
+        top += int(height * _CM / 20) + 2  # rows of 20 px: the next chart below this one
 
 
 def _write_brief(book: _Book, df: pd.DataFrame) -> None:

@@ -71,19 +71,29 @@ def supply_mix_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     return g[cols].sort_values(cols[:5]).reset_index(drop=True)
 
 
-def supply_mix_chart_table(mix: pd.DataFrame, scenario: str, period: int, top: int = 6) -> pd.DataFrame:
-    """Rows 'member mineral', columns the largest origin countries (others summed), values the share
-    of the member's supply in the given scenario and period: the data behind the supply-mix chart."""
-    m = mix[(mix["scenario"] == scenario) & (mix["period"] == period)]
+def supply_mix_chart_table(data: PlanData, mix: pd.DataFrame, period: int, top: int = 5) -> pd.DataFrame:
+    """The data behind the supply-mix charts: for the given period, one block of rows per scenario
+    (column `scenario`), a row per 'member mineral', and the shares of the member's supply that come
+    from alliance members' and partner countries (`allied`), from each of the `top` largest other
+    countries, and from the rest (`other`)."""
+    m = mix[mix["period"] == period]
     if m.empty:
-        return pd.DataFrame(columns=["member_mineral"])
-    big = m.groupby("origin_country")["supply_tpy"].sum().sort_values(ascending=False).index[:top]
-    m = m.assign(origin=m["origin_country"].where(m["origin_country"].isin(big), "other"))
-    t = m.pivot_table(index=["member", "mineral"], columns="origin", values="share", aggfunc="sum", fill_value=0.0)
-    t.index = [f"{a} {mi}" for a, mi in t.index]
-    t = t.reset_index().rename(columns={"index": "member_mineral"})
+        return pd.DataFrame(columns=["scenario", "member_mineral"])
+    allied = set(data.ALLIED)
+    m = m.assign(allied=m["origin_country"].isin(allied))
+    big = m[~m["allied"]].groupby("origin_country")["supply_tpy"].sum().sort_values(ascending=False).index[:top]
+    origin = m["origin_country"].where(m["origin_country"].isin(big), "other")
+    m = m.assign(origin=origin.where(~m["allied"], "allied"))
+    t = m.pivot_table(index=["scenario", "member", "mineral"], columns="origin", values="share", aggfunc="sum",
+                      fill_value=0.0)
+    order = {sc: i for i, sc in enumerate(data.SCENARIOS)}
+    t = t.reset_index()
+    t = t.assign(_o=t["scenario"].map(order)).sort_values(["_o", "member", "mineral"]).drop(columns="_o")
+    t.insert(1, "member_mineral", [f"{a} {mi}" for a, mi in zip(t["member"], t["mineral"])])
+    cols = ["scenario", "member_mineral"] + (["allied"] if "allied" in t else []) + [str(c) for c in big] + (
+        ["other"] if "other" in t else [])
     t.columns = [str(c) for c in t.columns]
-    return t
+    return t[cols].reset_index(drop=True)
 
 
 def unmet_table(data: PlanData, sol: Solution) -> pd.DataFrame:
@@ -384,7 +394,7 @@ def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd
         "supply_mix": mix,
         "unmet_demand": unmet_table(data, sol),
         "unmet_by_scenario": unmet_by_scenario_table(data, sol),
-        "supply_mix_chart": supply_mix_chart_table(mix, data.SCENARIOS[0], data.PERIODS[-1]),
+        "supply_mix_chart": supply_mix_chart_table(data, mix, data.PERIODS[-1]),
         "financing": financing_table(data, sol),
         "commitments": commitments_table(data, sol),
         "member_totals": member_totals_table(data, sol),
