@@ -67,3 +67,24 @@ def test_a_workbook_that_declares_a_decimal_comma_reads_it(tiny_path):
     data = load_data(tiny_path(sheets, settings))
     assert data.sites.loc["R1", "capex_musd"] == pytest.approx(1.25)
     assert data.sites.loc["R1", "yield"] == pytest.approx(0.9)
+
+
+def test_settings_a_modeller_rarely_means_are_warned_with_their_cell(tiny_path):
+    # no unmet penalty while AA has demand; a country share cap of 0; a limits row capping
+    # emissions at 0; and (below) every candidate screened out
+    from planner.dataset.data import load_data
+    from wb import site, tiny
+    sheets, settings = tiny(unmet_penalty_usd_per_t=0, max_country_share=0)
+    sheets["limits"] = [{"period": 2030, "member": "AA", "emissions_cap_tco2e_per_yr": 0}]
+    sheets["sites"].append(site("R1", "AAA", "refinery", "candidate", 100, capex_musd=1, esg_score=10,
+                                **{"yield": 1}))
+    settings["min_esg_score"] = 50  # R1's ESG score 10 screens it out: the only candidate
+    w = load_data(tiny_path(sheets, settings)).warnings
+    assert any(x.startswith("settings!B") and "unmet_penalty_usd_per_t is 0 while members have demand" in x
+               for x in w), w
+    assert any("max_country_share is 0" in x and x.startswith("settings!B") for x in w), w
+    assert any(x.startswith("limits!row 2 (emissions_cap_tco2e_per_yr): a cap of 0") for x in w), w
+    assert any("every one of the 1 candidates is screened out" in x for x in w), w
+    # none of them on a workbook that means what it says
+    clean = load_data(tiny_path(*tiny(), name="clean.xlsx")).warnings
+    assert not [x for x in clean if "is 0" in x or "screened out" in x or "a cap of 0" in x], clean

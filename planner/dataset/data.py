@@ -228,6 +228,36 @@ def _text(v) -> str:
     return str(v)
 
 
+def _modeller_warnings(s: dict, settings_rows: dict, demand: pd.DataFrame, sites: pd.DataFrame, build_options,
+                       limits: pd.DataFrame, warnings: list[str]) -> None:
+    """Settings a modeller rarely means, each named by its cell: no price on unmet demand while there
+    is demand (the plan may then deliver nothing, at no cost), every candidate screened out, caps of
+    zero."""
+    def cell(key: str) -> str:
+        row = settings_rows.get(key)
+        return f"settings!B{row}" if row else f"settings ({key} not given)"
+
+    if len(demand) and float(demand["demand_tpy"].astype(float).sum()) > 0 \
+            and not float(s.get("unmet_penalty_usd_per_t") or 0.0):
+        warnings.append(f"{cell('unmet_penalty_usd_per_t')}: unmet_penalty_usd_per_t is 0 while members have "
+                        "demand: leaving demand unmet costs nothing, so the plan may deliver nothing")
+    candidates = sites.index[sites["status"] == "candidate"]
+    if len(candidates) and not build_options:
+        warnings.append(f"every one of the {len(candidates)} candidates is screened out (see the screening sheet): "
+                        "the plan can only use existing sites")
+    for key in ("max_country_share", "max_country_share_refining", "max_country_share_mining"):
+        v = s.get(key)
+        if v is not None and not (isinstance(v, float) and math.isnan(v)) and float(v) == 0.0:
+            warnings.append(f"{cell(key)}: {key} is 0: no supply at all may come from outside a member's own "
+                            "countries (blank switches the cap off)")
+    for col, what in (("emissions_cap_tco2e_per_yr", "emissions"), ("water_cap_m3_per_yr", "fresh water")):
+        if col in limits:
+            for r, v in zip(limits["_row"], limits[col]):
+                if v is not None and not (isinstance(v, float) and math.isnan(v)) and float(v) == 0.0:
+                    warnings.append(f"limits!row {int(r)} ({col}): a cap of 0 allows no {what} at all from the "
+                                    "sites it covers (blank means no cap)")
+
+
 def _public_capex(sites: pd.DataFrame, s: dict) -> None:
     """`private_share` (the site's, else settings.private_share) and `public_capex_musd`: the part of
     the capex the members pay, which budgets, burden shares, host shares and financing rules count
@@ -310,6 +340,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     allied, country_in, country_out, traced, trace = _trace_sets(arcs_df, sites, countries, members, minerals,
                                                                  sigma_mine)
 
+    _modeller_warnings(s, raw.settings_rows, demand, sites, build_options, limits, warnings)
     # Cell positions are needed only for the messages above; pandas deep-copies attrs on every
     # scalar .loc access, which made each lookup ~100x slower in the model, results and report.
     for df in (periods, minerals, countries, members, sites, demand, scrap, scenarios, limits, arcs_df, stockpiles):
