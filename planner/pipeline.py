@@ -434,21 +434,35 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
     tables = output_tables(data, sol, run)
     tables["summary"] = pd.concat([tables["summary"], security_without_builds(data, definition.solver, outcome)],
                                   ignore_index=True)
-    # the decisions' tests (run by the search's process beside the work above) go into run_info
-    result.proofs = test_decisions(data, definition, outcome, prove, timings)
-    tables["run_info"] = run_info_table(run)
-    tables = {"brief": brief_table(tables), **tables}  # the first sheet, from the tables alone
-    try:  # first: a failure of the workbook's writer then loses no solve
-        result.json = write_json(tables, json_path(target), force=force)
-    except OutputExistsError:
-        raise
-    except Exception as exc:  # a read-only folder, a full disk, a file-size limit: nothing is kept
-        raise NothingWrittenError(f"writing '{json_path(target)}' failed ({type(exc).__name__}: {exc}): nothing "
-                                  "was written and this solve's result is lost; free space or choose a folder you "
-                                  "can write to (-o), and solve again") from exc
+    done: dict = {}
+
+    def finish() -> dict:
+        """The decisions' tests (run by the search's process beside the work above) into run_info, the
+        brief, and the JSON copy -- written before the workbook is saved, so that a failure of the
+        workbook's writer loses no solve. Once, whoever asks first."""
+        if not done:
+            result.proofs = test_decisions(data, definition, outcome, prove, timings)
+            tables["run_info"] = run_info_table(run)
+            done.update({"brief": brief_table(tables), **tables})
+            try:
+                result.json = write_json(done, json_path(target), force=force)
+            except OutputExistsError:
+                raise
+            except Exception as exc:  # a read-only folder, a full disk, a file-size limit: nothing is kept
+                raise NothingWrittenError(f"writing '{json_path(target)}' failed ({type(exc).__name__}: {exc}): "
+                                          "nothing was written and this solve's result is lost; free space or "
+                                          "choose a folder you can write to (-o), and solve again") from exc
+        return done
+
+    # the brief (the first sheet) and run_info are filled in last, in their places: the decisions'
+    # tests finish while the other sheets are written
+    sheets = {"brief": None, **tables, "run_info": None}
     try:
-        result.output = write_tables(tables, target, force=force, image=picture)
+        result.output = write_tables(sheets, target, force=force, image=picture, late=finish)
+    except (NothingWrittenError, OutputExistsError):
+        raise
     except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept
+        finish()  # the JSON copy, if the writer failed before it was made
         raise OutputWriteError(f"writing '{target}' failed ({type(exc).__name__}: {exc}); the solution is "
                                f"saved in '{result.json}': `plan export {result.json}` rebuilds the "
                                "workbook") from exc

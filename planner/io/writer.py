@@ -65,13 +65,14 @@ class _Book:
         self.wb.close()
 
 
-def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, align_b_left: bool = False):
+def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, align_b_left: bool = False,
+                 ws=None):
     """One table on a new sheet: bold shaded header, frozen below it, numbers formatted by their
     column's unit (or by `value_format(row_index, column_index)` where given), text always text."""
     if len(df) + 1 > EXCEL_ROWS or len(df.columns) > EXCEL_COLUMNS:
         raise ValueError(f"table '{name}' has {len(df):,} rows and {len(df.columns)} columns; an Excel sheet "
                          f"holds at most {EXCEL_ROWS - 1:,} rows below its header and {EXCEL_COLUMNS:,} columns")
-    ws = book.wb.add_worksheet(name[:31])
+    ws = ws if ws is not None else book.wb.add_worksheet(name[:31])  # or the sheet made for it earlier
     header = book.format(**_HEADER)
     notes = df.attrs.get("notes") or {}  # column -> what it means, as a comment on its header cell
     for j, col in enumerate(df.columns):
@@ -148,10 +149,10 @@ def _share_chart(book, ws, df: pd.DataFrame) -> None:
         top += int(height * _CM / 20) + 2  # rows of 20 px: the next chart below this one
 
 
-def _write_brief(book: _Book, df: pd.DataFrame) -> None:
+def _write_brief(book: _Book, df: pd.DataFrame, ws=None) -> None:
     """The brief: its lines in one column of a fixed-width font (its small tables stay aligned),
     printed landscape on one page (A4, fitted to one page wide and tall)."""
-    ws = book.wb.add_worksheet("brief")
+    ws = ws if ws is not None else book.wb.add_worksheet("brief")
     text = book.format(font_name="Consolas", font_size=9)
     bold = book.format(font_name="Consolas", font_size=9, bold=True)
     for i, line in enumerate(df["brief"].astype(str).tolist()):
@@ -307,11 +308,13 @@ COST_COMPONENT_KEYS = ("capex_musd", "fixed_opex_musd", "stock_musd", "variable_
 COST_CHART_KEYS = ("cash_cost_musd", "valuation_cost_musd", "public_money_musd") + COST_COMPONENT_KEYS
 
 
-def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool = False,
-                 image=None) -> Path:
+def write_tables(tables: dict[str, pd.DataFrame | None], path: str | Path, force: bool = False,
+                 image=None, late=None) -> Path:
     """Write `tables` as an Excel workbook (atomically). `image`: a PNG to show on a `map` sheet, or a
     function giving one (or None), called once the tables are written (the map may still be drawn
-    meanwhile)."""
+    meanwhile). A table given as None is written later, in its place among the sheets: `late()`
+    gives those tables once the others are written (the caller's last work meanwhile overlaps this
+    writing)."""
     path = Path(path)
 
     def save(tmp):
@@ -320,23 +323,16 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
 
     def _save_tables(tmp):
         book = _Book(tmp)
+        pending = {}
         for name, df in tables.items():
-            if name == "brief":
-                _write_brief(book, df)
+            if df is None:  # its sheet now, in its place; its content from `late()`
+                pending[name] = book.wb.add_worksheet(name[:31])
                 continue
-            key_value = name in ("summary", "run_info")
-            ws = _write_table(book, name, df, _summary_format(df) if name == "summary" else None,
-                              align_b_left=key_value)
-            if name == "capex_by_host":
-                _capex_chart(book, ws, df)
-            if name == "supply_mix_chart":
-                _share_chart(book, ws, df)
-            if name == "frontier":
-                _frontier_chart(book, ws, df)
-            if name == "summary":
-                _cost_chart(book, ws, df)
-            if name == "inputs":
-                ws.hide()  # the run's input cells, for plan compare; not for reading
+            _write_sheet(book, name, df)
+        if pending:
+            given = late() if late is not None else {}
+            for name, ws in pending.items():
+                _write_sheet(book, name, given[name], ws)
         png = image() if callable(image) else image
         if png is not None and Path(png).exists():
             ws = book.wb.add_worksheet("map")
@@ -346,6 +342,25 @@ def write_tables(tables: dict[str, pd.DataFrame], path: str | Path, force: bool 
 
     atomic_save(save, path, force)
     return path
+
+
+def _write_sheet(book: _Book, name: str, df: pd.DataFrame, ws=None) -> None:
+    """One output table on its sheet, with the chart or settings its name calls for."""
+    if name == "brief":
+        _write_brief(book, df, ws)
+        return
+    ws = _write_table(book, name, df, _summary_format(df) if name == "summary" else None,
+                      align_b_left=name in ("summary", "run_info"), ws=ws)
+    if name == "capex_by_host":
+        _capex_chart(book, ws, df)
+    if name == "supply_mix_chart":
+        _share_chart(book, ws, df)
+    if name == "frontier":
+        _frontier_chart(book, ws, df)
+    if name == "summary":
+        _cost_chart(book, ws, df)
+    if name == "inputs":
+        ws.hide()  # the run's input cells, for plan compare; not for reading
 
 
 def read_portfolio(path: str | Path) -> dict[str, pd.DataFrame]:
