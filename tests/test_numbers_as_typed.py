@@ -88,3 +88,21 @@ def test_settings_a_modeller_rarely_means_are_warned_with_their_cell(tiny_path):
     # none of them on a workbook that means what it says
     clean = load_data(tiny_path(*tiny(), name="clean.xlsx")).warnings
     assert not [x for x in clean if "is 0" in x or "screened out" in x or "a cap of 0" in x], clean
+
+
+def test_sheet_names_that_differ_only_in_case_or_spaces_are_read_and_said(tiny_path):
+    # "Sites" and "demand " are the contract's sites and demand: read, with a warning each; a
+    # mistake in them is named with the sheet as the workbook spells it
+    from planner.dataset.data import load_data, validate_workbook
+    from wb import tiny
+    sheets, settings = tiny()
+    sheets["Sites"] = sheets.pop("sites")
+    sheets["demand "] = sheets.pop("demand")
+    data = load_data(tiny_path(sheets, settings))
+    assert list(data.sites.index) == ["M1"] and len(data.demand) == 1
+    assert "sheet 'Sites' read as 'sites' (the names differ only in case or spaces)" in data.warnings
+    assert "sheet 'demand ' read as 'demand' (the names differ only in case or spaces)" in data.warnings
+    assert not any("unknown sheet" in w for w in data.warnings)
+    sheets["Sites"][0]["capacity_tpy"] = "2,5"
+    problems = validate_workbook(tiny_path(sheets, settings, name="bad.xlsx"))
+    assert [(p.sheet, p.column) for p in problems] == [("Sites", "capacity_tpy")]

@@ -10,6 +10,7 @@ point at the cell.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import io
 import math
 import re
@@ -428,13 +429,16 @@ def read_workbook(path: str | Path) -> RawWorkbook:
         raise InputError("E_FILE_FORMAT", f"'{path.name}' could not be read as .xlsx ({exc})") from None
     present = list(book.sheet_names)
     warn: list[str] = []
-    extra = [s for s in present if s not in SHEETS and s not in PASSIVE_SHEETS]
+    renamed = _near_sheet_names(present)
+    for name, real in renamed.items():
+        warn.append(f"sheet '{real}' read as '{name}' (the names differ only in case or spaces)")
+    extra = [s for s in present if s not in SHEETS and s not in PASSIVE_SHEETS and s not in renamed.values()]
     if extra:
         warn.append(f"unknown sheet(s) ignored: {', '.join(extra)}")
     tables: dict[str, pd.DataFrame] = {}
-    token = DECIMAL_COMMA.set(_declares_decimal_comma(book, present))  # before any number is read
-    try:
-        _read_sheets(book, present, formulas, cell_errors, warn, tables)
+    token = DECIMAL_COMMA.set(_declares_decimal_comma(book, present, renamed.get("settings", "settings")))
+    try:  # the decimal mark is known before any number is read
+        _read_sheets(book, present, formulas, cell_errors, warn, tables, renamed)
     finally:
         DECIMAL_COMMA.reset(token)
     if "settings" not in tables:  # only reachable while validating: the sheet was broken
@@ -445,13 +449,30 @@ def read_workbook(path: str | Path) -> RawWorkbook:
                        warnings=warn)
 
 
-def _read_sheets(book, present: list[str], formulas, cell_errors, warn: list[str], tables: dict) -> None:
-    """Every sheet of the contract into `tables` (a broken one, while validating, is recorded and skipped)."""
+def _near_sheet_names(present: list[str]) -> dict[str, str]:
+    """Contract sheet name -> the workbook's sheet whose name differs from it only in case or spaces
+    (`Sites`, `sites `), where the workbook has no sheet of the exact name."""
+    found = {}
+    for real in present:
+        key = re.sub(r"\s+", " ", real).strip().lower()
+        if key != real and key in SHEETS and key not in present and key not in found:
+            found[key] = real
+    return found
+
+
+def _read_sheets(book, present: list[str], formulas, cell_errors, warn: list[str], tables: dict,
+                 renamed: dict[str, str] | None = None) -> None:
+    """Every sheet of the contract into `tables` (a broken one, while validating, is recorded and
+    skipped); `renamed`: contract name -> the workbook's near name (`_near_sheet_names`)."""
+    renamed = renamed or {}
     for name, spec in SHEETS.items():
-        if name not in present:
+        real = renamed.get(name, name)
+        if real not in present:
             if spec.optional:
                 continue
             raise InputError("E_SHEET_MISSING", f"the workbook has no sheet '{name}'", sheet=name)
+        if real != name:  # messages name the sheet as the workbook spells it
+            spec = dataclasses.replace(spec, name=real)
         try:
             tables[name] = _read_sheet(book, spec, formulas, cell_errors, warn)
         except InputError as err:
@@ -459,15 +480,15 @@ def _read_sheets(book, present: list[str], formulas, cell_errors, warn: list[str
             continue
         if not spec.optional and name != "settings" and tables[name].empty:
             report(InputError("E_EMPTY_TABLE", "the table is empty: add at least one row below the header",
-                              sheet=name, row=2))
+                              sheet=spec.name, row=2))
 
 
-def _declares_decimal_comma(book, present: list[str]) -> bool:
+def _declares_decimal_comma(book, present: list[str], settings: str = "settings") -> bool:
     """Whether the settings sheet says `decimal_separator` = comma (read before the numbers are)."""
-    if "settings" not in present:
+    if settings not in present:
         return False
     try:
-        rows = book.get_sheet_by_name("settings").to_python()
+        rows = book.get_sheet_by_name(settings).to_python()
     except Exception:  # noqa: BLE001 - a broken settings sheet is reported when it is read
         return False
     for r in rows[1:]:
