@@ -119,8 +119,7 @@ class MainModel:
         if self.prepared is None:
             c, report, self.build_s = build_and_compile(self.data, self.definition)
             self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps, report=report)
-            if isinstance(self.prepared, Prepared) and len(c.integer) and (
-                    self.prove or c.n_cols <= PROOF_AUTO_COLUMNS):
+            if isinstance(self.prepared, Prepared) and tests_decisions(c, self.prove):
                 self.prepared.proof_budget_s = proof_budget(self.definition.solver)
         return self.prepared
 
@@ -147,6 +146,12 @@ PROOF_AUTO_COLUMNS = 50_000  # plan solve tests its decisions by LP up to this m
 PROOF_BUDGET_S = 5.0  # seconds at most for the LP tests (or 10% of the time limit, whichever is more)
 
 
+def tests_decisions(c: Compiled, prove: bool) -> bool:
+    """Whether a run tests its build decisions: a model with integers, of at most PROOF_AUTO_COLUMNS
+    columns unless `prove`."""
+    return bool(len(c.integer)) and (prove or c.n_cols <= PROOF_AUTO_COLUMNS)
+
+
 def proof_budget(options: SolverOptions) -> float:
     limit = options.time_limit_s
     return max(PROOF_BUDGET_S, 0.1 * limit) if limit else PROOF_BUDGET_S
@@ -166,13 +171,11 @@ def test_decisions(data: PlanData, definition: ModelDefinition, outcome: SolveOu
     adds forced MIPs for what the LPs leave open (sharing the run's time limit). What was found goes
     to run_info and, where a decision is not proven, a warning that names it."""
     c = outcome.compiled
-    if c is None or not len(c.integer) or outcome.x is None:
+    if c is None or outcome.x is None or not tests_decisions(c, prove):
         end_proofs(outcome)
-        return None
-    if not prove and c.n_cols > PROOF_AUTO_COLUMNS:
-        end_proofs(outcome)
-        outcome.hand_over["decisions_tested"] = (f"no: {c.n_cols:,} columns (decisions are tested by LP up to "
-                                                 f"{PROOF_AUTO_COLUMNS:,}); plan solve --prove tests them")
+        if c is not None and len(c.integer) and outcome.x is not None:
+            outcome.hand_over["decisions_tested"] = (f"no: {c.n_cols:,} columns (decisions are tested by LP up "
+                                                     f"to {PROOF_AUTO_COLUMNS:,}); plan solve --prove tests them")
         return None
     limit = definition.solver.time_limit_s
     budget = proof_budget(definition.solver)

@@ -48,7 +48,9 @@ def test_the_brief_says_what_a_minister_asks(hedge_run):
     # money: total 0.11 = cash 0.11 + valuation 0; public money 0.1 (R1's capex, paid by AA)
     assert "total 0.1100 = cash 0.1100" in text and "valuation 0.0000" in text
     assert "Public money: 0.1000 MUSD" in text
-    assert "  AA" in text and "0.1" in text  # AA pays R1 in 2030
+    # AA pays R1's 0.1 MUSD in 2030: its row of the public-money table, 2030 and total
+    row = next(line for line in text.splitlines() if line.startswith("  AA "))
+    assert row.split()[1:] == ["0.1", "0.1"]
     # the site and who receives its output: R1 delivers its 100 t/yr to AA
     assert "R1" in text and "delivers 100 t/yr to AA 100%" in text
     # security: with the portfolio nothing unmet; with no new site 50 t expected, 100 t worst

@@ -167,9 +167,10 @@ def _write_brief(book: _Book, df: pd.DataFrame, ws=None) -> None:
 
 @contextlib.contextmanager
 def _collector_paused():
-    """Python's cyclic garbage collector off while a workbook is written: xlsxwriter keeps every cell
-    until the file is closed, tens of thousands of small objects in no reference cycle, and the
-    collector would otherwise pass over them and everything else the process holds many times."""
+    """Python's cyclic garbage collector off while a file is written (`atomic_save`): xlsxwriter keeps
+    every cell until the workbook is closed, tens of thousands of small objects in no reference
+    cycle, and the collector would otherwise pass over them and everything else the process holds
+    many times."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -243,7 +244,8 @@ def atomic_save(save, path: Path, force: bool) -> None:
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only: give it the user's normal permissions
     try:
-        save(tmp)
+        with _collector_paused():
+            save(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         check_target(path, force)
@@ -318,10 +320,6 @@ def write_tables(tables: dict[str, pd.DataFrame | None], path: str | Path, force
     path = Path(path)
 
     def save(tmp):
-        with _collector_paused():
-            _save_tables(tmp)
-
-    def _save_tables(tmp):
         book = _Book(tmp)
         pending = {}
         for name, df in tables.items():
@@ -428,10 +426,6 @@ def write_comparison(cmp, path: str | Path, force: bool = False) -> Path:
     tables.update({f"{k}_delta"[:31]: v for k, v in cmp.tables.items()})
 
     def save(tmp):
-        with _collector_paused():
-            _save_tables(tmp)
-
-    def _save_tables(tmp):
         book = _Book(tmp)
         for name, df in tables.items():
             ws = _write_table(book, name, df)
