@@ -318,6 +318,122 @@ def frontier(input_path, points, output, force, model, time_limit, mip_gap, quie
     click.echo(f"wrote {target}")
 
 
+def _batch_options(fn):
+    """The options of the commands on the sweep engine (plan why, plan sweep)."""
+    for opt in reversed((
+            click.option("--mip-abs-gap", type=float, default=None, metavar="MUSD",
+                         help="each solve stops at this absolute gap (default: the definition's, else 25 MUSD; "
+                              "the relative gap is 0 unless --mip-gap is given)"),
+            click.option("--workers", type=click.IntRange(min=1), default=None,
+                         help="local worker processes (default: the cores, capped by memory)"),
+            click.option("--scheduler", default=None, metavar="ADDRESS",
+                         help="run the solves on a Dask distributed cluster (e.g. tcp://host:8786; pip install "
+                              "-e '.[dask]')"),
+            click.option("--resume", is_flag=True,
+                         help="continue a batch from its journal OUT.sweep/: skip the solves it holds"),
+            click.option("--quiet", is_flag=True, help="no progress lines"))):
+        fn = opt(fn)
+    return fn
+
+
+def _progress_batch(done, total, elapsed, eta, case, result) -> None:
+    """One line per finished solve of a batch on stderr: count, elapsed, time left."""
+    obj = result.get("objective_musd")
+    cost = f"{obj:,.1f} MUSD" if obj is not None else result.get("status", "")
+    click.echo(f"  [{done:>{len(str(total))}}/{total}] {elapsed:6.0f} s elapsed, about {eta:,.0f} s left   "
+               f"{case.label or case.key}: {result.get('status')} ({cost})", err=True)
+
+
+def _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler,
+               resume, quiet):
+    """Run `analysis` on the sweep engine and write its workbook; every failure one message."""
+    from planner.analyses.cases import BaseUnsolved
+    from planner.analyses.sweep import BatchInterrupted, batch_definition, run_analysis
+    from planner.model.definition import resolve_definition
+
+    target = _target(input_path, output, analysis.command)
+    try:
+        definition = batch_definition(resolve_definition(model), mip_gap, mip_abs_gap, time_limit)
+        tables = run_analysis(analysis, input_path, target, definition, force=force, resume=resume, workers=workers,
+                              scheduler=scheduler, progress=None if quiet else _progress_batch)
+    except (OutputExistsError, DefinitionError) as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except BaseUnsolved as exc:
+        _fail(str(exc), STATUSES["infeasible"][0])
+    except BatchInterrupted as exc:
+        kept = f"what had finished is in '{exc.partial}'" if exc.partial else "no solve had finished"
+        _fail(f"interrupted after {exc.solved} solve(s); {kept}; --resume continues from the journal "
+              f"'{exc.journal}'", STATUSES["interrupted"][0])
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing written", STATUSES["interrupted"][0])
+    return target, tables
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--site", "sites", multiple=True, metavar="ID", help="only this candidate (repeatable; default: all)")
+@_run_options
+@_batch_options
+def why(input_path, sites, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler, resume, quiet):
+    """Why each candidate is in or out: its decision reversed in a solve of its own, what that costs."""
+    from planner.analyses.why import Why
+    from planner.dataset.data import load_data
+
+    try:
+        analysis = Why(load_data(input_path), list(sites))
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except ValueError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
+                                workers, scheduler, resume, quiet)
+    t = tables["why"]
+    tried = t[t["reversal"] != "not tried"].copy()
+    tried["_cost"] = tried["reversal_cost_low_musd"].apply(lambda v: float(v) if v != "" and v == v else float("inf"))
+    click.echo(f"{len(t)} candidates: {int((t['built'] == 'yes').sum())} built, {len(tried)} reversed, "
+               f"{len(t) - len(tried)} screened out (not tried). Cheapest reversals (MUSD, low to high):")
+    for _, r in tried.sort_values("_cost").head(MAX_STRESS_SHOWN).iterrows():
+        cost = (f"{_fmt(r['reversal_cost_low_musd'])} to {_fmt(r['reversal_cost_high_musd'])}"
+                if r["status"] in ("optimal", "best_found") else r["status"])
+        click.echo(f"  {r['site']:<10} {r['reversal']:<10} {cost}")
+    click.echo(f"wrote {target}")
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--vary", "varies", multiple=True, required=True, metavar="NAME=v1,v2,...",
+              help="a setting and its values (discount_rate=0.03,0.07; blank for none), or a column and its "
+                   "factors (sites.capex_musd=0.8,1.2); repeatable")
+@click.option("--grid", is_flag=True, help="solve every combination (default: one at a time around the base)")
+@_run_options
+@_batch_options
+def sweep(input_path, varies, grid, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler,
+          resume, quiet):
+    """Solve INPUT with settings or columns varied: cost, public money and each site's decision."""
+    from planner.analyses.vary import Sweep, parse_vary
+    from planner.dataset.data import load_data
+
+    try:
+        analysis = Sweep(load_data(input_path), [parse_vary(v) for v in varies], grid)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except ValueError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
+                                workers, scheduler, resume, quiet)
+    t = tables["sweep"]
+    click.echo(f"{len(t) - 1} solve(s) besides the base; total cost change from the base (MUSD, interval):")
+    for _, r in t.iloc[1:].iterrows():
+        got = (f"{_fmt(r['total_difference_low_musd'])} to {_fmt(r['total_difference_high_musd'])}; public money "
+               f"{_fmt(r['public_money_musd'])}" if r["status"] in ("optimal", "best_found") else r["status"])
+        click.echo(f"  {r['case']:<40} {got}")
+    d = tables["decisions"]
+    click.echo(f"{int((d['never_changes'] == 'yes').sum())} of {len(d)} candidates never change their decision")
+    click.echo(f"wrote {target}")
+
+
 @cli.command("import-orlib")
 @click.argument("source", metavar="CAP.txt", type=click.Path(dir_okay=False))
 @click.argument("output", metavar="OUT.xlsx", type=click.Path(dir_okay=False))

@@ -293,6 +293,24 @@ def _frontier_chart(book, ws, df: pd.DataFrame) -> None:
     ws.insert_chart(1, len(cols) + 1, chart)
 
 
+def _tornado_chart(book, ws, df: pd.DataFrame) -> None:
+    """The change of the total cost from the base at each varied name's least and most, widest first."""
+    if not len(df):
+        return
+    cols, n, sheet = list(df.columns), len(df), ws.get_name()
+    chart = book.wb.add_chart({"type": "bar"})
+    for col, label in (("total_change_min_musd", "least"), ("total_change_max_musd", "most")):
+        j = cols.index(col)
+        chart.add_series({"name": f"total cost change, {label} (MUSD)", "categories": [sheet, 1, 0, n, 0],
+                          "values": [sheet, 1, j, n, j]})
+    chart.set_title({"name": "Total cost change from the base, one setting at a time"})
+    chart.set_x_axis({"name": "MUSD (present value)"})
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 16 * _CM, "height": max(6, 1.2 * n + 3) * _CM})
+    ws.insert_chart(1, len(cols) + 1, chart)
+
+
 def _summary_format(df: pd.DataFrame):
     """A key/value sheet holds quantities of several units: format each value by its key."""
     keys = df["key"].astype(str).tolist()
@@ -357,6 +375,8 @@ def _write_sheet(book: _Book, name: str, df: pd.DataFrame, ws=None) -> None:
         _frontier_chart(book, ws, df)
     if name == "summary":
         _cost_chart(book, ws, df)
+    if name == "tornado":
+        _tornado_chart(book, ws, df)
     if name == "inputs":
         ws.hide()  # the run's input cells, for plan compare; not for reading
 
