@@ -1,9 +1,12 @@
 """Batches on the sweep engine, timed with one worker and with more: `plan why` (every candidate of
-the workbook reversed) and `plan sweep` (a few settings and columns varied), each run as the
+the workbook reversed), `plan prices` (every rule dropped and relaxed), `plan fairness` (every coalition of members),
+`plan alternatives` (three
+portfolios within 5% of the public money, every candidate classed) and `plan sweep` (a few settings
+and columns varied), each run as the
 command a user types, in its own process. Prints one markdown row per run and the speed-up of the
 most workers over one. Not a test: nothing here asserts a time.
 
-    python bench/sweep.py [--only why,sweep] [--workers 1,2] [--input inputs/alliance_2026.xlsx]
+    python bench/sweep.py [--only why,prices,fairness,alternatives,sweep] [--workers 1,2] [--input inputs/alliance_2026.xlsx]
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {
     "why": [],
+    "prices": [],
+    "fairness": [],
+    "alternatives": ["--within", "5%public", "--count", "3"],
     "sweep": ["--vary", "discount_rate=0.03,0.07", "--vary", "sites.capex_musd=0.8,1.2",
               "--vary", "unmet_penalty_usd_per_t=50000,200000"],
 }
@@ -39,9 +45,14 @@ def run(command: str, workbook: Path, workers: int, folder: Path) -> dict:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr}")
     summary = pd.read_excel(out, sheet_name="summary", engine="calamine")
     s = dict(zip(summary["key"], summary["value"]))
-    table = pd.read_excel(out, sheet_name="why" if command == "why" else "sweep", engine="calamine")
-    widths = pd.to_numeric(table["interval_width_musd"], errors="coerce").dropna()
-    return {"command": command, "workers": workers, "wall_s": wall, "solves": len(table) + (1 if command == "why" else 0),
+    widths = pd.Series(dtype=float)
+    for sheet, col in (("coalitions", "gap_musd"), ("why", "interval_width_musd"), ("sweep", "interval_width_musd"), ("prices", "drop_width_musd"),
+                       ("prices", "relax_width_musd")):
+        if sheet == command or (command, sheet) == ("fairness", "coalitions"):
+            table = pd.read_excel(out, sheet_name=sheet, engine="calamine")
+            widths = pd.concat([widths, pd.to_numeric(table[col], errors="coerce").dropna()])
+    solves = len((out.with_name(f"{out.stem}.sweep") / "done.jsonl").read_text().splitlines())
+    return {"command": command, "workers": workers, "wall_s": wall, "solves": solves,
             "widest_interval_musd": float(widths.max()) if len(widths) else float("nan"),
             "abs_gap_musd": s.get("mip_abs_gap_musd")}
 

@@ -434,6 +434,112 @@ def sweep(input_path, varies, grid, output, force, model, time_limit, mip_gap, m
     click.echo(f"wrote {target}")
 
 
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@_run_options
+@_batch_options
+def prices(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler, resume, quiet):
+    """What each rule of INPUT costs: every rule dropped, and relaxed by a stated step, in solves of their own."""
+    from planner.analyses.prices import Prices
+    from planner.dataset.data import load_data
+    from planner.io.reader import read_workbook
+
+    try:
+        analysis = Prices(load_data(input_path), read_workbook(input_path))
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
+                                workers, scheduler, resume, quiet)
+    t = tables["prices"]
+    on = t[t["state"] == "on"].copy()
+    on["_worth"] = pd_numeric(on["drop_worth_low_musd"])
+    click.echo(f"{len(on)} rules on, {len(t) - len(on)} off; what dropping each is worth (MUSD, interval), "
+               "most first:")
+    for _, r in on.sort_values("_worth", ascending=False).head(MAX_STRESS_SHOWN).iterrows():
+        worth = (f"{_fmt(r['drop_worth_low_musd'])} to {_fmt(r['drop_worth_high_musd'])}"
+                 if r["drop_status"] in ("optimal", "best_found") else (r["drop_status"] or "not dropped alone"))
+        click.echo(f"  {r['rule']:<52} {worth}")
+    click.echo(f"wrote {target}")
+
+
+def pd_numeric(values):
+    """Numbers of a column with blanks, blanks as -inf (sorted last)."""
+    return [float(v) if isinstance(v, (int, float)) and v == v else float("-inf") for v in values]
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--within", required=True, metavar="AMOUNT",
+              help="how much dearer than the best an alternative may be: MUSD (500) or a share of the base plan's "
+                   "public money (5%public)")
+@click.option("--count", type=click.IntRange(min=1, max=20), default=3, show_default=True,
+              help="alternative portfolios to find")
+@_run_options
+@_batch_options
+def alternatives(input_path, within, count, output, force, model, time_limit, mip_gap, mip_abs_gap, workers,
+                 scheduler, resume, quiet):
+    """Portfolios within AMOUNT of the best, as different as possible; every candidate must-have, never or swing."""
+    from planner.analyses.alternatives import Alternatives, alternative_path
+    from planner.dataset.data import load_data
+    from planner.pipeline import solve_workbook
+
+    try:
+        analysis = Alternatives(load_data(input_path), within, count)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except ValueError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
+                                workers, scheduler, resume, quiet)
+    t = tables["alternatives"]
+    click.echo(f"ceiling {analysis.ceiling:,.1f} MUSD (the base bound + {analysis.slack:,.1f} MUSD); "
+               f"{len(t) - 1} alternative(s) of {count}" + (f" ({analysis.stopped})" if analysis.stopped else ""))
+    for k in range(1, len(t)):
+        path = alternative_path(target, k)
+        try:  # each alternative as a full portfolio (its sites forced in, the others excluded)
+            solve_workbook(input_path, output=path, force=True, model=model, mip_gap=0.0, edits=analysis.decisions(k))
+        except Exception as exc:  # the batch's result stands; the missing portfolio is named
+            click.echo(f"warning: alternative {k}'s portfolio could not be written ({type(exc).__name__}: {exc})",
+                       err=True)
+            continue
+        r = t.iloc[k]
+        click.echo(f"  alternative {k}: {_fmt(r['total_cost_musd'])} MUSD, public money "
+                   f"{_fmt(r['public_money_musd'])}; {r['sites_differing_from_base']} site(s) differ from the base "
+                   f"-> {path}")
+    c = tables["classes"]
+    click.echo("candidates: " + ", ".join(f"{int((c['class'] == k).sum())} {k}"
+                                          for k in ("must-have", "never", "swing", "unresolved")))
+    click.echo(f"wrote {target}")
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@_run_options
+@_batch_options
+def fairness(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler, resume, quiet):
+    """Who gains: every coalition of members solved; Shapley shares of the savings; the core."""
+    from planner.analyses.fairness import Fairness
+    from planner.dataset.data import load_data
+
+    try:
+        analysis = Fairness(load_data(input_path))
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
+                                workers, scheduler, resume, quiet)
+    s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
+    if "fairness" in tables:
+        click.echo(f"the alliance saves {_fmt(s['grand_coalition_savings_musd'])} MUSD against its members going "
+                   f"alone; the core is {s['core']}; Shapley split in the core: {s['shapley_in_core']}; the "
+                   f"plan's allocation in the core: {s['plan_allocation_in_core']}")
+        for _, r in tables["fairness"].iterrows():
+            click.echo(f"  {r['member']:<6} alone {_fmt(r['cost_alone_musd']):>14}   Shapley saving "
+                       f"{_fmt(r['shapley_savings_musd']):>12}   in the plan {_fmt(r['plan_cost_musd']):>14}")
+    else:
+        click.echo(f"not every coalition has a plan ({s.get('coalitions_solved')}): see the coalitions sheet")
+    click.echo(f"wrote {target}")
+
+
 @cli.command("import-orlib")
 @click.argument("source", metavar="CAP.txt", type=click.Path(dir_okay=False))
 @click.argument("output", metavar="OUT.xlsx", type=click.Path(dir_okay=False))

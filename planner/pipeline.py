@@ -12,7 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 
-from planner.dataset.data import PlanData, expected_value_data, load_data
+from planner.analyses.cases import apply_edits
+from planner.dataset.data import PlanData, build_data, expected_value_data, load_data
+from planner.io.reader import read_workbook
 from planner.dataset.diagnostics import unreachable_demand
 from planner.analyses.explain import iis_report, smallest_relaxations
 from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_APART_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
@@ -325,7 +327,9 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
-                   start_from: str | Path | None = None, prove: bool = False) -> RunResult:
+                   start_from: str | Path | None = None, prove: bool = False, edits: tuple = ()) -> RunResult:
+    """Solve the workbook at `input_path` (with `edits` made to its cells as read, as a batch's case
+    makes them: planner/analyses/cases.py) and, with `write`, write the portfolio."""
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
@@ -339,7 +343,11 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
             check_target(path, force, inputs=reads)  # fail before a long solve, not after
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = load_data(input_path, definition.overrides, without, standards=definition.standards)
+    if edits:
+        raw, definition, more = apply_edits(read_workbook(input_path), definition, edits)
+        data = build_data(raw, definition.overrides, tuple(without) + more, standards=definition.standards)
+    else:
+        data = load_data(input_path, definition.overrides, without, standards=definition.standards)
     data.warnings.extend(unreachable_demand(data))
     start_plan = None
     if start_from is not None:

@@ -7,6 +7,8 @@ would, so a change can never reach a plan that the same edit typed into the work
 
     ("setting", name, value)                    a settings row (None: blank)
     ("cell", sheet, key_column, key, column, value)   one cell of the row whose key_column is key
+    ("row_cell", sheet, row, column, value)     one cell of the row at sheet row number `row`
+    ("drop_row", sheet, row)                    the row at sheet row number `row` deleted
     ("scale", sheet, column, factor)            every number of a column times factor
     ("without", member)                         the member treated as having left (--without)
     ("family", name, on)                        an optional constraint family on or off
@@ -20,6 +22,7 @@ optimum of each lies between its bound and its incumbent.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import time
@@ -37,7 +40,7 @@ from planner.results.solution import paid_pv_by_member
 from planner.solver.checked import check_plan
 from planner.solver.solve import SolveOutcome, compile_model, prepare, run_prepared
 
-EDIT_KINDS = ("setting", "cell", "scale", "without", "family", "standards")
+EDIT_KINDS = ("setting", "cell", "row_cell", "drop_row", "scale", "without", "family", "standards")
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,15 @@ class Case:
     label: str = ""
     edits: tuple = ()
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    # additions to the model itself (`add_to_model`): a cost ceiling, another objective, no-good cuts
+    model: tuple = ()
 
     def spec(self) -> list:
         """The case as JSON-ready values (the journal compares it on --resume)."""
-        return [self.key, [list(e) for e in self.edits]]
+        spec = [self.key, [list(e) for e in self.edits]]
+        if self.model:
+            spec.append(json.loads(json.dumps(self.model)))
+        return spec
 
 
 def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> tuple[RawWorkbook, ModelDefinition,
@@ -84,6 +92,16 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
             df[column] = df[column].astype(object)
             for r in rows:
                 df.at[r, column] = _checked(spec, value, sheet, df, r)
+        elif kind == "row_cell":  # one cell of the row at a sheet row number
+            _, sheet, row, column, value = edit
+            df = tables[sheet]
+            spec = _column(sheet, column)
+            df[column] = df[column].astype(object)
+            for r in df.index[df["_row"] == row]:
+                df.at[r, column] = _checked(spec, value, sheet, df, r)
+        elif kind == "drop_row":  # the row at a sheet row number deleted
+            _, sheet, row = edit
+            tables[sheet] = tables[sheet][tables[sheet]["_row"] != row]
         elif kind == "scale":
             _, sheet, column, factor = edit
             df = tables[sheet]
@@ -122,12 +140,66 @@ def _checked(spec, value, sheet: str, df: pd.DataFrame, r):
     return parse_value(spec, value, sheet, int(df.at[r, "_row"]), col)
 
 
+# a case with its own objective (a count of builds, a build period) is solved to this absolute gap:
+# its objective is a whole number of builds or of years, so a gap below 1 proves it
+OBJECTIVE_ABS_GAP = 0.5
+
+
+def add_to_model(m, data: PlanData, additions: tuple) -> None:
+    """A case's additions to the model built by `build_model` (the model itself is not written
+    again): ("ceiling", C) the objective's cost at most C MUSD; ("objective", ((site, period or
+    None, weight), ...)) minimise the weighted sum of those build variables instead of the cost
+    (None: every build period of the site; the cost stays bounded by a ceiling); ("nogood", sites,
+    candidates) the plan must differ from the plan building exactly `sites` among `candidates` in
+    at least one site."""
+    import pyomo.core as pyo  # the modelling components only
+    periods: dict[str, list[int]] = {}
+    for f, t in data.BUILD_OPTIONS:
+        periods.setdefault(f, []).append(t)
+
+    def built(f):
+        return sum(m.v_build[f, t] for t in periods.get(f, ()))
+
+    for n, a in sorted(enumerate(additions), key=lambda na: na[1][0] != "ceiling"):  # the ceiling on the cost first
+        if a[0] == "ceiling":
+            m.add_component(f"case_ceiling_{n}", pyo.Constraint(expr=m.total_cost.expr <= float(a[1])))
+        elif a[0] == "nogood":
+            inside, among = set(a[1]), [f for f in a[2] if f in periods]
+            expr = sum(1 - built(f) if f in inside else built(f) for f in among)
+            m.add_component(f"case_nogood_{n}", pyo.Constraint(expr=expr >= 1))
+        elif a[0] == "objective":
+            terms = [w * m.v_build[f, t] for f, t_, w in a[1] for t in periods.get(f, ()) if t_ is None or t == t_]
+            m.total_cost.set_value(sum(terms) if terms else 0.0)
+        else:
+            raise ValueError(f"unknown model addition {a!r}")
+
+
 def expected_unmet_total_t(data: PlanData, sol) -> float:
     """Tonnes of demand left unmet over the horizon, expected over the scenarios."""
     years = data.periods["years"].astype(float).to_dict()
     prob = data.scenarios["probability"].astype(float).to_dict()
     u = sol.unmet
     return float(sum(prob[s] * years[t] * x for s, t, x in zip(u["scenario"], u["period"], u["unmet_tpy"])))
+
+
+def member_security(data: PlanData, sol) -> dict:
+    """Per member, in tonnes over the horizon: unmet demand expected over the scenarios and in the
+    worst scenario for it, and the expected tonnes delivered to it from sites the plan builds."""
+    years = data.periods["years"].astype(float).to_dict()
+    prob = data.scenarios["probability"].astype(float).to_dict()
+    by = {a: dict.fromkeys(data.SCENARIOS, 0.0) for a in data.MEMBERS}
+    u = sol.unmet
+    for a, t, sc, x in zip(u["member"], u["period"], u["scenario"], u["unmet_tpy"]):
+        by[a][sc] += years[t] * x
+    built = set(sol.builds["site"])
+    secured = dict.fromkeys(data.MEMBERS, 0.0)
+    f = sol.flows
+    for o, d, kind, t, sc, x in zip(f["origin"], f["destination"], f["kind"], f["period"], f["scenario"], f["flow_tpy"]):
+        if kind == "delivery" and o in built and d in secured:
+            secured[d] += prob[sc] * years[t] * x
+    return {"unmet_expected_by_member_t": {a: sum(prob[sc] * v for sc, v in s.items()) for a, s in by.items()},
+            "unmet_worst_by_member_t": {a: max(s.values()) if s else 0.0 for a, s in by.items()},
+            "secured_by_member_t": secured}
 
 
 def _where() -> str:
@@ -152,7 +224,13 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
         out.update(status="input_error", message=f"{case.label or case.key}: {exc}", seconds=time.perf_counter() - t0)
         return out
     options = definition_c.solver
-    c = compile_model(build_model(data, definition_c))
+    own_objective = any(a[0] == "objective" for a in case.model)
+    if own_objective:
+        options = dataclasses.replace(options, mip_abs_gap=OBJECTIVE_ABS_GAP, mip_gap=0.0)
+    m = build_model(data, definition_c)
+    add_to_model(m, data, case.model)
+    c = compile_model(m)
+    del m
     p = prepare(c, options)
     starts = None
     if start is not None:  # the start's sites this case can build, and a forced site at its first option
@@ -165,8 +243,8 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
         starts = (plan | extra, plan) if extra else (plan,)
     outcome = p if isinstance(p, SolveOutcome) else run_prepared(p, options, None, starts)
     sol = None
-    if outcome.usable:
-        sol, costs, _, _ = check_plan(data, definition_c, options, outcome)
+    if outcome.usable:  # with its own objective the plan is checked, its cost is not (it is not minimised)
+        sol, costs, _, _ = check_plan(data, definition_c, options, outcome, check_cost=not own_objective)
     out["status"], out["message"] = outcome.status, outcome.message
     if outcome.hand_over.get("interrupted_by_user") or outcome.status == "interrupted":
         out["status"] = "interrupted"  # Ctrl-C: not a finished solve (the journal does not keep it)
@@ -174,13 +252,18 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
     if outcome.status == "infeasible" and case.meta.get("explain"):
         from planner.analyses.explain import smallest_relaxations
         out["relaxations"] = smallest_relaxations(data, definition_c)
-    if outcome.usable and sol is not None:
+    if own_objective and outcome.usable and sol is not None:  # what was minimised: builds, not money
+        bound = outcome.bound if outcome.bound is not None else outcome.objective
+        out.update({"objective_value": float(outcome.objective), "objective_bound": float(min(bound, outcome.objective)),
+                    "builds": {str(f): int(t) for f, t in zip(sol.builds["site"], sol.builds["build_period"])}})
+    elif outcome.usable and sol is not None:
         bound = outcome.bound if outcome.bound is not None else outcome.objective
         out.update({"objective_musd": float(outcome.objective), "bound_musd": float(min(bound, outcome.objective)),
                     "cash_cost_musd": costs["cash_cost_musd"], "valuation_cost_musd": costs["valuation_cost_musd"],
                     "public_money_musd": costs["public_money_musd"],
                     "public_money_by_member_musd": {a: float(v) for a, v in paid_pv_by_member(data, sol).items()},
                     "expected_unmet_t": expected_unmet_total_t(data, sol),
+                    **member_security(data, sol),
                     "builds": {str(f): int(t) for f, t in zip(sol.builds["site"], sol.builds["build_period"])}})
     out["seconds"] = time.perf_counter() - t0
     return out
