@@ -6,7 +6,8 @@ and columns varied), each run as the
 command a user types, in its own process. Prints one markdown row per run and the speed-up of the
 most workers over one. Not a test: nothing here asserts a time.
 
-    python bench/sweep.py [--only why,prices,fairness,alternatives,sweep] [--workers 1,2] [--input inputs/alliance_2026.xlsx]
+    python bench/sweep.py [--only why,prices,fairness,alternatives,sweep] [--workers 1,2]
+                          [--input inputs/alliance_2026.xlsx] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--only", default="why,sweep")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--input", default=str(ROOT / "inputs" / "alliance_2026.xlsx"))
+    ap.add_argument("--keep", default=None, metavar="DIR", help="write the outputs to DIR and keep them")
     a = ap.parse_args()
     workers = [int(w) for w in a.workers.split(",")]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
@@ -69,7 +71,9 @@ def main() -> None:
           f"{os.cpu_count()} cores, input {Path(a.input).name}")
     print("| command | workers | solves | wall s | widest interval MUSD | abs gap MUSD |")
     print("|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = a.keep or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
         for command in a.only.split(","):
             rows = []
             for w in workers:

@@ -82,9 +82,11 @@ def cli() -> None:
 @click.option("--prove", is_flag=True,
               help="test every build decision the LP tests leave unproven with a MIP forced the other way "
                    "(sharing the time limit), and test decisions of models too large for the LP tests by default")
+@click.option("--prices", "prices", type=click.Path(dir_okay=False), default=None, metavar="PRICES.xlsx",
+              help="a plan prices output: the brief gives what its rules are worth")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, without, explain_iis, standards, threads, presolve,
-          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, quiet):
+          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, prices, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from planner.pipeline import solve_workbook
 
@@ -96,7 +98,7 @@ def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, wi
                              solver_overrides={"mip_abs_gap": mip_abs_gap, "threads": threads, "presolve": presolve,
                                                "heuristic_effort": heuristic_effort,
                                                "start_heuristic": start_heuristic, "low_memory": low_memory},
-                             start_from=start_from, prove=prove)
+                             start_from=start_from, prove=prove, prices=prices)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
@@ -188,12 +190,14 @@ def export(json_path, output, force):
 
 @cli.command()
 @click.argument("run", metavar="RUN", type=click.Path(dir_okay=False))
-def brief(run):
+@click.option("--prices", "prices", type=click.Path(dir_okay=False), default=None, metavar="PRICES.xlsx",
+              help="a plan prices output: the brief gives what its rules are worth")
+def brief(run, prices):
     """Print the one-page brief of a saved run (its workbook or its JSON copy), older runs included."""
     from pathlib import Path
 
     from planner.io.writer import read_json, read_portfolio
-    from planner.results.brief import brief_lines
+    from planner.results.brief import brief_lines, read_prices
 
     p = Path(run)
     try:
@@ -204,7 +208,11 @@ def brief(run):
         _fail(f"'{p}' is not a readable saved run ({type(exc).__name__}: {exc})", INPUT_ERROR_EXIT)
     if "summary" not in tables:
         _fail(f"'{p}' has no summary sheet: not a portfolio written by plan solve", INPUT_ERROR_EXIT)
-    for line in brief_lines(tables):
+    try:
+        priced = read_prices(prices) if prices else None
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    for line in brief_lines(tables, priced):
         click.echo(line)
 
 
@@ -344,19 +352,28 @@ def _progress_batch(done, total, elapsed, eta, case, result) -> None:
                f"{case.label or case.key}: {result.get('status')} ({cost})", err=True)
 
 
-def _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler,
-               resume, quiet):
-    """Run `analysis` on the sweep engine and write its workbook; every failure one message."""
+def _run_batch(make, input_path, output=None, force=False, model=None, time_limit=None, mip_gap=None, mip_abs_gap=None,
+               workers=None, scheduler=None, resume=False, quiet=False):
+    """Make the analysis (`make(data)`, given the workbook's validated tables), run it on the sweep
+    engine and write its workbook; every failure one message. (target, tables, analysis)."""
     from planner.analyses.cases import BaseUnsolved
-    from planner.analyses.sweep import BatchInterrupted, batch_definition, run_analysis
+    from planner.analyses.sweep import BatchInterrupted, SchedulerError, batch_definition, run_analysis
+    from planner.dataset.data import load_data
     from planner.model.definition import resolve_definition
+
+    try:
+        analysis = make(load_data(input_path))
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except ValueError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
 
     target = _target(input_path, output, analysis.command)
     try:
         definition = batch_definition(resolve_definition(model), mip_gap, mip_abs_gap, time_limit)
         tables = run_analysis(analysis, input_path, target, definition, force=force, resume=resume, workers=workers,
                               scheduler=scheduler, progress=None if quiet else _progress_batch)
-    except (OutputExistsError, DefinitionError) as exc:
+    except (OutputExistsError, DefinitionError, SchedulerError) as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
@@ -368,7 +385,9 @@ def _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, 
               f"'{exc.journal}'", STATUSES["interrupted"][0])
     except KeyboardInterrupt:
         _fail("interrupted; nothing written", STATUSES["interrupted"][0])
-    return target, tables
+    except RuntimeError as exc:  # an analysis that cannot be computed: one message, never a traceback
+        _fail(f"{analysis.command}: {exc}", STATUSES["error"][0])
+    return target, tables, analysis
 
 
 @cli.command()
@@ -376,19 +395,11 @@ def _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, 
 @click.option("--site", "sites", multiple=True, metavar="ID", help="only this candidate (repeatable; default: all)")
 @_run_options
 @_batch_options
-def why(input_path, sites, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler, resume, quiet):
+def why(input_path, sites, **opts):
     """Why each candidate is in or out: its decision reversed in a solve of its own, what that costs."""
     from planner.analyses.why import Why
-    from planner.dataset.data import load_data
 
-    try:
-        analysis = Why(load_data(input_path), list(sites))
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    except ValueError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
-                                workers, scheduler, resume, quiet)
+    target, tables, _ = _run_batch(lambda data: Why(data, list(sites)), input_path, **opts)
     t = tables["why"]
     tried = t[t["reversal"] != "not tried"].copy()
     tried["_cost"] = tried["reversal_cost_low_musd"].apply(lambda v: float(v) if v != "" and v == v else float("inf"))
@@ -409,20 +420,11 @@ def why(input_path, sites, output, force, model, time_limit, mip_gap, mip_abs_ga
 @click.option("--grid", is_flag=True, help="solve every combination (default: one at a time around the base)")
 @_run_options
 @_batch_options
-def sweep(input_path, varies, grid, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler,
-          resume, quiet):
+def sweep(input_path, varies, grid, **opts):
     """Solve INPUT with settings or columns varied: cost, public money and each site's decision."""
     from planner.analyses.vary import Sweep, parse_vary
-    from planner.dataset.data import load_data
 
-    try:
-        analysis = Sweep(load_data(input_path), [parse_vary(v) for v in varies], grid)
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    except ValueError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
-                                workers, scheduler, resume, quiet)
+    target, tables, _ = _run_batch(lambda data: Sweep(data, [parse_vary(v) for v in varies], grid), input_path, **opts)
     t = tables["sweep"]
     click.echo(f"{len(t) - 1} solve(s) besides the base; total cost change from the base (MUSD, interval):")
     for _, r in t.iloc[1:].iterrows():
@@ -438,18 +440,12 @@ def sweep(input_path, varies, grid, output, force, model, time_limit, mip_gap, m
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @_run_options
 @_batch_options
-def prices(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler, resume, quiet):
+def prices(input_path, **opts):
     """What each rule of INPUT costs: every rule dropped, and relaxed by a stated step, in solves of their own."""
     from planner.analyses.prices import Prices
-    from planner.dataset.data import load_data
     from planner.io.reader import read_workbook
 
-    try:
-        analysis = Prices(load_data(input_path), read_workbook(input_path))
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
-                                workers, scheduler, resume, quiet)
+    target, tables, _ = _run_batch(lambda data: Prices(data, read_workbook(input_path)), input_path, **opts)
     t = tables["prices"]
     on = t[t["state"] == "on"].copy()
     on["_worth"] = pd_numeric(on["drop_worth_low_musd"])
@@ -476,28 +472,20 @@ def pd_numeric(values):
               help="alternative portfolios to find")
 @_run_options
 @_batch_options
-def alternatives(input_path, within, count, output, force, model, time_limit, mip_gap, mip_abs_gap, workers,
-                 scheduler, resume, quiet):
+def alternatives(input_path, within, count, **opts):
     """Portfolios within AMOUNT of the best, as different as possible; every candidate must-have, never or swing."""
     from planner.analyses.alternatives import Alternatives, alternative_path
-    from planner.dataset.data import load_data
     from planner.pipeline import solve_workbook
 
-    try:
-        analysis = Alternatives(load_data(input_path), within, count)
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    except ValueError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
-                                workers, scheduler, resume, quiet)
+    target, tables, analysis = _run_batch(lambda data: Alternatives(data, within, count), input_path, **opts)
     t = tables["alternatives"]
     click.echo(f"ceiling {analysis.ceiling:,.1f} MUSD (the base bound + {analysis.slack:,.1f} MUSD); "
                f"{len(t) - 1} alternative(s) of {count}" + (f" ({analysis.stopped})" if analysis.stopped else ""))
     for k in range(1, len(t)):
         path = alternative_path(target, k)
         try:  # each alternative as a full portfolio (its sites forced in, the others excluded)
-            solve_workbook(input_path, output=path, force=True, model=model, mip_gap=0.0, edits=analysis.decisions(k))
+            solve_workbook(input_path, output=path, force=True, model=opts["model"], mip_gap=0.0,
+                           edits=analysis.decisions(k))
         except Exception as exc:  # the batch's result stands; the missing portfolio is named
             click.echo(f"warning: alternative {k}'s portfolio could not be written ({type(exc).__name__}: {exc})",
                        err=True)
@@ -516,17 +504,11 @@ def alternatives(input_path, within, count, output, force, model, time_limit, mi
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @_run_options
 @_batch_options
-def fairness(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, workers, scheduler, resume, quiet):
+def fairness(input_path, **opts):
     """Who gains: every coalition of members solved; Shapley shares of the savings; the core."""
     from planner.analyses.fairness import Fairness
-    from planner.dataset.data import load_data
 
-    try:
-        analysis = Fairness(load_data(input_path))
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    target, tables = _run_batch(analysis, input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
-                                workers, scheduler, resume, quiet)
+    target, tables, _ = _run_batch(Fairness, input_path, **opts)
     s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
     if "fairness" in tables:
         click.echo(f"the alliance saves {_fmt(s['grand_coalition_savings_musd'])} MUSD against its members going "

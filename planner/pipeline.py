@@ -21,7 +21,7 @@ from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_AP
 from planner.errors import NothingWrittenError, OutputExistsError, OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
-from planner.results.brief import brief_table
+from planner.results.brief import brief_table, read_prices
 from planner.results.report import RunRecord, output_tables, run_info_table
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
@@ -327,9 +327,11 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    write: bool = True, out_dir: Path = Path("outputs"), without: tuple[str, ...] = (),
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
-                   start_from: str | Path | None = None, prove: bool = False, edits: tuple = ()) -> RunResult:
+                   start_from: str | Path | None = None, prove: bool = False, edits: tuple = (),
+                   prices: str | Path | None = None) -> RunResult:
     """Solve the workbook at `input_path` (with `edits` made to its cells as read, as a batch's case
-    makes them: planner/analyses/cases.py) and, with `write`, write the portfolio."""
+    makes them: planner/analyses/cases.py) and, with `write`, write the portfolio; `prices`: a
+    `plan prices` output whose rules' worth the brief gives."""
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
@@ -338,11 +340,12 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
         if target.suffix.lower() in (".json", ".png"):
             raise OutputExistsError(f"-o '{target}': the portfolio is an Excel workbook (-o NAME.xlsx); its JSON "
                                     "copy and its map are written beside it under the same name")
-        reads = [input_path, start_from, definition.source if definition.source else None]
+        reads = [input_path, start_from, definition.source if definition.source else None, prices]
         for path in (target, json_path(target), target.with_suffix(".png")):
             check_target(path, force, inputs=reads)  # fail before a long solve, not after
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    priced = read_prices(prices) if prices is not None else None
     if edits:
         raw, definition, more = apply_edits(read_workbook(input_path), definition, edits)
         data = build_data(raw, definition.overrides, tuple(without) + more, standards=definition.standards)
@@ -357,7 +360,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     aside = MapAside(data) if write else None  # the map's process starts now (matplotlib loads meanwhile)
     try:
         return _solve_read(data, definition, input_path, output, force, write, out_dir, without, explain_iis,
-                           progress, write_mps, start_from, start_plan, timings, aside, prove)
+                           progress, write_mps, start_from, start_plan, timings, aside, prove, priced)
     finally:
         if aside is not None:
             aside.close()
@@ -365,7 +368,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
 
 def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, output, force: bool, write: bool,
                 out_dir: Path, without: tuple[str, ...], explain_iis: bool, progress, write_mps, start_from,
-                start_plan, timings: dict, aside, prove: bool = False) -> RunResult:
+                start_plan, timings: dict, aside, prove: bool = False, priced: dict | None = None) -> RunResult:
     """`solve_workbook` once the workbook is read: solve, check, write."""
     solver = definition.solver
     main = MainModel(data, definition, write_mps, prove)
@@ -419,7 +422,7 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         try:
-            _write_run(data, definition, outcome, sol, run, target, force, prove, timings, result, aside)
+            _write_run(data, definition, outcome, sol, run, target, force, prove, timings, result, aside, priced)
         finally:
             if output is None:
                 release_name(target)
@@ -427,7 +430,8 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
 
 
 def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcome, sol: Solution, run: RunRecord,
-               target: Path, force: bool, prove: bool, timings: dict, result: RunResult, aside) -> None:
+               target: Path, force: bool, prove: bool, timings: dict, result: RunResult, aside,
+               priced: dict | None = None) -> None:
     """The run's tables, its decisions' tests and the brief; then the JSON copy and the workbook."""
     t0 = time.perf_counter()
     # the map is drawn in a process of its own while the tables, the JSON copy and the workbook
@@ -454,7 +458,7 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
         if not done:
             result.proofs = test_decisions(data, definition, outcome, prove, timings)
             tables["run_info"] = run_info_table(run)
-            done.update({"brief": brief_table(tables), **tables})
+            done.update({"brief": brief_table(tables, priced), **tables})
             try:
                 result.json = write_json(done, json_path(target), force=force)
             except OutputExistsError:

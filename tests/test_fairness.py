@@ -109,3 +109,10 @@ def test_two_members_by_hand(tmp_path):
     assert s["grand_coalition_savings_musd"] == pytest.approx(0.0525, abs=1e-9)
     assert s["shapley_sum_musd"] == pytest.approx(0.0525, abs=1e-9)
     assert s["core"] == "not empty" and s["shapley_in_core"] == "yes"
+
+
+def test_one_member_is_refused(tmp_path):
+    sheets, settings = tiny()
+    wb = write_workbook(tmp_path / "one.xlsx", sheets, settings)
+    res = CliRunner().invoke(cli, ["fairness", str(wb), "-o", str(tmp_path / "f.xlsx")])
+    assert res.exit_code == 2 and "two active members" in res.output

@@ -8,7 +8,7 @@ t/yr at 500 USD/t, so buying everything costs 100 x 500 = 50,000 USD = 0.05 MUSD
 import pytest
 
 from planner.solver.proofs import prove_decisions
-from wb import site, tiny
+from wb import embargo, site, tiny
 
 
 def _two_refineries(capex_r2):
@@ -18,9 +18,7 @@ def _two_refineries(capex_r2):
     # With an embargo on C-land (scenario `embargo`, p 0.5, unmet 10,000 USD/t) not building costs
     # 0.5 x 0.05 + 0.5 x 100 x 10,000 = 0.525 MUSD: one refinery is built; never two.
     sheets, settings = tiny(unmet_penalty_usd_per_t=10_000)
-    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
-                           {"scenario": "embargo", "probability": 0.5, "demand_multiplier": 1}]
-    sheets["disruptions"] = [{"scenario": "embargo", "country": "CCC", "availability": 0}]
+    embargo(sheets)
     sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
                         site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=0.02, var_cost_usd_per_t=100,
                              **{"yield": 1}),

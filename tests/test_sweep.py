@@ -18,15 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli
-from wb import site, tiny, write_workbook
+from wb import embargo, site, tiny, write_workbook
 
 
 @pytest.fixture
 def hedge(tmp_path):
     sheets, settings = tiny(unmet_penalty_usd_per_t=5_000)
-    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
-                           {"scenario": "embargo", "probability": 0.5, "demand_multiplier": 1}]
-    sheets["disruptions"] = [{"scenario": "embargo", "country": "CCC", "availability": 0}]
+    embargo(sheets)
     sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
                         site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=0.1, var_cost_usd_per_t=100,
                              **{"yield": 1})]

@@ -176,3 +176,14 @@ def test_ctrl_c_on_the_command_line(tmp_path):
     keys = journal_keys(out)
     assert len(keys) == len(set(keys)) == 1 + 19  # the base and the 20 candidates but R4 (screened), once each
     assert out.exists() and not partial_path(out).exists()
+
+
+def test_an_unreachable_scheduler_is_one_message(workbook, tmp_path):
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+    out = tmp_path / "why.xlsx"
+    res = CliRunner().invoke(cli, ["why", str(workbook), "-o", str(out), "--scheduler", "tcp://127.0.0.1:9",
+                                   "--quiet"])
+    assert res.exit_code == 2 and "no Dask scheduler could be reached" in res.output, res.output
+    assert not out.exists() and not journal_path(out).exists()  # nothing solved, nothing left to resume

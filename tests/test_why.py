@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli
-from wb import site, tiny, write_workbook
+from wb import embargo, site, tiny, write_workbook
 
 EXACT = {"R1": ("excluded", 0.02, "R3", ""), "R2": ("forced in", 0.03, "", "R1"),
          "R3": ("forced in", 0.02, "", "R1")}
@@ -29,9 +29,7 @@ EXACT = {"R1": ("excluded", 0.02, "R3", ""), "R2": ("forced in", 0.03, "", "R1")
 
 def refineries() -> tuple[dict, dict]:
     sheets, settings = tiny(unmet_penalty_usd_per_t=10_000)
-    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
-                           {"scenario": "embargo", "probability": 0.5, "demand_multiplier": 1}]
-    sheets["disruptions"] = [{"scenario": "embargo", "country": "CCC", "availability": 0}]
+    embargo(sheets)
     sheets["sites"].append(site("N1", "AAA", "mine", "existing", 1000))
     for name, capex, decision in (("R1", 0.02, None), ("R2", 0.05, None), ("R3", 0.04, None),
                                   ("R4", 0.01, "exclude")):

@@ -79,3 +79,11 @@ def site(site_id, country, stage, status, capacity, **kw) -> dict:
     rec.update(kw)
     return rec
 
+
+
+def embargo(sheets: dict) -> dict:
+    """Two scenarios of probability 0.5: `calm`, and `embargo`, in which C-land (CCC) exports nothing."""
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
+                           {"scenario": "embargo", "probability": 0.5, "demand_multiplier": 1}]
+    sheets["disruptions"] = [{"scenario": "embargo", "country": "CCC", "availability": 0}]
+    return sheets

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.analyses.cases import BASE, Case, base_start, builds_changed
+from planner.analyses.batch import Analysis
+from planner.analyses.cases import Case, builds_changed
 from planner.analyses.why import screened
 from planner.dataset.data import PlanData
 
@@ -64,20 +65,17 @@ def alternative_path(target: Path, k: int) -> Path:
     return target.with_name(f"{target.stem}_alt{k}{target.suffix or '.xlsx'}")
 
 
-class Alternatives:
+class Alternatives(Analysis):
     """`plan alternatives` on the sweep engine (planner/analyses/sweep.py `run_analysis`)."""
 
     command = "alternatives"
 
     def __init__(self, data: PlanData, within: str, count: int = 3):
-        self.data, self.count = data, int(count)
+        super().__init__(data)
+        self.count = int(count)
         self.within, self.within_unit = parse_within(within)
         self.candidates = [f for f in data.CANDIDATES if not screened(data, f)]
-        self.base: dict | None = None
         self.slack = self.ceiling = None
-        self.found: list[dict] = []  # per alternative: the diverse solve and its costed plan
-        self.results: dict[str, dict] = {}
-        self.options: dict = {}
         self.stopped = ""
 
     def extra_files(self, target: Path) -> list[Path]:
@@ -97,11 +95,7 @@ class Alternatives:
         return tuple(out)
 
     def run(self, engine, journal, definition, progress=None) -> None:
-        s = definition.solver
-        self.options = {"mip_gap": s.mip_gap, "mip_abs_gap_musd": s.mip_abs_gap, "time_limit_s": s.time_limit_s or "",
-                        "workers": engine.scheduler or engine.workers}
-        self.take(engine.run([BASE], definition, None, journal, progress))
-        base_start(self.base)
+        self.solve_base(engine, journal, definition, progress)
         public = self.base.get("public_money_musd") or 0.0
         self.slack = self.within if self.within_unit == "MUSD" else self.within * public
         self.ceiling = self.base["bound_musd"] + self.slack
@@ -179,10 +173,6 @@ class Alternatives:
                             model=(ceiling, ("objective", tuple((g, t, -w) for g, t, w in weights)))))
         return out
 
-    def take(self, done: dict[str, dict]) -> None:
-        self.base = done.get("base", self.base)
-        self.results.update({k: v for k, v in done.items() if k != "base"})
-
     # -- the tables -------------------------------------------------------------------------------
 
     def classes(self) -> list[dict]:
@@ -235,6 +225,10 @@ class Alternatives:
                 (seen[0] if seen else "")
             latest = int(round(-l_["objective_value"])) if l_ and l_.get("objective_value") is not None else \
                 (seen[-1] if seen else "")
+            for what, r in (("earliest", e), ("latest", l_)):
+                if r and r.get("objective_value") is not None and r.get("status") != "optimal":
+                    how.append(f"{what} build period not proven ({r['status']}: the bound allows "
+                               f"{abs(r['objective_bound']):.0f})")
             rows.append({**row, "class": cls, "how": "; ".join(how),
                          "earliest_build_period": earliest if cls != "never" else "",
                          "latest_build_period": latest if cls != "never" else ""})
@@ -258,16 +252,11 @@ class Alternatives:
         cols = ["site", "name", "country", "class", "in_base", "in_alternatives", "earliest_build_period",
                 "latest_build_period", "how"]
         classes = pd.DataFrame(self.classes(), columns=cols)
-        summary = [("base_objective_musd", self.base["objective_musd"], "MUSD (incumbent)"),
-                   ("base_bound_musd", self.base["bound_musd"], "MUSD (dual bound)"),
-                   ("within", self.within if self.within_unit == "MUSD" else f"{self.within:.2%} of public money",
+        summary = [("within", self.within if self.within_unit == "MUSD" else f"{self.within:.2%} of public money",
                     "as given"),
                    ("slack_musd", self.slack, "MUSD"), ("ceiling_musd", self.ceiling, "MUSD: bound + slack"),
                    ("alternatives_found", len(rows) - 1, f"of {self.count} asked"),
                    ("stopped", self.stopped, ""),
                    *[(f"candidates_{c}", int((classes["class"] == c).sum()), "count")
-                     for c in ("must-have", "never", "swing", "unresolved")],
-                   ("input_sha256", self.data.content_sha256, "")]
-        summary += [(k, v, "batch option") for k, v in self.options.items()]
-        return {"alternatives": pd.DataFrame(rows), "classes": classes,
-                "summary": pd.DataFrame(summary, columns=["key", "value", "unit"])}
+                     for c in ("must-have", "never", "swing", "unresolved")]]
+        return {"alternatives": pd.DataFrame(rows), "classes": classes, "summary": self.summary(summary)}

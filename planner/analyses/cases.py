@@ -244,11 +244,16 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
     outcome = p if isinstance(p, SolveOutcome) else run_prepared(p, options, None, starts)
     sol = None
     if outcome.usable:  # with its own objective the plan is checked, its cost is not (it is not minimised)
-        sol, costs, _, _ = check_plan(data, definition_c, options, outcome, check_cost=not own_objective)
+        sol, costs, _, _ = check_plan(data, definition_c, options, outcome, check_cost=not own_objective,
+                                      row_detail=bool(case.meta.get("duals")))
     out["status"], out["message"] = outcome.status, outcome.message
     if outcome.hand_over.get("interrupted_by_user") or outcome.status == "interrupted":
         out["status"] = "interrupted"  # Ctrl-C: not a finished solve (the journal does not keep it)
     out["binding"] = sorted(k[len("rule_value_"):] for k in outcome.hand_over if k.startswith("rule_value_"))
+    if "rule_rows" in outcome.hand_over:  # JSON-ready: keys as lists
+        out["rule_rows"] = {f: [[list(k) if isinstance(k, tuple) else [k], d, _finite(lo), _finite(hi)]
+                                for k, d, lo, hi in rows]
+                            for f, rows in outcome.hand_over.pop("rule_rows").items()}
     if outcome.status == "infeasible" and case.meta.get("explain"):
         from planner.analyses.explain import smallest_relaxations
         out["relaxations"] = smallest_relaxations(data, definition_c)
@@ -267,6 +272,11 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
                     "builds": {str(f): int(t) for f, t in zip(sol.builds["site"], sol.builds["build_period"])}})
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _finite(v):
+    """A number for JSON: None for no number, infinity or HiGHS's infinity (1e30 and beyond)."""
+    return None if v is None or not abs(v) < 1e30 else float(v)
 
 
 def usable(result: dict | None) -> bool:

@@ -30,7 +30,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from planner.analyses.cases import BASE, Case, base_start, usable
+from planner.analyses.batch import Analysis
+from planner.analyses.cases import Case, usable
 from planner.dataset.data import PlanData
 
 CORE_TOL_MUSD = 1e-6  # besides the solves' gaps (reported), what the core tests forgive
@@ -140,30 +141,22 @@ def nearest_core_point(members, cost, target: dict[str, float]) -> dict[str, flo
     return dict(zip(members, map(float, res.x[:n]))) if res.status == 0 else None
 
 
-class Fairness:
+class Fairness(Analysis):
     """`plan fairness` on the sweep engine (planner/analyses/sweep.py `run_analysis`)."""
 
     command = "fairness"
 
     def __init__(self, data: PlanData):
-        self.data = data
+        super().__init__(data)
         self.members = tuple(data.MEMBERS)
+        if len(self.members) < 2:
+            raise ValueError(f"plan fairness needs two active members or more; the workbook has "
+                             f"{', '.join(self.members) or 'none'}")
         self.cases = [coalition_case(data, c) for c in coalitions(self.members)[:-1]]
-        self.base: dict | None = None
-        self.results: dict[str, dict] = {}
-        self.options: dict = {}
 
     def run(self, engine, journal, definition, progress=None) -> None:
-        s = definition.solver
-        self.options = {"mip_gap": s.mip_gap, "mip_abs_gap_musd": s.mip_abs_gap, "time_limit_s": s.time_limit_s or "",
-                        "workers": engine.scheduler or engine.workers}
-        self.take(engine.run([BASE], definition, None, journal, progress))
-        base_start(self.base)
+        self.solve_base(engine, journal, definition, progress)  # the grand coalition
         self.take(engine.run(self.cases, definition, None, journal, progress))
-
-    def take(self, done: dict[str, dict]) -> None:
-        self.base = done.get("base", self.base)
-        self.results.update({k: v for k, v in done.items() if k != "base"})
 
     def _result(self, coalition: tuple[str, ...]) -> dict | None:
         if len(coalition) == len(self.members):
@@ -201,8 +194,7 @@ class Fairness:
             shap_excess = worst_excess(self.members, cost, shap_cost)
             plan_excess = worst_excess(self.members, cost, plan)
             tables["fairness"] = self._members_table(singles, phi, shap_cost, plan, nearest)
-            summary = [("grand_coalition_cost_musd", cost[frozenset(self.members)], "MUSD (incumbent)"),
-                       ("grand_coalition_savings_musd", savings[frozenset(self.members)],
+            summary = [("grand_coalition_savings_musd", savings[frozenset(self.members)],
                         "MUSD: sum of the members' costs alone - the alliance's"),
                        ("shapley_sum_musd", sum(phi.values()), "MUSD: equals the savings"),
                        ("least_core_excess_musd", eps, "MUSD: the core is empty iff this is > 0"),
@@ -216,10 +208,8 @@ class Fairness:
                         sum(abs(nearest[a] - plan[a]) for a in self.members) / 2, "MUSD moved between members")]
         else:
             summary = [("coalitions_solved", len(cost), f"of {len(rows)}: the game needs every one")]
-        summary += [("world_supply_rule", "pro rata to the coalition's share of the alliance's demand per mineral", ""),
-                    ("input_sha256", self.data.content_sha256, "")]
-        summary += [(k, v, "batch option") for k, v in self.options.items()]
-        tables["summary"] = pd.DataFrame(summary, columns=["key", "value", "unit"])
+        summary += [("world_supply_rule", "pro rata to the coalition's share of the alliance's demand per mineral", "")]
+        tables["summary"] = self.summary(summary)
         return tables
 
     def _plan_allocation(self) -> dict[str, float]:

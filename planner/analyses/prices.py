@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planner.analyses.cases import BASE, Case, base_start, builds_changed, difference, usable
+from planner.analyses.batch import Analysis
+from planner.analyses.cases import BASE, Case, builds_changed, difference, usable
 from planner.dataset.data import PlanData
 from planner.io.reader import RawWorkbook
 
@@ -51,6 +52,7 @@ class Rule:
     value: object
     drop: tuple | None
     relax: tuple | None
+    key: tuple = ()  # the model's row key where the rule is one row (a budget: member, period)
 
 
 def _blank(v) -> bool:
@@ -89,7 +91,8 @@ def rules(raw: RawWorkbook) -> list[Rule]:
         v = float(r["budget_musd"])
         out.append(Rule("budget", f"budget {r['member']} {r['period']} = {v:,.1f} MUSD", "budgets", int(r["_row"]),
                         "budget_musd", v, (("drop_row", "budgets", int(r["_row"])),),
-                        (("row_cell", "budgets", int(r["_row"]), "budget_musd", RELAX["budget"][1](v)),)))
+                        (("row_cell", "budgets", int(r["_row"]), "budget_musd", RELAX["budget"][1](v)),),
+                        (str(r["member"]), int(r["period"]))))
     for _, r in t.get("financing_rules", pd.DataFrame()).iterrows():
         v = float(r["max_share"])
         where = " ".join(x for x in (r["country"], r["site"]) if x) or "everywhere"
@@ -137,13 +140,38 @@ def _worth(result: dict | None, base: dict) -> tuple[float, float] | None:
 
 
 PRICE_COLUMNS = ["rule", "kind", "sheet", "row", "column", "value", "state",
+                 "marginal_value_musd_per_unit", "unit", "holds_from", "holds_to",
                  "drop_status", "drop_worth_low_musd", "drop_worth_high_musd", "drop_width_musd",
                  "drop_public_money_change_musd", "drop_builds_changed",
                  "relax_step", "relax_status", "relax_worth_low_musd", "relax_worth_high_musd", "relax_width_musd",
                  "binding_in_base"]
 
 
-def prices_table(all_rules: list[Rule], base: dict, results: dict[str, dict]) -> pd.DataFrame:
+def marginal_values(data: PlanData, rule: Rule, base: dict) -> dict:
+    """For a budget or a cap row: what relaxing it by one unit is worth while this portfolio stands
+    (|dual| of its row with the builds fixed, MUSD per unit; a cap summed over its scenarios' rows)
+    and the range of its value over which that holds (HiGHS's ranging; a cap: the narrowest of its
+    rows'). Empty for other rules, or when the rule's rows do not bind."""
+    rows = base.get("rule_rows") or {}
+    if rule.kind == "budget" and rule.drop is not None:
+        got = [r for r in rows.get("budget", []) if tuple(r[0]) == rule.key]
+        unit = "MUSD of budget"
+    elif rule.kind in ("emissions_cap", "water_cap") and rule.drop is not None:
+        labels = set(data.limits.index[data.limits["_row"] == rule.row])
+        got = [r for r in rows.get(rule.kind, []) if r[0][0] in labels]
+        unit = "tCO2e/yr" if rule.kind == "emissions_cap" else "m3/yr"
+    else:
+        return {}
+    if not got:
+        return {"marginal_value_musd_per_unit": 0.0, "unit": unit}
+    los = [r[2] for r in got if r[2] is not None]
+    his = [r[3] for r in got if r[3] is not None]
+    return {"marginal_value_musd_per_unit": sum(r[1] for r in got), "unit": unit,
+            "holds_from": max(los) if los else "", "holds_to": min(his) if his else ""}
+
+
+def prices_table(all_rules: list[Rule], base: dict, results: dict[str, dict],
+                 data: PlanData | None = None) -> pd.DataFrame:
     binding = set(base.get("binding", []))
     # the model's family of each kind of rule (planner/model/registry.py); the share caps of the
     # mining stage are a family of their own
@@ -157,6 +185,8 @@ def prices_table(all_rules: list[Rule], base: dict, results: dict[str, dict]) ->
         row = {"rule": r.label, "kind": r.kind, "sheet": r.sheet, "row": r.row or "", "column": r.column,
                "value": r.value, "state": "on" if on else "off",
                "binding_in_base": ("" if fam is None or not on else "yes" if fam in binding else "no")}
+        if data is not None:
+            row.update(marginal_values(data, r, base))
         for what, present in (("drop", r.drop is not None), ("relax", r.relax is not None)):
             if not present:
                 continue
@@ -177,43 +207,30 @@ def prices_table(all_rules: list[Rule], base: dict, results: dict[str, dict]) ->
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
 
 
-class Prices:
+class Prices(Analysis):
     """`plan prices` on the sweep engine (planner/analyses/sweep.py `run_analysis`)."""
 
     command = "prices"
 
     def __init__(self, data: PlanData, raw: RawWorkbook):
-        self.data = data
+        super().__init__(data)
         self.rules = rules(raw)
         self.cases = price_cases(self.rules)
-        self.base: dict | None = None
-        self.results: dict[str, dict] = {}
-        self.options: dict = {}
 
     def run(self, engine, journal, definition, progress=None) -> None:
-        s = definition.solver
-        self.options = {"mip_gap": s.mip_gap, "mip_abs_gap_musd": s.mip_abs_gap, "time_limit_s": s.time_limit_s or "",
-                        "workers": engine.scheduler or engine.workers}
-        self.take(engine.run([BASE], definition, None, journal, progress))
-        self.take(engine.run(self.cases, definition, base_start(self.base), journal, progress))
-
-    def take(self, done: dict[str, dict]) -> None:
-        self.base = done.get("base", self.base)
-        self.results.update({k: v for k, v in done.items() if k != "base"})
+        # the base with its binding rows' duals and ranges (the same solve as BASE: the same key and edits)
+        start = self.solve_base(engine, journal, definition, progress, Case(BASE.key, BASE.label, meta={"duals": True}))
+        self.take(engine.run(self.cases, definition, start, journal, progress))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         if not usable(self.base):
             return {}
-        table = prices_table(self.rules, self.base, self.results)
+        table = prices_table(self.rules, self.base, self.results, self.data)
         widths = pd.to_numeric(pd.concat([table["drop_width_musd"], table["relax_width_musd"]]),
                                errors="coerce").dropna()
-        summary = [("base_objective_musd", self.base["objective_musd"], "MUSD (incumbent)"),
-                   ("base_bound_musd", self.base["bound_musd"], "MUSD (dual bound)"),
-                   ("rules_on", int((table["state"] == "on").sum()), "count"),
-                   ("rules_off", int((table["state"] == "off").sum()), "count"),
-                   ("solves", len(self.cases), "count, besides the base"),
-                   ("interval_width_max_musd", float(widths.max()) if len(widths) else "", "MUSD"),
-                   ("interval_width_median_musd", float(widths.median()) if len(widths) else "", "MUSD"),
-                   ("input_sha256", self.data.content_sha256, "")]
-        summary += [(k, v, "batch option") for k, v in self.options.items()]
-        return {"prices": table, "summary": pd.DataFrame(summary, columns=["key", "value", "unit"])}
+        return {"prices": table, "summary": self.summary([
+            ("rules_on", int((table["state"] == "on").sum()), "count"),
+            ("rules_off", int((table["state"] == "off").sum()), "count"),
+            ("solves", len(self.cases), "count, besides the base"),
+            ("interval_width_max_musd", float(widths.max()) if len(widths) else "", "MUSD"),
+            ("interval_width_median_musd", float(widths.median()) if len(widths) else "", "MUSD")])}

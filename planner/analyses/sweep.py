@@ -219,6 +219,11 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
 
+    def discard_if_empty(self) -> None:
+        """Remove the journal if it holds no finished solve."""
+        if not self._done:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
     def done_keys(self) -> list[str]:
         return list(self._done)
 
@@ -228,6 +233,10 @@ class Journal:
 
 
 # -- the engine --------------------------------------------------------------------------------------
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler named by --scheduler could not be reached."""
+
 
 class SweepInterrupted(Exception):
     """Ctrl-C during a batch: the workers were stopped; `done` holds every finished solve."""
@@ -264,9 +273,13 @@ class Engine:
                 try:
                     from distributed import Client
                 except ImportError:
-                    raise OutputExistsError("--scheduler needs Dask distributed: pip install -e '.[dask]'") from None
-                self._client = Client(self.scheduler, timeout="30s")
-                self._remote_wb = self._client.scatter(self.wb, broadcast=True)
+                    raise SchedulerError("--scheduler needs Dask distributed: pip install -e '.[dask]'") from None
+                try:
+                    self._client = Client(self.scheduler, timeout="15s")
+                    self._remote_wb = self._client.scatter(self.wb, broadcast=True)
+                except (OSError, TimeoutError) as exc:
+                    raise SchedulerError(f"--scheduler {self.scheduler}: no Dask scheduler could be reached "
+                                         f"({type(exc).__name__}: {exc})") from None
         elif self._pool is None:
             self._pool = cf.ProcessPoolExecutor(max_workers=self.workers,
                                                 mp_context=multiprocessing.get_context("spawn"),
@@ -405,6 +418,9 @@ def run_analysis(analysis, input_path: str | Path, target: str | Path, definitio
     with Engine(wb, workers, scheduler) as engine:
         try:
             analysis.run(engine, journal, definition, progress)
+        except SchedulerError:
+            journal.discard_if_empty()  # nothing was solved: a rerun need not --resume
+            raise
         except SweepInterrupted as exc:
             analysis.take(exc.done)
             tables = analysis.tables()

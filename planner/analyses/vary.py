@@ -14,7 +14,8 @@ import itertools
 
 import pandas as pd
 
-from planner.analyses.cases import BASE, Case, base_start, builds_changed, difference, usable
+from planner.analyses.batch import Analysis
+from planner.analyses.cases import BASE, Case, builds_changed, difference, usable
 from planner.dataset.data import PlanData
 from planner.io.schema import SETTINGS, SHEETS
 
@@ -153,29 +154,21 @@ def decisions_table(data: PlanData, base: dict, cases: list[Case], results: dict
                                        "never_changes"])
 
 
-class Sweep:
+class Sweep(Analysis):
     """`plan sweep` on the sweep engine (planner/analyses/sweep.py `run_analysis`)."""
 
     command = "sweep"
 
     def __init__(self, data: PlanData, varies: list[tuple[str, list]], grid: bool = False):
-        self.data, self.grid = data, grid
+        super().__init__(data)
+        self.grid = grid
         self.names = [n for n, _ in varies]
         self.cases = vary_cases(varies, grid)
-        self.base: dict | None = None
-        self.results: dict[str, dict] = {}
-        self.options: dict = {}
 
     def run(self, engine, journal, definition, progress=None) -> None:
-        s = definition.solver
-        self.options = {"mip_gap": s.mip_gap, "mip_abs_gap_musd": s.mip_abs_gap, "time_limit_s": s.time_limit_s or "",
-                        "grid": "yes" if self.grid else "no (one at a time)", "workers": engine.scheduler or engine.workers}
-        self.take(engine.run([BASE], definition, None, journal, progress))
-        self.take(engine.run(self.cases, definition, base_start(self.base), journal, progress))
-
-    def take(self, done: dict[str, dict]) -> None:
-        self.base = done.get("base", self.base)
-        self.results.update({k: v for k, v in done.items() if k != "base"})
+        start = self.solve_base(engine, journal, definition, progress)
+        self.options["grid"] = "yes" if self.grid else "no (one at a time)"
+        self.take(engine.run(self.cases, definition, start, journal, progress))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         if not usable(self.base):
@@ -187,11 +180,8 @@ class Sweep:
             tables["tornado"] = tornado_table(self.base, self.cases, self.results)
         tables["decisions"] = decisions
         solved = int(table["status"].isin(["optimal", "best_found"]).sum()) - 1
-        summary = [("base_objective_musd", self.base["objective_musd"], "MUSD (incumbent)"),
-                   ("base_bound_musd", self.base["bound_musd"], "MUSD (dual bound)"),
-                   ("solves", len(self.cases), "count, besides the base"), ("solved_with_a_plan", solved, "count"),
-                   ("candidates_never_changing", int((decisions["never_changes"] == "yes").sum()), "count"),
-                   ("candidates", len(decisions), "count"), ("input_sha256", self.data.content_sha256, "")]
-        summary += [(k, v, "batch option") for k, v in self.options.items()]
-        tables["summary"] = pd.DataFrame(summary, columns=["key", "value", "unit"])
+        tables["summary"] = self.summary([
+            ("solves", len(self.cases), "count, besides the base"), ("solved_with_a_plan", solved, "count"),
+            ("candidates_never_changing", int((decisions["never_changes"] == "yes").sum()), "count"),
+            ("candidates", len(decisions), "count")])
         return tables

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from planner.analyses.cases import BASE, Case, base_start, builds_changed, difference, usable
+from planner.analyses.batch import Analysis
+from planner.analyses.cases import Case, builds_changed, difference, usable
 from planner.dataset.data import PlanData
 
 WHY_COLUMNS = ["site", "name", "country", "stage", "mineral", "built", "build_period", "reversal", "status",
@@ -121,49 +122,33 @@ def why_table(data: PlanData, base: dict, results: dict[str, dict], sites: list[
     return table
 
 
-def why_summary(data: PlanData, base: dict, table: pd.DataFrame, options: dict) -> pd.DataFrame:
-    """The base plan and the batch's options, as key/value/unit rows."""
+def why_summary(table: pd.DataFrame) -> list[tuple]:
+    """The counts and the intervals' widths, as summary rows."""
     tried = table[table["reversal"] != "not tried"]
     widths = pd.to_numeric(tried["interval_width_musd"], errors="coerce").dropna()
-    rows = [("base_status", base["status"], ""), ("base_objective_musd", base["objective_musd"], "MUSD (incumbent)"),
-            ("base_bound_musd", base["bound_musd"], "MUSD (dual bound)"),
-            ("base_public_money_musd", base.get("public_money_musd"), "MUSD (present value)"),
-            ("candidates", len(table), "count"), ("built", int((table["built"] == "yes").sum()), "count"),
+    return [("candidates", len(table), "count"), ("built", int((table["built"] == "yes").sum()), "count"),
             ("reversals_solved", int(tried["status"].isin(["optimal", "best_found", "infeasible"]).sum()), "count"),
             ("not_tried_screened", int((table["reversal"] == "not tried").sum()), "count"),
             ("interval_width_max_musd", float(widths.max()) if len(widths) else "", "MUSD"),
-            ("interval_width_median_musd", float(widths.median()) if len(widths) else "", "MUSD"),
-            ("input_sha256", data.content_sha256, "")]
-    rows += [(k, v, "batch option") for k, v in options.items()]
-    return pd.DataFrame(rows, columns=["key", "value", "unit"])
+            ("interval_width_median_musd", float(widths.median()) if len(widths) else "", "MUSD")]
 
 
-class Why:
+class Why(Analysis):
     """`plan why` on the sweep engine (planner/analyses/sweep.py `run_analysis`): the base plan,
     then every candidate's reversal, warm-started from the base plan."""
 
     command = "why"
 
     def __init__(self, data: PlanData, sites: list[str] | None = None):
-        self.data, self.sites = data, candidates(data, sites)
-        self.base: dict | None = None
-        self.results: dict[str, dict] = {}
-        self.options: dict = {}
+        super().__init__(data)
+        self.sites = candidates(data, sites)
 
     def run(self, engine, journal, definition, progress=None) -> None:
-        s = definition.solver
-        self.options = {"mip_gap": s.mip_gap, "mip_abs_gap_musd": s.mip_abs_gap, "time_limit_s": s.time_limit_s or "",
-                        "workers": engine.scheduler or engine.workers}
-        self.take(engine.run([BASE], definition, None, journal, progress))
-        start = base_start(self.base)
+        start = self.solve_base(engine, journal, definition, progress)
         self.take(engine.run(why_cases(self.data, self.base, self.sites), definition, start, journal, progress))
-
-    def take(self, done: dict[str, dict]) -> None:
-        self.base = done.get("base", self.base)
-        self.results.update({k: v for k, v in done.items() if k != "base"})
 
     def tables(self) -> dict[str, pd.DataFrame]:
         if not usable(self.base):
             return {}
         table = why_table(self.data, self.base, self.results, self.sites)
-        return {"why": table, "summary": why_summary(self.data, self.base, table, self.options)}
+        return {"why": table, "summary": self.summary(why_summary(table))}

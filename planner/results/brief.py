@@ -42,8 +42,9 @@ def _t(v) -> str:
     return "n/a" if x is None else f"{x:,.0f} t"
 
 
-def brief_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
-    """The brief as lines of text (at most about one printed page)."""
+def brief_lines(tables: dict[str, pd.DataFrame], prices: dict[str, pd.DataFrame] | None = None) -> list[str]:
+    """The brief as lines of text (at most about one printed page). `prices`: the tables of a
+    `plan prices` run, whose rules' worth is then given."""
     s, info = _kv(tables.get("summary")), _kv(tables.get("run_info"))
     lines = [f"BRIEF: {info.get('input_file', 'a saved run')}, model {info.get('model_definition', 'n/a')}, "
              f"status {s.get('status', info.get('status', 'n/a'))}, written {info.get('written_utc', 'n/a')}", ""]
@@ -52,13 +53,53 @@ def brief_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     lines += [""] + _sites(tables)
     lines += [""] + _security(s, tables.get("unmet_by_scenario"))
     lines += [""] + _decisions(info)
-    lines += [""] + _rules(info)
+    lines += [""] + (_priced(prices, s.get("input_sha256", info.get("input_sha256"))) if prices else _rules(info))
     return lines
 
 
-def brief_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def brief_table(tables: dict[str, pd.DataFrame], prices: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The `brief` sheet: one line of text per row."""
-    return pd.DataFrame({"brief": brief_lines(tables)})
+    return pd.DataFrame({"brief": brief_lines(tables, prices)})
+
+
+MAX_PRICED = 6
+
+
+def read_prices(path) -> dict[str, pd.DataFrame]:
+    """The tables of a `plan prices` output (its workbook), or an InputError naming the file."""
+    from pathlib import Path
+
+    from planner.errors import InputError
+    from planner.io.writer import read_portfolio
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("E_FILE", f"--prices '{path}' does not exist")
+    try:
+        tables = read_portfolio(path)
+    except Exception as exc:  # not a workbook, damaged
+        raise InputError("E_FILE_FORMAT", f"--prices '{path}' could not be read ({type(exc).__name__}: {exc})") from None
+    if "prices" not in tables or "drop_worth_low_musd" not in tables["prices"].columns:
+        raise InputError("E_NOT_PRICES", f"--prices '{path}' has no prices sheet: give a workbook written by "
+                                          "plan prices")
+    return tables
+
+
+def _priced(prices: dict[str, pd.DataFrame], input_sha: str | None) -> list[str]:
+    """What the rules cost, from a `plan prices` run: the rules whose dropping is worth most."""
+    t = prices["prices"]
+    p = _kv(prices.get("summary"))
+    on = t[t["state"] == "on"].copy()
+    on["_low"] = [_num(v) if _num(v) is not None else float("-inf") for v in on["drop_worth_low_musd"]]
+    on = on.sort_values("_low", ascending=False)
+    out = [f"What rules cost (a prices run: each rule dropped, the worth an interval, MUSD; "
+           f"{len(on)} rules on, the {min(MAX_PRICED, len(on))} worth most):"]
+    if input_sha and p.get("input_sha256") and p["input_sha256"] != input_sha:
+        out.append("  (the prices run is of another workbook: its figures are that workbook's)")
+    for _, r in on.head(MAX_PRICED).iterrows():
+        low, high = _num(r["drop_worth_low_musd"]), _num(r["drop_worth_high_musd"])
+        worth = f"{_musd(low)} to {_musd(high)}" if low is not None else str(r["drop_status"] or "not dropped alone")
+        out.append(f"  {r['rule']}: {worth}")
+    return out
 
 
 def _money(s: dict) -> list[str]:

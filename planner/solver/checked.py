@@ -36,14 +36,18 @@ def violation_tolerance(data: PlanData, family: str = "") -> float:
 
 
 def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: SolveOutcome,
-               timings: dict | None = None, check_cost: bool = True):
+               timings: dict | None = None, check_cost: bool = True, row_detail: bool = False):
     """After a usable MIP solve: round the builds, fix them and re-solve the rest (the reported plan
     must stand on whole builds), read the plain tables, recompute every constraint and the cost.
     Sets `outcome.status = "error"` with the reason when any check fails. Returns (solution, cost
-    components, largest violation, where) -- the solution is None when the plan is refused."""
+    components, largest violation, where) -- the solution is None when the plan is refused.
+    `row_detail`: the binding rows of the optional families with their duals and ranges, with the
+    builds fixed, in `outcome.hand_over["rule_rows"]` (`resolve_with_fixed_builds`)."""
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    fixed = resolve_with_fixed_builds(outcome, solver, rule_values=OPTIONAL)
+    fixed = resolve_with_fixed_builds(outcome, solver, rule_values=OPTIONAL, row_detail=row_detail)
+    if row_detail:
+        outcome.hand_over["rule_rows"] = fixed.hand_over.get("rule_rows", {})
     timings["resolve_fixed_s"] = time.perf_counter() - t0
     for name, (binding, largest) in fixed.hand_over.get("rule_values", {}).items():
         if binding:  # what the run knows of a rule's cost: its rows' duals with the builds fixed

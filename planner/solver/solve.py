@@ -310,7 +310,7 @@ class Progress:
 
 
 def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, none_built: bool = False,
-                              rule_values: tuple[str, ...] = ()) -> SolveOutcome:
+                              rule_values: tuple[str, ...] = (), row_detail: bool = False) -> SolveOutcome:
     """Round every build decision at 0.5, fix it, and solve the remaining flow LP: the `previous`
     solve's compiled model handed to a new HiGHS instance as an LP (no second compile).
 
@@ -325,7 +325,9 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
     `none_built`: every build option fixed at 0 instead (what supply looks like without the
     portfolio). `rule_values`: constraint families whose rows' duals are reported in
     `hand_over["rule_values"]`: per family, (rows binding, the largest |dual|: MUSD per unit of the
-    row, t/yr for most), what relaxing the rule by one unit is worth with the builds fixed."""
+    row, t/yr for most), what relaxing the rule by one unit is worth with the builds fixed.
+    `row_detail`: also, per family, every binding row's key, |dual| and the range of its right-hand
+    side over which that dual holds (HiGHS's ranging), in `hand_over["rule_rows"]`."""
     c = previous.compiled
     idx = c.columns_of("v_build")[0]
     val = (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
@@ -371,9 +373,26 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
                     d = dual[rows]
                     values[name] = (int((d > 1e-9).sum()), float(d.max()))
             report["rule_values"] = values
+            if row_detail:
+                report["rule_rows"] = _binding_rows(h, c, dual, rule_values)
     return SolveOutcome(status, ms.name, objective, objective, 0.0 if objective is not None else None, seconds,
                         previous.solver_version, report,
                         lp_message(ms, status, options.low_memory), compiled=c, x=x)
+
+
+def _binding_rows(h: highspy.Highs, c: Compiled, dual: np.ndarray, families: tuple[str, ...]) -> dict:
+    """family -> [(row key, |dual|, lowest rhs, highest rhs)] for its binding rows: the dual holds
+    while the row's right-hand side stays in that range (HiGHS's ranging of the row bounds)."""
+    status, ranging = h.getRanging()
+    ok = status == highspy.HighsStatus.kOk and ranging.valid
+    lo = np.asarray(ranging.row_bound_dn.value_) if ok else None
+    hi = np.asarray(ranging.row_bound_up.value_) if ok else None
+    out = {}
+    for name in families:
+        rows, keys = c.rows.of(name)
+        out[name] = [(k, float(dual[r]), float(lo[r]) if ok else None, float(hi[r]) if ok else None)
+                     for r, k in zip(rows, keys) if dual[r] > 1e-9]
+    return out
 
 
 def lp_message(ms, status: str, low_memory: bool) -> str:
