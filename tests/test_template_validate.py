@@ -88,3 +88,23 @@ def test_validate_a_clean_workbook_and_a_reference_error(tmp_path):
     lines = [ln for ln in res.output.splitlines() if "[E_UNKNOWN_REF]" in ln]
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert [ln.split(" ")[0] for ln in lines] == ["sites!C2", "demand!A2"]
+
+
+def test_validate_reports_cells_references_and_sums_in_one_pass(tmp_path):
+    # four mistakes of four kinds, each of which plan solve refuses: a capacity that is not a number
+    # (sites row 2), a demand row for a member that does not exist (demand row 3), scenario
+    # probabilities summing to 0.9 (scenarios row 3) and burden shares summing to 0.8 (members row 2)
+    sheets, settings = tiny()
+    sheets["sites"][0]["capacity_tpy"] = "lots"
+    sheets["demand"].append({"member": "ZZ", "mineral": "X", "period": 2030, "demand_tpy": 5})
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5}, {"scenario": "storm", "probability": 0.4}]
+    sheets["members"][0]["burden_share"] = 0.8
+    path = write_workbook(tmp_path / "four.xlsx", sheets, settings)
+    res = CliRunner().invoke(cli, ["validate", str(path)])
+    assert res.exit_code == 1
+    codes = {line.split("[")[-1].rstrip("]") for line in res.output.splitlines() if line.endswith("]")}
+    assert codes == {"E_NOT_A_NUMBER", "E_UNKNOWN_REF", "E_PROBABILITY", "E_BURDEN_SHARES"}, res.output
+    assert "sites!G2" in res.output and "demand!A3" in res.output and "scenarios!B3" in res.output
+    assert "4 problem(s) found" in res.output
+    solved = CliRunner().invoke(cli, ["solve", str(path), "-o", str(tmp_path / "out.xlsx")])
+    assert solved.exit_code == 1 and not (tmp_path / "out.xlsx").exists()

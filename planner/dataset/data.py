@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError, collecting, report
-from planner.dataset.financing import Financing, benefit_shares, check_forced_budgets, read_financing, unfinanceable
+from planner.dataset.financing import (Financing, benefit_shares, burden_shares_sum, check_forced_budgets, read_financing,
+                                       unfinanceable)
 from planner.io.reader import RawWorkbook, read_workbook
 from planner.dataset.standards import Standard, failures, read_standards, screen
 
@@ -810,9 +811,12 @@ def validate_workbook(path: str | Path) -> list[InputError]:
             raw = read_workbook(path)
         except InputError as err:  # the file itself cannot be read
             return [err]
-        if not found:
-            _reference_checks(raw)  # every dangling reference, before anything is derived from them
-        if not found:
+        # every dangling reference and every sum across rows, whatever the cells said (a row whose
+        # cells were refused is not checked again: its refused cell is its message)
+        refused = {(e.sheet, e.row) for e in found}
+        _reference_checks(raw, skip=refused)
+        _sum_checks(raw)
+        if not found:  # the contradictions found while deriving the model's sets need clean cells
             try:
                 build_data(raw)
             except InputError as err:
@@ -829,9 +833,28 @@ def validate_workbook(path: str | Path) -> list[InputError]:
     return out
 
 
-def _reference_checks(raw: RawWorkbook) -> None:
-    """All id references between sheets, each reported (used by validation to list them all)."""
+def _sum_checks(raw: RawWorkbook) -> None:
+    """The sums across rows (scenario probabilities, burden shares), each reported."""
+    from planner.errors import report
     t = raw.tables
+    sc, members = t.get("scenarios"), t.get("members")
+    checks = []
+    if sc is not None and len(sc) and "probability" in sc:
+        checks.append(lambda: _scenarios(sc))
+    if members is not None and len(members) and "member" in members:
+        checks.append(lambda: burden_shares_sum(members.set_index("member", drop=False)))
+    for check in checks:
+        try:
+            check()
+        except InputError as err:
+            report(err)
+
+
+def _reference_checks(raw: RawWorkbook, skip: set = frozenset()) -> None:
+    """All id references between sheets, each reported (used by validation to list them all); rows
+    in `skip` ((sheet, row) pairs) are left out."""
+    t = {name: df[[(name, int(r)) not in skip for r in df["_row"]]] if "_row" in df and len(df) else df
+         for name, df in raw.tables.items()}
     ids = {name: set(t[name][col]) for name, col in (("members", "member"), ("countries", "country"),
                                                       ("minerals", "mineral"), ("sites", "site"),
                                                       ("periods", "period")) if name in t}

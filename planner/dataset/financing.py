@@ -37,13 +37,8 @@ def _cell(df, idx, column, sheet):
                 column=column)
 
 
-def read_financing(tables: dict, settings: dict, all_members: pd.DataFrame, members: pd.DataFrame,
-                   countries: pd.DataFrame, sites: pd.DataFrame, periods: tuple[int, ...],
-                   inactive: tuple[str, ...], check_refs) -> Financing:
-    fin = Financing(host_min_share=settings.get("host_min_share"),
-                    burden_tolerance=settings.get("burden_tolerance"),
-                    min_benefit_ratio=settings.get("min_benefit_ratio"))
-    # burden shares: the shares given sum to 1; members that left drop out and the rest are rescaled
+def burden_shares_sum(all_members: pd.DataFrame) -> pd.Series:
+    """The burden shares given (by member), after checking they sum to 1."""
     given = all_members["burden_share"].dropna() if "burden_share" in all_members else pd.Series(dtype=float)
     if len(given):
         total = float(given.sum())
@@ -52,6 +47,18 @@ def read_financing(tables: dict, settings: dict, all_members: pd.DataFrame, memb
             raise InputError("E_BURDEN_SHARES", f"burden shares sum to {total:.6g}, not 1",
                              sheet="members", row=int(last["_row"]),
                              col=all_members.attrs.get("positions", {}).get("burden_share"), column="burden_share")
+    return given
+
+
+def read_financing(tables: dict, settings: dict, all_members: pd.DataFrame, members: pd.DataFrame,
+                   countries: pd.DataFrame, sites: pd.DataFrame, periods: tuple[int, ...],
+                   inactive: tuple[str, ...], check_refs) -> Financing:
+    fin = Financing(host_min_share=settings.get("host_min_share"),
+                    burden_tolerance=settings.get("burden_tolerance"),
+                    min_benefit_ratio=settings.get("min_benefit_ratio"))
+    # burden shares: the shares given sum to 1; members that left drop out and the rest are rescaled
+    given = burden_shares_sum(all_members)
+    if len(given):
         active = {a: float(v) for a, v in given.items() if a in members.index}
         norm = sum(active.values())
         fin.burden_given = True
