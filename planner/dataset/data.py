@@ -23,6 +23,7 @@ from planner.errors import InputError, collecting, report
 from planner.dataset.financing import (Financing, benefit_shares, burden_shares_sum, check_forced_budgets, read_financing,
                                        unfinanceable)
 from planner.io.reader import RawWorkbook, read_workbook
+from planner.dataset.plausibility import plausibility_warnings
 from planner.dataset.standards import Standard, failures, read_standards, screen
 
 EARTH_RADIUS_KM = 6371.0
@@ -342,6 +343,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
                                                                  sigma_mine)
 
     _modeller_warnings(s, raw.settings_rows, demand, sites, build_options, limits, warnings)
+    warnings.extend(plausibility_warnings(s, raw.settings_rows, sites, demand))
     # Cell positions are needed only for the messages above; pandas deep-copies attrs on every
     # scalar .loc access, which made each lookup ~100x slower in the model, results and report.
     for df in (periods, minerals, countries, members, sites, demand, scrap, scenarios, limits, arcs_df, stockpiles):

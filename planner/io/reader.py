@@ -24,7 +24,7 @@ import pandas as pd
 import python_calamine
 from defusedxml import ElementTree as SafeET
 
-from planner.errors import InputError, report
+from planner.errors import InputError, cell_ref, report
 
 _CELL = re.compile(r"[$]?([A-Za-z]{1,3})[$]?(\d+)")
 
@@ -196,6 +196,54 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
     return out, errors
 
 
+_HIDDEN_ROW = re.compile(rb'<row\b[^>]*\bhidden="(?:1|true)"[^>]*>')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_LINKED_CELL = re.compile(rb'<c\b[^>]*\br="([A-Z]+\d+)"[^>]*>(?:(?!</c>).)*?<f\b[^>]*>[^<]*\[\d+\][^<]*</f>', re.S)
+
+
+def hidden_and_linked(path: Path, sheets: set[str]) -> list[str]:
+    """Warnings for what the planner reads but the user may not see: contract sheets that are hidden
+    (or very hidden: only a macro shows them), hidden rows in them, and cells whose value is cached
+    from a link to another workbook (read as saved, never refreshed)."""
+    out: list[str] = []
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if "xl/workbook.xml" not in names:
+            return out
+        wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
+        rels = {}
+        if "xl/_rels/workbook.xml.rels" in names:
+            for rel in SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
+                target = rel.get("Target", "")
+                rels[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        linked_book = any(n.startswith("xl/externalLinks/") for n in names)
+        for sheet in wb.iter(f"{_NS_MAIN}sheet"):
+            name = sheet.get("name")
+            if name not in sheets:
+                continue
+            state = sheet.get("state", "visible")
+            if state in ("hidden", "veryHidden"):
+                how = "very hidden (only a macro or the VBA editor shows it)" if state == "veryHidden" else "hidden"
+                out.append(f"sheet '{name}' is {how} and is read: its rows drive the plan")
+            target = rels.get(sheet.get(f"{_NS_REL}id"))
+            if not target or target not in names:
+                continue
+            raw = zf.read(target)
+            rows = [int(_ROW_NUMBER.search(m.group(0)).group(1)) for m in _HIDDEN_ROW.finditer(raw)
+                    if _ROW_NUMBER.search(m.group(0))]
+            if rows:
+                shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+                out.append(f"{name}: hidden row(s) {shown} are read like the others")
+            if linked_book:
+                cells = [m.group(1).decode() for m in _LINKED_CELL.finditer(raw)]
+                if cells:
+                    shown = ", ".join(f"{name}!{c}" for c in cells[:10]) + (
+                        f" and {len(cells) - 10} more" if len(cells) > 10 else "")
+                    out.append(f"{shown}: value(s) cached from a link to another workbook, read as last saved (the "
+                               "planner never refreshes links): check them or type the values")
+    return out
+
+
 def _is_blank(v) -> bool:
     return v is None or (isinstance(v, str) and v.strip() == "") or (isinstance(v, float) and math.isnan(v))
 
@@ -296,7 +344,9 @@ def parse_value(col: Column, v, sheet: str, row: int, colidx: int):
             lo = "" if col.min is None else (f"> {col.min:g}" if col.min_exclusive else f">= {col.min:g}")
             hi = "" if col.max is None else f"<= {col.max:g}"
             rng = " and ".join(s for s in (lo, hi) if s)
-            raise InputError("E_OUT_OF_RANGE", f"{x:g} is out of range (must be {rng})", **where)
+            hint = (f" (a percentage? a share is a fraction: {x:g}% is {x / 100:g})"
+                    if col.unit == "share" and 1 < x <= 100 else "")
+            raise InputError("E_OUT_OF_RANGE", f"{x:g} is out of range (must be {rng}){hint}", **where)
         return x
     text = normalise_text(v)
     if text.upper() in EXCEL_ERRORS:
@@ -351,16 +401,37 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
     for j, h in enumerate(header):
         if not h:
             continue
+        if INVISIBLE.search(h):
+            clean = INVISIBLE.sub("", h)
+            warn.append(f"{cell_ref(spec.name, 1, j + 1)}: the column name holds {_invisible_names(h)}; read as "
+                        f"'{clean}'")
+            h = header[j] = clean
         if h in positions:
             raise InputError("E_DUPLICATE_COLUMN", f"column '{h}' appears twice", sheet=spec.name, row=1,
                              col=j + 1)
         positions[h] = j
     known = {c.name for c in spec.columns}
     unknown = [h for h in positions if h not in known]
-    if unknown:
-        warn.append(f"{spec.name}: unknown column(s) ignored: {', '.join(unknown)}")
+    near = {h: _near_column(h, spec, positions) for h in unknown}
+    for h, c in near.items():
+        if c is not None and not c.required:  # an optional column misspelt would be ignored without a word
+            raise InputError("E_COLUMN_MISSPELT", f"'{h}' is not a column of this sheet; it looks like '{c.name}', "
+                             f"which would otherwise be ignored: correct the name", sheet=spec.name, row=1,
+                             col=positions[h] + 1)
+    plain = [h for h in unknown if near[h] is None]
+    if plain:
+        warn.append(f"{spec.name}: unknown column(s) ignored: {', '.join(plain)}")
     for c in spec.columns:
         if c.required and c.name not in positions:
+            misspelt = next((h for h, n in near.items() if n is c), None)
+            if misspelt is not None:
+                raise InputError("E_COLUMN_MISSING", f"missing column '{c.name}' in the header row; '{misspelt}' "
+                                 "looks like a misspelling of it", sheet=spec.name, row=1, col=positions[misspelt] + 1,
+                                 column=c.name)
+            title = _header_below(kept, spec)
+            if title is not None:
+                raise InputError("E_HEADER_ROW", f"row {title} holds the column names, not row 1 (a title above "
+                                 f"the table?): delete the row(s) above the names", sheet=spec.name, row=1)
             raise InputError("E_COLUMN_MISSING", f"missing column '{c.name}' in the header row",
                              sheet=spec.name, row=1, column=c.name)
     records = []
@@ -372,6 +443,11 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
         for c in spec.columns:
             j = positions.get(c.name)
             v = values[j] if j is not None and j < len(values) else None
+            if isinstance(v, str) and INVISIBLE.search(v):
+                clean = INVISIBLE.sub("", v)
+                warn.append(f"{cell_ref(spec.name, i, j + 1)} ({c.name}): '{clean}' holds {_invisible_names(v)}; "
+                            "read without it")
+                v = clean
             try:
                 rec[c.name] = parse_value(c, v, spec.name, i, (j + 1) if j is not None else None)
             except InputError as err:  # recorded when validating; raised when solving
@@ -391,6 +467,54 @@ def _read_sheet(book, spec: Sheet, formulas: dict[str, list[str]], errors: dict[
                              sheet=spec.name, row=int(r["_row"]), col=positions[spec.key[0]] + 1,
                              column=spec.key[0])
     return df
+
+
+# characters that show as nothing (zero-width spaces and joiners, direction marks, the byte-order
+# mark, the soft hyphen): an id or a column name holding one differs from the same text typed again
+INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def _invisible_names(text: str) -> str:
+    chars = sorted(set(INVISIBLE.findall(text)))
+    return ", ".join(f"the invisible character U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}" for c in chars)
+
+
+def damerau_levenshtein(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _near_column(name: str, spec: Sheet, positions: dict) -> Column | None:
+    """The sheet's column (not given) that `name` is a near-miss of: at most 2 edits and at most a
+    quarter of its length."""
+    low = name.lower()
+    for c in spec.columns:
+        if c.name in positions:
+            continue
+        dist = damerau_levenshtein(low, c.name)
+        if 0 < dist <= min(2, len(c.name) // 4) or (dist == 0 and name != c.name):
+            return c
+    return None
+
+
+def _header_below(kept: dict, spec: Sheet) -> int | None:
+    """The row (2 to 6) holding every required column's name, when row 1 does not: a title above."""
+    required = {c.name for c in spec.columns if c.required}
+    for r in range(2, 7):
+        if r in kept and required <= {normalise_text(v) for v in kept[r] if not _is_blank(v)}:
+            return r
+    return None
 
 
 def _settings(df: pd.DataFrame) -> tuple[dict[str, object], dict[str, int], list[str]]:
@@ -429,6 +553,10 @@ def read_workbook(path: str | Path) -> RawWorkbook:
         raise InputError("E_FILE_FORMAT", f"'{path.name}' could not be read as .xlsx ({exc})") from None
     present = list(book.sheet_names)
     warn: list[str] = []
+    try:
+        warn += hidden_and_linked(path, set(SHEETS) | {"settings"})
+    except (zipfile.BadZipFile, KeyError, SafeET.ParseError):
+        pass  # the container's own checks report a damaged file
     renamed = _near_sheet_names(present)
     for name, real in renamed.items():
         warn.append(f"sheet '{real}' read as '{name}' (the names differ only in case or spaces)")

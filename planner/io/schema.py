@@ -291,5 +291,21 @@ SHEETS: dict[str, Sheet] = {
     )
 }
 
+# Plausibility (planner/dataset/plausibility.py): values outside these get a warning naming the cell
+# and the likely slip, not an error. The most capital-intensive mines and refineries cost about
+# 100,000 USD per tonne of yearly capacity (rare-earth separation; lithium hydroxide 20,000-50,000;
+# copper 10,000-30,000): ten times that is a slip, not a project.
+CAPEX_PER_TPA_MAX_USD = 1_000_000.0
+UNIT_COST_MAX_FACTOR = 50.0
+DEMAND_MAX_FACTOR = 100.0
+PLAUSIBLE = {
+    ("sites", "capex_musd"): f"capex per tonne of yearly capacity at most {CAPEX_PER_TPA_MAX_USD:,.0f} USD "
+                             "(above: USD typed for MUSD, or the capacity in kt)",
+    ("sites", "var_cost_usd_per_t"): f"at most {UNIT_COST_MAX_FACTOR:g} x the median unit cost of the mineral's "
+                                     "market sites (refineries, mines, recycling)",
+    ("settings", "unmet_penalty_usd_per_t"): "at least the median unit cost of each mineral's market sites",
+    ("demand", "demand_tpy"): f"at most {DEMAND_MAX_FACTOR:g} x the capacity of every site of the mineral",
+}
+
 # Sheets that carry documentation only; never warned about.
 PASSIVE_SHEETS = ("sources", "readme", "README", "notes")

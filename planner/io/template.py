@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from planner.errors import InputError
-from planner.io.schema import SETTINGS, SHEETS, Column
+from planner.io.schema import PLAUSIBLE, SETTINGS, SHEETS, Column
 from planner.io.writer import atomic_save
 
 # Id columns that refer to another sheet: a drop-down lists that sheet's ids.
@@ -30,19 +30,20 @@ def _range(c: Column) -> str:
 
 
 def readme_rows() -> list[list]:
-    rows = [["sheet", "column", "unit", "type", "required", "default when blank", "range", "meaning"]]
+    rows = [["sheet", "column", "unit", "type", "required", "default when blank", "range", "meaning",
+             "plausible (a warning outside)"]]
     for sh in SHEETS.values():
         if sh.name == "settings":
             for c in SETTINGS.values():
                 rows.append(["settings", f"key = {c.name}", c.unit, c.kind, "yes" if c.nonblank else "no",
                              "" if c.default is None else str(c.default) if c.default != "" else "(blank)",
-                             _range(c), c.doc])
+                             _range(c), c.doc, PLAUSIBLE.get(("settings", c.name), "")])
             continue
         for c in sh.columns:
             rows.append([sh.name + (" (optional sheet)" if sh.optional else ""), c.name, c.unit, c.kind,
                          "yes" if c.nonblank else "column optional" if not c.required else "no",
                          "" if c.default is None else str(c.default) if c.default != "" else "(blank)",
-                         _range(c), c.doc])
+                         _range(c), c.doc, PLAUSIBLE.get((sh.name, c.name), "")])
     return rows
 
 
