@@ -33,17 +33,22 @@ EXACT = {"max_country_share": ("share_cap", 0.0, 0.0), "budget_musd": ("budget",
          "criterion": ("standard", 0.054, None), "emissions_cap_tco2e_per_yr": ("emissions_cap", 0.003, 0.0015)}
 
 
+def sites_of_the_test() -> list[dict]:
+    """M2, N1, R1 and R2 as the module docstring says (M1 comes with `wb.tiny()`)."""
+    return [site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=800),
+            site("N1", "AAA", "mine", "existing", 1000),
+            site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=0.02, var_cost_usd_per_t=100, esg_score=80,
+                 **{"yield": 1}),
+            site("R2", "AAA", "refinery", "candidate", 1000, capex_musd=0.001, var_cost_usd_per_t=100, esg_score=20,
+                 **{"yield": 1})]
+
+
 @pytest.fixture
 def ruled(tmp_path):
     sheets, settings = tiny(max_country_share=0.6)
     sheets["sites"][0]["emissions_tco2e_per_t"] = 1
     sheets["limits"] = [{"period": 2030, "member": None, "country": "CCC", "emissions_cap_tco2e_per_yr": 50}]
-    sheets["sites"] += [site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=800),
-                        site("N1", "AAA", "mine", "existing", 1000),
-                        site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=0.02, var_cost_usd_per_t=100,
-                             esg_score=80, **{"yield": 1}),
-                        site("R2", "AAA", "refinery", "candidate", 1000, capex_musd=0.001, var_cost_usd_per_t=100,
-                             esg_score=20, **{"yield": 1})]
+    sheets["sites"] += sites_of_the_test()
     sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.01}]
     sheets["standards"] = [{"criterion": "esg_score", "stage": None, "min": 50, "max": None, "note": "test"}]
     return write_workbook(tmp_path / "ruled.xlsx", sheets, settings)
@@ -133,12 +138,7 @@ def screened_and_capped(tmp_path):
     # sells all 100 t (a cap of 100).
     sheets, settings = tiny(min_esg_score=50)
     sheets["sites"][0]["water_m3_per_t"] = 1
-    sheets["sites"] += [site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=800),
-                        site("N1", "AAA", "mine", "existing", 1000),
-                        site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=0.02, var_cost_usd_per_t=100,
-                             esg_score=80, **{"yield": 1}),
-                        site("R2", "AAA", "refinery", "candidate", 1000, capex_musd=0.001, var_cost_usd_per_t=100,
-                             esg_score=20, **{"yield": 1})]
+    sheets["sites"] += sites_of_the_test()
     sheets["financing_rules"] = [{"member": "AA", "country": None, "site": "R1", "max_share": 0}]
     sheets["limits"] = [{"period": 2030, "member": None, "country": "CCC", "water_cap_m3_per_yr": 60}]
     return write_workbook(tmp_path / "capped.xlsx", sheets, settings)
