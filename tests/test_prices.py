@@ -1,4 +1,8 @@
-"""`plan prices` on a hand-solved workbook with a share cap, a budget, a standard and an emissions cap.
+"""`plan prices` on hand-solved workbooks where each kind of rule binds: a budget, a standard and an
+emissions cap (below); a financing rule, the ESG screen and a water cap; a share cap, the host
+share, the burden band, the benefit floor and the allied-content floor (each with its workbook).
+
+The first workbook, with a share cap, a budget, a standard and an emissions cap:
 
 From `wb.tiny()`: member AA needs 100 t/yr of mineral X in one one-year period (discount rate 0).
 Markets: M1 in C-land at 500 USD/t, M2 in B-land at 800 USD/t. At home (A-land) the free mine N1
@@ -162,3 +166,76 @@ def test_financing_rule_esg_screen_and_water_cap(screened_and_capped, tmp_path):
     water = on.loc["water_cap_m3_per_yr"]
     assert water["marginal_value_musd_per_unit"] == pytest.approx(0.0003, abs=1e-12)
     assert water["unit"] == "m3/yr" and water["holds_to"] == pytest.approx(100)
+
+
+def two_members(**settings_override):
+    # Members AA (A-land) and BB (B-land) each need 100 t/yr of X; the market M1 (C-land) sells at
+    # 500 USD/t: 200 t cost 0.1 MUSD. The candidate R1 at AA's home refines ore of the free mine N1
+    # (100 USD/t): built for capex c, supplying both costs c + 200 x 100 USD = c + 0.02 MUSD.
+    sheets, settings = tiny(**settings_override)
+    sheets["countries"][1]["member"] = "BB"
+    sheets["members"].append({"member": "BB", "name": "Member B", "lat": 0, "lon": 10})
+    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 100})
+    sheets["sites"] += [site("N1", "AAA", "mine", "existing", 1000),
+                        site("R1", "AAA", "refinery", "candidate", 1000, capex_musd=0.04, var_cost_usd_per_t=100,
+                             **{"yield": 1})]
+    return sheets, settings
+
+
+def host_and_burden():
+    # host_min_share 0.9 (AA pays at least 90% of R1) against burden shares 0.5 / 0.5 within 0.1
+    # (each member 40% to 60% of the capex): no split finances R1; the market: 0.1 MUSD.
+    #   host share dropped: R1 split within the band, 0.04 + 0.02 = 0.06 -> worth 0.04; at 0.85: still none, 0
+    #   burden band dropped: AA pays 90%: 0.06 -> worth 0.04; at 0.15 (35%-65%): still none, 0
+    sheets, settings = two_members(host_min_share=0.9, burden_tolerance=0.1)
+    for m in sheets["members"]:
+        m["burden_share"] = 0.5
+    return sheets, settings, {"host_min_share": (0.04, 0.0), "burden_tolerance": (0.04, 0.0)}
+
+
+def benefit_and_financing_rule():
+    # BB finances nothing at R1 (financing rule max_share 0), so AA would pay all of it; the benefit
+    # floor (min_benefit_ratio 1) asks AA's cost share (1) to be at most its benefit share (its
+    # share of demand, 0.5): R1 cannot be financed; the market: 0.1 MUSD.
+    #   benefit floor dropped: R1, 0.06 -> worth 0.04; ratio 0.9: 0.5 < 0.9, still none, 0
+    #   financing rule dropped: R1 split 50/50, 0.06 -> worth 0.04; BB up to 5%: AA 95% > 50%, 0
+    sheets, settings = two_members(min_benefit_ratio=1.0)
+    sheets["financing_rules"] = [{"member": "BB", "country": None, "site": "R1", "max_share": 0}]
+    return sheets, settings, {"min_benefit_ratio": (0.04, 0.0), "max_share": (0.04, 0.0)}
+
+
+def allied_floor():
+    # X's min_allied_share 0.5: at least half of each member's X mined and refined in allied
+    # countries: only N1 -> R1 at home can. R1 at capex 0.2 costs 0.22 MUSD against the market's 0.1.
+    #   floor dropped: the market, 0.1 -> worth 0.12; floor 0.45: R1 still needed, 0
+    sheets, settings = two_members()
+    sheets["sites"][-1]["capex_musd"] = 0.2
+    sheets["minerals"][0]["min_allied_share"] = 0.5
+    return sheets, settings, {"min_allied_share": (0.12, 0.0)}
+
+
+def share_cap():
+    # One member, the markets M1 (500 USD/t) and M2 (800 USD/t), max_country_share 0.6: 60 t from M1
+    # and 40 t from M2, 30,000 + 32,000 USD = 0.062 MUSD.
+    #   cap dropped: 100 t from M1, 0.05 -> worth 0.012; cap 0.65: 65 x 500 + 35 x 800 = 60,500 -> 0.0015
+    sheets, settings = tiny(max_country_share=0.6)
+    sheets["sites"].append(site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=800))
+    return sheets, settings, {"max_country_share": (0.012, 0.0015)}
+
+
+@pytest.mark.parametrize("make", [share_cap, host_and_burden, benefit_and_financing_rule, allied_floor],
+                         ids=lambda f: f.__name__)
+def test_a_cap_the_financing_rules_and_the_allied_floor(make, tmp_path):
+    sheets, settings, exact = make()
+    wb = write_workbook(tmp_path / "w.xlsx", sheets, settings)
+    out = tmp_path / "prices.xlsx"
+    res = CliRunner().invoke(cli, ["prices", str(wb), "-o", str(out), "--workers", "2", "--mip-abs-gap", "0",
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    on = read(out).query("state == 'on'").set_index("column")
+    assert sorted(on.index) == sorted(exact)
+    for column, (drop, relax) in exact.items():
+        r = on.loc[column]
+        assert r["drop_worth_low_musd"] == pytest.approx(drop, abs=1e-7), (column, r.to_dict())
+        assert r["drop_worth_high_musd"] == pytest.approx(drop, abs=1e-7), (column, r.to_dict())
+        assert r["relax_worth_low_musd"] == pytest.approx(relax, abs=1e-7), (column, r.to_dict())
