@@ -104,3 +104,13 @@ def test_hidden_sheets_hidden_rows_and_linked_values_are_read_and_warned(tmp_pat
     assert "sites: hidden row(s) 3 are read" in said
     assert "sites!G2: value(s) cached from a link to another workbook" in said
     assert float(data.sites.loc["M1", "capacity_tpy"]) == 1000 and "M2" in data.sites.index
+
+
+def test_a_gap_between_periods_is_warned(tmp_path):
+    # 2030 for 5 years ends in 2035; the next period starts in 2040: 2035-2039 are not planned
+    sheets, settings = tiny()
+    sheets["periods"] = [{"period": 2030, "years": 5}, {"period": 2040, "years": 5}]
+    sheets["demand"].append({"member": "AA", "mineral": "X", "period": 2040, "demand_tpy": 100})
+    data = load_data(write_workbook(tmp_path / "t.xlsx", sheets, settings))
+    assert any(w.startswith("periods!A3: period 2040 starts 5 year(s) after the previous one ends (2035)")
+               for w in data.warnings), data.warnings

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError, collecting, report
+from planner.errors import InputError, cell_ref, collecting, report
 from planner.dataset.financing import (Financing, benefit_shares, burden_shares_sum, check_forced_budgets, read_financing,
                                        unfinanceable)
 from planner.io.reader import RawWorkbook, read_workbook
@@ -288,7 +288,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     s = dict(raw.settings)
     s.update(overrides or {})
     warnings = list(raw.warnings)
-    periods = _periods(t["periods"], s)
+    periods = _periods(t["periods"], s, warnings)
     PERIODS = tuple(int(p) for p in periods.index)
     minerals = t["minerals"].set_index("mineral", drop=False).sort_index()
     all_members, members, inactive = _members(t["members"], without, warnings)
@@ -368,7 +368,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     )
 
 
-def _periods(periods: pd.DataFrame, s: dict) -> pd.DataFrame:
+def _periods(periods: pd.DataFrame, s: dict, warnings: list[str] | None = None) -> pd.DataFrame:
     """Periods in order, checked not to overlap or start before base_year, with each period's
     discount factor, weight (years x discount) and carbon price."""
     periods = periods.sort_values("period")
@@ -384,6 +384,11 @@ def _periods(periods: pd.DataFrame, s: dict) -> pd.DataFrame:
         if b < a:
             raise _err("E_OVERLAP", f"period {b} starts before the previous period ends ({a})",
                        periods, i2, "period", "periods")
+        if b > a and warnings is not None:
+            col = periods.attrs.get("positions", {}).get("period")
+            warnings.append(f"{cell_ref('periods', int(periods.loc[i2, '_row']), col)}: period {b} starts "
+                            f"{b - a:g} year(s) after the previous one ends ({a:g}): the years between are not "
+                            "planned (no demand, output or cost is counted in them)")
     periods = periods.set_index("period", drop=False)
     periods["discount"] = [(1 + r) ** -(p - base_year) for p in periods["period"]]
     periods["weight"] = periods["years"] * periods["discount"]

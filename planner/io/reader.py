@@ -50,9 +50,6 @@ class Positions(dict):
         return self
 
 
-_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _MAX_CELL_CHARS = 32_767  # Excel's own limit; longer text is not a real spreadsheet cell
 _TOO_LONG = "\x00too-long:"  # marker put in place of over-long text found in the XML
 
@@ -110,6 +107,13 @@ def check_container(path: Path) -> None:
                     if b"<!DOCTYPE" in head_xml or b"<!ENTITY" in head_xml:
                         raise InputError("E_XML_UNSAFE", f"'{path.name}' part '{i.filename}' declares a DTD or "
                                          "entities (XML bomb or external-entity attack); refused")
+            seen: set[str] = set()
+            for i in infos:
+                if i.filename in seen:
+                    raise InputError("E_FILE_FORMAT", f"'{path.name}' holds two parts named '{i.filename}' (a damaged "
+                                     "or tampered file: which one a program reads is not defined); save the workbook "
+                                     "again from Excel")
+                seen.add(i.filename)
             if "xl/workbook.xml" not in {i.filename for i in infos}:
                 raise InputError("E_FILE_FORMAT", f"'{path.name}' is a zip file but not an Excel workbook")
     except zipfile.BadZipFile:
@@ -122,21 +126,60 @@ EXCEL_ERRORS = ("#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL
                 "#GETTING_DATA")
 
 
-def _long_shared_strings(zf: zipfile.ZipFile, names: set[str]) -> dict[str, int]:
-    """Index (as text) -> length of shared strings longer than Excel's cell limit."""
+def _local(tag: str) -> str:
+    """An element's name without its namespace: transitional and Strict Open XML read alike."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _long_shared_strings(zf: zipfile.ZipFile, names: set[str]) -> tuple[dict[str, int], int]:
+    """(index (as text) -> length of shared strings longer than Excel's cell limit, how many there are)."""
     long: dict[str, int] = {}
     if "xl/sharedStrings.xml" not in names:
-        return long
+        return long, 0
+    i = 0
     with zf.open("xl/sharedStrings.xml") as fh:
-        i = 0
-        for _event, elem in SafeET.iterparse(fh, events=("end",)):
-            if elem.tag == f"{_NS_MAIN}si":
-                n = sum(len(t.text or "") for t in elem.iter(f"{_NS_MAIN}t"))
+        for _event, elem in _parse(fh, "xl/sharedStrings.xml"):
+            if _local(elem.tag) == "si":
+                n = sum(len(t.text or "") for t in elem.iter() if _local(t.tag) == "t")
                 if n > _MAX_CELL_CHARS:
                     long[str(i)] = n
                 i += 1
                 elem.clear()
-    return long
+    return long, i
+
+
+class _PartError(Exception):
+    """A part of the workbook that is not well-formed XML."""
+
+
+def _parse(fh, part: str):
+    """`iterparse` of one part, its faults raised as _PartError naming the part."""
+    try:
+        yield from SafeET.iterparse(fh, events=("end",))
+    except SafeET.ParseError as exc:
+        raise _PartError(f"part '{part}' is not well-formed XML ({exc})") from None
+
+
+def _xml(zf: zipfile.ZipFile, part: str):
+    try:
+        return SafeET.fromstring(zf.read(part))
+    except SafeET.ParseError as exc:
+        raise _PartError(f"part '{part}' is not well-formed XML ({exc})") from None
+
+
+_SHARED_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?v>(\d+)</(?:\w+:)?v>')
+_CELL_REF = re.compile(rb'\br="([A-Z]+\d+)"')
+_SHARED_TYPE = re.compile(rb'\bt="s"')
+
+
+def _broken_shared_refs(raw: bytes, count: int) -> list[tuple[str, int]]:
+    """(cell, index) of the cells of a sheet that name a shared string the file does not hold."""
+    out = []
+    for m in _SHARED_CELL.finditer(raw):
+        if _SHARED_TYPE.search(m.group(1)) and int(m.group(2)) >= count:
+            ref = _CELL_REF.search(m.group(1))
+            out.append((ref.group(1).decode() if ref else "?", int(m.group(2))))
+    return out
 
 
 # Byte patterns that make a sheet worth parsing: a formula element, an error cell, a text run longer
@@ -156,28 +199,28 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
         names = set(zf.namelist())
         if "xl/workbook.xml" not in names:
             return out, errors
-        long_shared = _long_shared_strings(zf, names)
-        wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
-        rels = {}
-        rel_path = "xl/_rels/workbook.xml.rels"
-        if rel_path in names:
-            for rel in SafeET.fromstring(zf.read(rel_path)):
-                target = rel.get("Target", "")
-                target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-                rels[rel.get("Id")] = target
-        for sheet in wb.iter(f"{_NS_MAIN}sheet"):
-            target = rels.get(sheet.get(f"{_NS_REL}id"))
+        long_shared, n_shared = _long_shared_strings(zf, names)
+        wb = _xml(zf, "xl/workbook.xml")
+        rels = _workbook_rels(zf, names)
+        for sheet in (e for e in wb.iter() if _local(e.tag) == "sheet"):
+            target = rels.get(_rel_id(sheet))
             if not target or target not in names:
                 continue
             missing = []
             raw = zf.read(target)
+            broken = _broken_shared_refs(raw, n_shared)
+            if broken:
+                (ref, k), = broken[:1]
+                raise InputError("E_FILE_FORMAT", f"cell {ref} names shared string {k}, which the file does not hold "
+                                 f"(it has {n_shared}): the workbook is damaged; save it again from Excel",
+                                 sheet=sheet.get("name"))
             if not long_shared and not any(p.search(raw) for p in _NEEDS_PARSE):
                 continue  # no formula, error cell or over-long text: nothing for the parser to find
             with io.BytesIO(raw) as fh:
-                for _event, elem in SafeET.iterparse(fh, events=("end",)):
-                    if elem.tag == f"{_NS_MAIN}c":
-                        f = elem.find(f"{_NS_MAIN}f")
-                        v = elem.find(f"{_NS_MAIN}v")
+                for _event, elem in _parse(fh, target):
+                    if _local(elem.tag) == "c":
+                        kids = {_local(k.tag): k for k in elem}
+                        f, v = kids.get("f"), kids.get("v")
                         if f is not None and (v is None or v.text is None or v.text == ""):
                             missing.append(elem.get("r"))
                         elif elem.get("t") == "e" and v is not None:
@@ -185,7 +228,7 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
                         else:
                             n = 0
                             if elem.get("t") == "inlineStr":
-                                n = sum(len(t.text or "") for t in elem.iter(f"{_NS_MAIN}t"))
+                                n = sum(len(t.text or "") for t in elem.iter() if _local(t.tag) == "t")
                             elif elem.get("t") == "s" and v is not None:
                                 n = long_shared.get(v.text, 0)
                             if n > _MAX_CELL_CHARS:
@@ -196,9 +239,25 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
     return out, errors
 
 
-_HIDDEN_ROW = re.compile(rb'<row\b[^>]*\bhidden="(?:1|true)"[^>]*>')
+def _workbook_rels(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
+    """Relationship id -> the part it names, from the workbook's relationships."""
+    rels = {}
+    if "xl/_rels/workbook.xml.rels" in names:
+        for rel in _xml(zf, "xl/_rels/workbook.xml.rels"):
+            target = rel.get("Target", "")
+            rels[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+    return rels
+
+
+def _rel_id(sheet) -> str | None:
+    """A sheet element's relationship id (r:id, in the transitional or the Strict namespace)."""
+    return next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+
+
+_HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*\bhidden="(?:1|true)"[^>]*>')
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
-_LINKED_CELL = re.compile(rb'<c\b[^>]*\br="([A-Z]+\d+)"[^>]*>(?:(?!</c>).)*?<f\b[^>]*>[^<]*\[\d+\][^<]*</f>', re.S)
+_LINKED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*\br="([A-Z]+\d+)"[^>]*>(?:(?!</(?:\w+:)?c>).)*?'
+                          rb'<(?:\w+:)?f\b[^>]*>[^<]*\[\d+\][^<]*</(?:\w+:)?f>', re.S)
 
 
 def hidden_and_linked(path: Path, sheets: set[str]) -> list[str]:
@@ -210,14 +269,10 @@ def hidden_and_linked(path: Path, sheets: set[str]) -> list[str]:
         names = set(zf.namelist())
         if "xl/workbook.xml" not in names:
             return out
-        wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
-        rels = {}
-        if "xl/_rels/workbook.xml.rels" in names:
-            for rel in SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
-                target = rel.get("Target", "")
-                rels[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        wb = _xml(zf, "xl/workbook.xml")
+        rels = _workbook_rels(zf, names)
         linked_book = any(n.startswith("xl/externalLinks/") for n in names)
-        for sheet in wb.iter(f"{_NS_MAIN}sheet"):
+        for sheet in (e for e in wb.iter() if _local(e.tag) == "sheet"):
             name = sheet.get("name")
             if name not in sheets:
                 continue
@@ -225,7 +280,7 @@ def hidden_and_linked(path: Path, sheets: set[str]) -> list[str]:
             if state in ("hidden", "veryHidden"):
                 how = "very hidden (only a macro or the VBA editor shows it)" if state == "veryHidden" else "hidden"
                 out.append(f"sheet '{name}' is {how} and is read: its rows drive the plan")
-            target = rels.get(sheet.get(f"{_NS_REL}id"))
+            target = rels.get(_rel_id(sheet))
             if not target or target not in names:
                 continue
             raw = zf.read(target)
@@ -546,7 +601,10 @@ def _settings(df: pd.DataFrame) -> tuple[dict[str, object], dict[str, int], list
 def read_workbook(path: str | Path) -> RawWorkbook:
     path = Path(path)
     check_container(path)
-    formulas, cell_errors = _scan_sheet_xml(path)
+    try:
+        formulas, cell_errors = _scan_sheet_xml(path)
+    except _PartError as exc:
+        raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged: {exc}; save it again from Excel") from None
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for damaged files
@@ -555,7 +613,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     warn: list[str] = []
     try:
         warn += hidden_and_linked(path, set(SHEETS) | {"settings"})
-    except (zipfile.BadZipFile, KeyError, SafeET.ParseError):
+    except (zipfile.BadZipFile, KeyError, _PartError):
         pass  # the container's own checks report a damaged file
     renamed = _near_sheet_names(present)
     for name, real in renamed.items():
