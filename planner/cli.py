@@ -84,9 +84,11 @@ def cli() -> None:
                    "(sharing the time limit), and test decisions of models too large for the LP tests by default")
 @click.option("--prices", "prices", type=click.Path(dir_okay=False), default=None, metavar="PRICES.xlsx",
               help="a plan prices output: the brief gives what its rules are worth")
+@click.option("--tables", "tables", default=None, metavar="SHEET,SHEET,...",
+              help="write only these sheets (the brief, summary and run_info always; default: every sheet)")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, without, explain_iis, standards, threads, presolve,
-          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, prices, quiet):
+          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, prices, tables, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from planner.pipeline import solve_workbook
 
@@ -98,7 +100,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, wi
                              solver_overrides={"mip_abs_gap": mip_abs_gap, "threads": threads, "presolve": presolve,
                                                "heuristic_effort": heuristic_effort,
                                                "start_heuristic": start_heuristic, "low_memory": low_memory},
-                             start_from=start_from, prove=prove, prices=prices)
+                             start_from=start_from, prove=prove, prices=prices,
+                             tables=tuple(t.strip() for t in tables.split(",") if t.strip()) if tables else None)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:

@@ -18,11 +18,11 @@ from planner.io.reader import read_workbook
 from planner.dataset.diagnostics import unreachable_demand
 from planner.analyses.explain import iis_report, smallest_relaxations
 from planner.model.definition import resolve_definition, AUTO_EV_FLOWS, BUILD_APART_FLOWS, EV_START_GAP, START_SHARE, ModelDefinition, SolverOptions
-from planner.errors import NothingWrittenError, OutputExistsError, OutputWriteError
+from planner.errors import DefinitionError, NothingWrittenError, OutputExistsError, OutputWriteError
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
 from planner.results.brief import brief_table, read_prices
-from planner.results.report import RunRecord, output_tables, run_info_table
+from planner.results.report import TABLE_NAMES, RunRecord, output_tables, run_info_table
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import collect_follow_on, prestart
@@ -328,10 +328,11 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
                    start_from: str | Path | None = None, prove: bool = False, edits: tuple = (),
-                   prices: str | Path | None = None) -> RunResult:
+                   prices: str | Path | None = None, tables: tuple[str, ...] | None = None) -> RunResult:
     """Solve the workbook at `input_path` (with `edits` made to its cells as read, as a batch's case
     makes them: planner/analyses/cases.py) and, with `write`, write the portfolio; `prices`: a
-    `plan prices` output whose rules' worth the brief gives."""
+    `plan prices` output whose rules' worth the brief gives; `tables`: the sheets to write (the brief,
+    summary, run_info and the kept input cells always are; None: all)."""
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
@@ -341,11 +342,16 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
             raise OutputExistsError(f"-o '{target}': the portfolio is an Excel workbook (-o NAME.xlsx); its JSON "
                                     "copy and its map are written beside it under the same name")
         reads = [input_path, start_from, definition.source if definition.source else None, prices]
+        lone = json_path(target)
+        if not force and lone.exists() and not target.exists():  # a run whose workbook was never written
+            raise OutputExistsError(f"'{lone}' is the JSON copy of an earlier run whose workbook '{target}' was "
+                                    f"not written: `plan export {lone}` rebuilds that workbook; --force replaces "
+                                    "the copy with this run's, -o chooses another name")
         for path in (target, json_path(target), target.with_suffix(".png")):
             check_target(path, force, inputs=reads)  # fail before a long solve, not after
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    priced = read_prices(prices) if prices is not None else None
+    extras = {"prices": read_prices(prices) if prices is not None else None, "tables": chosen_tables(tables)}
     if edits:
         raw, definition, more = apply_edits(read_workbook(input_path), definition, edits)
         data = build_data(raw, definition.overrides, tuple(without) + more, standards=definition.standards)
@@ -360,7 +366,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     aside = MapAside(data) if write else None  # the map's process starts now (matplotlib loads meanwhile)
     try:
         return _solve_read(data, definition, input_path, output, force, write, out_dir, without, explain_iis,
-                           progress, write_mps, start_from, start_plan, timings, aside, prove, priced)
+                           progress, write_mps, start_from, start_plan, timings, aside, prove, extras)
     finally:
         if aside is not None:
             aside.close()
@@ -368,7 +374,7 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
 
 def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, output, force: bool, write: bool,
                 out_dir: Path, without: tuple[str, ...], explain_iis: bool, progress, write_mps, start_from,
-                start_plan, timings: dict, aside, prove: bool = False, priced: dict | None = None) -> RunResult:
+                start_plan, timings: dict, aside, prove: bool = False, extras: dict | None = None) -> RunResult:
     """`solve_workbook` once the workbook is read: solve, check, write."""
     solver = definition.solver
     main = MainModel(data, definition, write_mps, prove)
@@ -422,16 +428,33 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
                                  "without": ",".join(without)},
                         outcome=outcome, max_violation=max_v, max_violation_where=where, warnings=data.warnings)
         try:
-            _write_run(data, definition, outcome, sol, run, target, force, prove, timings, result, aside, priced)
+            _write_run(data, definition, outcome, sol, run, target, force, prove, timings, result, aside,
+                       extras or {})
         finally:
             if output is None:
                 release_name(target)
     return result
 
 
+ALWAYS_WRITTEN = ("summary", "run_info", "inputs")  # with the brief: what compare and brief need
+LARGE_OUTPUT_ROWS = 1_000_000
+
+
+def chosen_tables(names: tuple[str, ...] | None) -> frozenset | None:
+    """The sheets `--tables` names, checked against the portfolio's (None: every sheet)."""
+    if not names:
+        return None
+    known = set(TABLE_NAMES)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise DefinitionError(f"--tables names no sheet of the portfolio: {', '.join(unknown)}; the sheets: "
+                              f"{', '.join(TABLE_NAMES)}")
+    return frozenset(names)
+
+
 def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcome, sol: Solution, run: RunRecord,
                target: Path, force: bool, prove: bool, timings: dict, result: RunResult, aside,
-               priced: dict | None = None) -> None:
+               extras: dict) -> None:
     """The run's tables, its decisions' tests and the brief; then the JSON copy and the workbook."""
     t0 = time.perf_counter()
     # the map is drawn in a process of its own while the tables, the JSON copy and the workbook
@@ -449,6 +472,16 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
     tables = output_tables(data, sol, run)
     tables["summary"] = pd.concat([tables["summary"], security_without_builds(data, definition.solver, outcome)],
                                   ignore_index=True)
+    wanted = extras.get("tables")
+    if wanted is not None:  # --tables: the sheets asked for (the brief reads summary, portfolio, financing...)
+        brief_source = dict(tables)
+        tables = {k: v for k, v in tables.items() if k in wanted or k in ALWAYS_WRITTEN}
+    else:
+        brief_source = tables
+    rows = sum(len(df) for df in tables.values())
+    if rows > LARGE_OUTPUT_ROWS:
+        data.warnings.append(f"the portfolio has {rows:,} table rows (about {rows * 120 / 2**20:,.0f} MB of Excel and "
+                             "JSON): writing takes a while; --tables writes only the sheets you name")
     done: dict = {}
 
     def finish() -> dict:
@@ -457,8 +490,8 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
         workbook's writer loses no solve. Once, whoever asks first."""
         if not done:
             result.proofs = test_decisions(data, definition, outcome, prove, timings)
-            tables["run_info"] = run_info_table(run)
-            done.update({"brief": brief_table(tables, priced), **tables})
+            tables["run_info"] = brief_source["run_info"] = run_info_table(run)
+            done.update({"brief": brief_table(brief_source, extras.get("prices")), **tables})
             try:
                 result.json = write_json(done, json_path(target), force=force)
             except OutputExistsError:

@@ -298,3 +298,34 @@ def test_the_planner_out_of_memory_is_one_message_and_writes_nothing(tmp_path, m
                            "array with shape (403880,) and data type float64); nothing was written. Try --low-memory "
                            "(plan solve), a smaller workbook, or a machine with more memory")
     assert out.read_bytes() == b"precious"
+
+
+def test_a_json_copy_without_its_workbook_names_plan_export(tmp_path):
+    # a run interrupted (or failed, exit 9) after its JSON copy and before its workbook: the rerun's
+    # refusal says how to get the workbook back, and --force replaces the copy
+    src, out = chain_case(tmp_path), tmp_path / "run.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)]).exit_code == 0
+    out.unlink()
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out)])
+    assert res.exit_code == 2 and "plan export" in res.output and "run.json" in res.output, res.output
+    assert not out.exists()
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--force"]).exit_code == 0
+    assert out.exists()
+
+
+def test_tables_writes_only_the_sheets_asked_for(tmp_path):
+    from planner.results.report import TABLE_NAMES
+    src, out = chain_case(tmp_path), tmp_path / "run.xlsx"
+    assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "all.xlsx")]).exit_code == 0
+    everything = read_portfolio(tmp_path / "all.xlsx")
+    assert [n for n in everything if n not in ("brief", "map")] == list(TABLE_NAMES)  # the list cannot drift
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(out), "--tables", "portfolio, financing"])
+    assert res.exit_code == 0, res.output
+    got = read_portfolio(out)
+    assert set(got) - {"map"} == {"brief", "summary", "portfolio", "financing", "run_info", "inputs"}
+    # the brief is made from every table, whatever is written (its first line holds the time written)
+    assert got["brief"]["brief"].tolist()[1:] == everything["brief"]["brief"].tolist()[1:]
+    import json
+    assert set(json.loads((tmp_path / "run.json").read_text())["tables"]) == set(got) - {"map"}
+    res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "x.xlsx"), "--tables", "portfolios"])
+    assert res.exit_code == 2 and "portfolios" in res.output and "portfolio" in res.output

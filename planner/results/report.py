@@ -379,6 +379,12 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "value"])
 
 
+TABLE_NAMES = ("summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand", "unmet_by_scenario",
+               "supply_mix_chart", "financing", "commitments", "member_totals", "milestones", "screening",
+               "scenario_costs", "unmet_risk", "concentration", "stockpiles", "stock_releases", "traceability",
+               "allied_share", "emissions", "water", "run_info", "inputs")
+
+
 def output_tables(data: PlanData, sol: Solution, run: RunRecord) -> dict[str, pd.DataFrame]:
     """Sheet name -> table, in workbook order."""
     portfolio = portfolio_table(data, sol)
