@@ -342,13 +342,14 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
             raise OutputExistsError(f"-o '{target}': the portfolio is an Excel workbook (-o NAME.xlsx); its JSON "
                                     "copy and its map are written beside it under the same name")
         reads = [input_path, start_from, definition.source if definition.source else None, prices]
+        check_target(target, force, inputs=reads)  # fail before a long solve, not after
         lone = json_path(target)
         if not force and lone.exists() and not target.exists():  # a run whose workbook was never written
             raise OutputExistsError(f"'{lone}' is the JSON copy of an earlier run whose workbook '{target}' was "
                                     f"not written: `plan export {lone}` rebuilds that workbook; --force replaces "
                                     "the copy with this run's, -o chooses another name")
-        for path in (target, json_path(target), target.with_suffix(".png")):
-            check_target(path, force, inputs=reads)  # fail before a long solve, not after
+        for path in (lone, target.with_suffix(".png")):
+            check_target(path, force, inputs=reads)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     extras = {"prices": read_prices(prices) if prices is not None else None, "tables": chosen_tables(tables)}

@@ -143,6 +143,39 @@ def _dup_header(s, t):
         r["demand_tpy "] = 1  # normalises to 'demand_tpy': the same column twice
 
 
+STRICT_NS = ((b"http://schemas.openxmlformats.org/spreadsheetml/2006/main", b"http://purl.oclc.org/ooxml/spreadsheetml/main"),
+             (b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+              b"http://purl.oclc.org/ooxml/officeDocument/relationships"))
+
+
+def _strict(b: bytes) -> bytes:
+    """A part in the Strict Open XML namespaces."""
+    for old, new in STRICT_NS:
+        b = b.replace(old, new)
+    return b
+
+
+def _strict_with_formula(name: str, b: bytes) -> bytes:
+    """Strict namespaces, and the market's capacity (sites!G2) a formula with no saved value."""
+    if name == "xl/worksheets/sheet6.xml":
+        b = b.replace(b'<c r="G2" t="n"><v>1000</v></c>', b'<c r="G2"><f>500*2</f></c>')
+    return _strict(b)
+
+
+def _duplicated_part(folder: Path) -> bytes:
+    """A valid workbook with its sites sheet stored twice (the second copy edited)."""
+    import warnings
+    p = _edit(lambda s, t: None)(folder)
+    with zipfile.ZipFile(p) as z:
+        parts = [(i.filename, z.read(i)) for i in z.infolist()]
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is asked to write
+        for n, b in parts + [("xl/worksheets/sheet6.xml", dict(parts)["xl/worksheets/sheet6.xml"])]:
+            z.writestr(n, b)
+    return buf.getvalue()
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     # structure
     "missing_sheet": (_edit(lambda s, t: s.pop("demand")), "E_SHEET_MISSING", "demand"),
@@ -285,6 +318,31 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "zip_bomb": (_raw(_zip_bomb), "E_ZIP_BOMB", ""),
     "billion_laughs": (_zip_rewrite(_inject(BILLION_LAUGHS, "worksheets/sheet2.xml")), "E_XML_UNSAFE", ""),
     "external_entity": (_zip_rewrite(_inject(XXE, "xl/workbook.xml")), "E_XML_UNSAFE", ""),
+    # headers, shares, file faults (the messages name the cell or the part)
+    "title_row_above_the_names": (_post(lambda s, t: None, lambda wb: (wb["sites"].insert_rows(1),
+                                                                       wb["sites"].__setitem__("A1", "Sites, 2026"))),
+                                  "E_HEADER_ROW", "sites!1"),
+    "misspelt_optional_column": (_edit(lambda s, t: s["sites"][0].__setitem__("privat_share", 0.5)),
+                                 "E_COLUMN_MISSPELT", "sites!Q1"),
+    "misspelt_optional_column_of_minerals": (_edit(lambda s, t: s["minerals"][0].__setitem__("min_alied_share", 0.5)),
+                                             "E_COLUMN_MISSPELT", "minerals!C1"),
+    "misspelt_required_column": (_edit(lambda s, t: [r.__setitem__("capcity_tpy", r.pop("capacity_tpy"))
+                                                     for r in s["sites"]]), "E_COLUMN_MISSING", "sites!P1"),
+    "share_typed_as_a_percentage": (_edit(lambda s, t: t.__setitem__("max_country_share", 80)), "E_OUT_OF_RANGE",
+                                    f"settings!B{list(tiny()[1]).index('max_country_share') + 2}"),
+    "mineral_cap_typed_as_a_percentage": (_edit(lambda s, t: s["minerals"][0].__setitem__("max_country_share", 60)),
+                                          "E_OUT_OF_RANGE", "minerals!C2"),
+    "burden_shares_not_summing_to_one": (_edit(lambda s, t: s["members"][0].__setitem__("burden_share", 0.8)),
+                                         "E_BURDEN_SHARES", "members!E2"),
+    "two_parts_of_one_name": (_raw(lambda f: _duplicated_part(f)), "E_FILE_FORMAT", "two parts named"),
+    "malformed_workbook_part": (_zip_rewrite(lambda n, b: b[: len(b) // 2] if n == "xl/workbook.xml" else b),
+                                "E_FILE_FORMAT", "part 'xl/workbook.xml' is not well-formed XML"),
+    "shared_string_the_file_lacks": (_zip_rewrite(lambda n, b: b.replace(
+        b'<c r="A2" t="inlineStr"><is><t>M1</t></is></c>', b'<c r="A2" t="s"><v>9999</v></c>')),
+        "E_FILE_FORMAT", "cell A2 names shared string 9999"),
+    "strict_xml_uncalculated_formula": (_zip_rewrite(_strict_with_formula), "E_FORMULA_NO_VALUE", "sites!G2"),
+    "malformed_sheet_part": (_zip_rewrite(lambda n, b: b[:-40] if n == "xl/worksheets/sheet6.xml" else b),
+                             "E_FILE_FORMAT", "the sheet is damaged"),
+    "strict_xml_malformed_sheet": (_zip_rewrite(lambda n, b: _strict(b)[:-40] if n == "xl/worksheets/sheet6.xml"
+                                                else _strict(b)), "E_FILE_FORMAT", "the sheet is damaged"),
 }
-
-

@@ -664,6 +664,10 @@ def _read_sheets(book, present: list[str], formulas, cell_errors, warn: list[str
         except InputError as err:
             report(err)  # in validation, a broken sheet is recorded and skipped
             continue
+        except Exception as exc:  # calamine's own errors: a sheet part it cannot parse
+            report(InputError("E_FILE_FORMAT", f"the sheet is damaged and cannot be read ({type(exc).__name__}: "
+                              f"{exc}): save the workbook again from Excel", sheet=spec.name))
+            continue
         if not spec.optional and name != "settings" and tables[name].empty:
             report(InputError("E_EMPTY_TABLE", "the table is empty: add at least one row below the header",
                               sheet=spec.name, row=2))
