@@ -81,6 +81,8 @@ def test_grid(hedge, tmp_path):
 
 
 @pytest.mark.parametrize("vary,says", [("no_such_setting=1", "no such setting"), ("sites.name=2", "no numbers"),
+                                       ("discount_rate=abc", "discount_rate=abc: 'abc' is not a number"),
+                                       ("max_country_share=80", "80% is 0.8"),
                                        ("sites.capex_musd=cheap", "not a factor"), ("discount_rate", "NAME=v1")])
 def test_bad_vary_is_a_usage_error(hedge, tmp_path, vary, says):
     res = sweep(hedge, "--vary", vary, "-o", tmp_path / "x.xlsx")
@@ -92,10 +94,12 @@ def test_a_value_the_workbook_would_refuse_is_refused_by_its_cell(hedge, tmp_pat
     # a negative capacity typed into the sites sheet is an input error naming the cell; scaled into
     # it by a sweep, the same: that solve reports it, the others go on
     out = tmp_path / "sweep.xlsx"
-    res = sweep(hedge, "--vary", "sites.capacity_tpy=-1,2", "--vary", "discount_rate=2", "-o", out)
+    res = sweep(hedge, "--vary", "sites.capacity_tpy=-1,2", "-o", out)
     assert res.exit_code == 0, res.output
     t = read(out, "sweep").set_index("case")
     assert t.loc["sites.capacity_tpy*-1", "status"] == "input_error"
-    assert "sites" in t.loc["sites.capacity_tpy*-1", "note"] and "capacity_tpy" in t.loc["sites.capacity_tpy*-1", "note"]
-    assert t.loc["discount_rate=2", "status"] == "input_error" and "out of range" in t.loc["discount_rate=2", "note"]
+    assert "sites!G2" in t.loc["sites.capacity_tpy*-1", "note"] and "out of range" in t.loc["sites.capacity_tpy*-1", "note"]
     assert t.loc["sites.capacity_tpy*2", "status"] == "optimal"
+    # a setting's value is checked before any solve: a usage error naming it
+    res = sweep(hedge, "--vary", "discount_rate=2", "-o", tmp_path / "d.xlsx")
+    assert res.exit_code == 2 and "discount_rate=2" in res.output and "out of range" in res.output

@@ -78,7 +78,7 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
             _, name, value = edit
             if name not in SETTINGS:
                 raise InputError("E_SWEEP_EDIT", f"there is no setting {name!r}; settings: {', '.join(SETTINGS)}")
-            value = parse_value(SETTINGS[name], value, "settings", raw.settings_rows.get(name), None)
+            value = parse_value(SETTINGS[name], value, "settings", raw.settings_rows.get(name), 2)  # column B
             settings[name] = value
             if name in overrides:
                 overrides[name] = value

@@ -17,6 +17,8 @@ import pandas as pd
 from planner.analyses.batch import Analysis
 from planner.analyses.cases import BASE, Case, builds_changed, difference, usable
 from planner.dataset.data import PlanData
+from planner.errors import InputError
+from planner.io.reader import parse_value
 from planner.io.schema import SETTINGS, SHEETS
 
 MAX_GRID = 2_000  # solves in one --grid; more is a mistake, not a plan
@@ -48,7 +50,13 @@ def parse_vary(text: str) -> tuple[str, list]:
         return name, factors
     if name not in SETTINGS:
         raise ValueError(f"--vary {name}: no such setting and not sheet.column; settings: {', '.join(SETTINGS)}")
-    return name, [None if v.lower() == "blank" else v for v in items]
+    values = [None if v.lower() == "blank" else v for v in items]
+    for v in values:  # each value checked as if typed in the settings sheet, before any solve
+        try:
+            parse_value(SETTINGS[name], v, "settings", None, None)
+        except InputError as exc:
+            raise ValueError(f"--vary {name}={v}: {exc.message}") from None
+    return name, values
 
 
 def _edit(name: str, value) -> tuple:
