@@ -116,3 +116,18 @@ def test_one_member_is_refused(tmp_path):
     wb = write_workbook(tmp_path / "one.xlsx", sheets, settings)
     res = CliRunner().invoke(cli, ["fairness", str(wb), "-o", str(tmp_path / "f.xlsx")])
     assert res.exit_code == 2 and "two active members" in res.output
+
+
+def test_the_coalitions_of_a_split_share_exactly_the_capacity_there_is(tmp_path):
+    # In the two-member workbook: BB alone gets none of N1 (AA's mine, A-land) and half of M1 (C-land,
+    # 150 t/yr: BB's 100 t of the alliance's 200 t demand); AA alone keeps N1 and the other half of
+    # M1. Together the two singles have what the alliance has: N1 1,000 and M1 150.
+    from planner.analyses.fairness import coalition_case
+    from planner.dataset.data import load_data
+    data = load_data(two_members(tmp_path))
+    cap = {}
+    for who in ("AA", "BB"):
+        edits = {e[3]: e[5] for e in coalition_case(data, (who,)).edits if e[0] == "cell"}
+        cap[who] = {f: edits.get(f, float(data.sites.loc[f, "capacity_tpy"])) for f in ("N1", "M1")}
+    assert cap["BB"] == {"N1": 0.0, "M1": 75.0} and cap["AA"] == {"N1": 1000.0, "M1": 75.0}
+    assert {f: cap["AA"][f] + cap["BB"][f] for f in ("N1", "M1")} == {"N1": 1000.0, "M1": 150.0}

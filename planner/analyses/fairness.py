@@ -1,11 +1,13 @@
 """`plan fairness`: who gains from the alliance, as a cooperative game between its members.
 
 Every coalition S of the active members is solved as if the others had left (`--without`): their
-demand is gone, candidates they would host are screened out, and the **world supply** -- every
-existing site outside S's own countries (markets, and mines and refineries abroad, the leavers'
-included) -- is available to S only pro rata to S's share of the alliance's demand for its mineral
-(tonnes over the horizon, `world_shares`). Without that rule a smaller coalition would be handed
-the others' purchases for free, and leaving would pay.
+demand is gone, candidates they would host are screened out, the existing sites of their countries
+serve them, not S (capacity 0 for S), and the **world supply** -- every existing site in a country
+of no active member (markets, and mines and refineries abroad) -- is available to S only pro rata
+to S's share of the alliance's demand for its mineral (tonnes over the horizon, `world_shares`).
+So the coalitions of any split of the members share exactly the capacity that exists: without the
+rule a smaller coalition would be handed the others' purchases or production for free, and
+leaving would pay.
 
 The cost of S, c(S), is its optimum (the incumbent; the interval to its bound is reported).
 Savings are v(S) = sum of c({i}) for i in S - c(S). The Shapley value of v splits the grand
@@ -59,14 +61,21 @@ def world_shares(data: PlanData, coalition: tuple[str, ...]) -> dict[str, float]
 def coalition_case(data: PlanData, coalition: tuple[str, ...]) -> Case:
     """The workbook as coalition `coalition` alone would solve it (module docstring)."""
     others = [a for a in data.MEMBERS if a not in coalition]
-    own_countries = set(data.countries.index[data.countries["member"].isin(coalition)])
+    theirs = set(data.countries.index[data.countries["member"].isin(others)])
     share = world_shares(data, coalition)
     edits = [("without", a) for a in others]
     s = data.sites
-    for f in s.index[(s["status"] == "existing") & ~s["country"].isin(own_countries)]:
-        if share.get(s.loc[f, "mineral"], 1.0) < 1.0:
-            edits.append(("cell", "sites", "site", f, "capacity_tpy",
-                          float(s.loc[f, "capacity_tpy"]) * share.get(s.loc[f, "mineral"], 0.0)))
+    member_of = data.countries["member"].to_dict()
+    for f in s.index[s["status"] == "existing"]:
+        country = s.loc[f, "country"]
+        if country in theirs:  # the members gone keep their own countries' output
+            factor = 0.0
+        elif member_of.get(country) in coalition:  # the coalition's own: all of it
+            continue
+        else:  # the rest of the world: pro rata to the coalition's share of the alliance's demand
+            factor = share.get(s.loc[f, "mineral"], 0.0)
+        if factor < 1.0:
+            edits.append(("cell", "sites", "site", f, "capacity_tpy", float(s.loc[f, "capacity_tpy"]) * factor))
     return Case(f"coalition:{name(coalition)}", f"{name(coalition)} alone", tuple(edits), {"coalition": coalition})
 
 
@@ -208,7 +217,9 @@ class Fairness(Analysis):
                         sum(abs(nearest[a] - plan[a]) for a in self.members) / 2, "MUSD moved between members")]
         else:
             summary = [("coalitions_solved", len(cost), f"of {len(rows)}: the game needs every one")]
-        summary += [("world_supply_rule", "pro rata to the coalition's share of the alliance's demand per mineral", "")]
+        summary += [("supply_rule", "a coalition keeps its own countries' sites; the members gone keep theirs; "
+                     "the rest of the world's pro rata to the coalition's share of the alliance's demand per mineral",
+                     "")]
         tables["summary"] = self.summary(summary)
         return tables
 
