@@ -405,7 +405,8 @@ def why(input_path, sites, **opts):
     target, tables, _ = _run_batch(lambda data: Why(data, list(sites)), input_path, **opts)
     t = tables["why"]
     tried = t[t["reversal"] != "not tried"].copy()
-    tried["_cost"] = tried["reversal_cost_low_musd"].apply(lambda v: float(v) if v != "" and v == v else float("inf"))
+    import pandas as pd
+    tried["_cost"] = pd.to_numeric(tried["reversal_cost_low_musd"], errors="coerce").fillna(float("inf"))
     click.echo(f"{len(t)} candidates: {int((t['built'] == 'yes').sum())} built, {len(tried)} reversed, "
                f"{len(t) - len(tried)} screened out (not tried). Cheapest reversals (MUSD, low to high):")
     for _, r in tried.sort_values("_cost").head(MAX_STRESS_SHOWN).iterrows():
@@ -451,7 +452,8 @@ def prices(input_path, **opts):
     target, tables, _ = _run_batch(lambda data: Prices(data, read_workbook(input_path)), input_path, **opts)
     t = tables["prices"]
     on = t[t["state"] == "on"].copy()
-    on["_worth"] = pd_numeric(on["drop_worth_low_musd"])
+    import pandas as pd
+    on["_worth"] = pd.to_numeric(on["drop_worth_low_musd"], errors="coerce").fillna(float("-inf"))
     click.echo(f"{len(on)} rules on, {len(t) - len(on)} off; what dropping each is worth (MUSD, interval), "
                "most first:")
     for _, r in on.sort_values("_worth", ascending=False).head(MAX_STRESS_SHOWN).iterrows():
@@ -459,11 +461,6 @@ def prices(input_path, **opts):
                  if r["drop_status"] in ("optimal", "best_found") else (r["drop_status"] or "not dropped alone"))
         click.echo(f"  {r['rule']:<52} {worth}")
     click.echo(f"wrote {target}")
-
-
-def pd_numeric(values):
-    """Numbers of a column with blanks, blanks as -inf (sorted last)."""
-    return [float(v) if isinstance(v, (int, float)) and v == v else float("-inf") for v in values]
 
 
 @cli.command()

@@ -21,7 +21,8 @@ emissions cap binds, the share cap does not: 50 < 60).
   emissions dropped:   M1 60 t (the share cap): 30,000 + 32,000 = 0.062 -> worth 0.003
   emissions +10% (55): 27,500 + 45 x 800 = 63,500 USD           -> worth 0.0015
 While this portfolio stands (nothing built), a tonne of CO2e more lets M1 replace a tonne of M2:
-300 USD = 0.0003 MUSD per tCO2e/yr, until M1 reaches the share cap's 60 t (a cap of 60); the budget
+300 USD = 0.0003 MUSD per tCO2e/yr, until M1 reaches the share cap's 60 t (a cap of 60), and down to a
+cap of 40 (below it M2 would sell more than the share cap's 60 t); the budget
 is not binding with nothing built (marginal value 0).
 The other rules the workbook could state are off and listed as off.
 """
@@ -89,7 +90,9 @@ def test_every_interval_holds_the_hand_solved_worth(ruled, tmp_path, gap):
         cap = on.loc["emissions_cap_tco2e_per_yr"]
         assert cap["marginal_value_musd_per_unit"] == pytest.approx(0.0003, abs=1e-12)
         assert cap["unit"] == "tCO2e/yr" and cap["holds_to"] == pytest.approx(60)
-        assert cap["holds_from"] == "" or cap["holds_from"] <= 50
+        # below 40 M1 would sell under 40 t and M2 over 60, past the share cap (0.6 x 100): the dual
+        # holds for caps from 40 to 60
+        assert cap["holds_from"] == pytest.approx(40)
         assert on.loc["budget_musd", "marginal_value_musd_per_unit"] == 0
     assert on.loc["max_country_share", "relax_step"] == "cap +5 points"
     assert on.loc["budget_musd", "relax_step"] == "budget +10%"

@@ -6,13 +6,11 @@ definition, then the workbook is checked again and derived (`build_data`) exactl
 would, so a change can never reach a plan that the same edit typed into the workbook would not:
 
     ("setting", name, value)                    a settings row (None: blank)
-    ("cell", sheet, key_column, key, column, value)   one cell of the row whose key_column is key
-    ("row_cell", sheet, row, column, value)     one cell of the row at sheet row number `row`
+    ("cell", sheet, key_column, key, column, value)   one cell of the row(s) whose key_column is key
+                                                (key_column `_row`: the row at that sheet row number)
     ("drop_row", sheet, row)                    the row at sheet row number `row` deleted
     ("scale", sheet, column, factor)            every number of a column times factor
     ("without", member)                         the member treated as having left (--without)
-    ("family", name, on)                        an optional constraint family on or off
-    ("standards", on)                           the standards sheet applied or not
 
 The summary of a solve (`solve_case`) gives its incumbent's cost figures and the search's dual
 bound, so that the difference of two solves can be told as an interval (`difference`): the true
@@ -40,7 +38,7 @@ from planner.results.solution import paid_pv_by_member
 from planner.solver.checked import check_plan
 from planner.solver.solve import SolveOutcome, compile_model, prepare, run_prepared
 
-EDIT_KINDS = ("setting", "cell", "row_cell", "drop_row", "scale", "without", "family", "standards")
+EDIT_KINDS = ("setting", "cell", "drop_row", "scale", "without")
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,6 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
     tables = {name: df.copy() for name, df in raw.tables.items()}
     settings = dict(raw.settings)
     overrides = dict(definition.overrides)
-    families = dict(definition.families)
-    standards = definition.standards
     without: list[str] = []
     for edit in edits:
         kind = edit[0]
@@ -92,13 +88,6 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
             df[column] = df[column].astype(object)
             for r in rows:
                 df.at[r, column] = _checked(spec, value, sheet, df, r)
-        elif kind == "row_cell":  # one cell of the row at a sheet row number
-            _, sheet, row, column, value = edit
-            df = tables[sheet]
-            spec = _column(sheet, column)
-            df[column] = df[column].astype(object)
-            for r in df.index[df["_row"] == row]:
-                df.at[r, column] = _checked(spec, value, sheet, df, r)
         elif kind == "drop_row":  # the row at a sheet row number deleted
             _, sheet, row = edit
             tables[sheet] = tables[sheet][tables[sheet]["_row"] != row]
@@ -112,14 +101,10 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
                           for r, v in zip(df.index, df[column])]
         elif kind == "without":
             without.append(edit[1])
-        elif kind == "family":
-            families[edit[1]] = bool(edit[2])
-        elif kind == "standards":
-            standards = bool(edit[1])
         else:
             raise ValueError(f"unknown edit {edit!r}; kinds: {', '.join(EDIT_KINDS)}")
     raw = dataclasses.replace(raw, tables=tables, settings=settings, warnings=list(raw.warnings))
-    definition = dataclasses.replace(definition, overrides=overrides, families=families, standards=standards)
+    definition = dataclasses.replace(definition, overrides=overrides)
     return raw, definition, tuple(without)
 
 
@@ -172,14 +157,6 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
             m.total_cost.set_value(sum(terms) if terms else 0.0)
         else:
             raise ValueError(f"unknown model addition {a!r}")
-
-
-def expected_unmet_total_t(data: PlanData, sol) -> float:
-    """Tonnes of demand left unmet over the horizon, expected over the scenarios."""
-    years = data.periods["years"].astype(float).to_dict()
-    prob = data.scenarios["probability"].astype(float).to_dict()
-    u = sol.unmet
-    return float(sum(prob[s] * years[t] * x for s, t, x in zip(u["scenario"], u["period"], u["unmet_tpy"])))
 
 
 def member_security(data: PlanData, sol) -> dict:
@@ -257,19 +234,18 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
     if outcome.status == "infeasible" and case.meta.get("explain"):
         from planner.analyses.explain import smallest_relaxations
         out["relaxations"] = smallest_relaxations(data, definition_c)
-    if own_objective and outcome.usable and sol is not None:  # what was minimised: builds, not money
-        bound = outcome.bound if outcome.bound is not None else outcome.objective
-        out.update({"objective_value": float(outcome.objective), "objective_bound": float(min(bound, outcome.objective)),
-                    "builds": {str(f): int(t) for f, t in zip(sol.builds["site"], sol.builds["build_period"])}})
-    elif outcome.usable and sol is not None:
-        bound = outcome.bound if outcome.bound is not None else outcome.objective
-        out.update({"objective_musd": float(outcome.objective), "bound_musd": float(min(bound, outcome.objective)),
-                    "cash_cost_musd": costs["cash_cost_musd"], "valuation_cost_musd": costs["valuation_cost_musd"],
-                    "public_money_musd": costs["public_money_musd"],
-                    "public_money_by_member_musd": {a: float(v) for a, v in paid_pv_by_member(data, sol).items()},
-                    "expected_unmet_t": expected_unmet_total_t(data, sol),
-                    **member_security(data, sol),
-                    "builds": {str(f): int(t) for f, t in zip(sol.builds["site"], sol.builds["build_period"])}})
+    if outcome.usable and sol is not None:
+        bound = float(min(outcome.bound if outcome.bound is not None else outcome.objective, outcome.objective))
+        out["builds"] = {str(f): int(t) for f, t in zip(sol.builds["site"], sol.builds["build_period"])}
+        if own_objective:  # what was minimised: builds, not money
+            out.update({"objective_value": float(outcome.objective), "objective_bound": bound})
+        else:
+            security = member_security(data, sol)
+            out.update({"objective_musd": float(outcome.objective), "bound_musd": bound,
+                        "cash_cost_musd": costs["cash_cost_musd"], "valuation_cost_musd": costs["valuation_cost_musd"],
+                        "public_money_musd": costs["public_money_musd"],
+                        "public_money_by_member_musd": {a: float(v) for a, v in paid_pv_by_member(data, sol).items()},
+                        "expected_unmet_t": sum(security["unmet_expected_by_member_t"].values()), **security})
     out["seconds"] = time.perf_counter() - t0
     return out
 

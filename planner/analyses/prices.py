@@ -89,16 +89,16 @@ def rules(raw: RawWorkbook) -> list[Rule]:
                                 (key + (None,),), (key + (RELAX[kind][1](float(v)),),)))
     for _, r in t.get("budgets", pd.DataFrame()).iterrows():
         v = float(r["budget_musd"])
-        out.append(Rule("budget", f"budget {r['member']} {r['period']} = {v:,.1f} MUSD", "budgets", int(r["_row"]),
+        out.append(Rule("budget", f"budget {r['member']} {r['period']} = {v:,.6g} MUSD", "budgets", int(r["_row"]),
                         "budget_musd", v, (("drop_row", "budgets", int(r["_row"])),),
-                        (("row_cell", "budgets", int(r["_row"]), "budget_musd", RELAX["budget"][1](v)),),
+                        (("cell", "budgets", "_row", int(r["_row"]), "budget_musd", RELAX["budget"][1](v)),),
                         (str(r["member"]), int(r["period"]))))
     for _, r in t.get("financing_rules", pd.DataFrame()).iterrows():
         v = float(r["max_share"])
         where = " ".join(x for x in (r["country"], r["site"]) if x) or "everywhere"
         out.append(Rule("financing_rule", f"financing rule {r['member']} {where}: max_share {v:g}", "financing_rules",
                         int(r["_row"]), "max_share", v, (("drop_row", "financing_rules", int(r["_row"])),),
-                        (("row_cell", "financing_rules", int(r["_row"]), "max_share",
+                        (("cell", "financing_rules", "_row", int(r["_row"]), "max_share",
                           RELAX["financing_rule"][1](v)),) if v < 1 else None))
     for _, r in t.get("standards", pd.DataFrame()).iterrows():
         bounds = " ".join(f"{k} {r[k]:g}" for k in ("min", "max") if not _blank(r[k]))
@@ -114,8 +114,8 @@ def rules(raw: RawWorkbook) -> list[Rule]:
                 out.append(Rule(kind, label, "limits", int(r["_row"]), col, "", None, None))
             else:
                 out.append(Rule(kind, f"{label} = {v:,.0f}", "limits", int(r["_row"]), col, v,
-                                (("row_cell", "limits", int(r["_row"]), col, None),),
-                                (("row_cell", "limits", int(r["_row"]), col, RELAX[kind][1](float(v))),)))
+                                (("cell", "limits", "_row", int(r["_row"]), col, None),),
+                                (("cell", "limits", "_row", int(r["_row"]), col, RELAX[kind][1](float(v))),)))
     return out
 
 

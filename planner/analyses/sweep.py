@@ -118,10 +118,19 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _solve(raw: Callable[[], RawWorkbook], definition: ModelDefinition, case: Case, start: frozenset | None) -> dict:
+    """`solve_case` on the workbook `raw()` gives; a solve that raised (a fault of the planner, not of
+    the case) is reported as an error result, so the batch goes on."""
+    try:
+        return solve_case(raw(), definition, case, start)
+    except Exception as exc:
+        return {"key": case.key, "status": "error", "message": f"{type(exc).__name__}: {exc}", "builds": {}}
+
+
 def _solve_local(definition: ModelDefinition, case: Case, start: frozenset | None) -> dict:
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        return solve_case(raw_of(_WB), definition, case, start)
+        return _solve(lambda: raw_of(_WB), definition, case, start)
     except KeyboardInterrupt:
         return {"key": case.key, "status": "interrupted", "message": "interrupted", "builds": {}}
     finally:
@@ -130,24 +139,7 @@ def _solve_local(definition: ModelDefinition, case: Case, start: frozenset | Non
 
 def solve_remote(wb: Workbook, definition: ModelDefinition, case: Case, start: frozenset | None) -> dict:
     """A case solved by a Dask worker (the workbook read once per worker process)."""
-    return solve_case(raw_of(wb), definition, case, start)
-
-
-def _safe(fn: Callable, *args) -> dict:
-    """A solve that raised (a fault of the planner, not of the case) reported as an error result."""
-    case = args[2] if fn is solve_remote else args[1]
-    try:
-        return fn(*args)
-    except Exception as exc:
-        return {"key": case.key, "status": "error", "message": f"{type(exc).__name__}: {exc}", "builds": {}}
-
-
-def _solve_local_safe(definition, case, start):
-    return _safe(_solve_local, definition, case, start)
-
-
-def solve_remote_safe(wb, definition, case, start):
-    return _safe(solve_remote, wb, definition, case, start)
+    return _solve(lambda: raw_of(wb), definition, case, start)
 
 
 # -- the journal -------------------------------------------------------------------------------------
@@ -325,15 +317,19 @@ class Engine:
         try:
             for c in todo:
                 if self._client is not None:
-                    f = self._client.submit(solve_remote_safe, self._remote_wb, definition, c, start, pure=False)
+                    f = self._client.submit(solve_remote, self._remote_wb, definition, c, start, pure=False)
                 else:
-                    f = self._pool.submit(_solve_local_safe, definition, c, start)
+                    f = self._pool.submit(_solve_local, definition, c, start)
                 by_future[f] = c
-            pending = (self._as_completed(by_future))
             solved = 0
-            for f in pending:
+            for f in self._as_completed(by_future):
                 c = by_future[f]
-                result = f.result()
+                try:
+                    result = f.result()
+                except cf.process.BrokenProcessPool as exc:  # a worker killed (out of memory, a signal)
+                    self.close()
+                    raise RuntimeError(f"a worker process died while solving '{c.label or c.key}' ({exc}); the "
+                                       "solves that finished are in the journal: --resume continues") from None
                 result.setdefault("key", c.key)
                 if not finished(result):
                     raise KeyboardInterrupt  # a worker was interrupted: the whole batch stops

@@ -842,19 +842,17 @@ def validate_workbook(path: str | Path) -> list[InputError]:
 
 def _sum_checks(raw: RawWorkbook) -> None:
     """The sums across rows (scenario probabilities, burden shares), each reported."""
-    from planner.errors import report
-    t = raw.tables
-    sc, members = t.get("scenarios"), t.get("members")
-    checks = []
-    if sc is not None and len(sc) and "probability" in sc:
-        checks.append(lambda: _scenarios(sc))
-    if members is not None and len(members) and "member" in members:
-        checks.append(lambda: burden_shares_sum(members.set_index("member", drop=False)))
-    for check in checks:
-        try:
-            check()
-        except InputError as err:
-            report(err)
+    sc, members = raw.tables.get("scenarios"), raw.tables.get("members")
+    try:
+        if sc is not None and len(sc) and "probability" in sc:
+            _scenarios(sc)
+    except InputError as err:
+        report(err)
+    try:
+        if members is not None and len(members) and "member" in members:
+            burden_shares_sum(members.set_index("member", drop=False))
+    except InputError as err:
+        report(err)
 
 
 def _reference_checks(raw: RawWorkbook, skip: set = frozenset()) -> None:

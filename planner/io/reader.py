@@ -188,26 +188,31 @@ _NEEDS_PARSE = (re.compile(rb"<(?:\w+:)?f[\s>/]"), re.compile(rb"\st=[\"']e[\"']
                 re.compile(rb"<(?:\w+:)?t(?:\s[^>]*)?>[^<]{%d,}" % (_MAX_CELL_CHARS + 1)))
 
 
-def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
-    """(sheet -> refs of formula cells with no saved value, sheet -> {ref: error text} of error cells).
+def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[str, str]], list[str]]:
+    """(sheet -> refs of formula cells with no saved value, sheet -> {ref: error text} of error cells,
+    warnings of what is read but unseen in the contract's sheets: `_unseen`).
 
     Calamine reads both as empty (and cuts text at 32,767 characters); the sheet XML tells them
     apart so the message can name the cell. Over-long text is reported as an error cell too."""
     out: dict[str, list[str]] = {}
     errors: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         if "xl/workbook.xml" not in names:
-            return out, errors
+            return out, errors, notes
         long_shared, n_shared = _long_shared_strings(zf, names)
         wb = _xml(zf, "xl/workbook.xml")
         rels = _workbook_rels(zf, names)
+        linked_book = any(n.startswith("xl/externalLinks/") for n in names)
         for sheet in (e for e in wb.iter() if _local(e.tag) == "sheet"):
             target = rels.get(_rel_id(sheet))
             if not target or target not in names:
                 continue
             missing = []
             raw = zf.read(target)
+            if sheet.get("name") in SHEETS:
+                notes += _unseen(sheet.get("name"), sheet.get("state", "visible"), raw, linked_book)
             broken = _broken_shared_refs(raw, n_shared)
             if broken:
                 (ref, k), = broken[:1]
@@ -236,7 +241,7 @@ def _scan_sheet_xml(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[st
                         elem.clear()
             if missing:
                 out[sheet.get("name")] = missing
-    return out, errors
+    return out, errors, notes
 
 
 def _workbook_rels(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
@@ -260,42 +265,23 @@ _LINKED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*\br="([A-Z]+\d+)"[^>]*>(?:(?!</(?
                           rb'<(?:\w+:)?f\b[^>]*>[^<]*\[\d+\][^<]*</(?:\w+:)?f>', re.S)
 
 
-def hidden_and_linked(path: Path, sheets: set[str]) -> list[str]:
-    """Warnings for what the planner reads but the user may not see: contract sheets that are hidden
-    (or very hidden: only a macro shows them), hidden rows in them, and cells whose value is cached
+def _unseen(name: str, state: str, raw: bytes, linked_book: bool) -> list[str]:
+    """Warnings for what the planner reads in a contract sheet but the user may not see: the sheet
+    hidden (or very hidden: only a macro shows it), hidden rows, and cells whose value is cached
     from a link to another workbook (read as saved, never refreshed)."""
-    out: list[str] = []
-    with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        if "xl/workbook.xml" not in names:
-            return out
-        wb = _xml(zf, "xl/workbook.xml")
-        rels = _workbook_rels(zf, names)
-        linked_book = any(n.startswith("xl/externalLinks/") for n in names)
-        for sheet in (e for e in wb.iter() if _local(e.tag) == "sheet"):
-            name = sheet.get("name")
-            if name not in sheets:
-                continue
-            state = sheet.get("state", "visible")
-            if state in ("hidden", "veryHidden"):
-                how = "very hidden (only a macro or the VBA editor shows it)" if state == "veryHidden" else "hidden"
-                out.append(f"sheet '{name}' is {how} and is read: its rows drive the plan")
-            target = rels.get(_rel_id(sheet))
-            if not target or target not in names:
-                continue
-            raw = zf.read(target)
-            rows = [int(_ROW_NUMBER.search(m.group(0)).group(1)) for m in _HIDDEN_ROW.finditer(raw)
-                    if _ROW_NUMBER.search(m.group(0))]
-            if rows:
-                shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
-                out.append(f"{name}: hidden row(s) {shown} are read like the others")
-            if linked_book:
-                cells = [m.group(1).decode() for m in _LINKED_CELL.finditer(raw)]
-                if cells:
-                    shown = ", ".join(f"{name}!{c}" for c in cells[:10]) + (
-                        f" and {len(cells) - 10} more" if len(cells) > 10 else "")
-                    out.append(f"{shown}: value(s) cached from a link to another workbook, read as last saved (the "
-                               "planner never refreshes links): check them or type the values")
+    out = []
+    if state in ("hidden", "veryHidden"):
+        how = "very hidden (only a macro or the VBA editor shows it)" if state == "veryHidden" else "hidden"
+        out.append(f"sheet '{name}' is {how} and is read: its rows drive the plan")
+    rows = [int(n.group(1)) for n in (_ROW_NUMBER.search(m.group(0)) for m in _HIDDEN_ROW.finditer(raw)) if n]
+    if rows:
+        shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        out.append(f"{name}: hidden row(s) {shown} are read like the others")
+    cells = [m.group(1).decode() for m in _LINKED_CELL.finditer(raw)] if linked_book else []
+    if cells:
+        shown = ", ".join(f"{name}!{c}" for c in cells[:10]) + (f" and {len(cells) - 10} more" if len(cells) > 10 else "")
+        out.append(f"{shown}: value(s) cached from a link to another workbook, read as last saved (the planner "
+                   "never refreshes links): check them or type the values")
     return out
 
 
@@ -602,7 +588,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     path = Path(path)
     check_container(path)
     try:
-        formulas, cell_errors = _scan_sheet_xml(path)
+        formulas, cell_errors, unseen = _scan_sheet_xml(path)
     except _PartError as exc:
         raise InputError("E_FILE_FORMAT", f"'{path.name}' is damaged: {exc}; save it again from Excel") from None
     try:
@@ -610,11 +596,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     except Exception as exc:  # calamine raises its own error types for damaged files
         raise InputError("E_FILE_FORMAT", f"'{path.name}' could not be read as .xlsx ({exc})") from None
     present = list(book.sheet_names)
-    warn: list[str] = []
-    try:
-        warn += hidden_and_linked(path, set(SHEETS) | {"settings"})
-    except (zipfile.BadZipFile, KeyError, _PartError):
-        pass  # the container's own checks report a damaged file
+    warn: list[str] = list(unseen)
     renamed = _near_sheet_names(present)
     for name, real in renamed.items():
         warn.append(f"sheet '{real}' read as '{name}' (the names differ only in case or spaces)")
