@@ -1,12 +1,12 @@
 """Batches on the sweep engine, timed with one worker and with more: `plan why` (every candidate of
-the workbook reversed), `plan prices` (every rule dropped and relaxed), `plan fairness` (every coalition of members),
-`plan alternatives` (three
-portfolios within 5% of the public money, every candidate classed) and `plan sweep` (a few settings
-and columns varied), each run as the
-command a user types, in its own process. Prints one markdown row per run and the speed-up of the
+the workbook reversed), `plan prices` (every rule dropped and relaxed), `plan fairness` (every
+coalition of members), `plan alternatives` (three portfolios within 5% of the public money, every
+candidate classed), `plan sweep` (a few settings and columns varied), `plan stress` (every producing
+country's exports stopped, and the VSS) and `plan frontier` (four points), each run as the command
+a user types, in its own process. Prints one markdown row per run and the speed-up of the
 most workers over one. Not a test: nothing here asserts a time.
 
-    python bench/sweep.py [--only why,prices,fairness,alternatives,sweep] [--workers 1,2]
+    python bench/sweep.py [--only why,prices,fairness,alternatives,sweep,stress,frontier] [--workers 1,2]
                           [--input inputs/alliance_2026.xlsx] [--keep DIR]
 """
 
@@ -31,6 +31,8 @@ COMMANDS = {
     "alternatives": ["--within", "5%public", "--count", "3"],
     "sweep": ["--vary", "discount_rate=0.03,0.07", "--vary", "sites.capex_musd=0.8,1.2",
               "--vary", "unmet_penalty_usd_per_t=50000,200000"],
+    "stress": [],
+    "frontier": ["--points", "4"],
 }
 
 
@@ -47,8 +49,8 @@ def run(command: str, workbook: Path, workers: int, folder: Path) -> dict:
     summary = pd.read_excel(out, sheet_name="summary", engine="calamine")
     s = dict(zip(summary["key"], summary["value"]))
     widths = pd.Series(dtype=float)
-    for sheet, col in (("coalitions", "gap_musd"), ("why", "interval_width_musd"), ("sweep", "interval_width_musd"), ("prices", "drop_width_musd"),
-                       ("prices", "relax_width_musd")):
+    for sheet, col in (("coalitions", "gap_musd"), ("why", "interval_width_musd"), ("sweep", "interval_width_musd"),
+                       ("prices", "drop_width_musd"), ("prices", "relax_width_musd"), ("frontier", "gap_musd")):
         if sheet == command or (command, sheet) == ("fairness", "coalitions"):
             table = pd.read_excel(out, sheet_name=sheet, engine="calamine")
             widths = pd.concat([widths, pd.to_numeric(table[col], errors="coerce").dropna()])

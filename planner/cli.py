@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import click
 
@@ -219,24 +218,8 @@ def brief(run, prices):
         click.echo(line)
 
 
-def _solved(input_path, model, time_limit, mip_gap, **kw):
-    """Solve INPUT for stress / frontier, turning every user error into one message and an exit code."""
-    from planner.pipeline import solve_workbook
-    try:
-        res = solve_workbook(input_path, model=model, time_limit=time_limit, mip_gap=mip_gap, write=False, **kw)
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    except DefinitionError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing written", STATUSES["interrupted"][0])
-    if not res.outcome.usable:
-        _fail(f"{res.outcome.message} [status {res.outcome.status}]", res.outcome.exit_code)
-    return res
-
-
 def _run_options(fn):
-    """The options `plan stress` and `plan frontier` share with `plan solve`."""
+    """The options the analyses share with `plan solve`."""
     for opt in reversed((
             click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                          help="output workbook (default: a new file under outputs/)"),
@@ -253,80 +236,6 @@ def _target(input_path, output, kind):
 
     from planner.pipeline import default_output
     return Path(output) if output else default_output(Path(input_path), kind, reserve=False)
-
-
-@cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@_run_options
-@click.option("--countries", default=None, metavar="C1,C2,...",
-              help="countries to stress (default: every country producing in the plan)")
-@click.option("--no-vss", is_flag=True, help="skip the value of the stochastic solution (one more MIP)")
-def stress(input_path, output, force, countries, model, time_limit, mip_gap, no_vss):
-    """Solve INPUT, then stop each supplier country's exports in turn with the plan fixed."""
-    from planner.analyses.stress import stress_tables
-    from planner.io.writer import check_target, write_tables
-
-    target = _target(input_path, output, "stress")
-    try:
-        check_target(target, force, inputs=[Path(input_path)])
-    except OutputExistsError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    res = _solved(input_path, model, time_limit, mip_gap)
-    chosen = [c.strip() for c in countries.split(",") if c.strip()] if countries else None
-    try:
-        tables = stress_tables(res, chosen, vss=not no_vss)
-    except ValueError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    except RuntimeError as exc:
-        _fail(str(exc), STATUSES["error"][0])
-    costs = tables["stress_cost"]
-    shown = costs.head(MAX_STRESS_SHOWN)
-    click.echo(f"plan: {res.costs['total_cost_musd']:,.1f} MUSD; exports stopped, one country at a time "
-               f"(extra expected cost, MUSD; the {len(shown)} dearest of {len(costs)} stressed, all in the "
-               "workbook):")
-    for _, r in shown.iterrows():
-        kind = f" ({r['kind']})" if r.get("kind", "country") != "country" else ""
-        click.echo(f"  {r['country']:<6}{_fmt(r['extra_cost_musd']):>16}   [{r['status']}]{kind}")
-    s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
-    if "vss_musd" in s:
-        click.echo(f"value of the stochastic solution: {_fmt(s['vss_musd'])} MUSD (EEV {_fmt(s['vss_eev_musd'])} "
-                   f"- RP {_fmt(s['vss_rp_musd'])})")
-    elif "vss_status" in s:
-        click.echo(f"value of the stochastic solution not computed: {s['vss_status']}")
-    try:
-        write_tables(tables, target, force=force)
-    except OutputExistsError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    click.echo(f"wrote {target}")
-
-
-@cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("--points", type=click.IntRange(min=2), default=5, show_default=True, help="points on the frontier")
-@_run_options
-@click.option("--quiet", is_flag=True, help="print only where the workbook was written")
-def frontier(input_path, points, output, force, model, time_limit, mip_gap, quiet):
-    """Trace the frontier between expected cost and the CVaR of scenario cost (epsilon-constraint)."""
-    from planner.analyses.frontier import frontier_tables
-    from planner.io.writer import check_target, write_tables
-
-    target = _target(input_path, output, "frontier")
-    try:
-        check_target(target, force, inputs=[Path(input_path)])
-        tables = frontier_tables(input_path, points, model=model, time_limit=time_limit, mip_gap=mip_gap,
-                                 progress=None if quiet else (lambda m: click.echo(m, err=True)))
-        write_tables(tables, target, force=force)
-    except OutputExistsError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    except InputError as exc:
-        _fail(str(exc), INPUT_ERROR_EXIT)
-    except DefinitionError as exc:
-        _fail(str(exc), USAGE_ERROR_EXIT)
-    except RuntimeError as exc:
-        _fail(str(exc), STATUSES["error"][0])
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing written", STATUSES["interrupted"][0])
-    click.echo(f"wrote {target}")
 
 
 def _batch_options(fn):
@@ -391,6 +300,55 @@ def _run_batch(make, input_path, output=None, force=False, model=None, time_limi
     except RuntimeError as exc:  # an analysis that cannot be computed: one message, never a traceback
         _fail(f"{analysis.command}: {exc}", STATUSES["error"][0])
     return target, tables, analysis
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--countries", default=None, metavar="C1,C2,...",
+              help="countries to stress (default: every country producing in the plan)")
+@click.option("--no-vss", is_flag=True, help="skip the value of the stochastic solution (one more MIP)")
+@_run_options
+@_batch_options
+def stress(input_path, countries, no_vss, **opts):
+    """Solve INPUT, then stop each supplier country's exports in turn with the plan fixed."""
+    from planner.analyses.stress import Stress
+
+    chosen = [c.strip() for c in countries.split(",") if c.strip()] if countries else None
+    target, tables, _ = _run_batch(lambda data: Stress(data, chosen, vss=not no_vss), input_path, **opts)
+    s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
+    costs = tables.get("stress_cost")
+    if costs is not None:
+        shown = costs.head(MAX_STRESS_SHOWN)
+        click.echo(f"plan: {s['plan_total_cost_musd']:,.1f} MUSD; exports stopped, one country at a time "
+                   f"(extra expected cost, MUSD; the {len(shown)} dearest of {len(costs)} stressed, all in the "
+                   "workbook):")
+        for _, r in shown.iterrows():
+            kind = f" ({r['kind']})" if r.get("kind", "country") != "country" else ""
+            click.echo(f"  {r['country']:<6}{_fmt(r['extra_cost_musd']):>16}   [{r['status']}]{kind}")
+    if "vss_musd" in s:
+        click.echo(f"value of the stochastic solution: {_fmt(s['vss_musd'])} MUSD (EEV {_fmt(s['vss_eev_musd'])} "
+                   f"- RP {_fmt(s['vss_rp_musd'])})")
+    elif "vss_status" in s:
+        click.echo(f"value of the stochastic solution not computed: {s['vss_status']}")
+    click.echo(f"wrote {target}")
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--points", type=click.IntRange(min=2), default=5, show_default=True, help="points on the frontier")
+@_run_options
+@_batch_options
+def frontier(input_path, points, **opts):
+    """Trace the frontier between expected cost and the CVaR of scenario cost (epsilon-constraint)."""
+    from planner.analyses.frontier import Frontier
+
+    target, tables, _ = _run_batch(lambda data: Frontier(data, points), input_path, **opts)
+    if not opts.get("quiet"):
+        for _, r in tables["frontier"].iterrows():
+            shown = (f"expected cost {_fmt(r['expected_cost_musd'])} MUSD, CVaR {_fmt(r['cvar_musd'])} MUSD"
+                     if r["expected_cost_musd"] != "" else r["status"])
+            click.echo(f"  point {r['point']}: {shown}" + (f" ({r['note']})" if r["note"] else ""))
+    click.echo(f"wrote {target}")
 
 
 @cli.command()

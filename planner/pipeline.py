@@ -80,7 +80,7 @@ class RunResult:
     map: Path | None = None
     max_violation: float = 0.0
     timings: dict = field(default_factory=dict)
-    compiled: Compiled | None = None  # the model as HiGHS received it (for plan stress), never written out
+    compiled: Compiled | None = None  # the model as HiGHS received it (for diagnostics), never written out
     proofs: Proofs | None = None  # each build decision tested with its reversal (None: not tested)
 
 

@@ -69,14 +69,13 @@ def test_an_aggregate_country_has_no_place_on_the_map(tmp_path):
 
 
 def test_stress_labels_an_aggregate_as_a_block(tmp_path):
-    from planner.analyses.stress import stress_tables
-    from planner.pipeline import solve_workbook
+    from test_stress import stress_tables
     from wb import site, tiny, write_workbook
     sheets, settings = tiny()
     sheets["countries"][2]["aggregate"] = "yes"
     sheets["sites"].append(site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=600))
-    res = solve_workbook(write_workbook(tmp_path / "s.xlsx", sheets, settings), write=False)
-    kinds = stress_tables(res, vss=False)["stress_cost"].set_index("country")["kind"].to_dict()
+    src = write_workbook(tmp_path / "s.xlsx", sheets, settings)
+    kinds = stress_tables(src, tmp_path, vss=False)["stress_cost"].set_index("country")["kind"].to_dict()
     assert kinds == {"CCC": "aggregate: all its sites at once"}
 
 

@@ -1,7 +1,6 @@
 """Plausibility warnings (planner/dataset/plausibility.py): values the contract accepts but nobody
 means, each named by its cell with the slip it most likely is; the workbook still solves."""
 
-import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli

@@ -3,12 +3,30 @@ cost-risk frontier (see test_risk for the tiny cases' conventions)."""
 
 import pytest
 
+from planner.analyses.frontier import Frontier
+from planner.analyses.stress import Stress
+from planner.analyses.sweep import batch_definition, run_analysis
+from planner.dataset.data import load_data
+from planner.model.definition import resolve_definition
 from planner.pipeline import solve_workbook
-from planner.analyses.stress import stress_tables
 from test_risk import cvar_case, shock_case, with_stockpile
 from wb import site, tiny, write_workbook
 
 TOL = 1e-7
+
+
+def run(make, src, tmp_path, name="out.xlsx"):
+    """The analysis `make(data)` on the sweep engine (one worker, every solve to a gap of 0)."""
+    definition = batch_definition(resolve_definition("precise"), mip_abs_gap=0.0)
+    return run_analysis(make(load_data(src)), src, tmp_path / name, definition, workers=1)
+
+
+def stress_tables(src, tmp_path, countries=None, vss=True):
+    return run(lambda data: Stress(data, countries, vss), src, tmp_path)
+
+
+def summary(tables) -> dict:
+    return dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
 
 
 def two_country_case():
@@ -26,9 +44,9 @@ def test_stress_matrix_on_two_supplier_countries(tmp_path):
     # CCC's exports stop (N2 and the market M1): only N1's 60 t; 40 t unmet at 1,000,000 USD/t:
     # 600 + 40,000,000 - 1,400 = 39,999,200 USD extra, 40 t extra unmet for AA/X.
     # AAA is AA's own country: R0's deliveries to AA are not exports, nothing changes.
-    res = solve_workbook(write_workbook(tmp_path / "c.xlsx", *two_country_case()), write=False)
-    assert res.costs["total_cost_musd"] == pytest.approx(0.0014, abs=TOL)
-    t = stress_tables(res, vss=False)
+    src = write_workbook(tmp_path / "c.xlsx", *two_country_case())
+    t = stress_tables(src, tmp_path, vss=False)
+    assert summary(t)["plan_total_cost_musd"] == pytest.approx(0.0014, abs=TOL)
     cost = t["stress_cost"].set_index("country")["extra_cost_musd"]
     assert set(cost.index) == {"AAA", "BBB", "CCC"}
     assert cost["BBB"] == pytest.approx(0.0006, abs=TOL)
@@ -47,20 +65,21 @@ def test_value_of_the_stochastic_solution(tmp_path):
     # scenarios (EEV) that plan costs 0.8 x 50,000 + 0.2 x 100 x 10,000 = 240,000 USD.
     # VSS = 240,000 - 170,000 = 70,000 USD = 0.07 MUSD >= 0.
     sheets, settings = shock_case(0.2)
-    res = solve_workbook(write_workbook(tmp_path / "v.xlsx", with_stockpile(sheets), settings), write=False,
-                         model="precise")
-    s = dict(zip(*stress_tables(res, vss=True)["summary"][["key", "value"]].T.values))
+    src = write_workbook(tmp_path / "v.xlsx", with_stockpile(sheets), settings)
+    t = stress_tables(src, tmp_path, vss=True)
+    s = summary(t)
     assert s["vss_status"] == "ok"
     assert s["vss_rp_musd"] == pytest.approx(0.17, abs=TOL)
     assert s["vss_eev_musd"] == pytest.approx(0.24, abs=TOL)
     assert s["vss_ev_sites_built"] == 0
     assert s["vss_musd"] == pytest.approx(0.07, abs=TOL) and s["vss_musd"] >= 0
+    assert t["ev_portfolio"].empty and list(t["portfolio"]["site"]) == []  # the stock is no build
 
 
 def test_vss_is_zero_without_uncertainty_that_matters(tmp_path):
     # One scenario: the expected-value problem is the problem, so EEV = RP and VSS = 0.
-    res = solve_workbook(write_workbook(tmp_path / "z.xlsx", *two_country_case()), write=False)
-    s = dict(zip(*stress_tables(res, countries=["BBB"])["summary"][["key", "value"]].T.values))
+    src = write_workbook(tmp_path / "z.xlsx", *two_country_case())
+    s = summary(stress_tables(src, tmp_path, countries=["BBB"]))
     assert s["vss_musd"] == pytest.approx(0.0, abs=TOL)
 
 
@@ -71,13 +90,15 @@ def test_stress_cli_writes_its_workbook(tmp_path):
     from planner.io.writer import read_portfolio
     src = write_workbook(tmp_path / "c.xlsx", *two_country_case())
     out = tmp_path / "stress.xlsx"
-    r = CliRunner().invoke(cli, ["stress", str(src), "-o", str(out), "--countries", "CCC"])
+    r = CliRunner().invoke(cli, ["stress", str(src), "-o", str(out), "--countries", "CCC", "--workers", "1"])
     assert r.exit_code == 0, r.output
     assert "CCC" in r.output and out.exists()
     back = read_portfolio(out)
     assert {"summary", "stress_cost", "stress_matrix", "stress_pivot", "portfolio"} <= set(back)
+    before = out.read_bytes()
     r = CliRunner().invoke(cli, ["stress", str(src), "-o", str(out), "--countries", "CCC"])
-    assert r.exit_code == 2 and "exists" in r.output  # never overwritten without --force
+    assert r.exit_code == 2 and "--force" in r.output  # never overwritten without --force (the journal says so)
+    assert out.read_bytes() == before
     r = CliRunner().invoke(cli, ["stress", str(src), "-o", str(tmp_path / "x.xlsx"), "--countries", "ZZZ"])
     assert r.exit_code == 2 and "unknown country ZZZ" in r.output
 
@@ -87,11 +108,10 @@ def test_frontier_end_points_are_the_single_objective_optima(tmp_path):
     # 1,000,000; with R1 both 200,000. End points: least expected cost = the plan solve optimum
     # (145,000, no build); least CVaR = 200,000 (build R1). The middle point of three has
     # epsilon = 600,000, which only the R1 plan meets, so it builds R1 at 200,000.
-    from planner.analyses.frontier import frontier_tables
     sheets, settings = cvar_case(None)
     src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
     solo = solve_workbook(src, write=False, model="precise")
-    t = frontier_tables(src, 3, model="precise")
+    t = run(lambda data: Frontier(data, 3), src, tmp_path)
     f = t["frontier"]
     assert list(f["status"]) == ["optimal"] * 3
     assert f["expected_cost_musd"].iloc[0] == pytest.approx(solo.costs["total_cost_musd"], abs=TOL)
@@ -112,7 +132,7 @@ def test_frontier_cli(tmp_path):
     sheets, settings = cvar_case(None)
     src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
     out = tmp_path / "fr.xlsx"
-    r = CliRunner().invoke(cli, ["frontier", str(src), "--points", "2", "-o", str(out), "--quiet"])
+    r = CliRunner().invoke(cli, ["frontier", str(src), "--points", "2", "-o", str(out), "--quiet", "--workers", "1"])
     assert r.exit_code == 0, r.output
     back = read_portfolio(out)
     assert len(back["frontier"]) == 2 and "R1" in back["frontier_builds"].columns
@@ -128,35 +148,46 @@ def test_stress_country_whose_flows_are_in_no_row(tmp_path):
     sheets, settings = tiny()
     sheets["sites"] += [site("CM", "BBB", "mine", "candidate", 100, lead_time_years=5),
                         site("CR", "CCC", "refinery", "candidate", 100, lead_time_years=5, **{"yield": 1})]
-    res = solve_workbook(write_workbook(tmp_path / "c.xlsx", sheets, settings), write=False)
-    assert res.costs["total_cost_musd"] == pytest.approx(0.05, abs=TOL)
-    cost = stress_tables(res, countries=["BBB"], vss=False)["stress_cost"].set_index("country")
+    t = stress_tables(write_workbook(tmp_path / "c.xlsx", sheets, settings), tmp_path, countries=["BBB"], vss=False)
+    assert summary(t)["plan_total_cost_musd"] == pytest.approx(0.05, abs=TOL)
+    cost = t["stress_cost"].set_index("country")
     assert cost.loc["BBB", "status"] == "optimal"
     assert cost.loc["BBB", "extra_cost_musd"] == pytest.approx(0.0, abs=TOL)
 
 
-def test_frontier_shows_progress_and_marks_a_point_stopped_at_a_limit(tmp_path, monkeypatch):
-    # The same case; the middle point's solve is made to report "best_found" (a limit stopped it):
-    # its row says so, and every solve is announced with its number before it runs.
-    from planner.analyses import frontier as F
-    sheets, settings = cvar_case(None)
-    src = write_workbook(tmp_path / "f.xlsx", sheets, settings)
-    real, calls = F._point, {"n": 0}
+def test_frontier_marks_a_point_stopped_at_a_limit_and_refuses_one_above_its_bound(tmp_path):
+    # The frontier's table from solves as the engine returns them (no solver): point 2 stopped at a
+    # limit (status best_found): its row says so and gives its gap (110 - 100 = 10 MUSD); point 3's
+    # plan has a CVaR of 5 in the plain tables, above its bound of 4: refused, its builds not shown.
+    f = Frontier(load_data(write_workbook(tmp_path / "f.xlsx", *cvar_case(None))), 3)
 
-    def point(*a, **k):
-        out, sol, costs = real(*a, **k)
-        calls["n"] += 1
-        if calls["n"] == 3:  # solves: least cost, least risk, then the middle point
-            out.status = "best_found"
-        return out, sol, costs
+    def solved(status, objective, bound, cvar_, builds):
+        return {"status": status, "objective_musd": objective, "bound_musd": bound, "cvar_musd": cvar_,
+                "expected_cost_musd": objective, "stock_t": 0.0, "builds": builds, "public_money_musd": 0.0}
 
-    monkeypatch.setattr(F, "_point", point)
-    said = []
-    t = F.frontier_tables(src, 3, model="precise", progress=said.append)
-    f = t["frontier"].set_index("point")
-    assert f.loc[2, "note"] == "stopped at a limit: not proven optimal, gap shown"
-    assert f.loc[1, "note"] == "" and f.loc[3, "note"] == ""
-    announced = [m for m in said if "solve " in m]
-    assert [m.split("] ")[1].split(":")[0] for m in announced] == ["solve 1 of 4", "solve 2 of 4", "solve 3 of 4",
-                                                                  "solve 4 of 4"]
-    assert any("point 2" in m and "stopped at a limit" in m for m in said)
+    f.base = solved("optimal", 90, 90, 8, {})
+    f.results = {"least_risk": solved("optimal", 3, 3, 3, {"R1": 2030}),
+                 "point:2": solved("best_found", 110, 100, 5.5, {"R1": 2030}),
+                 "point:3": solved("optimal", 120, 120, 5, {"R1": 2030})}
+    f.eps = {2: 5.5, 3: 4.0}
+    tables = f.tables()
+    t = tables["frontier"].set_index("point")
+    assert t.loc[2, "note"] == "stopped at a limit: not proven optimal, gap shown" and t.loc[2, "gap_musd"] == 10
+    assert t.loc[1, "note"] == "" and t.loc[3, "status"] == "error" and "above the bound" in t.loc[3, "note"]
+    assert t.loc[3, "sites_built"] == ""
+    assert tables["frontier_builds"].set_index("point")["R1"].to_dict() == {1: "", 2: 2030, 3: ""}
+
+
+def test_frontier_cli_shows_progress(tmp_path):
+    # Every solve is announced on stderr as it finishes: the two end points, then the middle point.
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+    src = write_workbook(tmp_path / "f.xlsx", *cvar_case(None))
+    r = CliRunner().invoke(cli, ["frontier", str(src), "--points", "3", "-o",
+                                       str(tmp_path / "fr.xlsx"), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.stderr.splitlines() if "s elapsed" in x]
+    assert len(lines) == 4  # [1/2], [2/2] for the end points, then [1/2], [2/2] for points 2 and 3
+    assert any("the least-risk plan" in x for x in lines) and any("point 2" in x for x in lines)
+    assert "point 3: expected cost" in r.stdout

@@ -22,12 +22,13 @@ class Analysis:
         self.results: dict[str, dict] = {}
         self.options: dict = {}
 
-    def solve_base(self, engine, journal, definition, progress=None, case: Case = BASE) -> frozenset:
-        """Solve the workbook as it is; its builds, the start of the batch's other solves."""
+    def solve_base(self, engine, journal, definition, progress=None, case: Case = BASE, also=()) -> frozenset:
+        """Solve the workbook as it is (and the cases `also`, side by side with it); its builds, the
+        start of the batch's other solves."""
         s = definition.solver
         self.options = {"mip_gap": s.mip_gap, "mip_abs_gap_musd": s.mip_abs_gap, "time_limit_s": s.time_limit_s or "",
                         "workers": engine.scheduler or engine.workers}
-        self.take(engine.run([case], definition, None, journal, progress))
+        self.take(engine.run([case, *also], definition, None, journal, progress))
         return base_start(self.base)
 
     def take(self, done: dict[str, dict]) -> None:
@@ -44,3 +45,13 @@ class Analysis:
         tail = [("input_sha256", self.data.content_sha256, "")]
         tail += [(k, v, "batch option") for k, v in self.options.items()]
         return pd.DataFrame(head + rows + tail, columns=["key", "value", "unit"])
+
+
+def builds_table(data: PlanData, builds: dict[str, int]) -> pd.DataFrame:
+    """A plan's builds, one row per site in sheet order: what, where and when."""
+    s = data.sites
+    rows = [{"site": f, "name": s.loc[f, "name"], "country": s.loc[f, "country"], "stage": s.loc[f, "stage"],
+             "mineral": s.loc[f, "mineral"], "build_period": builds[f], "capacity_tpy": float(s.loc[f, "capacity_tpy"]),
+             "capex_musd": float(s.loc[f, "capex_musd"])} for f in s.index if f in builds]
+    return pd.DataFrame(rows, columns=["site", "name", "country", "stage", "mineral", "build_period", "capacity_tpy",
+                                       "capex_musd"])

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from planner.dataset.data import PlanData, build_data
+from planner.dataset.data import PlanData, build_data, expected_value_data
 from planner.errors import InputError
 from planner.io.reader import RawWorkbook, parse_value
 from planner.io.schema import SETTINGS, SHEETS
@@ -136,8 +136,14 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
     None, weight), ...)) minimise the weighted sum of those build variables instead of the cost
     (None: every build period of the site; the cost stays bounded by a ceiling); ("nogood", sites,
     candidates) the plan must differ from the plan building exactly `sites` among `candidates` in
-    at least one site."""
+    at least one site; ("fix_plan", ((site, period), ...), ((stockpile, period, stock_t, added_t),
+    ...)) the first stage fixed by bounds to that plan (the flows alone are solved); ("close_exports",
+    country) the country's exports carry nothing (`stress.export_arcs`); ("cvar_cap", alpha, eps) the
+    CVaR of scenario cost at level alpha at most eps MUSD; ("minimise_cvar", alpha) that CVaR is
+    the objective; ("expected_value",) marks a solve of the expected-value problem (made by
+    `solve_case` before the model is built)."""
     import pyomo.core as pyo  # the modelling components only
+    from planner.model.formulation import define_cvar_excess
     periods: dict[str, list[int]] = {}
     for f, t in data.BUILD_OPTIONS:
         periods.setdefault(f, []).append(t)
@@ -155,8 +161,41 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
         elif a[0] == "objective":
             terms = [w * m.v_build[f, t] for f, t_, w in a[1] for t in periods.get(f, ()) if t_ is None or t == t_]
             m.total_cost.set_value(sum(terms) if terms else 0.0)
+        elif a[0] == "fix_plan":
+            builds = {f: int(t) for f, t in a[1]}
+            for f, t in data.BUILD_OPTIONS:
+                _fix(m.v_build[f, t], 1.0 if builds.get(f) == t else 0.0)
+            stock = {(p, int(t)): (x, add) for p, t, x, add in a[2]}
+            for p in data.STOCKPILES:
+                for t in data.PERIODS:
+                    x, add = stock.get((p, t), (0.0, 0.0))
+                    _fix(m.v_stock[p, t], x)
+                    _fix(m.v_stock_added[p, t], add)
+        elif a[0] == "close_exports":
+            from planner.analyses.stress import export_arcs
+            for arc in export_arcs(data, a[1]):
+                for t in data.PERIODS:
+                    for s in data.SCENARIOS:
+                        if (arc, t, s) in m.v_flow:
+                            m.v_flow[arc, t, s].setub(0.0)
+        elif a[0] in ("cvar_cap", "minimise_cvar"):
+            if not hasattr(m, "e_cvar"):
+                define_cvar_excess(m, data, float(a[1]))
+            if a[0] == "minimise_cvar":
+                m.total_cost.set_value(m.e_cvar)
+            else:  # a relative slack of 1e-7 lets a point reproduce the end point its epsilon came from
+                eps = float(a[2])
+                m.add_component(f"case_cvar_cap_{n}", pyo.Constraint(expr=m.e_cvar <= eps + 1e-7 * max(1.0, abs(eps))))
+        elif a[0] == "expected_value":
+            pass
         else:
             raise ValueError(f"unknown model addition {a!r}")
+
+
+def _fix(var, value: float) -> None:
+    """A variable held at `value` by its bounds (it stays a column, so the plan reads it back)."""
+    var.setlb(value)
+    var.setub(value)
 
 
 def member_security(data: PlanData, sol) -> dict:
@@ -200,8 +239,11 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
     except InputError as exc:
         out.update(status="input_error", message=f"{case.label or case.key}: {exc}", seconds=time.perf_counter() - t0)
         return out
+    if any(a[0] == "expected_value" for a in case.model):
+        data = expected_value_data(data)
     options = definition_c.solver
     own_objective = any(a[0] == "objective" for a in case.model)
+    other_cost = any(a[0] == "minimise_cvar" for a in case.model)  # money, but not the cost the plan checks
     if own_objective:
         options = dataclasses.replace(options, mip_abs_gap=OBJECTIVE_ABS_GAP, mip_gap=0.0)
     m = build_model(data, definition_c)
@@ -221,7 +263,8 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
     outcome = p if isinstance(p, SolveOutcome) else run_prepared(p, options, None, starts)
     sol = None
     if outcome.usable:  # with its own objective the plan is checked, its cost is not (it is not minimised)
-        sol, costs, _, _ = check_plan(data, definition_c, options, outcome, check_cost=not own_objective,
+        sol, costs, _, _ = check_plan(data, definition_c, options, outcome,
+                                      check_cost=not (own_objective or other_cost),
                                       row_detail=bool(case.meta.get("duals")))
     out["status"], out["message"] = outcome.status, outcome.message
     if outcome.hand_over.get("interrupted_by_user") or outcome.status == "interrupted":
@@ -246,7 +289,32 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
                         "public_money_musd": costs["public_money_musd"],
                         "public_money_by_member_musd": {a: float(v) for a, v in paid_pv_by_member(data, sol).items()},
                         "expected_unmet_t": sum(security["unmet_expected_by_member_t"].values()), **security})
+        out.update(report_extras(data, sol, costs, case.meta.get("report", ())))
     out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def report_extras(data: PlanData, sol, costs: dict, wanted) -> dict:
+    """What an analysis asks of a plan beyond the summary (`case.meta["report"]`): "stocks" (the
+    first stage's stock levels, for a later `fix_plan`), "unmet" (expected tonnes unmet over the
+    horizon by member and mineral), "producers" (countries whose sites produce in the plan),
+    "cvar" (the expected cost and the CVaR of scenario cost recomputed from the plain tables, at
+    the workbook's `cvar_alpha`, 0.9 when blank)."""
+    out: dict = {}
+    if "stocks" in wanted:
+        out["stocks"] = [[str(p), int(t), float(x), float(a)] for p, t, x, a in sol.stocks.itertuples(index=False)]
+    if "unmet" in wanted:
+        from planner.analyses.stress import expected_unmet_t
+        out["unmet_by_member_mineral_t"] = [[a, mi, float(x)] for (a, mi), x in expected_unmet_t(data, sol).items()]
+    if "producers" in wanted:
+        from planner.analyses.stress import producing_countries
+        out["producing_countries"] = producing_countries(data, sol)
+    if "cvar" in wanted:
+        from planner.analyses.frontier import plan_cvar
+        from planner.results.risk import DEFAULT_CVAR_ALPHA
+        alpha = data.cvar_alpha if data.cvar_alpha is not None else DEFAULT_CVAR_ALPHA
+        out.update({"cvar_musd": plan_cvar(data, sol, alpha), "expected_cost_musd": costs["expected_cost_musd"],
+                    "stock_t": float(sol.stocks.groupby("period")["stock_t"].sum().max()) if len(sol.stocks) else 0.0})
     return out
 
 
