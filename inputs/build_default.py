@@ -274,8 +274,8 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     settings = {"base_year": 2026, "discount_rate": 0.05, "unmet_penalty_usd_per_t": 100_000,
                 "risk_weight_usd_per_t": 10_000, "carbon_price_usd_per_tco2e": 50, "max_country_share_refining": 0.8,
                 "max_country_share_mining": None,
-                "min_esg_score": None, "freight_usd_per_t_km": 0.02, "host_min_share": None,
-                "burden_tolerance": 0.1, "min_benefit_ratio": None, "cvar_alpha": 0.9, "cvar_weight": None}
+                "min_esg_score": None, "freight_usd_per_t_km": 0.02, "host_min_share": 0.2,
+                "max_financiers": 3, "min_ticket_share": 0.15, "burden_tolerance": 0.1, "min_benefit_ratio": None, "cvar_alpha": 0.9, "cvar_weight": None}
     notes = {
         "base_year": "judgement: year of the decision (this planning round)",
         "discount_rate": "judgement estimate: real 5%, between the UK Green Book 3.5% and US OMB A-4 7% (recall)",
@@ -287,7 +287,12 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
         "max_country_share_mining": "off: no mining-stage cap agreed (setting one traces every mineral's origin)",
         "min_esg_score": "off: shared/data holds no ESG scores",
         "freight_usd_per_t_km": "judgement estimate: blended bulk sea/rail freight 0.02 USD per t-km",
-        "host_min_share": "off: no host rule agreed (set it to test one)",
+        "host_min_share": "judgement estimate: the member hosting a site carries at least a fifth of its public "
+                          "capex (a host stake large enough to show commitment, small enough for co-financing)",
+        "max_financiers": "judgement estimate: at most three members finance one site, so that each project has "
+                          "few accountable lenders",
+        "min_ticket_share": "judgement estimate: each financing member takes at least 15% of a site's public capex "
+                            "(three tickets of 15% leave the host room for its fifth and more)",
         "burden_tolerance": "judgement estimate: each member's share of PV capex within 10 points of its GDP share",
         "min_benefit_ratio": "off",
         "cvar_alpha": "judgement: 0.9, the worst 10% of scenario probability (used by plan frontier and the summary)",

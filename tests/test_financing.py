@@ -3,7 +3,10 @@
 Base: tiny() with a free existing mine N1 in AAA and a candidate refinery R1 in AAA (host member
 AA), capex 0.02 MUSD, 100 USD/t; AA needs 100 t/yr for one 1-year period at r = 0. Building R1
 costs 0.02 + 100 x 100e-6 = 0.03 MUSD against 0.05 from the market, so R1 is built. A second
-member BB (country BBB) joins the financing.
+member BB (country BBB) joins the financing. Payments follow the output (formulation.md, "Benefit
+split"): here all of R1's output goes to AA. In `shared()` R1 is twice as large (200 t/yr) and BB
+needs 100 t/yr too: R1 (0.02 + 200 x 100e-6 = 0.04 MUSD against 0.10 from the market) delivers
+100 t to each, output shares 0.5 / 0.5.
 """
 
 import pytest
@@ -27,17 +30,28 @@ def two_members(**settings):
     return sheets, sets
 
 
+def shared(**settings):
+    sheets, sets = two_members(**settings)
+    sheets["sites"][-1]["capacity_tpy"] = 200
+    sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 100})
+    return sheets, sets
+
+
 def paid(res):
     f = res.solution.financing
     return {a: float(x) for a, x in zip(f["member"], f["paid_musd"])}
 
 
-def test_without_rules_the_split_follows_equal_shares(solve_tiny):
-    # No burden shares: the split closest to equal shares, 0.01 each; the cost is unaffected.
-    sheets, sets = two_members()
-    res = solve_tiny(sheets, sets)
+def test_without_rules_the_split_follows_the_output(solve_tiny):
+    # AA receives all of R1's output and pays all of it; with R1 shared 0.5 / 0.5, each pays half of
+    # its 0.02 MUSD. The cost is unaffected; the distance from the output shares is 0.
+    res = solve_tiny(*two_members())
     assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.02}, abs=TOL)
+    res = solve_tiny(*shared())
+    assert res.costs["total_cost_musd"] == pytest.approx(0.04, abs=TOL)
     assert paid(res) == pytest.approx({"AA": 0.01, "BB": 0.01}, abs=TOL)
+    assert res.outcome.hand_over["split_l1_distance"] == pytest.approx(0, abs=1e-9)
 
 
 def test_budget_shifts_a_build_to_a_later_period(solve_tiny):
@@ -61,16 +75,17 @@ def test_budget_shifts_a_build_to_a_later_period(solve_tiny):
 
 
 def test_host_rule(solve_tiny):
-    # Burden shares AA 0.2 / BB 0.8 would have AA pay 0.004; host_min_share 0.6 makes AA, the host of
-    # R1, pay at least 0.012 (and the split stays as close to the targets as allowed: BB 0.008).
-    sheets, sets = two_members()
-    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    # R1 shared 0.5 / 0.5: each pays 0.01. host_min_share 0.6 makes AA, the host of R1, pay at least
+    # 0.012; the split stays as close to the output shares as allowed: AA 0.012, BB 0.008, distance
+    # |0.6 - 0.5| + |0.4 - 0.5| = 0.2.
+    sheets, sets = shared()
     res = solve_tiny(sheets, sets)
-    assert paid(res) == pytest.approx({"AA": 0.004, "BB": 0.016}, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.01, "BB": 0.01}, abs=TOL)
     sets["host_min_share"] = 0.6
     res = solve_tiny(sheets, sets)
     assert paid(res) == pytest.approx({"AA": 0.012, "BB": 0.008}, abs=TOL)
-    assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
+    assert res.outcome.hand_over["split_l1_distance"] == pytest.approx(0.2, abs=1e-9)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.04, abs=TOL)
 
 
 def test_burden_sharing_moves_payment_not_the_plan(solve_tiny):
@@ -97,19 +112,17 @@ def test_burden_band_can_make_a_build_unfinanceable(solve_tiny):
 
 
 def test_financing_ban_in_a_country(solve_tiny):
-    # BB will not finance anything in AAA (max_share 0): AA pays all of R1 although BB's target is 0.8.
-    sheets, sets = two_members()
-    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    # BB will not finance anything in AAA (max_share 0): AA pays all of R1 although BB receives half.
+    sheets, sets = shared()
     sheets["financing_rules"] = [{"member": "BB", "country": "AAA", "site": None, "max_share": 0}]
     res = solve_tiny(sheets, sets)
     assert paid(res) == pytest.approx({"AA": 0.02}, abs=TOL)
 
 
 def test_site_rule_overrides_country_rule(solve_tiny):
-    # BB: at most 10% in AAA, but up to 50% of R1 itself (the more specific rule wins). Target BB 0.8
-    # -> BB pays the 50% it may: 0.01.
-    sheets, sets = two_members()
-    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.2, 0.8
+    # BB: at most 10% in AAA, but up to 50% of R1 itself (the more specific rule wins). BB receives
+    # half of R1's output -> BB pays the 50% it may: 0.01 (the country rule would allow 0.002).
+    sheets, sets = shared()
     sheets["financing_rules"] = [{"member": "BB", "country": "AAA", "site": None, "max_share": 0.1},
                                  {"member": "BB", "country": None, "site": "R1", "max_share": 0.5}]
     res = solve_tiny(sheets, sets)
@@ -117,14 +130,14 @@ def test_site_rule_overrides_country_rule(solve_tiny):
 
 
 def test_fairness_floor_binds(solve_tiny):
-    # AA and BB each demand 100 t/yr (benefit shares 0.5 / 0.5; BB is served by the market). Targets
-    # AA 0.9 / BB 0.1 would have AA pay 90% of R1; min_benefit_ratio 1 caps each cost share at its
-    # benefit share 0.5, so AA pays 0.01 and BB 0.01.
-    sheets, sets = two_members()
-    sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.9, 0.1
+    # AA and BB each demand 100 t/yr (benefit shares 0.5 / 0.5). Freight at 0.001 USD/(t km) sends all
+    # of R1's 100 t to AA, next door (R1 -> BB is 1,112 km, the market M1 is 1,112 km from BB and
+    # 2,224 km from AA), so AA receives all of R1's output and pays all of it, 0.02. min_benefit_ratio
+    # 1 caps each member's cost share at its benefit share 0.5: AA 0.01, BB 0.01.
+    sheets, sets = two_members(freight_usd_per_t_km=0.001)
     sheets["demand"].append({"member": "BB", "mineral": "X", "period": 2030, "demand_tpy": 100})
     res = solve_tiny(sheets, sets)
-    assert paid(res) == pytest.approx({"AA": 0.018, "BB": 0.002}, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.02}, abs=TOL)
     sets["min_benefit_ratio"] = 1
     res = solve_tiny(sheets, sets)
     assert paid(res) == pytest.approx({"AA": 0.01, "BB": 0.01}, abs=TOL)
@@ -164,20 +177,23 @@ def test_active_column_is_the_same_as_without(solve_tiny):
 
 def test_outputs_commitments_and_milestones(tmp_path):
     # Periods 2030 and 2031; R1 with a 0.5-year lead built in 2030 is online in 2031 (0.08 MUSD in all,
-    # against 0.10 never building); targets AA 0.25 / BB 0.75 of its 0.02 MUSD capex.
+    # against 0.10 never building). AA receives all of R1's output but may commit only 0.005 MUSD in
+    # 2030: AA pays 0.005 (25%), BB the other 0.015 (75%).
     sheets, sets = two_members()
     sheets["periods"] = [{"period": 2030, "years": 1}, {"period": 2031, "years": 1}]
     sheets["demand"] = [{"member": "AA", "mineral": "X", "period": p, "demand_tpy": 100} for p in (2030, 2031)]
     sheets["members"][0]["burden_share"], sheets["members"][1]["burden_share"] = 0.25, 0.75
-    sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.01}]
+    sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.005}]
     sheets["sites"][-1]["lead_time_years"] = 0.5
     src = write_workbook(tmp_path / "w.xlsx", sheets, sets)
     assert CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "o.xlsx")]).exit_code == 0
     out = read_portfolio(tmp_path / "o.xlsx")
     fin = out["financing"].set_index("member")
-    assert float(fin.loc["AA", "paid_musd"]) == pytest.approx(0.005) and float(fin.loc["BB", "share_of_project"]) == 0.75
+    assert float(fin.loc["AA", "paid_musd"]) == pytest.approx(0.005)
+    assert float(fin.loc["BB", "public_share_paid"]) == pytest.approx(0.75)
+    assert (float(fin.loc["AA", "output_share"]), float(fin.loc["BB", "output_share"])) == (1.0, 0.0)
     com = out["commitments"].set_index(["member", "period"])
-    assert float(com.loc[("AA", 2030), "budget_used_share"]) == pytest.approx(0.5)
+    assert float(com.loc[("AA", 2030), "budget_used_share"]) == pytest.approx(1.0)
     assert com.loc[("BB", 2030), "budget_musd"] == ""  # no budget row: unconstrained
     ms = out["milestones"].iloc[0]
     # built 2030 with a 0.5-year lead: decision 2030, construction from the decision (no
@@ -271,14 +287,14 @@ def test_explain_iis_names_the_conflicting_rows(tmp_path):
 def test_a_private_share_lowers_what_the_members_pay_not_the_cost(solve_tiny):
     # R1 (capex 0.02 MUSD) with sites.private_share 0.25: private investors carry 0.005, the members
     # the public capex 0.015. The objective counts the whole capex: cost 0.02 + 100 x 100 USD =
-    # 0.03 MUSD, as without a private share. No burden shares: the split closest to equal shares,
-    # 0.0075 each; the public money is 0.015.
+    # 0.03 MUSD, as without a private share. AA receives all of R1's output and pays all the public
+    # capex: the public money is 0.015.
     sheets, sets = two_members()
     sheets["sites"][-1]["private_share"] = 0.25
     res = solve_tiny(sheets, sets)
     assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
     assert res.costs["capex_musd"] == pytest.approx(0.02, abs=TOL)
-    assert paid(res) == pytest.approx({"AA": 0.0075, "BB": 0.0075}, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.015}, abs=TOL)
     assert res.costs["public_money_musd"] == pytest.approx(0.015, abs=TOL)
 
 
@@ -286,11 +302,12 @@ def test_budgets_and_host_shares_count_public_money_only(solve_tiny):
     # settings.private_share 0.5: R1's public capex is 0.01 MUSD. host_min_share 0.6 puts 0.006 on
     # the host AA; AA's budget of 0.007 in 2030 holds it (the whole capex, 0.02, would not: 0.6 x
     # 0.02 = 0.012 > 0.007). R1 is built (0.03 MUSD against 0.05 + unmet nothing: the market costs
-    # 0.05 for the 100 t). The split closest to equal shares within the host rule: AA 0.006, BB 0.004.
+    # 0.05 for the 100 t). AA receives all of R1's output and would pay all 0.01; its budget holds
+    # 0.007 of it, BB pays the other 0.003.
     sheets, sets = two_members(host_min_share=0.6, private_share=0.5)
     sheets["budgets"] = [{"member": "AA", "period": 2030, "budget_musd": 0.007}]
     res = solve_tiny(sheets, sets)
     assert res.costs["total_cost_musd"] == pytest.approx(0.03, abs=TOL)
-    assert paid(res) == pytest.approx({"AA": 0.006, "BB": 0.004}, abs=TOL)
+    assert paid(res) == pytest.approx({"AA": 0.007, "BB": 0.003}, abs=TOL)
     port = res.solution.builds
     assert list(port["site"]) == ["R1"]

@@ -1,6 +1,7 @@
 """`plan prices` on hand-solved workbooks where each kind of rule binds: a budget, a standard and an
 emissions cap (below); a financing rule, the ESG screen and a water cap; a share cap, the host
-share, the burden band, the benefit floor and the allied-content floor (each with its workbook).
+share, the burden band, the benefit floor, the allied-content floor and the two syndicate rules
+(each with its workbook).
 
 The first workbook, with a share cap, a budget, a standard and an emissions cap:
 
@@ -226,7 +227,35 @@ def share_cap():
     return sheets, settings, {"max_country_share": (0.012, 0.0015)}
 
 
-@pytest.mark.parametrize("make", [share_cap, host_and_burden, benefit_and_financing_rule, allied_floor],
+def syndicate_size():
+    # test_syndicate.three(): R1 (capex 0.03) would serve AA, BB and CC (0.06 MUSD against the market's
+    # 0.15). max_financiers 1 and host_min_share 0.5: the one payer must be the host AA, paying all,
+    # but AA's financing rule allows 60%: R1 cannot be financed; the market, 0.15.
+    #   max_financiers dropped or 2: AA 60% or less, the others the rest: 0.06 -> worth 0.09
+    #   host share dropped: BB alone pays -> 0.09; 0.45: the host still the one payer -> 0
+    #   financing rule dropped: AA pays all -> 0.09; 0.65: still short of all -> 0
+    from test_syndicate import three
+    sheets, settings = three(max_financiers=1, host_min_share=0.5)
+    sheets["financing_rules"] = [{"member": "AA", "country": None, "site": None, "max_share": 0.6}]
+    return sheets, settings, {"max_financiers": (0.09, 0.09), "host_min_share": (0.09, 0.0),
+                              "max_share": (0.09, 0.0)}
+
+
+def syndicate_ticket():
+    # The same R1. min_ticket_share 0.6 and host_min_share 0.2: the host AA pays, so at least 60%,
+    # but its financing rule allows 50%: R1 cannot be financed; the market, 0.15.
+    #   ticket dropped: AA 20-50%, the others the rest -> 0.09; ticket 0.55: still above 50% -> 0
+    #   host share dropped: BB and CC pay -> 0.09; 0.15: AA still pays -> 0
+    #   financing rule dropped: AA may take a ticket -> 0.09; 0.55: still below 60% -> 0
+    from test_syndicate import three
+    sheets, settings = three(min_ticket_share=0.6, host_min_share=0.2)
+    sheets["financing_rules"] = [{"member": "AA", "country": None, "site": None, "max_share": 0.5}]
+    return sheets, settings, {"min_ticket_share": (0.09, 0.0), "host_min_share": (0.09, 0.0),
+                              "max_share": (0.09, 0.0)}
+
+
+@pytest.mark.parametrize("make", [share_cap, host_and_burden, benefit_and_financing_rule, allied_floor,
+                                  syndicate_size, syndicate_ticket],
                          ids=lambda f: f.__name__)
 def test_a_cap_the_financing_rules_and_the_allied_floor(make, tmp_path):
     sheets, settings, exact = make()

@@ -2,8 +2,8 @@
 
 A rule is a workbook row or setting that constrains the plan: a member-period budget, a financing
 rule, a standards row, a country-share cap (the settings, and per mineral), an allied-content
-floor, an emissions or water cap, the host share, the burden band, the benefit floor, the ESG
-screen. For each rule that is on, two solves: the rule dropped, and the rule relaxed by a stated
+floor, an emissions or water cap, the host share, the syndicate rules, the burden band, the benefit
+floor, the ESG screen. For each rule that is on, two solves: the rule dropped, and the rule relaxed by a stated
 step (`RELAX`); what each is worth is the base optimum minus the changed one, an interval from the
 two solves' bounds and incumbents (`cases.difference`). Rules that are off are listed as off.
 """
@@ -28,6 +28,8 @@ RELAX = {
     "emissions_cap": ("cap +10%", lambda v: v * 1.1),
     "water_cap": ("cap +10%", lambda v: v * 1.1),
     "host_share": ("share -5 points", lambda v: max(0.0, v - 0.05)),
+    "syndicate_size": ("one financier more", lambda v: int(v) + 1),
+    "syndicate_ticket": ("ticket -5 points", lambda v: max(0.0, v - 0.05)),
     "burden_band": ("tolerance +5 points", lambda v: min(1.0, v + 0.05)),
     "benefit_floor": ("ratio -10%", lambda v: v * 0.9),
     "esg_screen": ("score -5", lambda v: max(0.0, v - 5)),
@@ -35,6 +37,7 @@ RELAX = {
 }
 SETTING_RULES = (("max_country_share", "share_cap"), ("max_country_share_refining", "share_cap"),
                  ("max_country_share_mining", "share_cap"), ("host_min_share", "host_share"),
+                 ("max_financiers", "syndicate_size"), ("min_ticket_share", "syndicate_ticket"),
                  ("burden_tolerance", "burden_band"), ("min_benefit_ratio", "benefit_floor"),
                  ("min_esg_score", "esg_screen"))
 
@@ -177,7 +180,8 @@ def prices_table(all_rules: list[Rule], base: dict, results: dict[str, dict],
     # mining stage are a family of their own
     family = {"budget": "budget", "financing_rule": "financing_cap", "share_cap": "country_share_cap",
               "allied_floor": "allied_share", "emissions_cap": "emissions_cap", "water_cap": "water_cap",
-              "host_share": "host_share", "burden_band": "burden_band", "benefit_floor": "benefit_floor"}
+              "host_share": "host_share", "burden_band": "burden_band", "benefit_floor": "benefit_floor",
+              "syndicate_size": "syndicate", "syndicate_ticket": "syndicate"}
     rows = []
     for r in all_rules:
         on = r.drop is not None or r.relax is not None

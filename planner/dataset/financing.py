@@ -23,6 +23,8 @@ class Financing:
     burden_target: dict[str, float] = field(default_factory=dict)  # member -> share (sums to 1) or {}
     burden_given: bool = False
     host_min_share: float | None = None
+    max_financiers: int | None = None  # syndicates: at most this many payers per site
+    min_ticket_share: float | None = None  # and each at least this share of its public capex
     burden_tolerance: float | None = None
     min_benefit_ratio: float | None = None
 
@@ -54,6 +56,8 @@ def read_financing(tables: dict, settings: dict, all_members: pd.DataFrame, memb
                    countries: pd.DataFrame, sites: pd.DataFrame, periods: tuple[int, ...],
                    inactive: tuple[str, ...], check_refs) -> Financing:
     fin = Financing(host_min_share=settings.get("host_min_share"),
+                    max_financiers=None if settings.get("max_financiers") is None else int(settings["max_financiers"]),
+                    min_ticket_share=settings.get("min_ticket_share") or None,
                     burden_tolerance=settings.get("burden_tolerance"),
                     min_benefit_ratio=settings.get("min_benefit_ratio"))
     # burden shares: the shares given sum to 1; members that left drop out and the rest are rescaled
@@ -112,6 +116,15 @@ def unfinanceable(fin: Financing, members: tuple[str, ...], site: str, host: str
     total = sum(fin.caps.get((a, site), 1.0) for a in members)
     if total < 1 - 1e-9:
         return f"financing rules let the members carry at most {total:.0%} of its capex"
+    if fin.max_financiers or fin.min_ticket_share:
+        # a syndicate: at most max_financiers payers, each able to take at least the minimum ticket
+        able = sorted((c for c in (fin.caps.get((a, site), 1.0) for a in members)
+                       if c >= (fin.min_ticket_share or 0.0) - 1e-9 and c > 0), reverse=True)
+        most = sum(able[:fin.max_financiers] if fin.max_financiers else able)
+        if most < 1 - 1e-9:
+            return (f"financing rules with at most {fin.max_financiers or len(able)} payers (max_financiers), each "
+                    f"paying at least {fin.min_ticket_share or 0:.0%} (min_ticket_share), let the members carry at "
+                    f"most {most:.0%} of its capex")
     h = fin.host_min_share
     if h and host in members and fin.caps.get((host, site), 1.0) < h - 1e-9:
         return (f"host {host} must pay at least {h:.0%} (host_min_share) but its financing rule allows "

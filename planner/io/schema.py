@@ -112,6 +112,10 @@ SETTINGS: dict[str, Column] = {
              "mine and move there; pairs in `transport` always stay (blank = every pair: exact)", "arcs", default=None, min=1, max=100000),
         _opt("host_min_share", "float", "the member hosting a site pays at least this share of its capex "
              "(blank = off)", "share", default=None, min=0, max=1),
+        _opt("max_financiers", "int", "at most this many members pay for one site (blank = off)", "members",
+             default=None, min=1, max=1000),
+        _opt("min_ticket_share", "float", "each member paying for a site pays at least this share of its public "
+             "capex (blank = off)", "share", default=None, min=0, max=1),
         _opt("burden_tolerance", "float", "allowed deviation of each member's share of present-value capex "
              "from its burden_share, as a share of the total (blank = off)", "share", default=None, min=0, max=1),
         _opt("min_benefit_ratio", "float", "each member's benefit share >= this x its cost share (blank = off)",

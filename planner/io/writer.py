@@ -32,7 +32,7 @@ def _number_format(column: str) -> str | None:
         return "#,##0.00"
     if column.endswith("_tpy") or column.endswith("_t"):
         return "#,##0"
-    if column in ("share", "probability", "share_of_project") or column.endswith("_share"):
+    if column in ("share", "probability", "public_share_paid") or column.endswith("_share"):
         return "0.0%"
     return None
 

@@ -15,7 +15,8 @@ from planner.model.registry import OPTIONAL
 OPTIONAL_FAMILIES = OPTIONAL
 OVERRIDABLE_SETTINGS = ("unmet_penalty_usd_per_t", "risk_weight_usd_per_t", "carbon_price_usd_per_tco2e",
                         "max_country_share", "min_esg_score", "freight_usd_per_t_km", "discount_rate",
-                        "host_min_share", "burden_tolerance", "min_benefit_ratio", "max_country_share_refining",
+                        "host_min_share", "max_financiers", "min_ticket_share", "burden_tolerance",
+                        "min_benefit_ratio", "max_country_share_refining",
                         "max_country_share_mining", "supply_arcs_per_site")
 START_HEURISTICS = ("auto", "none", "greedy", "expected_value")
 # "auto" (the default): the expected-value start where HiGHS alone cannot close the gap in its time --

@@ -341,6 +341,68 @@ def define_benefit_floor(m: pyo.ConcreteModel, data: PlanData, definition=None) 
     m.benefit_floor = pyo.Constraint(m.MEMBERS, rule=rule, doc="benefit share >= ratio x cost share")
 
 
+def _site_payers(data: PlanData) -> dict[str, dict[str, list[int]]]:
+    """site -> member -> the build periods in which the member may pay for it (FINANCE)."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for f, a, t in data.FINANCE:
+        out.setdefault(f, {}).setdefault(a, []).append(t)
+    return out
+
+
+def define_syndicate(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
+    r"""Syndicate: with y_{f,a} \in \{0,1\} member a's place in the syndicate of site f and
+    K_f = (1 - \pi_f) C_f its public capex,
+    \sum_t \phi_{f,a,t} \le K_f\, y_{f,a} (only members of the syndicate pay);
+    \sum_t \phi_{f,a,t} \ge \mu K_f \sum_t b_{f,t} - K_f (1 - y_{f,a}) where min_ticket_share \mu is set;
+    \sum_a y_{f,a} \le N where max_financiers N is set."""
+    n, mu = data.financing.max_financiers, data.financing.min_ticket_share
+    if not n and not mu:
+        return
+    payers = _site_payers(data)
+    keys = tuple((f, a) for f, by in payers.items() for a in by)
+    builds: dict[str, list[int]] = {}
+    for f, t in data.BUILD_OPTIONS:
+        builds.setdefault(f, []).append(t)
+    cap = data.sites["public_capex_musd"].to_dict()
+    m.SYNDICATE = pyo.Set(initialize=keys, dimen=2, ordered=True, doc="(site, member) pairs that may pay")
+    m.v_syndicate = pyo.Var(m.SYNDICATE, domain=pyo.Binary, doc="member a is in the syndicate of site f")
+
+    def paid(m, f, a):
+        return sum(m.v_finance[f, a, t] for t in payers[f][a])
+
+    m.syndicate_upper = pyo.Constraint(m.SYNDICATE, rule=lambda m, f, a: paid(m, f, a) <= float(cap[f])
+                                       * m.v_syndicate[f, a], doc="only members of the syndicate pay [MUSD]")
+    if mu:
+        m.syndicate_lower = pyo.Constraint(
+            m.SYNDICATE, rule=lambda m, f, a: paid(m, f, a) >= float(mu) * float(cap[f])
+            * sum(m.v_build[f, t] for t in builds[f]) - float(cap[f]) * (1 - m.v_syndicate[f, a]),
+            doc="each member of the syndicate pays at least min_ticket_share [MUSD]")
+    if n:
+        sites = tuple(f for f in payers if len(payers[f]) > n)
+        m.syndicate = pyo.Constraint(pyo.Set(initialize=sites, ordered=True),
+                                     rule=lambda m, f: sum(m.v_syndicate[f, a] for a in payers[f]) <= int(n),
+                                     doc="at most max_financiers members pay for a site")
+
+
+def define_benefit_split(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
+    r"""Benefit split: \sum_t \phi_{f,a,t} - ar o_{f,a} = d^+_{f,a} - d^-_{f,a}, d^\pm \ge 0, for every
+    site and member that may pay for it. During the search ar o = 0 and the row only defines d^\pm;
+    once the plan is fixed, ar o_{f,a} = o_{f,a} K_f b_f, member a's share of site f's expected
+    output times its public capex, and the payments are re-chosen to minimise
+    \sum_{f,a} (d^+_{f,a} + d^-_{f,a}) / K_f (planner/solver/split.py)."""
+    payers = _site_payers(data)
+    keys = tuple((f, a) for f, by in payers.items() for a in by)
+    m.SPLIT = pyo.Set(initialize=keys, dimen=2, ordered=True, doc="(site, member) pairs that may pay")
+    m.v_split_over = pyo.Var(m.SPLIT, domain=pyo.NonNegativeReals,
+                             doc="paid above the member's output share of the public capex [MUSD]")
+    m.v_split_under = pyo.Var(m.SPLIT, domain=pyo.NonNegativeReals,
+                              doc="paid below the member's output share of the public capex [MUSD]")
+    m.benefit_split = pyo.Constraint(
+        m.SPLIT, rule=lambda m, f, a: sum(m.v_finance[f, a, t] for t in payers[f][a])
+        - m.v_split_over[f, a] + m.v_split_under[f, a] == 0.0,
+        doc="payment less output share = over - under [MUSD]; its right-hand side is set once the plan is fixed")
+
+
 def define_build_once(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
     r"""Build once: \sum_t b_{f,t} \le 1 for every candidate; = 1 where decision is force_build."""
     by_site: dict[str, list[int]] = {}

@@ -76,6 +76,11 @@ FAMILIES: tuple[Family, ...] = (
            relax_unit="MUSD (present value)", scale="money"),
     Family("benefit_floor", "Benefit floor", optional=True, relax=("benefit_floor",),
            relax_unit="MUSD (present value)", scale="money"),
+    Family("syndicate", "Syndicate", optional=True, scale="money"),
+    Family("benefit_split", "Benefit split", kind="definition", scale="money",
+           checked_by="it measures the distance of payments from output shares (not a restriction); the "
+                      "financing sheet shows both shares and run_info the distance, recomputed from the plain "
+                      "tables"),
     Family("cvar_excess", "Cvar excess", kind="definition", when="objective", scale="money",
            checked_by="the cost check recomputes the CVaR of scenario cost from the plain tables "
                       "(results.cost_components)"),

@@ -12,6 +12,7 @@ import pandas as pd
 from planner import __version__
 from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
+from planner.results.benefit import output_shares
 from planner.results.verify import required_table
 from planner.results.solution import COMPONENTS, Solution, carbon_is_cash, cost_components, online_periods, paid_pv_by_member, site_output
 from planner.results.risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
@@ -150,18 +151,25 @@ def capex_by_host_table(portfolio: pd.DataFrame) -> pd.DataFrame:
 
 
 def financing_table(data: PlanData, sol: Solution) -> pd.DataFrame:
-    """One row per built site, paying member and build period: MUSD (undiscounted) and its share of the
-    site's public capex (the capex less its private share)."""
-    cols = ["site", "name", "host_member", "member", "build_period", "paid_musd", "share_of_project"]
-    f = sol.financing
-    if f.empty:
+    """One row per built site and member that pays for it or receives its output: MUSD paid
+    (undiscounted, in the build period), the share of the site's public capex (the capex less its
+    private share) paid, and the member's share of the site's expected output, side by side (the
+    split follows the output shares as closely as the financing rules allow)."""
+    cols = ["site", "name", "host_member", "member", "build_period", "paid_musd", "public_share_paid", "output_share"]
+    if sol.builds.empty:
         return pd.DataFrame(columns=cols)
     s = data.sites
-    rows = [{"site": site, "name": s.loc[site, "name"], "host_member": s.loc[site, "host_member"], "member": a,
-             "build_period": int(t), "paid_musd": x,
-             "share_of_project": x / float(s.loc[site, "public_capex_musd"])
-             if float(s.loc[site, "public_capex_musd"]) else 0.0}
-            for site, a, t, x in f.itertuples(index=False)]
+    shares = output_shares(data, sol.flows)
+    paid = {(f, a): x for f, a, _, x in sol.financing.itertuples(index=False)}
+    rows = []
+    for f, t in zip(sol.builds["site"], sol.builds["build_period"]):
+        capex = float(s.loc[f, "public_capex_musd"])
+        for a in data.MEMBERS:
+            x, o = paid.get((f, a), 0.0), shares.get(f, {}).get(a, 0.0)
+            if x > 0 or o > 1e-6:
+                rows.append({"site": f, "name": s.loc[f, "name"], "host_member": s.loc[f, "host_member"], "member": a,
+                             "build_period": int(t), "paid_musd": x, "public_share_paid": x / capex if capex else 0.0,
+                             "output_share": o})
     return pd.DataFrame(rows, columns=cols).sort_values(["site", "member"]).reset_index(drop=True)
 
 
@@ -370,11 +378,12 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
             ("mip_gap", out.mip_gap if out.mip_gap is not None else ""),
             ("solve_seconds", round(out.solve_seconds, 3)),
             ("max_constraint_violation", run.max_violation),
+            ("split_l1_distance", out.hand_over.get("split_l1_distance", "")),
             ("max_constraint_violation_at", run.max_violation_where),
             ("reproducible", "yes" if out.status != "best_found" else
              "no (stopped by Ctrl-C)" if out.hand_over.get("interrupted_by_user") else "no (stopped at a limit)"),
             ("written_utc", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))]
-    rows += [(f"hand_over_{k}", v) for k, v in out.hand_over.items()]
+    rows += [(f"hand_over_{k}", v) for k, v in out.hand_over.items() if k != "split_l1_distance"]
     rows += [(f"warning_{i + 1}", w) for i, w in enumerate(run.warnings)]
     return pd.DataFrame(rows, columns=["key", "value"])
 

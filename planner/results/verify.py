@@ -357,6 +357,25 @@ def check_benefit_floor(p: _Plan) -> Violations:
             for a in p.data.MEMBERS if fin.min_benefit_ratio * p.pv[a] - p.data.benefit_share[a] * total > 0]
 
 
+def check_syndicate(p: _Plan) -> Violations:
+    """At most max_financiers members pay for a built site (count), each at least min_ticket_share
+    of its public capex (MUSD). A payment below 1e-9 of the public capex is no payment."""
+    v, fin = [], p.data.financing
+    if not fin.max_financiers and not fin.min_ticket_share:
+        return v
+    for f, t in zip(p.sol.builds["site"], p.sol.builds["build_period"]):
+        capex = float(p.data.sites.loc[f, "public_capex_musd"])
+        paid = {a: p.paid.get((f, a, t), 0.0) for a in p.data.MEMBERS}
+        payers = [a for a, x in paid.items() if x > 1e-9 * max(1.0, capex)]
+        if fin.max_financiers and len(payers) > fin.max_financiers:
+            v.append(("syndicate", f"{f}: {len(payers)} payers", float(len(payers) - fin.max_financiers)))
+        for a in payers:
+            short = (fin.min_ticket_share or 0.0) * capex - paid[a]
+            if short > 0:
+                v.append(("syndicate", f"{f},{a} ticket", short))
+    return v
+
+
 # the plain-table check of each constraint family of the registry (planner/model/registry.py)
 CHECKS = {name[len("check_"):]: fn for name, fn in list(globals().items()) if name.startswith("check_")}
 

@@ -4,6 +4,7 @@ against the plain tables (planner/results/verify.py) and its cost recomputed fro
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pandas as pd
@@ -11,9 +12,11 @@ import pandas as pd
 from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
 from planner.model.registry import BY_NAME, OPTIONAL
+from planner.results.benefit import output_shares
 from planner.results.solution import cost_components, extract_solution
 from planner.results.verify import verify_solution
 from planner.solver.solve import SolveOutcome, relative_gap, resolve_with_fixed_builds
+from planner.solver.split import benefit_split
 
 COST_REL_TOL = 1e-6
 
@@ -71,6 +74,9 @@ def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: Sol
     outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
     outcome.x = fixed.x
     sol = extract_solution(outcome, data)
+    t0 = time.perf_counter()
+    sol = follow_benefits(data, outcome, sol, solver)
+    timings["split_s"] = time.perf_counter() - t0
     violations = verify_solution(data, definition, sol)
     costs = cost_components(data, sol)
     max_v, where = (violations[0][2], f"{violations[0][0]}[{violations[0][1]}]") if violations else (0.0, "")
@@ -85,6 +91,26 @@ def check_plan(data: PlanData, definition: ModelDefinition, solver, outcome: Sol
         outcome.message = (f"recomputed cost {costs['total_cost_musd']:.6f} MUSD disagrees with the solver's "
                            f"objective {outcome.objective:.6f} MUSD; not reported")
     return sol, costs, max_v, where
+
+
+def follow_benefits(data: PlanData, outcome: SolveOutcome, sol, solver):
+    """The plan's payments chosen again so that each member's share of a built site's public capex
+    is as close as the financing rules allow to its share of the site's output (`solver.split`):
+    `outcome.x` and the solution's financing table are replaced; `hand_over` gets the distance the
+    split minimised (`split_l1_distance`) and, when the split could not be chosen, why."""
+    if sol.builds.empty:
+        return sol
+    shares = output_shares(data, sol.flows)
+    capex = data.sites["public_capex_musd"].astype(float).to_dict()
+    target = {(f, a): shares[f].get(a, 0.0) * capex[f] for f in sol.builds["site"] for a in data.MEMBERS}
+    rank = {a: i for i, a in enumerate(data.MEMBERS)}
+    split = benefit_split(outcome.compiled, outcome.x, target, capex, rank, solver.time_limit_s)
+    outcome.hand_over["split_status"] = split.status
+    if split.status != "optimal":
+        return sol
+    outcome.x = split.x
+    outcome.hand_over["split_l1_distance"] = split.distance
+    return dataclasses.replace(sol, financing=extract_solution(outcome, data).financing)
 
 
 def _row_unit(family: str) -> str:

@@ -316,10 +316,8 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
 
     A binary at 1e-6 (inside HiGHS's integrality tolerance) times a large capacity can buy output
     for nothing; re-solving with the builds rounded shows whether the plan survives. Build columns
-    are fixed at their rounded values by their bounds, integrality is dropped (an LP), and the
-    burden deviation is added to the objective with weight 1: with the builds fixed, who pays is
-    independent of the flows, so the same solve picks the payment split closest to the members'
-    target shares (the cost part is unchanged by it). It starts from the start heuristic's LP basis
+    are fixed at their rounded values by their bounds and integrality is dropped (an LP; who pays
+    is chosen afterwards, `split.benefit_split`). It starts from the start heuristic's LP basis
     when there was one (`SolveOutcome.basis`).
 
     `none_built`: every build option fixed at 0 instead (what supply looks like without the
@@ -335,10 +333,7 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
         val = np.zeros(len(idx))
     lower, upper = c.col_lower.copy(), c.col_upper.copy()
     lower[idx] = upper[idx] = val
-    split = np.concatenate([c.columns_of("v_burden_over")[0], c.columns_of("v_burden_under")[0]])
-    cost = c.cost.copy()
-    cost[split] += 1.0
-    lp = dataclasses.replace(c, col_lower=lower, col_upper=upper, cost=cost, integer=np.empty(0, dtype=np.int32))
+    lp = dataclasses.replace(c, col_lower=lower, col_upper=upper, integer=np.empty(0, dtype=np.int32))
     h = new_highs()
     for name, value in (("random_seed", int(options.seed)), ("threads", options.threads),
                         ("presolve", None if options.presolve == "choose" else options.presolve)):
@@ -362,7 +357,6 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
         solution = h.getSolution()
         x = np.asarray(solution.col_value)
         x[idx] = val  # exactly whole, as the report reads them
-        # the cost of the plan: the compiled objective (HiGHS's own holds the burden split too)
         objective = float(c.cost @ x) + c.offset
         if rule_values and solution.dual_valid:
             dual = np.abs(np.asarray(solution.row_dual))
