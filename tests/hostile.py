@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Callable
 
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from wb import site, tiny, write_workbook
 
 # Columns of tiny()'s sites sheet, in order (for Excel letters).
 SITE_COLS = list(site("x", "AAA", "market", "existing", 1).keys())
+# the cell of a setting tiny() does not set (written after its own, in column B)
+NEW_SETTING = f"settings!B{len(tiny()[1]) + 2}"
 
 
 def col(sheet: str, column: str, row: int) -> str:
@@ -345,4 +348,64 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
                              "E_FILE_FORMAT", "the sheet is damaged"),
     "strict_xml_malformed_sheet": (_zip_rewrite(lambda n, b: _strict(b)[:-40] if n == "xl/worksheets/sheet6.xml"
                                                 else _strict(b)), "E_FILE_FORMAT", "the sheet is damaged"),
+    # numbers as typed (the message quotes the text and names both readings where there are two)
+    "decimal_comma_in_a_lead_time": (_add_site(site_id="R1", country="AAA", stage="refinery", status="candidate",
+                                               capacity=10, lead_time_years="2,5", **{"yield": 1}),
+                                     "E_NOT_A_NUMBER", col("sites", "lead_time_years", 3)),
+    "decimal_comma_in_a_yield": (_add_site(site_id="R1", country="AAA", stage="refinery", status="existing",
+                                           capacity=10, **{"yield": "0,9"}), "E_NOT_A_NUMBER",
+                                 col("sites", "yield", 3)),
+    "thousands_grouped_wrongly": (_edit(_set("demand", 0, "demand_tpy", "12,34,5")), "E_NOT_A_NUMBER", "demand!D2"),
+    "european_thousands_and_decimals": (_edit(_set("demand", 0, "demand_tpy", "1.000,5")), "E_NOT_A_NUMBER",
+                                        "demand!D2"),
+    "currency_sign_in_capex": (_edit(_set("sites", 0, "capex_musd", "$800")), "E_NOT_A_NUMBER",
+                               col("sites", "capex_musd", 2)),
+    "unit_after_a_capex": (_edit(_set("sites", 0, "capex_musd", "800 MUSD")), "E_NOT_A_NUMBER",
+                           col("sites", "capex_musd", 2)),
+    "percentage_in_a_capacity": (_edit(_set("sites", 0, "capacity_tpy", "50%")), "E_NOT_A_NUMBER",
+                                 col("sites", "capacity_tpy", 2)),
+    "percentage_above_100_in_a_share": (_edit(lambda s, t: t.__setitem__("max_country_share", "150%")),
+                                        "E_OUT_OF_RANGE",
+                                        f"settings!B{list(tiny()[1]).index('max_country_share') + 2}"),
+    # invisible characters and ids
+    "letter_in_a_period": (_edit(_set("demand", 0, "period", "2030a")), "E_NOT_A_NUMBER", "demand!C2"),
+    "duplicate_member": (_edit(lambda s, t: s["members"].append(dict(s["members"][0]))), "E_DUPLICATE",
+                         "members!A3"),
+    "duplicate_country": (_edit(lambda s, t: s["countries"].append(dict(s["countries"][2]))), "E_DUPLICATE",
+                          "countries!A5"),
+    "duplicate_mineral": (_edit(lambda s, t: s["minerals"].append(dict(s["minerals"][0]))), "E_DUPLICATE",
+                          "minerals!A3"),
+    "duplicate_transport_pair": (_edit(lambda s, t: s.__setitem__("transport", [
+        {"origin": "M1", "destination": "AA", "cost_usd_per_t": 1},
+        {"origin": "M1", "destination": "AA", "cost_usd_per_t": 2}])), "E_DUPLICATE", "transport!A3"),
+    # financing and syndicates
+    "syndicate_of_no_financier": (_edit(lambda s, t: t.__setitem__("max_financiers", 0)), "E_OUT_OF_RANGE",
+                                  NEW_SETTING),
+    "syndicate_of_two_and_a_half": (_edit(lambda s, t: t.__setitem__("max_financiers", 2.5)), "E_NOT_INTEGER",
+                                    NEW_SETTING),
+    "ticket_above_the_whole": (_edit(lambda s, t: t.__setitem__("min_ticket_share", 1.2)), "E_OUT_OF_RANGE",
+                               NEW_SETTING),
+    "host_share_typed_as_a_percentage": (_edit(lambda s, t: t.__setitem__("host_min_share", 20)), "E_OUT_OF_RANGE",
+                                         NEW_SETTING),
+    "private_share_above_one": (_edit(_set("sites", 0, "private_share", 1.5)), "E_OUT_OF_RANGE",
+                                f"sites!{get_column_letter(len(SITE_COLS) + 1)}2"),
+    "negative_budget": (_edit(lambda s, t: s.__setitem__("budgets", [
+        {"member": "AA", "period": 2030, "budget_musd": -1}])), "E_OUT_OF_RANGE", "budgets!C2"),
+    "budget_for_a_period_not_planned": (_edit(lambda s, t: s.__setitem__("budgets", [
+        {"member": "AA", "period": 2031, "budget_musd": 1}])), "E_UNKNOWN_REF", "budgets!B2"),
+    "financing_rule_for_an_unknown_site": (_edit(lambda s, t: s.__setitem__("financing_rules", [
+        {"member": "AA", "country": None, "site": "R9", "max_share": 0.5}])), "E_UNKNOWN_REF", "financing_rules!C2"),
+    "financing_rule_above_one": (_edit(lambda s, t: s.__setitem__("financing_rules", [
+        {"member": "AA", "country": None, "site": None, "max_share": 1.5}])), "E_OUT_OF_RANGE", "financing_rules!D2"),
+    "negative_burden_share": (_edit(lambda s, t: s["members"][0].__setitem__("burden_share", -0.5)),
+                              "E_OUT_OF_RANGE", "members!E2"),
+    # scenarios and disruptions
+    "negative_demand_multiplier": (_edit(lambda s, t: s.__setitem__("scenarios", [
+        {"scenario": "a", "probability": 1, "demand_multiplier": -1}])), "E_OUT_OF_RANGE", "scenarios!C2"),
+    "availability_above_one": (_edit(lambda s, t: s.__setitem__("disruptions", [
+        {"scenario": None, "country": "CCC", "site": None, "mineral": None, "period": None, "availability": 1.5}])),
+        "E_OUT_OF_RANGE", "disruptions!F2"),
+    "stockpile_for_an_unknown_member": (_edit(lambda s, t: s.__setitem__("stockpiles", [
+        {"mineral": "X", "member": "ZZ", "max_t": 10, "acquisition_cost_usd_per_t": 1}])), "E_UNKNOWN_REF",
+        "stockpiles!B2"),
 }

@@ -109,6 +109,30 @@ def test_default_shape_of_the_answer(default_run):
     assert sol.builds["site"].is_unique
 
 
+def test_default_financing_follows_its_syndicate_rules(default_run):
+    # settings host_min_share 0.2, max_financiers 3, min_ticket_share 0.15: every member-hosted built
+    # site has its host paying at least 20% of its public capex, no site more than three payers, no
+    # ticket below 15%; each site's paid shares sum to 1, beside its output shares; run_info's
+    # distance is the one the financing sheet shows.
+    from planner.results.report import financing_table
+    data = default_run.data
+    fin = data.financing
+    assert (fin.host_min_share, fin.max_financiers, fin.min_ticket_share) == (0.2, 3, 0.15)
+    table = financing_table(data, default_run.solution)
+    paying = table[table["paid_musd"] > 1e-9]
+    for site, rows in table.groupby("site"):
+        payers = paying[paying["site"] == site]
+        assert 1 <= len(payers) <= 3, site
+        assert payers["public_share_paid"].min() >= 0.15 - 1e-9, site
+        assert payers["public_share_paid"].sum() == pytest.approx(1.0, abs=1e-9)
+        assert rows["output_share"].sum() == pytest.approx(1.0, abs=1e-5)
+        host = data.sites.loc[site, "host_member"]
+        if host in data.MEMBERS:
+            assert float(payers.loc[payers["member"] == host, "public_share_paid"].sum()) >= 0.2 - 1e-9, site
+    distance = sum(abs(p - o) for p, o in zip(table["public_share_paid"], table["output_share"]))
+    assert default_run.outcome.hand_over["split_l1_distance"] == pytest.approx(distance, abs=1e-6)
+
+
 def test_default_workbook_has_sources_for_every_sheet():
     import pandas as pd
     src = pd.read_excel(DEFAULT, sheet_name="sources", engine="calamine", keep_default_na=False)

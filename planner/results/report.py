@@ -14,7 +14,7 @@ from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
 from planner.results.benefit import output_shares
 from planner.results.verify import required_table
-from planner.results.solution import COMPONENTS, Solution, carbon_is_cash, cost_components, online_periods, paid_pv_by_member, site_output
+from planner.results.solution import COMPONENTS, FLOW_SHOWN_TPY, Solution, carbon_is_cash, cost_components, online_periods, paid_pv_by_member, site_output
 from planner.results.risk import (concentration_table, release_table, risk_summary, scenario_cost_table, stockpile_table,
                    unmet_risk_table)
 from planner.results.trace import allied_share_table, emissions_table, traceability_table, water_table
@@ -51,7 +51,9 @@ def portfolio_table(data: PlanData, sol: Solution) -> pd.DataFrame:
 
 
 def flows_table(data: PlanData, sol: Solution) -> pd.DataFrame:
-    f = sol.flows.copy()
+    """Every flow of at least FLOW_SHOWN_TPY (the tiny remainders of the solver's arithmetic are left
+    out of the sheet, not of any total or check)."""
+    f = sol.flows[sol.flows["flow_tpy"] >= FLOW_SHOWN_TPY].copy()
     f["origin_country"] = f["origin"].map(data.sites["country"])
     f["origin_stage"] = f["origin"].map(data.sites["stage"])
     cols = ["origin", "origin_country", "origin_stage", "destination", "kind", "mineral", "period", "scenario",
@@ -69,6 +71,7 @@ def supply_mix_table(data: PlanData, sol: Solution) -> pd.DataFrame:
     g = d.groupby(["destination", "mineral", "period", "scenario", "origin_country"], as_index=False)["flow_tpy"].sum()
     g = g.rename(columns={"destination": "member", "flow_tpy": "supply_tpy"})
     g["share"] = g["supply_tpy"] / g.groupby(["member", "mineral", "period", "scenario"])["supply_tpy"].transform("sum")
+    g = g[g["supply_tpy"] >= FLOW_SHOWN_TPY]  # shares of all supply; rows below FLOW_SHOWN_TPY not shown
     return g[cols].sort_values(cols[:5]).reset_index(drop=True)
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 
 from planner.dataset.data import PlanData
 
-FLOW_EPS = 1e-6  # t/yr below which a flow is reported as zero
+FLOW_EPS = 1e-6  # t/yr below which a traced flow or a stock release is reported as zero
+FLOW_SHOWN_TPY = 1e-6  # t/yr below which a flow is left out of the tables shown (not of any total or check)
 FINANCE_EPS = 1e-9  # MUSD below which a payment is reported as zero
 STOCK_COLS = ["stockpile", "period", "stock_t", "added_t"]
 RELEASE_COLS = ["stockpile", "member", "period", "scenario", "release_tpy"]
@@ -44,7 +45,7 @@ def extract_solution(plan, data: PlanData) -> Solution:
 
     builds = [k for k, x in values("v_build") if x > 0.5]
     arcs = data.arcs
-    rows = [(a, t, s, x) for (a, t, s), x in values("v_flow") if x > FLOW_EPS]
+    rows = [(a, t, s, x) for (a, t, s), x in values("v_flow") if x > 0]  # every flow: checks and totals use them
     flows = pd.DataFrame(rows, columns=["arc", "period", "scenario", "flow_tpy"])
     for col in ("origin", "destination", "kind", "mineral"):
         flows[col] = arcs[col].to_numpy()[flows["arc"].to_numpy(dtype=int)] if len(flows) else []
