@@ -100,7 +100,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, wi
                                                "heuristic_effort": heuristic_effort,
                                                "start_heuristic": start_heuristic, "low_memory": low_memory},
                              start_from=start_from, prove=prove, prices=prices,
-                             tables=tuple(t.strip() for t in tables.split(",") if t.strip()) if tables else None)
+                             tables=tuple(t.strip() for t in tables.split(",") if t.strip()) if tables else None,
+                             writing=None if quiet else (lambda message: click.echo(message, err=True)))
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:

@@ -22,7 +22,8 @@ from planner.errors import DefinitionError, NothingWrittenError, OutputExistsErr
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
 from planner.results.brief import brief_table, read_prices
-from planner.results.report import TABLE_NAMES, RunRecord, output_tables, run_info_table
+from planner.results.report import (PER_SCENARIO_KEPT, SCENARIO_DETAIL_MAX, TABLE_NAMES, RunRecord,
+                                    expected_over_scenarios, output_tables, run_info_table)
 from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import collect_follow_on, prestart
@@ -328,11 +329,13 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    explain_iis: bool = False, standards: bool | None = None, progress=None,
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
                    start_from: str | Path | None = None, prove: bool = False, edits: tuple = (),
-                   prices: str | Path | None = None, tables: tuple[str, ...] | None = None) -> RunResult:
+                   prices: str | Path | None = None, tables: tuple[str, ...] | None = None,
+                   writing=None) -> RunResult:
     """Solve the workbook at `input_path` (with `edits` made to its cells as read, as a batch's case
     makes them: planner/analyses/cases.py) and, with `write`, write the portfolio; `prices`: a
     `plan prices` output whose rules' worth the brief gives; `tables`: the sheets to write (the brief,
-    summary, run_info and the kept input cells always are; None: all)."""
+    summary, run_info and the kept input cells always are; None: all); `writing(message)`: told which
+    sheet has been written, for a large portfolio."""
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
@@ -352,7 +355,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
             check_target(path, force, inputs=reads)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    extras = {"prices": read_prices(prices) if prices is not None else None, "tables": chosen_tables(tables)}
+    extras = {"prices": read_prices(prices) if prices is not None else None, "tables": chosen_tables(tables),
+              "writing": writing}
     if edits:
         raw, definition, more = apply_edits(read_workbook(input_path), definition, edits)
         data = build_data(raw, definition.overrides, tuple(without) + more, standards=definition.standards)
@@ -439,6 +443,7 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
 
 ALWAYS_WRITTEN = ("summary", "run_info", "inputs")  # with the brief: what compare and brief need
 LARGE_OUTPUT_ROWS = 1_000_000
+WRITE_PROGRESS_ROWS = 100_000  # a portfolio of more table rows says which sheet it has written
 
 
 def chosen_tables(names: tuple[str, ...] | None) -> frozenset | None:
@@ -478,11 +483,29 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
         brief_source = dict(tables)
         tables = {k: v for k, v in tables.items() if k in wanted or k in ALWAYS_WRITTEN}
     else:
-        brief_source = tables
+        brief_source = dict(tables)
+    if len(data.SCENARIOS) > SCENARIO_DETAIL_MAX:  # a row per scenario only where --tables asks for it
+        prob = data.scenarios["probability"].astype(float).to_dict()
+        summed = [k for k, v in tables.items() if "scenario" in v.columns and k not in PER_SCENARIO_KEPT
+                  and not (wanted and k in wanted)]
+        tables.update({k: expected_over_scenarios(tables[k], prob) for k in summed})
+        if summed:
+            data.warnings.append(f"{len(data.SCENARIOS)} scenarios: the sheets {', '.join(summed)} give expectations "
+                                 f"over the scenarios (more than {SCENARIO_DETAIL_MAX}); --tables NAME writes a "
+                                 "sheet with a row per scenario")
     rows = sum(len(df) for df in tables.values())
+    say = extras.get("writing") or (lambda message: None)
     if rows > LARGE_OUTPUT_ROWS:
-        data.warnings.append(f"the portfolio has {rows:,} table rows (about {rows * 120 / 2**20:,.0f} MB of Excel and "
-                             "JSON): writing takes a while; --tables writes only the sheets you name")
+        message = (f"the portfolio has {rows:,} table rows (about {rows * 120 / 2**20:,.0f} MB of Excel and JSON): "
+                   "writing takes a while; --tables writes only the sheets you name")
+        data.warnings.append(message)
+        say(f"warning: {message}")
+    shown = rows > WRITE_PROGRESS_ROWS
+    t_write = time.perf_counter()
+
+    def wrote(name: str, n_rows: int, k: int, of: int) -> None:
+        if shown:
+            say(f"  wrote sheet {k} of {of}: {name} ({n_rows:,} rows), {time.perf_counter() - t_write:,.0f} s")
     done: dict = {}
 
     def finish() -> dict:
@@ -507,7 +530,7 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
     # tests finish while the other sheets are written
     sheets = {"brief": None, **tables, "run_info": None}
     try:
-        result.output = write_tables(sheets, target, force=force, image=picture, late=finish)
+        result.output = write_tables(sheets, target, force=force, image=picture, late=finish, progress=wrote)
     except (NothingWrittenError, OutputExistsError):
         raise
     except Exception as exc:  # disk full, permissions, a bug in the writer: the solve is kept

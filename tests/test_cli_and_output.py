@@ -194,7 +194,7 @@ def test_solution_json_is_saved_and_export_rebuilds_the_workbook(tmp_path):
 def test_excel_writer_failure_loses_no_solve(tmp_path, monkeypatch):
     import planner.pipeline as pipeline
 
-    def broken_writer(tables, path, force=False):
+    def broken_writer(tables, path, force=False, **kw):
         raise OSError("No space left on device")
 
     monkeypatch.setattr(pipeline, "write_tables", broken_writer)
@@ -329,3 +329,26 @@ def test_tables_writes_only_the_sheets_asked_for(tmp_path):
     assert set(json.loads((tmp_path / "run.json").read_text())["tables"]) == set(got) - {"map"}
     res = CliRunner().invoke(cli, ["solve", str(src), "-o", str(tmp_path / "x.xlsx"), "--tables", "portfolios"])
     assert res.exit_code == 2 and "portfolios" in res.output and "portfolio" in res.output
+
+
+@pytest.mark.parametrize("limit,status,said", [(20_000, 9, "`plan export"), (2_000, 10, "nothing was written")])
+def test_a_file_size_limit_is_one_message(tmp_path, limit, status, said):
+    # A real write failure: `plan solve` in a process whose files may not grow beyond `limit` bytes
+    # (RLIMIT_FSIZE; Python turns the signal into an error). At 20,000 bytes the JSON copy is kept and
+    # the workbook fails: exit 9, naming plan export; at 2,000 even the JSON copy fails: exit 10.
+    # Either way one message, no traceback, no "Exception ignored" from a zip file closed later, and
+    # no partial file left.
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = write_workbook(tmp_path / "in.xlsx", *tiny())
+    out = tmp_path / "run" / "out.xlsx"
+    plan = Path(sys.executable).with_name("plan")
+    r = subprocess.run([str(plan), "solve", str(src), "-o", str(out), "--quiet"], capture_output=True, text=True,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert r.returncode == status, r.stderr
+    assert said in r.stderr and r.stderr.count("error:") == 1
+    assert "Traceback" not in r.stderr + r.stdout and "Exception ignored" not in r.stderr
+    assert not out.exists() and not list(tmp_path.rglob("*.part"))

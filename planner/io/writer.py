@@ -62,7 +62,27 @@ class _Book:
         return self._formats[key]
 
     def close(self) -> None:
-        self.wb.close()
+        try:
+            self.wb.close()
+        except BaseException as exc:  # a full disk, a file-size limit: the message, not the zip's noise later
+            _release_zip_files(exc.__traceback__)
+            raise
+
+
+def _release_zip_files(tb) -> None:
+    """Close, quietly, the zip files a failed save left open in the frames of its traceback: a ZipFile
+    whose file could not be written fails again when the collector closes it ("Exception ignored
+    in ZipFile.__del__"), after the one message the user should see."""
+    import zipfile
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            if isinstance(value, zipfile.ZipFile) and value.fp is not None:
+                fp, value.fp = value.fp, None
+                try:
+                    fp.close()
+                except OSError:
+                    pass
+        tb = tb.tb_next
 
 
 def _write_table(book: _Book, name: str, df: pd.DataFrame, value_format=None, align_b_left: bool = False,
@@ -329,26 +349,31 @@ COST_CHART_KEYS = ("cash_cost_musd", "valuation_cost_musd", "public_money_musd")
 
 
 def write_tables(tables: dict[str, pd.DataFrame | None], path: str | Path, force: bool = False,
-                 image=None, late=None) -> Path:
+                 image=None, late=None, progress=None) -> Path:
     """Write `tables` as an Excel workbook (atomically). `image`: a PNG to show on a `map` sheet, or a
     function giving one (or None), called once the tables are written (the map may still be drawn
     meanwhile). A table given as None is written later, in its place among the sheets: `late()`
     gives those tables once the others are written (the caller's last work meanwhile overlaps this
-    writing)."""
+    writing). `progress(name, rows, k, of)` after each sheet."""
     path = Path(path)
+    told = progress or (lambda name, rows, k, of: None)
 
     def save(tmp):
         book = _Book(tmp)
-        pending = {}
+        pending, k = {}, 0
         for name, df in tables.items():
             if df is None:  # its sheet now, in its place; its content from `late()`
                 pending[name] = book.wb.add_worksheet(name[:31])
                 continue
             _write_sheet(book, name, df)
+            k += 1
+            told(name, len(df), k, len(tables))
         if pending:
             given = late() if late is not None else {}
             for name, ws in pending.items():
                 _write_sheet(book, name, given[name], ws)
+                k += 1
+                told(name, len(given[name]), k, len(tables))
         png = image() if callable(image) else image
         if png is not None and Path(png).exists():
             ws = book.wb.add_worksheet("map")

@@ -391,6 +391,27 @@ def run_info_table(run: RunRecord) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "value"])
 
 
+# above this many scenarios the sheets with a row per scenario give the expectation over the scenarios
+# instead (unless --tables names them): a thousand sampled scenarios would multiply them a thousandfold
+SCENARIO_DETAIL_MAX = 50
+PER_SCENARIO_KEPT = ("unmet_by_scenario", "scenario_costs")  # a row per scenario by design: always whole
+
+
+def expected_over_scenarios(df: pd.DataFrame, probability: dict[str, float]) -> pd.DataFrame:
+    """A table with a `scenario` column as its expectation over the scenarios: every number (but the
+    period) weighted by the scenario's probability and summed over the scenarios, a missing row
+    counting as 0 (a share too: its expectation); `scenario` reads 'expected over N scenarios'."""
+    if "scenario" not in df.columns or df.empty:
+        return df
+    values = [c for c in df.columns if c not in ("scenario", "period") and pd.api.types.is_numeric_dtype(df[c])]
+    keys = [c for c in df.columns if c != "scenario" and c not in values]
+    p = df["scenario"].map(probability).astype(float)
+    weighted = df[values].mul(p, axis=0).assign(**{k: df[k].astype(object).where(df[k].notna(), "") for k in keys})
+    out = weighted.groupby(keys, as_index=False, sort=False)[values].sum() if keys else weighted[values].sum().to_frame().T
+    out.insert(list(df.columns).index("scenario"), "scenario", f"expected over {len(probability)} scenarios")
+    return out[list(df.columns)]
+
+
 TABLE_NAMES = ("summary", "portfolio", "capex_by_host", "flows", "supply_mix", "unmet_demand", "unmet_by_scenario",
                "supply_mix_chart", "financing", "commitments", "member_totals", "milestones", "screening",
                "scenario_costs", "unmet_risk", "concentration", "stockpiles", "stock_releases", "traceability",
