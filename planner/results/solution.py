@@ -53,8 +53,7 @@ def extract_solution(plan, data: PlanData) -> Solution:
     got = dict(values("v_unmet"))
     unmet = [(a, mi, t, s, max(0.0, got.get((a, mi, t, s), 0.0))) for (a, mi, t) in data.demand.index
              for s in data.SCENARIOS]
-    built = set(builds)
-    fin = [(f, a, t, x) for (f, a, t), x in values("v_finance") if (f, t) in built and x > FINANCE_EPS]
+    fin = financing_of(plan, builds)
     trace = [k + (x,) for k, x in values("v_trace") if x > FLOW_EPS]
     stock, added = dict(values("v_stock")), dict(values("v_stock_added"))
     stocks = [(p, t, max(0.0, stock.get((p, t), 0.0)), max(0.0, added.get((p, t), 0.0)))
@@ -62,9 +61,19 @@ def extract_solution(plan, data: PlanData) -> Solution:
     releases = [k + (x,) for k, x in values("v_release") if x > FLOW_EPS]
     return Solution(builds=pd.DataFrame(builds, columns=["site", "build_period"]), flows=flows,
                     unmet=pd.DataFrame(unmet, columns=["member", "mineral", "period", "scenario", "unmet_tpy"]),
-                    financing=pd.DataFrame(fin, columns=["site", "member", "build_period", "paid_musd"]),
+                    financing=fin,
                     trace=pd.DataFrame(trace, columns=TRACE_VARS), stocks=pd.DataFrame(stocks, columns=STOCK_COLS),
                     releases=pd.DataFrame(releases, columns=RELEASE_COLS))
+
+
+def financing_of(plan, builds) -> pd.DataFrame:
+    """The payments of a solved plan for its builds ((site, build period) pairs), MUSD: a row per
+    site, member and build period paying more than FINANCE_EPS."""
+    index, x = plan.values("v_finance")
+    built = set(builds)
+    rows = [(f, a, t, v) for (f, a, t), v in zip(index, np.asarray(x, dtype=float).tolist())
+            if (f, t) in built and v > FINANCE_EPS]
+    return pd.DataFrame(rows, columns=["site", "member", "build_period", "paid_musd"])
 
 
 def online_periods(data: PlanData, builds: pd.DataFrame) -> dict[str, set[int]]:

@@ -13,7 +13,7 @@ from planner.dataset.data import PlanData
 from planner.model.definition import ModelDefinition
 from planner.model.registry import BY_NAME, OPTIONAL
 from planner.results.benefit import output_shares
-from planner.results.solution import cost_components, extract_solution
+from planner.results.solution import cost_components, extract_solution, financing_of
 from planner.results.verify import verify_solution
 from planner.solver.solve import SolveOutcome, relative_gap, resolve_with_fixed_builds
 from planner.solver.split import benefit_split
@@ -110,7 +110,7 @@ def follow_benefits(data: PlanData, outcome: SolveOutcome, sol, solver):
         return sol
     outcome.x = split.x
     outcome.hand_over["split_l1_distance"] = split.distance
-    return dataclasses.replace(sol, financing=extract_solution(outcome, data).financing)
+    return dataclasses.replace(sol, financing=financing_of(outcome, zip(sol.builds["site"], sol.builds["build_period"])))
 
 
 def _row_unit(family: str) -> str:
