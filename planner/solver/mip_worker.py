@@ -119,14 +119,19 @@ def prestart() -> None:
     ~0.3 s) then runs beside the planner's own work (reading, building, compiling) instead of before
     the search. A worker never used is ended when the planner exits."""
     if not _SPARE:
-        _SPARE.append(_launch(worker_command()))
+        command = worker_command()
+        _SPARE.append((command, _launch(command)))
 
 
 def _take_spare():
+    """The spare worker, if it is alive and runs the command a worker runs now (a spare started
+    before the worker's command changed is ended, not used)."""
+    command = worker_command()
     while _SPARE:
-        proc = _SPARE.pop()
-        if proc.poll() is None:
+        launched, proc = _SPARE.pop()
+        if proc.poll() is None and launched == command:
             return proc
+        _end(proc)
     return None
 
 
@@ -135,7 +140,7 @@ _FOLLOWING: list = []  # children still at a follow-on job nobody collected
 
 @atexit.register
 def _end_spare() -> None:
-    for proc in _SPARE + _FOLLOWING:
+    for proc in [p for _, p in _SPARE] + _FOLLOWING:
         _end(proc)
     _SPARE.clear()
     _FOLLOWING.clear()
