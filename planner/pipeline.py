@@ -22,6 +22,7 @@ from planner.errors import DefinitionError, NothingWrittenError, OutputExistsErr
 from planner.model.formulation import build_model
 from planner.solver.previous import previous_builds
 from planner.results.brief import brief_table, read_prices
+from planner.analyses.compare import KEYS
 from planner.results.report import (PER_SCENARIO_KEPT, SCENARIO_DETAIL_MAX, TABLE_NAMES, RunRecord,
                                     expected_over_scenarios, output_tables, run_info_table)
 from planner.results.solution import Solution
@@ -488,7 +489,7 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
         prob = data.scenarios["probability"].astype(float).to_dict()
         summed = [k for k, v in tables.items() if "scenario" in v.columns and k not in PER_SCENARIO_KEPT
                   and not (wanted and k in wanted)]
-        tables.update({k: expected_over_scenarios(tables[k], prob) for k in summed})
+        tables.update({k: expected_over_scenarios(tables[k], prob, KEYS.get(k)) for k in summed})
         if summed:
             data.warnings.append(f"{len(data.SCENARIOS)} scenarios: the sheets {', '.join(summed)} give expectations "
                                  f"over the scenarios (more than {SCENARIO_DETAIL_MAX}); --tables NAME writes a "

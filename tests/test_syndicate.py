@@ -136,7 +136,7 @@ def test_an_edit_away_from_a_site_leaves_its_split_unchanged(solve_tiny):
 
 def test_the_plain_table_check_counts_payers_and_tickets(solve_tiny):
     # The solved plan (AA 0.02, BB 0.01 under max_financiers 2) passes; a third payer, or a ticket
-    # below min_ticket_share, is named with its size.
+    # below min_ticket_share, is named with its size (a count; a share of the public capex).
     res = solve_tiny(*three(max_financiers=2, min_ticket_share=0.3))
     assert verify_solution(res.data, res.definition, res.solution) == []
     sol = res.solution
@@ -146,4 +146,29 @@ def test_the_plain_table_check_counts_payers_and_tickets(solve_tiny):
                                                   "paid_musd": 0.005}])], ignore_index=True)
     v = verify_solution(res.data, res.definition, type(sol)(**{**sol.__dict__, "financing": three_payers}))
     assert ("syndicate", "R1: 3 payers", 1.0) in v
-    assert ("syndicate", "R1,CC ticket", pytest.approx(0.004, abs=1e-12)) in v  # 0.3 x 0.03 - 0.005
+    assert ("syndicate", "R1,CC ticket", pytest.approx(0.3 - 0.005 / 0.03, abs=1e-12)) in v  # short of 0.3 by 2/15
+
+
+def test_a_site_without_public_capex_needs_no_syndicate(solve_tiny):
+    # R1 wholly private (private_share 1): its public capex is 0, so no member pays and the syndicate
+    # rules (one financier, every member's cap 50%) cannot rule it out: built, 0.06 MUSD.
+    sheets, sets = three(max_financiers=1)
+    sheets["financing_rules"] = [{"member": a, "country": None, "site": None, "max_share": 0.5}
+                                 for a in ("AA", "BB", "CC")]
+    sheets["sites"][-1]["private_share"] = 1
+    res = solve_tiny(sheets, sets)
+    assert list(res.solution.builds["site"]) == ["R1"] and res.solution.financing.empty
+    assert res.costs["total_cost_musd"] == pytest.approx(0.06, abs=TOL)
+
+
+def test_payments_kept_when_the_split_cannot_be_chosen_meet_the_rules(solve_tiny, monkeypatch):
+    # Should the split fail, the rounded re-solve's payments are kept: they hold the syndicates'
+    # places at the search's whole values, so min_ticket_share 0.4 still holds (every payer >= 0.012
+    # of the 0.03) and the plan passes its checks; run_info says the split was not chosen.
+    import planner.solver.checked as checked
+    from planner.solver.split import Split
+    monkeypatch.setattr(checked, "benefit_split", lambda c, x, *a, **k: Split(x, float("nan"), "not chosen (test)"))
+    res = solve_tiny(*three(min_ticket_share=0.4))
+    got = paid(res)
+    assert min(got.values()) >= 0.012 - TOL and sum(got.values()) == pytest.approx(0.03, abs=TOL)
+    assert res.outcome.hand_over["split_status"] == "not chosen (test)"

@@ -21,7 +21,7 @@ import pandas as pd
 from planner.analyses.batch import Analysis, builds_table
 from planner.analyses.cases import Case, usable
 from planner.dataset.data import PlanData
-from planner.results.solution import Solution
+from planner.results.solution import FLOW_EPS, Solution
 
 
 def export_arcs(data: PlanData, country: str) -> tuple[int, ...]:
@@ -47,8 +47,9 @@ def expected_unmet_t(data: PlanData, sol: Solution) -> pd.Series:
 
 
 def producing_countries(data: PlanData, sol: Solution) -> list[str]:
-    """Countries whose sites produce something in the plan (any scenario), sorted."""
-    return sorted({data.sites.loc[o, "country"] for o in sol.flows["origin"]}) if len(sol.flows) else []
+    """Countries whose sites produce something in the plan (any scenario, more than FLOW_EPS t/yr), sorted."""
+    f = sol.flows[sol.flows["flow_tpy"] > FLOW_EPS]
+    return sorted({data.sites.loc[o, "country"] for o in f["origin"]})
 
 
 def plan_fixed(result: dict) -> tuple:

@@ -515,7 +515,8 @@ def _screen_financing(sites: pd.DataFrame, fin, members: pd.DataFrame) -> None:
     """Financing rules can make a candidate unfinanceable: a screen like the others."""
     for idx, row in sites.iterrows():
         if row["status"] == "candidate" and sites.loc[idx, "eligible"]:
-            why = unfinanceable(fin, tuple(members.index), row["site"], row["host_member"])
+            why = unfinanceable(fin, tuple(members.index), row["site"], row["host_member"],
+                                float(row["public_capex_musd"]))
             if why:
                 if row["decision"] == "force_build":
                     raise _err("E_CONTRADICTION", f"site '{row['site']}' is force_build but {why}", sites, idx,

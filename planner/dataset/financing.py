@@ -111,8 +111,11 @@ def read_financing(tables: dict, settings: dict, all_members: pd.DataFrame, memb
     return fin
 
 
-def unfinanceable(fin: Financing, members: tuple[str, ...], site: str, host: str) -> str:
-    """Why a candidate cannot be financed in full under the rules ('' if it can)."""
+def unfinanceable(fin: Financing, members: tuple[str, ...], site: str, host: str, public_capex: float = 1.0) -> str:
+    """Why a candidate cannot be financed in full under the rules ('' if it can; a site with no
+    public capex needs no payer)."""
+    if public_capex <= 0:
+        return ""
     total = sum(fin.caps.get((a, site), 1.0) for a in members)
     if total < 1 - 1e-9:
         return f"financing rules let the members carry at most {total:.0%} of its capex"

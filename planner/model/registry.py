@@ -76,7 +76,7 @@ FAMILIES: tuple[Family, ...] = (
            relax_unit="MUSD (present value)", scale="money"),
     Family("benefit_floor", "Benefit floor", optional=True, relax=("benefit_floor",),
            relax_unit="MUSD (present value)", scale="money"),
-    Family("syndicate", "Syndicate", optional=True, scale="money"),
+    Family("syndicate", "Syndicate", optional=True, scale="count"),  # payers counted, tickets as shares
     Family("benefit_split", "Benefit split", kind="definition", scale="money",
            checked_by="it measures the distance of payments from output shares (not a restriction); the "
                       "financing sheet shows both shares and run_info the distance, recomputed from the plain "

@@ -5,7 +5,7 @@ A site that delivers to members (a refinery, a recycler, a market) gives each me
 delivers to it; a mine gives each member its ore shipped to a refinery times that refinery's yield
 and share of deliveries to the member in the same period and scenario (mass balance: the ore is
 split as the refinery's output is). Tonnes are weighted by p_s L_t. A site with no expected output
-takes the burden targets (equal shares when none is given).
+(below FLOW_EPS t/yr over the horizon) takes the burden targets (equal shares when none is given).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from planner.dataset.data import PlanData
+from planner.results.solution import FLOW_EPS
 
 
 def output_shares(data: PlanData, flows) -> dict[str, dict[str, float]]:
@@ -36,10 +37,13 @@ def output_shares(data: PlanData, flows) -> dict[str, dict[str, float]]:
             continue
         for a, y in out.items():
             tonnes[o][a] += prob[s] * years[t] * float(x) * yld[k] * y / total
+    horizon = float(sum(years.values()))
     target = data.financing.burden_target or {a: 1.0 / len(data.MEMBERS) for a in data.MEMBERS}
     shares: dict[str, dict[str, float]] = {}
     for f in set(tonnes) | set(data.CANDIDATES):
         got = {a: v for a, v in tonnes.get(f, {}).items() if a in data.MEMBERS}
         total = sum(got.values())
-        shares[f] = {a: got.get(a, 0.0) / total for a in data.MEMBERS} if total > 0 else dict(target)
+        # below FLOW_EPS t/yr over the horizon is the solver's arithmetic, not output
+        shares[f] = ({a: got.get(a, 0.0) / total for a in data.MEMBERS} if total > FLOW_EPS * horizon
+                     else dict(target))
     return shares

@@ -160,7 +160,9 @@ def _receivers(flows, site, period, prob: dict) -> str:
     f = flows[(flows["origin"] == site) & (pd.to_numeric(flows["period"], errors="coerce") == period)]
     if not len(f):
         return f"; ships nothing in {period:.0f}"
-    w = f["scenario"].map(prob).fillna(0.0) * pd.to_numeric(f["flow_tpy"], errors="coerce").fillna(0.0)
+    # a row of a sheet summed over many scenarios ('expected over N scenarios') is already the expectation
+    weight = f["scenario"].map(prob).where(~f["scenario"].astype(str).str.startswith("expected over"), 1.0)
+    w = weight.fillna(0.0) * pd.to_numeric(f["flow_tpy"], errors="coerce").fillna(0.0)
     by = w.groupby(f["destination"].astype(str)).sum().sort_values(ascending=False)
     total = float(by.sum())
     if total <= 0:

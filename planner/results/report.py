@@ -397,18 +397,33 @@ SCENARIO_DETAIL_MAX = 50
 PER_SCENARIO_KEPT = ("unmet_by_scenario", "scenario_costs")  # a row per scenario by design: always whole
 
 
-def expected_over_scenarios(df: pd.DataFrame, probability: dict[str, float]) -> pd.DataFrame:
-    """A table with a `scenario` column as its expectation over the scenarios: every number (but the
-    period) weighted by the scenario's probability and summed over the scenarios, a missing row
-    counting as 0 (a share too: its expectation); `scenario` reads 'expected over N scenarios'."""
+def expected_over_scenarios(df: pd.DataFrame, probability: dict[str, float], keys=None) -> pd.DataFrame:
+    """A table with a `scenario` column as its expectation over the scenarios, a row per key (`keys`,
+    the table's key columns but `scenario`; by default its text columns and `period`): a number
+    that varies between scenarios is weighted by the scenario's probability and summed, a missing
+    row counting as 0 (a share too: its expectation); a number the same in every scenario (an
+    attribute such as a country's water stress) is kept; other text is the most probable
+    scenario's. `scenario` reads 'expected over N scenarios'."""
     if "scenario" not in df.columns or df.empty:
         return df
-    values = [c for c in df.columns if c not in ("scenario", "period") and pd.api.types.is_numeric_dtype(df[c])]
-    keys = [c for c in df.columns if c != "scenario" and c not in values]
+    numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
+    if keys is None:
+        keys = [c for c in df.columns if c not in numeric] + (["period"] if "period" in df.columns else [])
+    keys = [k for k in keys if k in df.columns and k != "scenario"]
     p = df["scenario"].map(probability).astype(float)
-    weighted = df[values].mul(p, axis=0).assign(**{k: df[k].astype(object).where(df[k].notna(), "") for k in keys})
-    out = weighted.groupby(keys, as_index=False, sort=False)[values].sum() if keys else weighted[values].sum().to_frame().T
-    out.insert(list(df.columns).index("scenario"), "scenario", f"expected over {len(probability)} scenarios")
+    d = df.assign(_p=p).sort_values("_p", ascending=False, kind="stable")  # the most probable first
+    group = d.groupby(keys, sort=False, dropna=False) if keys else d.groupby(lambda _: 0)
+    out = group[[]].size().to_frame("_n")
+    for c in df.columns:
+        if c in keys or c == "scenario":
+            continue
+        if c in numeric and not (group[c].nunique(dropna=False) <= 1).all():
+            out[c] = (d[c] * d["_p"]).groupby([d[k] for k in keys] if keys else (lambda _: 0), sort=False,
+                                             dropna=False).sum()
+        else:
+            out[c] = group[c].first()
+    out = out.drop(columns="_n").reset_index() if keys else out.drop(columns="_n").reset_index(drop=True)
+    out["scenario"] = f"expected over {len(probability)} scenarios"
     return out[list(df.columns)]
 
 

@@ -358,8 +358,9 @@ def check_benefit_floor(p: _Plan) -> Violations:
 
 
 def check_syndicate(p: _Plan) -> Violations:
-    """At most max_financiers members pay for a built site (count), each at least min_ticket_share
-    of its public capex (MUSD). A payment below 1e-9 of the public capex is no payment."""
+    """At most max_financiers members pay for a built site (a count), each at least
+    min_ticket_share of its public capex (a share of it). A payment below 1e-9 of the public capex
+    is no payment."""
     v, fin = [], p.data.financing
     if not fin.max_financiers and not fin.min_ticket_share:
         return v
@@ -370,7 +371,7 @@ def check_syndicate(p: _Plan) -> Violations:
         if fin.max_financiers and len(payers) > fin.max_financiers:
             v.append(("syndicate", f"{f}: {len(payers)} payers", float(len(payers) - fin.max_financiers)))
         for a in payers:
-            short = (fin.min_ticket_share or 0.0) * capex - paid[a]
+            short = (fin.min_ticket_share or 0.0) - paid[a] / capex
             if short > 0:
                 v.append(("syndicate", f"{f},{a} ticket", short))
     return v

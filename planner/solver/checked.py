@@ -109,8 +109,13 @@ def follow_benefits(data: PlanData, outcome: SolveOutcome, sol, solver):
     if split.status != "optimal":
         return sol
     outcome.x = split.x
-    outcome.hand_over["split_l1_distance"] = split.distance
-    return dataclasses.replace(sol, financing=financing_of(outcome, zip(sol.builds["site"], sol.builds["build_period"])))
+    sol = dataclasses.replace(sol, financing=financing_of(outcome, zip(sol.builds["site"], sol.builds["build_period"])))
+    # the distance over every member, recomputed from the plain tables (a member that may not pay a
+    # site counts with its output share: a constant of the split, so the minimiser is the same)
+    paid = sol.financing.groupby(["site", "member"])["paid_musd"].sum().to_dict() if len(sol.financing) else {}
+    outcome.hand_over["split_l1_distance"] = sum(abs(paid.get((f, a), 0.0) / capex[f] - shares[f].get(a, 0.0))
+                                                 for f in sol.builds["site"] if capex[f] > 0 for a in data.MEMBERS)
+    return sol
 
 
 def _row_unit(family: str) -> str:

@@ -316,8 +316,8 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
 
     A binary at 1e-6 (inside HiGHS's integrality tolerance) times a large capacity can buy output
     for nothing; re-solving with the builds rounded shows whether the plan survives. Build columns
-    are fixed at their rounded values by their bounds and integrality is dropped (an LP; who pays
-    is chosen afterwards, `split.benefit_split`). It starts from the start heuristic's LP basis
+    are fixed at their rounded values by their bounds, the syndicates' places likewise, and
+    integrality is dropped (an LP; who pays is chosen afterwards, `split.benefit_split`). It starts from the start heuristic's LP basis
     when there was one (`SolveOutcome.basis`).
 
     `none_built`: every build option fixed at 0 instead (what supply looks like without the
@@ -333,6 +333,12 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
         val = np.zeros(len(idx))
     lower, upper = c.col_lower.copy(), c.col_upper.copy()
     lower[idx] = upper[idx] = val
+    # the syndicates' places held at the search's whole values too: the payments the LP keeps then
+    # satisfy the syndicate rules as the search's did (the split may choose other places after)
+    places = c.columns_of("v_syndicate")[0]
+    if len(places):
+        held = 0.0 if none_built else np.round(np.asarray(previous.x, dtype=float)[places])
+        lower[places] = upper[places] = held
     lp = dataclasses.replace(c, col_lower=lower, col_upper=upper, integer=np.empty(0, dtype=np.int32))
     h = new_highs()
     for name, value in (("random_seed", int(options.seed)), ("threads", options.threads),
