@@ -167,7 +167,7 @@ def test_payments_kept_when_the_split_cannot_be_chosen_meet_the_rules(solve_tiny
     # of the 0.03) and the plan passes its checks; run_info says the split was not chosen.
     import planner.solver.checked as checked
     from planner.solver.split import Split
-    monkeypatch.setattr(checked, "benefit_split", lambda c, x, *a, **k: Split(x, float("nan"), "not chosen (test)"))
+    monkeypatch.setattr(checked, "benefit_split", lambda c, x, *a, **k: Split(x, "not chosen (test)"))
     res = solve_tiny(*three(min_ticket_share=0.4))
     got = paid(res)
     assert min(got.values()) >= 0.012 - TOL and sum(got.values()) == pytest.approx(0.03, abs=TOL)

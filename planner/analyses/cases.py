@@ -34,7 +34,8 @@ from planner.io.reader import RawWorkbook, parse_value
 from planner.io.schema import SETTINGS, SHEETS
 from planner.model.definition import ModelDefinition
 from planner.model.formulation import build_model
-from planner.results.solution import paid_pv_by_member
+from planner.results.risk import risk_summary, scenario_cost_table, unmet_risk_table
+from planner.results.solution import FLOW_EPS, paid_pv_by_member
 from planner.solver.checked import check_plan
 from planner.solver.solve import SolveOutcome, compile_model, prepare, run_prepared
 
@@ -138,7 +139,7 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
     candidates) the plan must differ from the plan building exactly `sites` among `candidates` in
     at least one site; ("fix_plan", ((site, period), ...), ((stockpile, period, stock_t, added_t),
     ...)) the first stage fixed by bounds to that plan (the flows alone are solved); ("close_exports",
-    country) the country's exports carry nothing (`stress.export_arcs`); ("cvar_cap", alpha, eps) the
+    country) the country's exports carry nothing (`export_arcs`); ("cvar_cap", alpha, eps) the
     CVaR of scenario cost at level alpha at most eps MUSD; ("minimise_cvar", alpha) that CVaR is
     the objective; ("expected_value",) marks a solve of the expected-value problem (made by
     `solve_case` before the model is built)."""
@@ -172,7 +173,6 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
                     _fix(m.v_stock[p, t], x)
                     _fix(m.v_stock_added[p, t], add)
         elif a[0] == "close_exports":
-            from planner.analyses.stress import export_arcs
             for arc in export_arcs(data, a[1]):
                 for t in data.PERIODS:
                     for s in data.SCENARIOS:
@@ -190,6 +190,19 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
             pass
         else:
             raise ValueError(f"unknown model addition {a!r}")
+
+
+def export_arcs(data: PlanData, country: str) -> tuple[int, ...]:
+    """Arcs that carry `country`'s exports: from its sites to refineries elsewhere or to members that
+    do not own it (its own member still gets domestic supply)."""
+    country_of, owner = data.sites["country"].to_dict(), data.countries["member"].to_dict()
+    out = []
+    for a, (o, d, kind) in enumerate(zip(data.arcs["origin"], data.arcs["destination"], data.arcs["kind"])):
+        if country_of[o] != country:
+            continue
+        if (kind == "supply" and country_of[d] != country) or (kind == "delivery" and owner.get(country) != d):
+            out.append(a)
+    return tuple(out)
 
 
 def _fix(var, value: float) -> None:
@@ -297,23 +310,23 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
 def report_extras(data: PlanData, sol, costs: dict, wanted) -> dict:
     """What an analysis asks of a plan beyond the summary (`case.meta["report"]`): "stocks" (the
     first stage's stock levels, for a later `fix_plan`), "unmet" (expected tonnes unmet over the
-    horizon by member and mineral), "producers" (countries whose sites produce in the plan),
+    horizon by member and mineral), "producers" (countries whose sites produce more than FLOW_EPS
+    t/yr in the plan, any scenario),
     "cvar" (the expected cost and the CVaR of scenario cost recomputed from the plain tables, at
     the workbook's `cvar_alpha`, 0.9 when blank)."""
     out: dict = {}
     if "stocks" in wanted:
         out["stocks"] = [[str(p), int(t), float(x), float(a)] for p, t, x, a in sol.stocks.itertuples(index=False)]
     if "unmet" in wanted:
-        from planner.analyses.stress import expected_unmet_t
-        out["unmet_by_member_mineral_t"] = [[a, mi, float(x)] for (a, mi), x in expected_unmet_t(data, sol).items()]
+        u = unmet_risk_table(data, sol)
+        out["unmet_by_member_mineral_t"] = [[a, mi, float(x)] for a, mi, x in
+                                            zip(u["member"], u["mineral"], u["expected_unmet_t"])]
     if "producers" in wanted:
-        from planner.analyses.stress import producing_countries
-        out["producing_countries"] = producing_countries(data, sol)
-    if "cvar" in wanted:
-        from planner.analyses.frontier import plan_cvar
-        from planner.results.risk import DEFAULT_CVAR_ALPHA
-        alpha = data.cvar_alpha if data.cvar_alpha is not None else DEFAULT_CVAR_ALPHA
-        out.update({"cvar_musd": plan_cvar(data, sol, alpha), "expected_cost_musd": costs["expected_cost_musd"],
+        f = sol.flows[sol.flows["flow_tpy"] > FLOW_EPS]
+        out["producing_countries"] = sorted({data.sites.loc[o, "country"] for o in f["origin"]})
+    if "cvar" in wanted:  # at the workbook's cvar_alpha, else 0.9: the summary's CVaR
+        risk = {k: v for k, v, _ in risk_summary(data, scenario_cost_table(data, sol))}
+        out.update({"cvar_musd": risk["cvar_musd"], "expected_cost_musd": costs["expected_cost_musd"],
                     "stock_t": float(sol.stocks.groupby("period")["stock_t"].sum().max()) if len(sol.stocks) else 0.0})
     return out
 

@@ -19,17 +19,8 @@ from planner.analyses.batch import Analysis
 from planner.analyses.cases import Case, usable
 from planner.dataset.data import PlanData
 from planner.results.risk import DEFAULT_CVAR_ALPHA
-from planner.results.solution import cvar, scenario_costs
 
 LIMIT_NOTE = "stopped at a limit: not proven optimal, gap shown"
-
-
-def plan_cvar(data, sol, alpha: float) -> float:
-    """The CVaR at level alpha of a plan's scenario costs, from the plain tables (MUSD)."""
-    first, second = scenario_costs(data, sol)
-    per_s = {s: sum(first.values()) + sum(second[s].values()) for s in data.SCENARIOS}
-    prob = data.scenarios["probability"].astype(float).to_dict()
-    return cvar(per_s, prob, alpha)
 
 
 def epsilons(r_max: float, r_min: float, n: int) -> list[float]:

@@ -21,35 +21,6 @@ import pandas as pd
 from planner.analyses.batch import Analysis, builds_table
 from planner.analyses.cases import Case, usable
 from planner.dataset.data import PlanData
-from planner.results.solution import FLOW_EPS, Solution
-
-
-def export_arcs(data: PlanData, country: str) -> tuple[int, ...]:
-    """Arcs that carry `country`'s exports: from its sites to refineries elsewhere or to members that
-    do not own it."""
-    country_of, owner = data.sites["country"].to_dict(), data.countries["member"].to_dict()
-    out = []
-    for a, (o, d, kind) in enumerate(zip(data.arcs["origin"], data.arcs["destination"], data.arcs["kind"])):
-        if country_of[o] != country:
-            continue
-        if (kind == "supply" and country_of[d] != country) or (kind == "delivery" and owner.get(country) != d):
-            out.append(a)
-    return tuple(out)
-
-
-def expected_unmet_t(data: PlanData, sol: Solution) -> pd.Series:
-    """(member, mineral) -> expected tonnes unmet over the horizon."""
-    years = data.periods["years"].to_dict()
-    prob = data.scenarios["probability"].astype(float).to_dict()
-    u = sol.unmet.assign(t=[prob[s] * years[t] * x for s, t, x in zip(sol.unmet["scenario"], sol.unmet["period"],
-                                                                        sol.unmet["unmet_tpy"])])
-    return u.groupby(["member", "mineral"])["t"].sum()
-
-
-def producing_countries(data: PlanData, sol: Solution) -> list[str]:
-    """Countries whose sites produce something in the plan (any scenario, more than FLOW_EPS t/yr), sorted."""
-    f = sol.flows[sol.flows["flow_tpy"] > FLOW_EPS]
-    return sorted({data.sites.loc[o, "country"] for o in f["origin"]})
 
 
 def plan_fixed(result: dict) -> tuple:

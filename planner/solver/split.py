@@ -33,14 +33,13 @@ TOLERANCES = (("primal_feasibility_tolerance", 1e-10), ("dual_feasibility_tolera
 @dataclass
 class Split:
     x: np.ndarray  # the plan's columns with the payments chosen again
-    distance: float  # D, in shares (0 = every site paid exactly as its output is shared)
     status: str  # "optimal", or why the plan's own payments were kept
 
 
 def restrict(c: Compiled, free: np.ndarray, x: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray) -> dict:
     """The model with every column outside `free` (a mask) fixed at x: the free columns, the rows
     they are in, and those rows' bounds less the fixed columns' part, as the arrays `load_arrays`
-    takes (plus `cols`, the free columns' positions, and `rows`)."""
+    takes (plus `cols`, the free columns' positions)."""
     indptr, indices, data = c.A.indptr, c.A.indices, c.A.data
     n_rows = len(indptr) - 1
     row_of = np.repeat(np.arange(n_rows), np.diff(indptr))
@@ -58,7 +57,7 @@ def restrict(c: Compiled, free: np.ndarray, x: np.ndarray, row_lower: np.ndarray
             "cost": np.zeros(len(cols)), "offset": 0.0, "integer": integer,
             "row_lower": row_lower[rows] - rest[rows], "row_upper": row_upper[rows] - rest[rows],
             "A": (starts[:-1].astype(np.int32), new_col[indices[keep]].astype(np.int32), data[keep].astype(float)),
-            "cols": cols, "rows": rows}
+            "cols": cols}
 
 
 def _positions(c: Compiled, cols: np.ndarray, name: str) -> tuple[np.ndarray, list]:
@@ -79,7 +78,7 @@ def benefit_split(c: Compiled, x: np.ndarray, target: dict[tuple[str, str], floa
         free[c.columns_of(name)[0]] = True
     split_rows, split_keys = c.rows.of("benefit_split")
     if not len(split_rows):
-        return Split(x, 0.0, "no payments to choose")
+        return Split(x, "no payments to choose")
     lower, upper = c.row_lower.copy(), c.row_upper.copy()
     rhs = np.array([target.get(tuple(k), 0.0) for k in split_keys])
     lower[split_rows] = upper[split_rows] = rhs
@@ -109,12 +108,12 @@ def benefit_split(c: Compiled, x: np.ndarray, target: dict[tuple[str, str], floa
         h.changeColsBounds(len(y), sub["integer"], y, y)
         status = _run(h)
     if status:
-        return Split(x, float("nan"), f"the payments could not be chosen again ({status}); the search's kept")
+        return Split(x, f"the payments could not be chosen again ({status}); the rounded re-solve's kept")
     out = x.copy()
     out[cols] = np.asarray(h.getSolution().col_value)
     if len(sub["integer"]):
         out[cols[sub["integer"]]] = np.round(out[cols[sub["integer"]]])
-    return Split(out, float(weight @ out[cols[d_pos]]), "optimal")
+    return Split(out, "optimal")
 
 
 def _run(h) -> str:
