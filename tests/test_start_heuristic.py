@@ -354,6 +354,34 @@ def test_expected_value_start_is_kept_when_it_is_the_optimum(solve_tiny):
     assert h["highs_option_time_limit"] == pytest.approx(50 - h["start_ev_s"] - h["start_heuristic_s"], abs=0.05)
 
 
+def test_a_start_presolve_improves_still_gives_the_optimum_and_its_plan(solve_tiny):
+    # Demand 205 t of X; markets M1 (CCC, 154 t at 280 USD/t) and M2 (BBB, 82 t at 100); a mine N1
+    # (50 t at 0) and a candidate refinery R1 (10 t out, yield 0.5, 298 USD/t, capex 0, fixed opex
+    # 1,000 USD/yr). Calm (p 0.8): 82 t from M2 + 123 t from M1 = 42,640 USD; R1's tonnes (298) are
+    # dearer than M1's (280), so it idles. Shock (p 0.2, CCC stopped): M2's 82 t, and 123 t unmet at
+    # 2,000 = 254,200 USD without R1; with R1 10 t fewer unmet for 2,980 of refining: 237,180.
+    # Expected: without R1 0.8 x 42,640 + 0.2 x 254,200 = 84,952 USD; with R1 0.8 x 42,640 +
+    # 0.2 x 237,180 + 1,000 = 82,548 USD: R1 is built. The expected-value problem (M1 at 0.8 x 154 =
+    # 123.2 t, enough) builds nothing, so the start plan costs 84,952. HiGHS's presolve improves that
+    # start to 82,548 and (HiGHS 1.16) may end with the improved cost but the start's own columns; the
+    # plan read back must be the one that costs what is reported.
+    from test_families import built
+    sheets, settings = tiny(unmet_penalty_usd_per_t=2000)
+    sheets["sites"][0].update(capacity_tpy=154, var_cost_usd_per_t=280)
+    sheets["sites"] += [site("M2", "BBB", "market", "existing", 82, var_cost_usd_per_t=100),
+                        site("N1", "AAA", "mine", "existing", 50),
+                        site("R1", "AAA", "refinery", "candidate", 10, fixed_opex_musd_per_yr=0.001,
+                             var_cost_usd_per_t=298, **{"yield": 0.5})]
+    sheets["demand"][0]["demand_tpy"] = 205
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.8, "demand_multiplier": 1},
+                           {"scenario": "shock", "probability": 0.2, "demand_multiplier": 1}]
+    sheets["disruptions"] = [{"scenario": "shock", "country": "CCC", "site": None, "mineral": None,
+                              "period": None, "availability": 0}]
+    res = solve_tiny(sheets, settings, solver_overrides=EV, mip_gap=0)
+    assert res.outcome.hand_over["start_heuristic_objective"] == pytest.approx(0.084952, abs=1e-9)
+    assert built(res) == {"R1": 2030} and res.costs["total_cost_musd"] == pytest.approx(0.082548, abs=1e-9)
+
+
 def test_expected_value_start_with_one_scenario_is_skipped(solve_tiny):
     # One scenario: the expected-value problem would be the problem itself, solved twice. No start.
     from test_families import with_refinery_chain

@@ -60,6 +60,7 @@ class MipRun:
     interrupted: bool = False  # Ctrl-C reached the parent during the search
     error: str = ""  # the child failed (its message)
     final: bool = False  # the plan kept is HiGHS's final one (else one reported before, or the start plan)
+    searched_again: bool = False  # the plan HiGHS ended with did not cost its objective: searched without the start
     died: str = ""  # the child ended without a last word after its search began: how ("was killed by signal 9 (SIGKILL)")
     exit_code: int | None = None  # the child's, when it died (negative: the signal that killed it)
     during_error: BaseException | None = None  # what escaped the caller's `during` work (not the search's)
@@ -290,6 +291,9 @@ def _take(msg: tuple, run: MipRun, clock: dict, limit_s: float | None, on_progre
     elif kind == "solution":
         _, t, run.objective, run.x = msg
         run.has_solution = True
+    elif kind == "mismatch":  # the search's plan did not cost its objective: kept at its own cost meanwhile
+        _, run.x, run.objective = msg
+        run.has_solution, run.searched_again = True, True
     elif kind == "done":
         info = msg[1]
         # HiGHS's final plan; without one (HiGHS 1.16 out of memory reports none, measured on medium
@@ -441,6 +445,9 @@ def _search(job: dict, send: Callable) -> None:
     for name, value in job["options"].items():
         h.setOptionValue(name, value)
     load_arrays(h, job)
+    # the plan's cost is checked against HiGHS's objective after the search (`_plan_of`)
+    cost, offset = (np.asarray(job["cost"], dtype=float), float(job.get("offset") or 0.0)) \
+        if job.get("start") is not None else (None, 0.0)
     if job.get("start") is not None:
         start = highspy.HighsSolution()
         start.col_value = np.asarray(job["start"], dtype=float).tolist()
@@ -476,11 +483,21 @@ def _search(job: dict, send: Callable) -> None:
     h.cbMipImprovingSolution.subscribe(on_solution)
     t0 = time.perf_counter()
     h.run()
+    has_solution, x, objective = _plan_of(h)
+    if has_solution and cost is not None and not stop.is_set() and not _costs(cost, offset, x, objective):
+        # HiGHS 1.16, given a start that presolve improves ("MIP start solution is feasible in the
+        # reduced space" at a lower cost), may end reporting the improved cost with the start's own
+        # columns as its plan: the plan does not cost what HiGHS says. The search is run again
+        # without the start (`clearSolver` drops it), on what is left of the time limit.
+        limit = float(job["options"].get("time_limit", math.inf))
+        h.clearSolver()
+        if math.isfinite(limit):
+            h.setOptionValue("time_limit", max(limit - (time.perf_counter() - t0), 0.0))
+        send("mismatch", x, float(cost @ x) + offset)
+        h.run()
+        has_solution, x, objective = _plan_of(h)
     seconds = time.perf_counter() - t0
     info = h.getInfo()
-    has_solution = int(info.primal_solution_status) == 2
-    x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
-    objective = float(info.objective_function_value) if has_solution else None
     send("done", {"model_status": int(h.getModelStatus()), "has_solution": has_solution, "x": x,
                   "objective": objective, "bound": finite(info.mip_dual_bound), "seconds": seconds})
     follow = job.get("follow_on")
@@ -491,6 +508,19 @@ def _search(job: dict, send: Callable) -> None:
         from planner.solver.proofs import reversal_bounds, threshold
         cols = np.asarray(follow["columns"])
         send("follow_on", reversal_bounds(h, cols, x[cols] > 0.5, threshold(objective), float(follow["budget_s"])))
+
+
+def _plan_of(h) -> tuple[bool, np.ndarray | None, float | None]:
+    """HiGHS's plan after a search: whether it has one, its columns, its objective."""
+    info = h.getInfo()
+    has_solution = int(info.primal_solution_status) == 2
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
+    return has_solution, x, float(info.objective_function_value) if has_solution else None
+
+
+def _costs(cost: np.ndarray, offset: float, x: np.ndarray, objective: float) -> bool:
+    """Whether the plan `x` costs `objective` (to HiGHS's feasibility-scale tolerance, relative)."""
+    return abs(float(cost @ x) + offset - objective) <= 1e-7 * max(1.0, abs(objective))
 
 
 def option_value(h, name):

@@ -659,6 +659,8 @@ def _outcome(p: Prepared, options: SolverOptions, run: MipRun, sent: dict, start
         gap = relative_gap(objective, bound)
     if started is not None:
         report.update(started.report())
+    if run.searched_again:
+        report["searched_again_without_start"] = True
     if run.planner_mib is not None:
         report["planner_in_search_mib"] = round(run.planner_mib, 1)
     if run.killed == "time_limit":
