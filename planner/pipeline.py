@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -211,12 +212,14 @@ def test_decisions(data: PlanData, definition: ModelDefinition, outcome: SolveOu
     return proofs
 
 
-def security_without_builds(data: PlanData, options: SolverOptions, outcome: SolveOutcome) -> pd.DataFrame:
-    """Summary rows: the demand left unmet with no new site built (every build option fixed at 0,
-    the flows re-solved as an LP), expected over the scenarios and in the worst one, in tonnes over
-    the horizon, beside the portfolio's own (`unmet_demand_t`)."""
+def security_without_builds(data: PlanData, options: SolverOptions, compiled: Compiled) -> pd.DataFrame:
+    """Summary rows: the demand left unmet with no new site built (every build option of the
+    `compiled` model fixed at 0, the flows solved as an LP), expected over the scenarios and in the
+    worst one, in tonnes over the horizon, beside the portfolio's own (`unmet_demand_t`). It needs
+    no plan: a run that writes its portfolio solves it while HiGHS's search runs."""
     cols = ["key", "value", "unit"]
-    none = resolve_with_fixed_builds(outcome, options, none_built=True)
+    none = resolve_with_fixed_builds(SolveOutcome("", "", None, None, None, 0.0, "", compiled=compiled), options,
+                                     none_built=True)
     if none.status != "optimal" or none.x is None:
         return pd.DataFrame([("unmet_demand_t_without_builds", "", f"no plan without new builds ({none.status}: "
                               "forced builds or financing rules need some)")], columns=cols)
@@ -282,13 +285,16 @@ def solve_expected_value(ev_data: PlanData, definition: ModelDefinition, options
 
 
 def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinition, progress=None,
-                     start_from: frozenset | None = None) -> SolveOutcome:
+                     start_from: frozenset | None = None, beside: Callable[[Compiled], None] | None = None
+                     ) -> SolveOutcome:
     """Solve the main model (`main`) with the definition's solver options, after the expected-value
     start where the start heuristic (`chosen_start`) calls for it: the main model is then built and
     compiled while the start's search runs; the time limit is the whole solve's, so the MIP gets
     what the start left, and progress counts from the start's beginning. `start_from` (the builds of
     an earlier portfolio, planner/solver/previous.py) replaces the start heuristic. What the start did goes
-    into the outcome's `hand_over` (run_info)."""
+    into the outcome's `hand_over` (run_info). `beside(compiled)`: work of the caller's that needs the
+    compiled model but no plan, done while the main search runs (not with --low-memory, where the
+    planner holds as little as it can during the search)."""
     solver = definition.solver
     t0 = time.perf_counter()
     start_plans, started = None, {}
@@ -318,8 +324,9 @@ def solve_with_start(main: MainModel, data: PlanData, definition: ModelDefinitio
         outcome = p
     else:
         set_time_limit(p, options)
+        during = None if beside is None or solver.low_memory else (lambda: beside(p.c))
         outcome = run_prepared(p, options, progress, start_plans, stopped=bool(started.get("start_ev_interrupted")),
-                               lean=True)
+                               during=during, lean=True)
     outcome.hand_over.update(started)
     return outcome
 
@@ -387,7 +394,11 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
     if chosen_start(data, solver) != "expected_value" or start_plan is not None:
         main.prepare()  # now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
-    outcome = solve_with_start(main, data, definition, progress, start_plan)
+    beside = None
+    if write and extras is not None:  # the portfolio's no-build security rows need no plan: solved while HiGHS searches
+        def beside(compiled: Compiled) -> None:
+            extras["security"] = security_without_builds(data, solver, compiled)
+    outcome = solve_with_start(main, data, definition, progress, start_plan, beside)
     timings["build_s"] = main.build_s
     late = outcome.hand_over.get("time_limit_enforced_s")
     if late is not None:
@@ -477,8 +488,10 @@ def _write_run(data: PlanData, definition: ModelDefinition, outcome: SolveOutcom
         return png
 
     tables = output_tables(data, sol, run)
-    tables["summary"] = pd.concat([tables["summary"], security_without_builds(data, definition.solver, outcome)],
-                                  ignore_index=True)
+    security = extras.get("security")  # solved while HiGHS searched, or now
+    if security is None:
+        security = security_without_builds(data, definition.solver, outcome.compiled)
+    tables["summary"] = pd.concat([tables["summary"], security], ignore_index=True)
     wanted = extras.get("tables")
     if wanted is not None:  # --tables: the sheets asked for (the brief reads summary, portfolio, financing...)
         brief_source = dict(tables)

@@ -328,9 +328,8 @@ def resolve_with_fixed_builds(previous: SolveOutcome, options: SolverOptions, no
     side over which that dual holds (HiGHS's ranging), in `hand_over["rule_rows"]`."""
     c = previous.compiled
     idx = c.columns_of("v_build")[0]
-    val = (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
-    if none_built:
-        val = np.zeros(len(idx))
+    # with `none_built` no plan is read (the LP can be solved before the search has one)
+    val = np.zeros(len(idx)) if none_built else (np.asarray(previous.x, dtype=float)[idx] > 0.5).astype(float)
     lower, upper = c.col_lower.copy(), c.col_upper.copy()
     lower[idx] = upper[idx] = val
     # the syndicates' places held at the search's whole values too: the payments the LP keeps then
