@@ -221,6 +221,45 @@ def test_demand_multiplier_and_unmet_penalty(solve_tiny):
     assert res.costs["total_cost_musd"] == pytest.approx(0.09, abs=TOL)
 
 
+def test_a_scenario_demand_multiplier_for_one_mineral(solve_tiny):
+    # Two minerals. X: demand 100 t, market M1 (120 t at 500 USD/t); Y: demand 50 t, market M3 (1,000 t
+    # at 200). Scenarios calm and surge (p 0.5 each, both with demand_multiplier 1); scenario_demand
+    # sets surge's multiplier for X alone to 1.5: X needs 150 t there, 120 bought, 30 unmet at 1,000.
+    # calm: 100 x 500 + 50 x 200 = 60,000; surge: 120 x 500 + 30 x 1,000 + 50 x 200 = 100,000 (Y at
+    # its own 50 t: the scenario's multiplier 1). Expected 80,000 USD = 0.08 MUSD; penalty 0.015.
+    from wb import site
+    sheets, settings = tiny(unmet_penalty_usd_per_t=1000)
+    sheets["sites"][0]["capacity_tpy"] = 120
+    sheets["minerals"].append({"mineral": "Y", "name": "Mineral Y"})
+    sheets["sites"].append(site("M3", "BBB", "market", "existing", 1000, var_cost_usd_per_t=200, mineral="Y"))
+    sheets["demand"].append({"member": "AA", "mineral": "Y", "period": 2030, "demand_tpy": 50})
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
+                           {"scenario": "surge", "probability": 0.5, "demand_multiplier": 1}]
+    sheets["scenario_demand"] = [{"scenario": "surge", "mineral": "X", "demand_multiplier": 1.5}]
+    res = solve_tiny(sheets, settings)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.08, abs=TOL)
+    assert res.costs["unmet_penalty_musd"] == pytest.approx(0.015, abs=TOL)
+    u = res.solution.unmet
+    assert float(u[(u["mineral"] == "X") & (u["scenario"] == "surge")]["unmet_tpy"].sum()) == pytest.approx(30)
+    assert float(u[u["mineral"] == "Y"]["unmet_tpy"].sum()) == pytest.approx(0)
+    assert flow(res, "M3", "AA", scenario="surge") == pytest.approx(50)
+    # the expected-value problem's one scenario: X's multiplier 0.5 x 1 + 0.5 x 1.5 = 1.25, Y's 1
+    from planner.dataset.data import EV_SCENARIO, expected_value_data
+    ev = expected_value_data(res.data)
+    assert ev.demand_multiplier(EV_SCENARIO, "X") == pytest.approx(1.25)
+    assert ev.demand_multiplier(EV_SCENARIO, "Y") == pytest.approx(1.0)
+
+
+def test_a_scenario_demand_row_naming_an_unknown_scenario_is_refused(tiny_path):
+    from planner.dataset.data import load_data
+    from planner.errors import InputError
+    sheets, settings = tiny()
+    sheets["scenario_demand"] = [{"scenario": "surge", "mineral": "X", "demand_multiplier": 1.5}]
+    with pytest.raises(InputError) as e:
+        load_data(tiny_path(sheets, settings), {}, ())
+    assert e.value.code == "E_UNKNOWN_REF" and "scenario_demand" in str(e.value) and "surge" in str(e.value)
+
+
 def test_risk_weight_and_transport_in_objective(solve_tiny):
     # Risk weight 1000 USD/t at score 1: M1 (CCC, risk 0.9) 500 + 900 = 1400; M2 (BBB, 0.5) 800 + 500
     # = 1300 -> M2: variable 0.08 + risk 0.05 = 0.13 MUSD.

@@ -92,6 +92,8 @@ class PlanData:
     BUILD_OPTIONS: tuple[tuple[str, int], ...] = ()
     ONLINE_LINKS: dict[tuple[str, int], tuple[int, ...]] = field(default_factory=dict)
     availability: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    # (scenario, mineral) -> the scenario's demand multiplier for that mineral, where scenario_demand sets one
+    mineral_multiplier: dict[tuple[str, str], float] = field(default_factory=dict)
     out_arcs: dict[str, tuple[int, ...]] = field(default_factory=dict)
     in_arcs: dict[str, tuple[int, ...]] = field(default_factory=dict)
     member_in_arcs: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
@@ -146,6 +148,11 @@ class PlanData:
     @functools.cached_property
     def multiplier(self) -> dict[str, float]:
         return {s: float(v) for s, v in self.scenarios["demand_multiplier"].items()}
+
+    def demand_multiplier(self, scenario: str, mineral: str) -> float:
+        """mu_{s,m}: the scenario's multiplier on demand for the mineral (scenario_demand), else the
+        scenario's demand_multiplier."""
+        return self.mineral_multiplier.get((scenario, mineral), self.multiplier[scenario])
 
     def avail(self, scenario: str, site: str, period: int) -> float:
         return self.availability.get((scenario, site, period), 1.0)
@@ -320,6 +327,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     scenarios = _scenarios(t.get("scenarios"))
     SCENARIOS = tuple(scenarios.index)
     availability = _availability(t.get("disruptions"), sites, countries, minerals, SCENARIOS, PERIODS)
+    mineral_multiplier = _scenario_demand(t.get("scenario_demand"), SCENARIOS, minerals)
     limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
     arcs_df = _arcs(t, s, sites, members, all_members, minerals, periods, warnings)
     lookups = _arc_lookups(arcs_df, sites, countries)
@@ -354,11 +362,11 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         PERIODS=PERIODS, SCENARIOS=SCENARIOS, SITES=tuple(sites.index),
         CANDIDATES=tuple(sites.index[sites["status"] == "candidate"]), MEMBERS=tuple(members.index),
         MINERALS=tuple(minerals.index), BUILD_OPTIONS=tuple(build_options), ONLINE_LINKS=online,
-        availability=availability, **lookups,
+        availability=availability, mineral_multiplier=mineral_multiplier, **lookups,
         RECYCLING_POOLS={k: tuple(sorted(v)) for k, v in sorted(pools.items())},
         GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
         FORCED=forced, financing=fin, FINANCE=finance_index, INACTIVE=inactive,
-        benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index)),
+        benefit_share=benefit_shares(demand, periods, scenarios, tuple(members.index), mineral_multiplier),
         standards=rules, standards_on=standards, verdicts=verdicts, LIMIT_SITES=limit_sites,
         ALLIED=allied, COUNTRY_IN=country_in, COUNTRY_OUT=country_out, TRACED_MINERALS=traced, TRACE=trace,
         sigma_refining=sigma_ref, sigma_mining=sigma_mine, sigma_by_mineral=sigma_by_mineral,
@@ -586,6 +594,15 @@ def _scenarios(sc: pd.DataFrame | None) -> pd.DataFrame:
         return sc.set_index("scenario", drop=False).sort_index()
     return pd.DataFrame({"scenario": ["base"], "probability": [1.0], "demand_multiplier": [1.0],
                          "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
+
+
+def _scenario_demand(d: pd.DataFrame | None, SCENARIOS, minerals) -> dict[tuple[str, str], float]:
+    """(scenario, mineral) -> demand multiplier, from the scenario_demand sheet."""
+    if d is None or not len(d):
+        return {}
+    _check_refs(d, "scenario_demand", "scenario", SCENARIOS, "scenario")
+    _check_refs(d, "scenario_demand", "mineral", minerals.index, "mineral")
+    return {(str(s), str(mi)): float(x) for s, mi, x in zip(d["scenario"], d["mineral"], d["demand_multiplier"])}
 
 
 def _availability(d: pd.DataFrame | None, sites, countries, minerals, SCENARIOS, PERIODS) -> dict:
@@ -886,12 +903,15 @@ EV_SCENARIO = "expected_value"
 
 
 def expected_value_data(data: PlanData) -> PlanData:
-    """The expected-value problem: one scenario with the probability-weighted demand multiplier and
-    availabilities; stocks may be released in it for the mean length of the scenarios' shocks. Used by
+    """The expected-value problem: one scenario with the probability-weighted demand multipliers (the
+    scenario's, and each mineral's where scenario_demand sets one) and availabilities; stocks may be released in it for the mean length of the scenarios' shocks. Used by
     `plan stress` (the value of the stochastic solution) and by the expected-value start (a first plan
     for HiGHS). Its own list of warnings, so nothing said about it reaches the plan's."""
     prob = data.scenarios["probability"].astype(float).to_dict()
     mu = sum(prob[s] * data.multiplier[s] for s in data.SCENARIOS)
+    swung = sorted({mi for _, mi in data.mineral_multiplier})  # minerals with their own multipliers somewhere
+    mineral_mu = {(EV_SCENARIO, mi): sum(prob[s] * data.demand_multiplier(s, mi) for s in data.SCENARIOS)
+                  for mi in swung}
     keys = {(f, t) for (_, f, t) in data.availability}
     avail = {(EV_SCENARIO, f, t): sum(prob[s] * data.avail(s, f, t) for s in data.SCENARIOS) for f, t in keys}
     shocked = sorted({s for s, _ in data.shock_years})
@@ -902,4 +922,5 @@ def expected_value_data(data: PlanData) -> PlanData:
     sc = pd.DataFrame({"scenario": [EV_SCENARIO], "probability": [1.0], "demand_multiplier": [mu],
                        "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
     return dataclasses.replace(data, scenarios=sc, SCENARIOS=(EV_SCENARIO,), availability=avail, shock_years=shock,
+                               mineral_multiplier=mineral_mu,
                                RELEASE=release, warnings=list(data.warnings))

@@ -63,7 +63,7 @@ def reachable_supply(bounds: dict, data: PlanData, member: str, mineral: str, pe
     compete for the same sources."""
     by_country, refining, feedable = bounds[(mineral, period, scenario)]
     sigma = data.sigma_by_mineral.get(mineral)
-    demand = data.demand_tpy[(member, mineral, period)] * data.multiplier[scenario]
+    demand = data.demand_tpy[(member, mineral, period)] * data.demand_multiplier(scenario, mineral)
     own = data.member_countries(member)
     capped = sum(min(v, float(sigma) * demand) if sigma is not None and c not in own else v
                  for c, v in by_country.items())
@@ -80,7 +80,7 @@ def unreachable_demand(data: PlanData) -> list[str]:
     for (a, mi, t) in data.demand.index:
         worst = None
         for s in data.SCENARIOS:
-            need = data.demand_tpy[(a, mi, t)] * data.multiplier[s]
+            need = data.demand_tpy[(a, mi, t)] * data.demand_multiplier(s, mi)
             can = reachable_supply(bounds, data, a, mi, t, s)
             if need > 0 and can < need * (1 - 1e-9) and (worst is None or need - can > worst[2] - worst[1]):
                 worst = (s, can, need)

@@ -173,14 +173,20 @@ def check_forced_budgets(fin: Financing, sites: pd.DataFrame, forced: tuple[str,
 
 
 def benefit_shares(demand: pd.DataFrame, periods: pd.DataFrame, scenarios: pd.DataFrame,
-                   members: tuple[str, ...]) -> dict[str, float]:
+                   members: tuple[str, ...], mineral_multiplier: dict | None = None) -> dict[str, float]:
     """Each member's share of the alliance's expected demand over the horizon, in tonnes
-    (sum over minerals, periods L_t and scenarios p_s mu_s): the benefit the plan secures."""
-    mult = float((scenarios["probability"] * scenarios["demand_multiplier"]).sum())
+    (sum over minerals, periods L_t and scenarios p_s mu_{s,m}): the benefit the plan secures.
+    `mineral_multiplier`: (scenario, mineral) -> mu_{s,m} where it is not the scenario's own."""
+    prob = scenarios["probability"].astype(float).to_dict()
+    own = scenarios["demand_multiplier"].astype(float).to_dict()
+    over = mineral_multiplier or {}
+    mult: dict[str, float] = {}
     tot: dict[str, float] = {a: 0.0 for a in members}
-    for (a, _mi, t), d in demand["demand_tpy"].items():
+    for (a, mi, t), d in demand["demand_tpy"].items():
         if a in tot:
-            tot[a] += float(d) * float(periods.loc[t, "years"]) * mult
+            if mi not in mult:
+                mult[mi] = sum(p * over.get((s, mi), own[s]) for s, p in prob.items())
+            tot[a] += float(d) * float(periods.loc[t, "years"]) * mult[mi]
     s = sum(tot.values())
     return {a: (v / s if s > 0 else 0.0) for a, v in tot.items()} if s > 0 else {a: 0.0 for a in members}
 

@@ -243,6 +243,13 @@ SHEETS: dict[str, Sheet] = {
                  "releases at most stock / shock_years t/yr (blank = the whole period)", "years", default=None,
                  min=0, max=100, min_exclusive=True),
         ), key=("scenario",), optional=True),
+        Sheet("scenario_demand", "a scenario's demand multiplier for one mineral (a demand swing): overrides the "
+              "scenario's demand_multiplier for that mineral", (
+            _c("scenario", "str", "scenario id"),
+            _c("mineral", "str", "mineral id"),
+            _c("demand_multiplier", "float", "multiplier on every member's demand of the mineral in the scenario",
+               "x", min=0, max=1000),
+        ), key=("scenario", "mineral"), optional=True),
         Sheet("stockpiles", "joint strategic stocks: first-stage levels released to cover shortfalls", (
             _c("mineral", "str", "mineral id"),
             _opt("member", "str", "member holding the stock (blank = alliance-wide, released to any member)",

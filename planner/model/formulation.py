@@ -57,8 +57,8 @@ def _limit_rows(data: PlanData, column: str) -> dict[int, float]:
 
 
 def demand_required(data: PlanData, member: str, mineral: str, t: int, s: str) -> float:
-    """D_{a,m,t} * mu_s."""
-    return data.demand_tpy[(member, mineral, t)] * data.multiplier[s]
+    """D_{a,m,t} * mu_{s,m}."""
+    return data.demand_tpy[(member, mineral, t)] * data.demand_multiplier(s, mineral)
 
 
 def site_availability(data: PlanData) -> np.ndarray:
@@ -94,14 +94,14 @@ def flow_bound_array(data: PlanData) -> np.ndarray:
         dem = data.demand_tpy
         need = np.array([[dem.get((dd, mi, t), 0.0) for t in P]
                          for dd, mi in zip(arcs["destination"][~supply], arcs["mineral"][~supply])]).reshape(-1, len(P))
-        mult = np.array([data.multiplier[s] for s in S])
-        ub[~supply] = np.minimum(ub[~supply], need[:, :, None] * mult[None, None, :])
+        mult = np.array([[data.demand_multiplier(s, mi) for s in S] for mi in arcs["mineral"][~supply]])
+        ub[~supply] = np.minimum(ub[~supply], need[:, :, None] * mult.reshape(-1, len(S))[:, None, :])
     return ub
 
 
 def flow_upper_bounds(data: PlanData) -> dict[tuple[int, int, str], float]:
     """The most a flow can usefully carry, as variable bounds (not rows): a delivery never more than
-    the member's demand D_{a,m,t} mu_s (0 without a demand row) nor its supplier's available capacity;
+    the member's demand D_{a,m,t} mu_{s,m} (0 without a demand row) nor its supplier's available capacity;
     a supply arc never more than the mine's available capacity nor what the refinery can refine;
     0 when the origin (or a supply arc's refinery) cannot be online in t.
     Over-delivery only costs, so no optimal plan is cut off; the bounds let HiGHS derive the
@@ -471,7 +471,7 @@ def define_scrap_limit(m: pyo.ConcreteModel, data: PlanData, definition=None) ->
 
 
 def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Demand coverage: \sum_{(f,a)} x_{f,a,t,s} + \sum_{p} r_{p,a,t,s} + u_{a,m,t,s} \ge D_{a,m,t} \mu_s,
+    r"""Demand coverage: \sum_{(f,a)} x_{f,a,t,s} + \sum_{p} r_{p,a,t,s} + u_{a,m,t,s} \ge D_{a,m,t} \mu_{s,m},
     with r the releases of the stockpiles of mineral m that may serve a."""
     mineral_of = data.stockpiles["mineral"].to_dict() if len(data.stockpiles) else {}
     releases: dict[tuple[str, str, int], list] = {}
@@ -488,7 +488,7 @@ def define_demand_coverage(m: pyo.ConcreteModel, data: PlanData, definition=None
 
 
 def define_country_share_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma_m D_{a,m,t} \mu_s for every
+    r"""Country share cap: \sum_{f \in c, (f,a)} x_{f,a,t,s} \le \sigma_m D_{a,m,t} \mu_{s,m} for every
     member a, mineral m and country c outside a's own countries (only where \sigma_m is set: the
     mineral's max_country_share, else the refining-stage setting)."""
     sigma = data.sigma_by_mineral
@@ -589,7 +589,7 @@ def define_traced_delivery(m: pyo.ConcreteModel, data: PlanData, definition=None
 
 
 def define_mining_share_cap(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Mining share cap: \sum_k z_{c,k,a,m,t,s} \le \sigma^{mine} D_{a,m,t} \mu_s for every member a,
+    r"""Mining share cap: \sum_k z_{c,k,a,m,t,s} \le \sigma^{mine} D_{a,m,t} \mu_{s,m} for every member a,
     mineral m and mine country c outside a's own countries (only where max_country_share_mining is set)."""
     sigma = data.sigma_mining
     if sigma is None:

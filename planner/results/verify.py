@@ -14,10 +14,11 @@ from .solution import Solution, online_periods, paid_pv_by_member, site_output
 
 def required_table(data: PlanData) -> dict[tuple[str, str, int, str], float]:
     """(member, mineral, period, scenario) -> the demand the scenario asks of the plan: the
-    workbook's demand times the scenario's demand multiplier (t/yr), read from the plain tables
-    (not from the model)."""
+    workbook's demand times the scenario's demand multiplier for the mineral (scenario_demand, else the
+    scenario's own; t/yr), read from the plain tables (not from the model)."""
     mult = {s: float(x) for s, x in data.scenarios["demand_multiplier"].items()}
-    return {(a, mi, t, s): float(d) * mult[s] for (a, mi, t), d in data.demand["demand_tpy"].items()
+    over = data.mineral_multiplier
+    return {(a, mi, t, s): float(d) * over.get((s, mi), mult[s]) for (a, mi, t), d in data.demand["demand_tpy"].items()
             for s in data.SCENARIOS}
 
 
