@@ -649,7 +649,7 @@ def validate(input_path, annotate_to, force):
 @click.option("--sites", type=click.IntRange(1, 100_000), default=50, show_default=True, help="candidate sites")
 @click.option("--minerals", type=click.IntRange(1, 50), default=4, show_default=True)
 @click.option("--periods", type=click.IntRange(1, 10), default=3, show_default=True)
-@click.option("--scenarios", type=click.IntRange(1, 200), default=3, show_default=True)
+@click.option("--scenarios", type=click.IntRange(1, 5000), default=3, show_default=True)
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--supply-arcs", type=click.IntRange(1, None), default=None,
               help="write settings.supply_arcs_per_site (sparse mine -> refinery arcs); default: every pair")
@@ -665,6 +665,32 @@ def generate(out, sites, minerals, periods, scenarios, seed, supply_arcs, force)
     except OutputExistsError as exc:
         _fail(str(exc), USAGE_ERROR_EXIT)
     click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--sample", "n", type=click.IntRange(1, 100_000), required=True,
+              help="how many scenarios to draw from INPUT's risks and demand_swings sheets")
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True,
+              help="the same seed gives the same scenarios")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="the workbook to write: INPUT with its scenarios replaced by the sample")
+@click.option("--force", is_flag=True, help="replace an existing output file")
+def scenarios(input_path, n, seed, output, force):
+    """Write INPUT with N scenarios drawn from its risks (export stops) and demand swings, each of
+    probability 1/N: its scenarios, disruptions and scenario_demand sheets replaced."""
+    from pathlib import Path
+
+    from planner.analyses.scenarios import write_sampled
+
+    try:
+        got = write_sampled(Path(input_path), Path(output), n, seed, force=force)
+    except InputError as exc:
+        _fail(str(exc), INPUT_ERROR_EXIT)
+    except OutputExistsError as exc:
+        _fail(str(exc), USAGE_ERROR_EXIT)
+    click.echo(f"wrote {output}: {got['scenarios']:,} scenarios (seed {seed}), {got['with_stops']:,} with an export "
+               f"stop, {got['disruption_rows']:,} disruption rows")
 
 
 def _fmt(v) -> str:

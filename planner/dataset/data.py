@@ -328,6 +328,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     SCENARIOS = tuple(scenarios.index)
     availability = _availability(t.get("disruptions"), sites, countries, minerals, SCENARIOS, PERIODS)
     mineral_multiplier = _scenario_demand(t.get("scenario_demand"), SCENARIOS, minerals)
+    _risks(t.get("risks"), t.get("demand_swings"), countries, minerals)
     limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
     arcs_df = _arcs(t, s, sites, members, all_members, minerals, periods, warnings)
     lookups = _arc_lookups(arcs_df, sites, countries)
@@ -603,6 +604,39 @@ def _scenario_demand(d: pd.DataFrame | None, SCENARIOS, minerals) -> dict[tuple[
     _check_refs(d, "scenario_demand", "scenario", SCENARIOS, "scenario")
     _check_refs(d, "scenario_demand", "mineral", minerals.index, "mineral")
     return {(str(s), str(mi)): float(x) for s, mi, x in zip(d["scenario"], d["mineral"], d["demand_multiplier"])}
+
+
+def _risks(risks: pd.DataFrame | None, swings: pd.DataFrame | None, countries, minerals) -> None:
+    """The risks and demand_swings sheets (read by `plan scenarios --sample`, not by the model):
+    references, a uniform duration's range, one probability per correlation group, a swing's low <=
+    mode <= high."""
+    if risks is not None and len(risks):
+        _check_refs(risks, "risks", "country", countries.index, "country")
+        _check_refs(risks, "risks", "mineral", minerals.index, "mineral", allow_blank=True)
+        first: dict[str, tuple] = {}
+        for idx, row in risks.iterrows():
+            lo, hi = float(row["duration_years"]), row["duration_max_years"]
+            if row["duration"] == "uniform" and (hi is None or pd.isna(hi) or float(hi) < lo):
+                report(_err("E_CONTRADICTION", f"a uniform duration needs duration_max_years of at least "
+                            f"duration_years ({lo:g})", risks, idx, "duration_max_years", "risks"))
+            g = row["group"]
+            if g:
+                p = float(row["yearly_probability"])
+                if g in first and abs(first[g][0] - p) > 1e-12:
+                    report(_err("E_CONTRADICTION", f"group '{g}' stops together, so its rows share one "
+                                f"yearly_probability: {p:g} here, {first[g][0]:g} in row {first[g][1]}", risks, idx,
+                                "yearly_probability", "risks"))
+                first.setdefault(g, (p, int(row["_row"])))
+    if swings is not None and len(swings):
+        _check_refs(swings, "demand_swings", "mineral", minerals.index, "mineral")
+        for idx, row in swings.iterrows():
+            lo, hi, mode = float(row["low_multiplier"]), float(row["high_multiplier"]), row["mode_multiplier"]
+            if hi < lo:
+                report(_err("E_CONTRADICTION", f"high_multiplier {hi:g} is below low_multiplier {lo:g}", swings, idx,
+                            "high_multiplier", "demand_swings"))
+            elif mode is not None and not pd.isna(mode) and not lo <= float(mode) <= hi:
+                report(_err("E_CONTRADICTION", f"mode_multiplier {float(mode):g} is outside [{lo:g}, {hi:g}]", swings,
+                            idx, "mode_multiplier", "demand_swings"))
 
 
 def _availability(d: pd.DataFrame | None, sites, countries, minerals, SCENARIOS, PERIODS) -> dict:

@@ -73,6 +73,13 @@ def generate(path: Path, sites: int, minerals: int, periods: int, scenarios: int
     scen = [[f"s{i:02d}", float(p[i]), round(float(rng.uniform(0.9, 1.3)), 3) if i else 1.0] for i in range(scenarios)]
     disr = [[f"s{i:02d}", f"C{int(rng.integers(len(MEMBERS), n_countries)):02d}", None,
              mins[int(rng.integers(minerals))], None, round(float(rng.uniform(0, 0.5)), 2)] for i in range(1, scenarios)]
+    # export-stop risks and demand swings for `plan scenarios --sample` (drawn last: the sheets above
+    # are the same with or without them)
+    risky = rng.choice(range(len(MEMBERS), n_countries), size=min(6, n_countries - len(MEMBERS)), replace=False)
+    risks = [[f"C{int(c):02d}", mins[int(rng.integers(minerals))] if rng.random() < 0.5 else None,
+              round(float(rng.uniform(0.02, 0.1)), 3), "exponential", round(float(rng.uniform(1, 3)), 2), None,
+              round(float(rng.uniform(0, 0.5)), 2), None] for c in risky]
+    swings = [[m, round(float(rng.uniform(0.8, 0.95)), 3), round(float(rng.uniform(1.1, 1.3)), 3), 1.0] for m in mins]
     sheets = {
         "settings": [["key", "value"], ["base_year", 2026], ["discount_rate", 0.05],
                      ["unmet_penalty_usd_per_t", 100_000], ["risk_weight_usd_per_t", 10_000],
@@ -89,6 +96,9 @@ def generate(path: Path, sites: int, minerals: int, periods: int, scenarios: int
         "scrap": [["member", "mineral", "period", "scrap_tpy"]] + scrap,
         "scenarios": [["scenario", "probability", "demand_multiplier"]] + scen,
         "disruptions": [["scenario", "country", "site", "mineral", "period", "availability"]] + disr,
+        "risks": [["country", "mineral", "yearly_probability", "duration", "duration_years", "duration_max_years",
+                   "availability", "group"]] + risks,
+        "demand_swings": [["mineral", "low_multiplier", "high_multiplier", "mode_multiplier"]] + swings,
         "sources": [["sheet", "item", "column", "kind", "source_or_rule"],
                     ["all", "all", "all", "judgement estimate",
                      f"synthetic benchmark workbook: plan generate --sites {sites} --minerals {minerals} "

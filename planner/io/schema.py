@@ -242,6 +242,8 @@ SHEETS: dict[str, Sheet] = {
             _opt("shock_years", "float", "how long within each period the scenario's disruption lasts: a stock "
                  "releases at most stock / shock_years t/yr (blank = the whole period)", "years", default=None,
                  min=0, max=100, min_exclusive=True),
+            _opt("description", "str", "what happens in the scenario (documentation only; plan scenarios "
+                 "--sample writes it)", default=""),
         ), key=("scenario",), optional=True),
         Sheet("scenario_demand", "a scenario's demand multiplier for one mineral (a demand swing): overrides the "
               "scenario's demand_multiplier for that mineral", (
@@ -250,6 +252,36 @@ SHEETS: dict[str, Sheet] = {
             _c("demand_multiplier", "float", "multiplier on every member's demand of the mineral in the scenario",
                "x", min=0, max=1000),
         ), key=("scenario", "mineral"), optional=True),
+        Sheet("risks", "export-stop risks from which plan scenarios --sample draws scenarios: in each period of L "
+              "years a row's country stops exporting (its sites of the mineral) with probability "
+              "1 - (1 - yearly_probability)^L, for a drawn duration d; the period's availability is then "
+              "1 - (min(d, L) / L) (1 - availability)", (
+            _c("country", "str", "country whose exports may stop"),
+            _opt("mineral", "str", "mineral id (blank = all)", default=""),
+            _c("yearly_probability", "float", "probability that a stop starts in any one year", "share",
+               min=0, max=1),
+            _opt("duration", "choice", "how the stop's length is drawn: fixed | uniform (between duration_years "
+                 "and duration_max_years) | exponential (mean duration_years)", default="fixed",
+                 choices=("fixed", "uniform", "exponential")),
+            _c("duration_years", "float", "the stop's length (fixed), shortest length (uniform) or mean length "
+               "(exponential)", "years", min=0, max=100, min_exclusive=True),
+            _opt("duration_max_years", "float", "the longest length (uniform only)", "years", default=None,
+                 min=0, max=100, min_exclusive=True),
+            _c("availability", "float", "share of the country's capacity of the mineral available while stopped",
+               "share", min=0, max=1),
+            _opt("group", "str", "correlation group: the rows of one group stop together, in the same periods "
+                 "(they must share yearly_probability); blank = independent", default=""),
+            _opt("note", "str", "why (documentation only)", default=""),
+        ), key=("country", "mineral"), optional=True),
+        Sheet("demand_swings", "demand swings from which plan scenarios --sample draws each scenario's "
+              "demand multiplier per mineral (written to scenario_demand)", (
+            _c("mineral", "str", "mineral id"),
+            _c("low_multiplier", "float", "the lowest multiplier", "x", min=0, max=100),
+            _c("high_multiplier", "float", "the highest multiplier", "x", min=0, max=100),
+            _opt("mode_multiplier", "float", "the most likely multiplier (triangular distribution; blank = "
+                 "uniform between low and high)", "x", default=None, min=0, max=100),
+            _opt("note", "str", "why (documentation only)", default=""),
+        ), key=("mineral",), optional=True),
         Sheet("stockpiles", "joint strategic stocks: first-stage levels released to cover shortfalls", (
             _c("mineral", "str", "mineral id"),
             _opt("member", "str", "member holding the stock (blank = alliance-wide, released to any member)",

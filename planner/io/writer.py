@@ -497,3 +497,27 @@ def write_rows(sheets: dict[str, list[list]], path: str | Path, force: bool = Fa
         ws.freeze_panes = "A2"
     atomic_save(wb.save, Path(path), force)
     return Path(path)
+
+
+def replace_sheets(src: Path, tables: dict[str, pd.DataFrame], out: Path, force: bool = False) -> Path:
+    """A copy of the workbook `src` with the sheets named in `tables` replaced by those tables (header
+    row, then the rows; a blank cell for None or NaN; text always text), in the place of the sheet
+    they replace or at the end; every other sheet as it was. `src` is untouched."""
+    from openpyxl import load_workbook
+    wb = load_workbook(src)
+    for name, df in tables.items():
+        at = wb.sheetnames.index(name) if name in wb.sheetnames else len(wb.sheetnames)
+        if name in wb.sheetnames:
+            wb.remove(wb[name])
+        ws = wb.create_sheet(name, at)
+        ws.append([str(c) for c in df.columns])
+        for i, rec in enumerate(_rows(df), start=2):
+            for j, v in enumerate(rec, start=1):
+                if v is None or v == "":
+                    continue
+                cell = ws.cell(row=i, column=j, value=v)
+                if isinstance(v, str):
+                    cell.data_type = "s"  # `=1+1` stays the text `=1+1`
+        ws.freeze_panes = "A2"
+    atomic_save(wb.save, Path(out), force)
+    return Path(out)
