@@ -587,6 +587,7 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     prov.add("disruptions", "drc_cobalt_halt", "availability", "sourced event: DRC cobalt export suspension of "
              "22 Feb 2025 (export_controls.csv) modelled as a full halt; Chinese refined cobalt, fed mostly by "
              "DRC hydroxide, at 30% (judgement estimate)")
+    risks, swings = risks_and_swings(shared, ratios, prov)
     # joint stockpiles: one alliance-wide stock per mineral
     d2030 = demand[demand["period"] == 2030].groupby("mineral")["demand_tpy"].sum()
     stockpiles = pd.DataFrame([{"mineral": mid, "member": "", "max_t": round(float(d2030[mid]) * 60 / 365, 1),
@@ -605,7 +606,79 @@ def build(shared: Path) -> tuple[dict[str, pd.DataFrame], dict[str, object], Pro
     prov.add("minerals", "all", "min_allied_share", "off: no domestic-content rule agreed (set one to test it)")
     return {"periods": periods, "minerals": minerals, "countries": countries, "members": members,
             "sites": sites_df, "demand": demand, "scrap": scrap_df, "scenarios": scenarios, "budgets": budgets,
-            "disruptions": disruptions, "standards": standards, "stockpiles": stockpiles}, settings, prov
+            "disruptions": disruptions, "standards": standards, "stockpiles": stockpiles, "risks": risks,
+            "demand_swings": swings}, settings, prov
+
+
+# The export-control measures of export_controls.csv that restricted a mineral of the workbook, by
+# (country as the file names it, `effective` as the file gives it): the minerals each one covered.
+# Not counted: technology-only bans, measures on minerals outside the workbook (Ga, Ge, Sb, W, ...),
+# relaxations (general licences), demand-side support, and countries outside the workbook (Namibia).
+EXPORT_MEASURES = {
+    ("China", "2023-12-01"): ("GRA",),  # graphite licensing
+    ("China", "2025-04-04"): ("REE",),  # licensing of 7 medium/heavy rare earths and magnets
+    ("China", "2025-11-08 / 2025-12-01"): ("REE", "GRA"),  # expanded REE controls, synthetic graphite anode
+    ("Indonesia", "2020-01-01"): ("NI",),  # nickel-ore export ban
+    ("Indonesia", "2023-06-10"): ("CU",),  # raw-mineral (copper concentrate) export ban
+    ("Congo (Kinshasa)", "2025-02-22"): ("CO",),  # cobalt export suspension
+    ("Congo (Kinshasa)", "2025-10-16"): ("CO",),  # cobalt export quotas
+    ("Zimbabwe", "2022-12-20"): ("LI",),  # raw lithium-ore export ban
+}
+MEASURE_YEARS = 7  # the measures counted took effect in 2019-2025
+COUNTRY_CODE = {"China": "CHN", "Indonesia": "IDN", "Congo (Kinshasa)": "COD", "Zimbabwe": "ZWE"}
+
+
+def risks_and_swings(shared: Path, ratios: pd.Series, prov: Provenance) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `risks` sheet (yearly probability of an export stop = the measures on the country's mineral
+    that took effect in 2019-2025, over 7 years) and `demand_swings` (from 0.9 to the IEA NZE / STEPS
+    ratio of 2035 demand, most likely 1), for `plan scenarios --sample`."""
+    controls = pd.read_csv(shared / "export_controls.csv", dtype=str, keep_default_na=False)
+    listed = set(zip(controls["country"], controls["effective"]))
+    counts: dict[tuple[str, str], int] = {}
+    for (country, effective), minerals in EXPORT_MEASURES.items():
+        if (country, effective) not in listed:
+            raise SystemExit(f"export_controls.csv has no measure of {country} effective {effective}")
+        for mi in minerals:
+            key = (COUNTRY_CODE[country], mi)
+            counts[key] = counts.get(key, 0) + 1
+    # length (kind, years, longest), availability while stopped, group: judgements where not said otherwise
+    how = {("CHN", "GRA"): ("exponential", 2.0, None, 0.1, "CHN"), ("CHN", "REE"): ("exponential", 2.0, None, 0.1, "CHN"),
+           ("COD", "CO"): ("fixed", 0.65, None, 0.0, ""), ("IDN", "NI"): ("exponential", 3.0, None, 0.5, ""),
+           ("IDN", "CU"): ("exponential", 1.0, None, 0.5, ""), ("ZWE", "LI"): ("exponential", 2.0, None, 0.5, "")}
+    rows = []
+    for (c, mi), n in sorted(counts.items()):
+        kind, years, longest, avail, group = how[(c, mi)]
+        rows.append({"country": c, "mineral": mi, "yearly_probability": round(n / MEASURE_YEARS, 4),
+                     "duration": kind, "duration_years": years, "duration_max_years": longest,
+                     "availability": avail, "group": group,
+                     "note": f"{n} measure(s) in 2019-2025 (export_controls.csv)"})
+    risks = pd.DataFrame(rows)
+    prov.add("risks", "all", "yearly_probability", "derived estimate: the export-control measures that took effect "
+             "on the country's mineral in 2019-2025 (export_controls.csv, its sources: MOFCOM/GACC announcements 2023 "
+             "No.39, 2025 No.18, 2025 Nos.57-62; Indonesia ESDM regulation 11/2019; ARECOMS decisions 2025; "
+             "Government of Zimbabwe 2022) divided by 7 years; technology-only bans, relaxations and minerals "
+             "outside the workbook not counted")
+    prov.add("risks", "COD CO", "duration_years", "sourced: the DRC suspension ran from 2025-02-22 until quotas "
+             "replaced it on 2025-10-16 (export_controls.csv): 0.65 years, fixed")
+    prov.add("risks", "CHN GRA, CHN REE", "duration_years", "judgement estimate: a mean of two years (exponential), "
+             "as the cn_export_controls scenario's shock_years; one group, since the measures of October 2025 "
+             "covered both")
+    prov.add("risks", "IDN NI", "duration_years", "judgement estimate: a mean of three years (exponential): "
+             "Indonesia's first ore ban ran 2014-2017 (export_controls.csv scope notes), the second is in force")
+    prov.add("risks", "IDN CU, ZWE LI", "duration_years", "judgement estimate: means of one year (copper "
+             "concentrate, exempted case by case) and two years (lithium ore), exponential")
+    prov.add("risks", "all", "availability", "judgement estimate: as the scenarios' disruptions (China 10%, DRC "
+             "0%, Indonesia nickel 50%); copper concentrate and Zimbabwean lithium 50% (processed products still "
+             "leave)")
+    swings = pd.DataFrame([{"mineral": mid, "low_multiplier": 0.9,
+                            "high_multiplier": round(max(1.0, float(ratios[MINERALS[mid][0]])), 2),
+                            "mode_multiplier": 1.0, "note": "IEA NZE / STEPS 2035"} for mid in MINERALS])
+    prov.add("demand_swings", "all", "high_multiplier", "derived estimate: IEA NZE / STEPS total demand in 2035 "
+             "(demand_projections_iea.csv; IEA Global Critical Minerals Outlook 2025, "
+             "https://www.iea.org/reports/global-critical-minerals-outlook-2025), at least 1")
+    prov.add("demand_swings", "all", "low_multiplier", "judgement estimate: 10% below the outlook's STEPS demand")
+    prov.add("demand_swings", "all", "mode_multiplier", "judgement estimate: STEPS demand most likely (1)")
+    return risks, swings
 
 
 def write(tables, settings, prov: Provenance, path: Path) -> None:

@@ -156,3 +156,18 @@ def test_a_group_with_two_probabilities_is_refused(tiny_path):
     with pytest.raises(InputError) as e:
         load_data(tiny_path(sheets, settings))
     assert e.value.code == "E_CONTRADICTION" and "risks" in str(e.value) and "yearly_probability" in str(e.value)
+
+
+def test_the_default_sampled_twice_with_one_seed_is_one_workbook(tmp_path):
+    from pathlib import Path
+    default = Path(__file__).resolve().parent.parent / "inputs" / "alliance_2026.xlsx"
+    runner = CliRunner()
+    for name in ("a.xlsx", "b.xlsx"):
+        res = runner.invoke(cli, ["scenarios", str(default), "--sample", "200", "--seed", "1", "-o", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    a, b = load_data(tmp_path / "a.xlsx"), load_data(tmp_path / "b.xlsx")
+    assert a.content_sha256 == b.content_sha256 and len(a.SCENARIOS) == 200
+    assert sum(a.scenarios["probability"]) == pytest.approx(1.0)
+    # the risks drawn are the default's: China's graphite and rare earths stop together
+    d = pd.DataFrame([(s, f, t) for (s, f, t), x in a.availability.items() if x < 1], columns=["s", "f", "t"])
+    assert len(d) > 0
