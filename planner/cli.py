@@ -481,6 +481,63 @@ def fairness(input_path, **opts):
     click.echo(f"wrote {target}")
 
 
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("portfolios", metavar="PORTFOLIO...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--shortfall-t", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="a scenario is a shortfall when more than this many tonnes go unmet over the horizon")
+@click.option("--wait-and-see", is_flag=True,
+              help="also solve each scenario with its own builds (a MIP each): the value of perfect information")
+@click.option("--per-scenario", is_flag=True,
+              help="write a row per portfolio and scenario even with more than 50 scenarios")
+@_run_options
+@_batch_options
+def evaluate(input_path, portfolios, shortfall_t, wait_and_see, per_scenario, **opts):
+    """Judge saved portfolios on INPUT's scenarios: each plan fixed, every scenario's flows solved."""
+    from pathlib import Path
+
+    from planner.analyses.evaluate import Evaluate, read_plan
+
+    def make(data):
+        plans, names = {}, {}
+        for path in portfolios:
+            stem = Path(path).stem
+            names[stem] = names.get(stem, 0) + 1
+            name = stem if names[stem] == 1 else f"{stem}_{names[stem]}"
+            plans[name] = read_plan(Path(path), data)
+        analysis = Evaluate(data, plans, shortfall_t, wait_and_see, per_scenario)
+        analysis.reads = [Path(p) for p in portfolios]
+        return analysis
+
+    target, tables, analysis = _run_batch(make, input_path, **opts)
+    ev = tables["evaluation"]
+    n = len(analysis.data.SCENARIOS)
+    band = "95% interval" if analysis.sampled else "exact: the workbook's own scenarios"
+    click.echo(f"{len(ev)} portfolio(s) on {n} scenarios ({band}); MUSD, tonnes over the horizon:")
+    for _, r in ev.iterrows():
+        if r.get("scenarios_solved", 0) == 0:
+            click.echo(f"  {r['portfolio']}: no scenario solved")
+            continue
+
+        def shown(key, fmt=_fmt):
+            lo, hi = r.get(f"{key}_low"), r.get(f"{key}_high")
+            return fmt(r[key]) + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and lo == lo else "")
+        click.echo(f"  {r['portfolio']}: expected cost {shown('expected_cost_musd')}, CVaR {shown('cvar_musd')}, "
+                   f"unmet {shown('expected_unmet_t', lambda x: f'{x:,.0f}')} t, "
+                   f"P(shortfall) {shown('shortfall_probability', lambda x: f'{x:.3f}')}"
+                   + ("" if r["scenarios_solved"] == n else f" ({r['scenarios_solved']} of {n} scenarios solved)"))
+    for _, d in tables["differences"].iterrows():
+        lo, hi = d.get("cost_difference_low_musd"), d.get("cost_difference_high_musd")
+        band_ = f" [{_fmt(lo)}, {_fmt(hi)}]" if lo is not None and lo == lo else ""
+        click.echo(f"  {d['portfolio']} - {d['against']}: {_fmt(d['cost_difference_musd'])}{band_} MUSD expected cost")
+    s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
+    for k, v in s.items():
+        if k.startswith("evpi_upper_musd["):
+            click.echo(f"  E[cost] - wait-and-see, {k[len('evpi_upper_musd['):-1]}: {_fmt(v)} MUSD (an upper bound of "
+                       "the value of perfect information)")
+    click.echo(f"wrote {target}")
+
+
 @cli.command("import-orlib")
 @click.argument("source", metavar="CAP.txt", type=click.Path(dir_okay=False))
 @click.argument("output", metavar="OUT.xlsx", type=click.Path(dir_okay=False))

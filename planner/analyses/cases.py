@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from planner.dataset.data import PlanData, build_data, expected_value_data
+from planner.dataset.data import PlanData, build_data, expected_value_data, scenario_data
 from planner.errors import InputError
 from planner.io.reader import RawWorkbook, parse_value
 from planner.io.schema import SETTINGS, SHEETS
@@ -141,8 +141,9 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
     ...)) the first stage fixed by bounds to that plan (the flows alone are solved); ("close_exports",
     country) the country's exports carry nothing (`export_arcs`); ("cvar_cap", alpha, eps) the
     CVaR of scenario cost at level alpha at most eps MUSD; ("minimise_cvar", alpha) that CVaR is
-    the objective; ("expected_value",) marks a solve of the expected-value problem (made by
-    `solve_case` before the model is built)."""
+    the objective; ("expected_value",) marks a solve of the expected-value problem and ("scenario",
+    s) one of the workbook restricted to scenario s at probability 1 (both made by `solve_case`
+    before the model is built)."""
     import pyomo.core as pyo  # the modelling components only
     from planner.model.formulation import define_cvar_excess
     periods: dict[str, list[int]] = {}
@@ -186,7 +187,7 @@ def add_to_model(m, data: PlanData, additions: tuple) -> None:
             else:  # a relative slack of 1e-7 lets a point reproduce the end point its epsilon came from
                 eps = float(a[2])
                 m.add_component(f"case_cvar_cap_{n}", pyo.Constraint(expr=m.e_cvar <= eps + 1e-7 * max(1.0, abs(eps))))
-        elif a[0] == "expected_value":
+        elif a[0] in ("expected_value", "scenario"):
             pass
         else:
             raise ValueError(f"unknown model addition {a!r}")
@@ -254,6 +255,13 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
         return out
     if any(a[0] == "expected_value" for a in case.model):
         data = expected_value_data(data)
+    for a in case.model:
+        if a[0] == "scenario":
+            if a[1] not in data.SCENARIOS:
+                out.update(status="input_error", message=f"{case.label or case.key}: the workbook has no scenario "
+                           f"{a[1]!r}", seconds=time.perf_counter() - t0)
+                return out
+            data = scenario_data(data, a[1])
     options = definition_c.solver
     own_objective = any(a[0] == "objective" for a in case.model)
     other_cost = any(a[0] == "minimise_cvar" for a in case.model)  # money, but not the cost the plan checks
@@ -313,7 +321,8 @@ def report_extras(data: PlanData, sol, costs: dict, wanted) -> dict:
     horizon by member and mineral), "producers" (countries whose sites produce more than FLOW_EPS
     t/yr in the plan, any scenario),
     "cvar" (the expected cost and the CVaR of scenario cost recomputed from the plain tables, at
-    the workbook's `cvar_alpha`, 0.9 when blank)."""
+    the workbook's `cvar_alpha`, 0.9 when blank), "unmet_total" (tonnes unmet over the horizon,
+    expected over the case's scenarios, by member and mineral, zeros included)."""
     out: dict = {}
     if "stocks" in wanted:
         out["stocks"] = [[str(p), int(t), float(x), float(a)] for p, t, x, a in sol.stocks.itertuples(index=False)]
@@ -321,6 +330,14 @@ def report_extras(data: PlanData, sol, costs: dict, wanted) -> dict:
         u = unmet_risk_table(data, sol)
         out["unmet_by_member_mineral_t"] = [[a, mi, float(x)] for a, mi, x in
                                             zip(u["member"], u["mineral"], u["expected_unmet_t"])]
+    if "unmet_total" in wanted:
+        years = data.periods["years"].astype(float).to_dict()
+        prob = data.scenarios["probability"].astype(float).to_dict()
+        total = {(a, mi): 0.0 for a, mi, _ in data.demand.index}
+        u = sol.unmet
+        for a, mi, t, sc, x in zip(u["member"], u["mineral"], u["period"], u["scenario"], u["unmet_tpy"]):
+            total[(a, mi)] = total.get((a, mi), 0.0) + prob[sc] * years[t] * float(x)
+        out["unmet_t"] = [[a, mi, x] for (a, mi), x in sorted(total.items())]
     if "producers" in wanted:
         f = sol.flows[sol.flows["flow_tpy"] > FLOW_EPS]
         out["producing_countries"] = sorted({data.sites.loc[o, "country"] for o in f["origin"]})

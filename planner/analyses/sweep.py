@@ -382,15 +382,15 @@ def definition_record(definition: ModelDefinition) -> dict:
 
 
 def open_batch(command: str, wb: Workbook, input_path: Path, target: Path, definition: ModelDefinition,
-               force: bool, resume: bool, extra: list[Path] = ()) -> Journal:
+               force: bool, resume: bool, extra: list[Path] = (), reads: list[Path] = ()) -> Journal:
     """Check the command's files before any solve and open its journal: the output and the partial
-    file are never an input, and exist only with --force or (--resume) when the journal lists
-    them."""
+    file are never an input (INPUT, or the files in `reads`), and exist only with --force or
+    (--resume) when the journal lists them."""
     from planner.io.writer import check_target
     target, partial = Path(target), partial_path(Path(target))
     files = [target, partial, *extra]
     for path in files:
-        check_target(path, force=True, inputs=[input_path])  # never an input; writable
+        check_target(path, force=True, inputs=[input_path, *reads])  # never an input; writable
     header = {"command": command, "input_sha256": wb.sha256, "input_file": wb.name,
               "definition": definition_record(definition), "files": [p.name for p in files]}
     journal = Journal.open(journal_path(target), header, resume, force)
@@ -410,7 +410,8 @@ def run_analysis(analysis, input_path: str | Path, target: str | Path, definitio
     input_path, target = Path(input_path), Path(target)
     wb = Workbook.read(input_path)
     extra = analysis.extra_files(target) if hasattr(analysis, "extra_files") else []
-    journal = open_batch(analysis.command, wb, input_path, target, definition, force, resume, extra)
+    journal = open_batch(analysis.command, wb, input_path, target, definition, force, resume, extra,
+                         list(getattr(analysis, "reads", ())))
     with Engine(wb, workers, scheduler) as engine:
         try:
             analysis.run(engine, journal, definition, progress)

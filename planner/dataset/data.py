@@ -958,3 +958,19 @@ def expected_value_data(data: PlanData) -> PlanData:
     return dataclasses.replace(data, scenarios=sc, SCENARIOS=(EV_SCENARIO,), availability=avail, shock_years=shock,
                                mineral_multiplier=mineral_mu,
                                RELEASE=release, warnings=list(data.warnings))
+
+
+def scenario_data(data: PlanData, scenario: str) -> PlanData:
+    """The workbook restricted to one of its scenarios, at probability 1 and without a CVaR term (the
+    cost of a plan if that scenario happens): what `plan evaluate` solves for each scenario, with the
+    plan fixed or (wait-and-see) free. Its own list of warnings."""
+    if scenario not in data.SCENARIOS:
+        raise KeyError(scenario)
+    sc = data.scenarios.loc[[scenario]].copy()
+    sc["probability"] = 1.0
+    return dataclasses.replace(
+        data, scenarios=sc, SCENARIOS=(scenario,),
+        availability={k: v for k, v in data.availability.items() if k[0] == scenario},
+        shock_years={k: v for k, v in data.shock_years.items() if k[0] == scenario},
+        mineral_multiplier={k: v for k, v in data.mineral_multiplier.items() if k[0] == scenario},
+        RELEASE=tuple(k for k in data.RELEASE if k[3] == scenario), cvar_weight=None, warnings=list(data.warnings))
