@@ -236,6 +236,22 @@ def _where() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+_DERIVED: dict = {}  # the workbook as it is, derived once per process (a worker solves many cases of it)
+
+
+def _derived(raw: RawWorkbook, raw_c: RawWorkbook, definition: ModelDefinition, without: tuple, edited: bool) -> PlanData:
+    """`build_data` of the case's workbook; a case without edits takes the worker's copy of the
+    workbook as it is (derived once: 1.6 s for 200 scenarios of the default), with its own list of
+    warnings."""
+    if edited:
+        return build_data(raw_c, definition.overrides, without, definition.standards)
+    key = (tuple(sorted(definition.overrides.items())), definition.standards)
+    if _DERIVED.get("raw") is not raw or _DERIVED.get("key") != key:  # the workbook itself held: no id reused
+        _DERIVED.update(raw=raw, key=key, data=build_data(raw_c, definition.overrides, without, definition.standards))
+    data = _DERIVED["data"]
+    return dataclasses.replace(data, warnings=list(data.warnings))
+
+
 def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
                start: frozenset | None = None) -> dict:
     """Solve `case` (its edits made to `raw` and `definition`) with the definition's solver options,
@@ -249,7 +265,7 @@ def solve_case(raw: RawWorkbook, definition: ModelDefinition, case: Case,
                  "builds": {}, "where": _where()}
     try:
         raw_c, definition_c, without = apply_edits(raw, definition, case.edits)
-        data = build_data(raw_c, definition_c.overrides, without, definition_c.standards)
+        data = _derived(raw, raw_c, definition_c, without, bool(case.edits))
     except InputError as exc:
         out.update(status="input_error", message=f"{case.label or case.key}: {exc}", seconds=time.perf_counter() - t0)
         return out
