@@ -85,12 +85,22 @@ def cli() -> None:
               help="a plan prices output: the brief gives what its rules are worth")
 @click.option("--tables", "tables", default=None, metavar="SHEET,SHEET,...",
               help="write only these sheets (the brief, summary and run_info always; default: every sheet)")
+@click.option("--engine", type=click.Choice(["extensive", "ph"]), default="extensive", show_default=True,
+              help="extensive: one MIP of every scenario; ph: progressive hedging with mpi-sppy under "
+                   "`mpiexec -n 3 python -m mpi4py -m planner solve ...` (docs/solve.md)")
+@click.option("--ph-iterations", type=click.IntRange(min=1), default=100, show_default=True,
+              help="with --engine ph: the most PH iterations")
 @click.option("--quiet", is_flag=True, help="print only the final status line")
 def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, without, explain_iis, standards, threads, presolve,
-          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, prices, tables, quiet):
+          heuristic_effort, start_heuristic, start_from, write_mps, low_memory, prove, prices, tables, engine,
+          ph_iterations, quiet):
     """Solve INPUT and write the optimal co-investment portfolio workbook."""
     from planner.pipeline import solve_workbook
 
+    fixed_plan = None
+    if engine == "ph":
+        fixed_plan = _progressive_hedging(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap,
+                                          without, standards, ph_iterations)
     try:
         res = solve_workbook(input_path, output=output, force=force, model=model, time_limit=time_limit,
                              mip_gap=mip_gap, without=tuple(without), explain_iis=explain_iis,
@@ -101,7 +111,8 @@ def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, wi
                                                "start_heuristic": start_heuristic, "low_memory": low_memory},
                              start_from=start_from, prove=prove, prices=prices,
                              tables=tuple(t.strip() for t in tables.split(",") if t.strip()) if tables else None,
-                             writing=None if quiet else (lambda message: click.echo(message, err=True)))
+                             writing=None if quiet else (lambda message: click.echo(message, err=True)),
+                             fixed_plan=fixed_plan)
     except InputError as exc:
         _fail(str(exc), INPUT_ERROR_EXIT)
     except (DefinitionError, OutputExistsError) as exc:
@@ -161,6 +172,51 @@ def solve(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, wi
             click.echo(line)
     click.echo(f"wrote {res.output}  [{out.status}, gap {gap}]")  # and its JSON copy beside it
     sys.exit(out.exit_code)
+
+
+def _progressive_hedging(input_path, output, force, model, time_limit, mip_gap, mip_abs_gap, without, standards,
+                         iterations) -> dict:
+    """`--engine ph` on every MPI rank: the workbook checked, PH run (planner/analyses/ph.py); rank 0
+    goes on with the plan found (fixed, solved and written by `solve_workbook`), the other ranks end
+    here. A failure is said once, by rank 0."""
+    from pathlib import Path
+
+    from planner.analyses.ph import CYLINDERS, missing, solve_ph, world
+    from planner.dataset.data import load_data
+    from planner.io.writer import check_target
+    from planner.model.definition import resolve_definition
+
+    why = missing()
+    if why:
+        _fail(why, USAGE_ERROR_EXIT)
+    comm = world()
+    rank, size = comm.Get_rank(), comm.Get_size()
+
+    def fail(message, code):
+        if rank == 0:
+            _fail(message, code)
+        sys.exit(code)
+    if size < CYLINDERS or size % CYLINDERS:
+        fail(f"--engine ph runs a hub and two spokes on MPI ranks, a multiple of {CYLINDERS} (this run has {size}): "
+             f"mpiexec -n {CYLINDERS} python -m mpi4py -m planner solve INPUT --engine ph", USAGE_ERROR_EXIT)
+    try:
+        if output is not None and rank == 0:
+            check_target(Path(output), force, inputs=[Path(input_path)])  # before the long part, not after
+        definition = resolve_definition(model, time_limit, mip_gap, {"mip_abs_gap": mip_abs_gap}, None if standards
+                                        is None else standards == "on")
+        data = load_data(input_path, definition.overrides, tuple(without), standards=definition.standards)
+    except InputError as exc:
+        fail(str(exc), INPUT_ERROR_EXIT)
+    except (DefinitionError, OutputExistsError) as exc:
+        fail(str(exc), USAGE_ERROR_EXIT)
+    if data.cvar_weight:
+        fail("--engine ph solves risk-neutral workbooks: settings.cvar_weight couples the scenarios through the CVaR "
+             "threshold; solve this workbook with the extensive form", USAGE_ERROR_EXIT)
+    found = solve_ph(data, definition, definition.solver.mip_gap, definition.solver.time_limit_s, iterations)
+    if rank != 0:
+        sys.exit(0)
+    return {"builds": found.builds, "stocks": found.stocks, "bound_musd": found.outer_musd,
+            "by": "progressive hedging", "report": found.report}
 
 
 @cli.command(name="export")
@@ -790,6 +846,10 @@ def run() -> None:
     worker = sys.modules.get("planner.solver.mip_worker")
     if worker is not None:
         worker._end_spare()
+    if "mpi4py.MPI" in sys.modules:  # under mpiexec (--engine ph): every rank ends MPI before leaving
+        from mpi4py import MPI
+        if MPI.Is_initialized() and not MPI.Is_finalized():
+            MPI.Finalize()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

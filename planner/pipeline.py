@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 
-from planner.analyses.cases import apply_edits
+from planner.analyses.cases import add_to_model, apply_edits
 from planner.dataset.data import PlanData, build_data, expected_value_data, load_data
 from planner.io.reader import read_workbook
 from planner.dataset.diagnostics import unreachable_demand
@@ -30,7 +30,7 @@ from planner.results.solution import Solution
 from planner.solver.checked import check_plan
 from planner.solver.mip_worker import collect_follow_on, prestart
 from planner.solver.proofs import Proofs, prove_decisions
-from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, resolve_with_fixed_builds, run_prepared, set_time_limit)
+from planner.solver.solve import (Compiled, Prepared, SolveOutcome, compile_apart, compile_model, give_back_memory, prepare, relative_gap, resolve_with_fixed_builds, run_prepared, set_time_limit)
 from planner.results.mapping import MapAside
 from planner.io.writer import check_target, json_path, write_json, write_tables
 
@@ -104,8 +104,9 @@ class MainModel:
     compiled columns' keys."""
 
     def __init__(self, data: PlanData, definition: ModelDefinition, write_mps: str | Path | None = None,
-                 prove: bool = False):
+                 prove: bool = False, additions: tuple = ()):
         self.data, self.definition, self.write_mps, self.prove = data, definition, write_mps, prove
+        self.additions = additions  # additions to the model (`cases.add_to_model`): a plan fixed
         self.prepared: Prepared | SolveOutcome | None = None
         self.build_s = 0.0
         self.during_start_s: float | None = None  # how long `work` took, if it did the work
@@ -122,23 +123,30 @@ class MainModel:
         """The model built, compiled and handed to HiGHS (with the definition's options), now if
         `work` has not done it."""
         if self.prepared is None:
-            c, report, self.build_s = build_and_compile(self.data, self.definition)
+            c, report, self.build_s = build_and_compile(self.data, self.definition, self.additions)
             self.prepared = prepare(c, self.definition.solver, write_mps=self.write_mps, report=report)
-            if isinstance(self.prepared, Prepared) and tests_decisions(c, self.prove):
+            if isinstance(self.prepared, Prepared) and tests_decisions(c, self.prove) and not self.additions:
                 self.prepared.proof_budget_s = proof_budget(self.definition.solver)
         return self.prepared
 
 
-def build_and_compile(data: PlanData, definition: ModelDefinition) -> tuple[Compiled, dict, float]:
-    """The model built and compiled, and the Pyomo model let go: in a short-lived process of its
-    own where `builds_apart`, else here (then collected). (The compiled model, what was done for
-    run_info, the build's seconds.)"""
+def build_and_compile(data: PlanData, definition: ModelDefinition, additions: tuple = ()
+                      ) -> tuple[Compiled, dict, float]:
+    """The model built (with `additions`, `cases.add_to_model`) and compiled, and the Pyomo model let
+    go: in a short-lived process of its own where `builds_apart`, else here (then collected). (The
+    compiled model, what was done for run_info, the build's seconds.)"""
     t0 = time.perf_counter()
+
+    def build():
+        m = build_model(data, definition)
+        if additions:
+            add_to_model(m, data, additions)
+        return m
     if builds_apart(data, definition.solver):
-        c = compile_apart(lambda: build_model(data, definition))
+        c = compile_apart(build)
         seconds = time.perf_counter() - t0
         return c, {"built_apart": True, "build_compile_s": round(seconds, 3)}, seconds
-    m = build_model(data, definition)
+    m = build()
     t1 = time.perf_counter()
     c = compile_model(m)
     t2 = time.perf_counter()
@@ -176,6 +184,11 @@ def test_decisions(data: PlanData, definition: ModelDefinition, outcome: SolveOu
     adds forced MIPs for what the LPs leave open (sharing the run's time limit). What was found goes
     to run_info and, where a decision is not proven, a warning that names it."""
     c = outcome.compiled
+    if outcome.hand_over.get("plan_fixed_by"):  # every decision fixed: a reversal would prove nothing
+        end_proofs(outcome)
+        outcome.hand_over["decisions_tested"] = (f"no: the plan was fixed ({outcome.hand_over['plan_fixed_by']}); its "
+                                                 "gap is against that engine's bound")
+        return None
     if c is None or outcome.x is None or not tests_decisions(c, prove):
         end_proofs(outcome)
         if c is not None and len(c.integer) and outcome.x is not None:
@@ -338,12 +351,15 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
                    write_mps: str | Path | None = None, solver_overrides: dict | None = None,
                    start_from: str | Path | None = None, prove: bool = False, edits: tuple = (),
                    prices: str | Path | None = None, tables: tuple[str, ...] | None = None,
-                   writing=None) -> RunResult:
+                   writing=None, fixed_plan: dict | None = None) -> RunResult:
     """Solve the workbook at `input_path` (with `edits` made to its cells as read, as a batch's case
     makes them: planner/analyses/cases.py) and, with `write`, write the portfolio; `prices`: a
     `plan prices` output whose rules' worth the brief gives; `tables`: the sheets to write (the brief,
     summary, run_info and the kept input cells always are; None: all); `writing(message)`: told which
-    sheet has been written, for a large portfolio."""
+    sheet has been written, for a large portfolio. `fixed_plan`: a first stage found elsewhere
+    (progressive hedging, planner/analyses/ph.py): {"builds", "stocks", "bound_musd", "by", "report"};
+    the plan is fixed in the whole model, solved, checked and written like any other, and its gap is
+    against `bound_musd`."""
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
@@ -364,7 +380,10 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     extras = {"prices": read_prices(prices) if prices is not None else None, "tables": chosen_tables(tables),
-              "writing": writing}
+              "writing": writing, "fixed_plan": fixed_plan}
+    if fixed_plan is not None:  # nothing left for a start to choose
+        definition = dataclasses.replace(definition, solver=dataclasses.replace(definition.solver,
+                                                                                 start_heuristic="none"))
     if edits:
         raw, definition, more = apply_edits(read_workbook(input_path), definition, edits)
         data = build_data(raw, definition.overrides, tuple(without) + more, standards=definition.standards)
@@ -390,7 +409,9 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
                 start_plan, timings: dict, aside, prove: bool = False, extras: dict | None = None) -> RunResult:
     """`solve_workbook` once the workbook is read: solve, check, write."""
     solver = definition.solver
-    main = MainModel(data, definition, write_mps, prove)
+    fixed = (extras or {}).get("fixed_plan")
+    additions = (("fix_plan", tuple(fixed["builds"]), tuple(fixed["stocks"])),) if fixed else ()
+    main = MainModel(data, definition, write_mps, prove, additions)
     if chosen_start(data, solver) != "expected_value" or start_plan is not None:
         main.prepare()  # now (with the expected-value start, while the start searches)
     t0 = time.perf_counter()
@@ -423,8 +444,12 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
     if not outcome.usable:
         end_proofs(outcome)
         return result
+    if fixed:
+        outcome.hand_over.update({"plan_fixed_by": fixed["by"], **fixed.get("report", {})})
     sol, costs, max_v, where = check_plan(data, definition, solver, outcome, timings)
     result.solution, result.costs, result.max_violation = sol, costs, max_v
+    if fixed and outcome.usable:
+        against_bound(outcome, fixed.get("bound_musd"), solver)
     result.compiled = outcome.compiled
     if not outcome.usable:
         end_proofs(outcome)
@@ -451,6 +476,24 @@ def _solve_read(data: PlanData, definition: ModelDefinition, input_path: Path, o
             if output is None:
                 release_name(target)
     return result
+
+
+def against_bound(outcome: SolveOutcome, bound: float | None, solver: SolverOptions) -> None:
+    """A fixed plan's outcome measured against a bound found elsewhere: its gap, and optimal only
+    when that gap is within the run's relative or absolute gap."""
+    if bound is None:
+        outcome.bound = outcome.mip_gap = None
+        outcome.status, outcome.message = "best_found", "no bound was found: the plan is not proven"
+        return
+    outcome.bound = float(bound)
+    outcome.mip_gap = relative_gap(outcome.objective, outcome.bound)
+    slack = outcome.objective - outcome.bound
+    within = (outcome.mip_gap is not None and outcome.mip_gap <= float(solver.mip_gap or 0.0) + 1e-12) or \
+        (solver.mip_abs_gap is not None and slack <= float(solver.mip_abs_gap))
+    outcome.status = "optimal" if within else "best_found"
+    outcome.message = (f"optimal within the MIP gap against the bound of {outcome.hand_over.get('plan_fixed_by')}"
+                       if within else f"{outcome.hand_over.get('plan_fixed_by')} stopped with a gap above the one asked "
+                       "for: the plan is the best it found")
 
 
 ALWAYS_WRITTEN = ("summary", "run_info", "inputs")  # with the brief: what compare and brief need
