@@ -260,6 +260,28 @@ def test_a_scenario_demand_row_naming_an_unknown_scenario_is_refused(tiny_path):
     assert e.value.code == "E_UNKNOWN_REF" and "scenario_demand" in str(e.value) and "surge" in str(e.value)
 
 
+def test_a_minerals_own_value_of_lost_supply(solve_tiny):
+    # X: demand 100 t, market M1 60 t at 500 USD/t, its own value of lost supply 3,000 USD/t;
+    # Y: demand 50 t, market M3 20 t at 200, no value of its own: the setting's 1,000.
+    # X: 60 x 500 + 40 x 3,000 = 150,000; Y: 20 x 200 + 30 x 1,000 = 34,000: 0.184 MUSD, of which
+    # 0.15 the penalty (0.12 for X at its own price, 0.03 for Y at the setting's).
+    from wb import site
+    sheets, settings = tiny(unmet_penalty_usd_per_t=1000)
+    sheets["sites"][0]["capacity_tpy"] = 60
+    sheets["minerals"] = [{"mineral": "X", "name": "Mineral X", "unmet_penalty_usd_per_t": 3000},
+                          {"mineral": "Y", "name": "Mineral Y", "unmet_penalty_usd_per_t": None}]
+    sheets["sites"].append(site("M3", "BBB", "market", "existing", 20, var_cost_usd_per_t=200, mineral="Y"))
+    sheets["demand"].append({"member": "AA", "mineral": "Y", "period": 2030, "demand_tpy": 50})
+    res = solve_tiny(sheets, settings)
+    assert res.costs["unmet_penalty_musd"] == pytest.approx(0.15, abs=TOL)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.184, abs=TOL)
+    assert res.data.unmet_penalty == {"X": 3000.0, "Y": 1000.0}
+    # a value of lost supply below the mineral's market price is a likely slip: said with its cell
+    sheets["minerals"][0]["unmet_penalty_usd_per_t"] = 300
+    res = solve_tiny(sheets, settings)
+    assert any(w.startswith("minerals!") and "below its market price" in w for w in res.data.warnings)
+
+
 def test_risk_weight_and_transport_in_objective(solve_tiny):
     # Risk weight 1000 USD/t at score 1: M1 (CCC, risk 0.9) 500 + 900 = 1400; M2 (BBB, 0.5) 800 + 500
     # = 1300 -> M2: variable 0.08 + risk 0.05 = 0.13 MUSD.

@@ -149,6 +149,15 @@ class PlanData:
     def multiplier(self) -> dict[str, float]:
         return {s: float(v) for s, v in self.scenarios["demand_multiplier"].items()}
 
+    @functools.cached_property
+    def unmet_penalty(self) -> dict[str, float]:
+        """pi_m, USD per tonne of mineral m's demand left unmet: the mineral's
+        unmet_penalty_usd_per_t, else the setting (which a model definition may override)."""
+        default = float(self.settings.get("unmet_penalty_usd_per_t") or 0.0)
+        own = self.minerals["unmet_penalty_usd_per_t"] if "unmet_penalty_usd_per_t" in self.minerals else {}
+        return {m: (default if own is None or m not in own or own[m] is None or pd.isna(own[m]) else float(own[m]))
+                for m in self.minerals.index}
+
     def demand_multiplier(self, scenario: str, mineral: str) -> float:
         """mu_{s,m}: the scenario's multiplier on demand for the mineral (scenario_demand), else the
         scenario's demand_multiplier."""
@@ -237,8 +246,17 @@ def _text(v) -> str:
     return str(v)
 
 
+def _own_penalties(demand: pd.DataFrame, minerals: pd.DataFrame) -> bool:
+    """Whether every mineral with demand has its own value of lost supply."""
+    if "unmet_penalty_usd_per_t" not in minerals:
+        return False
+    own = minerals["unmet_penalty_usd_per_t"]
+    asked = {mi for (_, mi, _) in demand.index}
+    return all(mi in own and own[mi] is not None and not pd.isna(own[mi]) and float(own[mi]) > 0 for mi in asked)
+
+
 def _modeller_warnings(s: dict, settings_rows: dict, demand: pd.DataFrame, sites: pd.DataFrame, build_options,
-                       limits: pd.DataFrame, warnings: list[str]) -> None:
+                       limits: pd.DataFrame, warnings: list[str], minerals: pd.DataFrame) -> None:
     """Settings a modeller rarely means, each named by its cell: no price on unmet demand while there
     is demand (the plan may then deliver nothing, at no cost), every candidate screened out, caps of
     zero."""
@@ -247,7 +265,7 @@ def _modeller_warnings(s: dict, settings_rows: dict, demand: pd.DataFrame, sites
         return f"settings!B{row}" if row else f"settings ({key} not given)"
 
     if len(demand) and float(demand["demand_tpy"].astype(float).sum()) > 0 \
-            and not float(s.get("unmet_penalty_usd_per_t") or 0.0):
+            and not float(s.get("unmet_penalty_usd_per_t") or 0.0) and not _own_penalties(demand, minerals):
         warnings.append(f"{cell('unmet_penalty_usd_per_t')}: unmet_penalty_usd_per_t is 0 while members have "
                         "demand: leaving demand unmet costs nothing, so the plan may deliver nothing")
     candidates = sites.index[sites["status"] == "candidate"]
@@ -351,8 +369,8 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     allied, country_in, country_out, traced, trace = _trace_sets(arcs_df, sites, countries, members, minerals,
                                                                  sigma_mine)
 
-    _modeller_warnings(s, raw.settings_rows, demand, sites, build_options, limits, warnings)
-    warnings.extend(plausibility_warnings(s, raw.settings_rows, sites, demand))
+    _modeller_warnings(s, raw.settings_rows, demand, sites, build_options, limits, warnings, minerals)
+    warnings.extend(plausibility_warnings(s, raw.settings_rows, sites, demand, minerals))
     # Cell positions are needed only for the messages above; pandas deep-copies attrs on every
     # scalar .loc access, which made each lookup ~100x slower in the model, results and report.
     for df in (periods, minerals, countries, members, sites, demand, scrap, scenarios, limits, arcs_df, stockpiles):

@@ -31,7 +31,8 @@ def market_prices(sites: pd.DataFrame) -> dict[str, float]:
     return {k: float(v) for k, v in m.groupby("mineral")["var_cost_usd_per_t"].median().items()}
 
 
-def plausibility_warnings(s: dict, settings_rows: dict, sites: pd.DataFrame, demand: pd.DataFrame) -> list[str]:
+def plausibility_warnings(s: dict, settings_rows: dict, sites: pd.DataFrame, demand: pd.DataFrame,
+                          minerals: pd.DataFrame | None = None) -> list[str]:
     out = []
     for f, r in sites.iterrows():
         cap, capex = float(r["capacity_tpy"] or 0), float(r.get("capex_musd") or 0)
@@ -50,7 +51,14 @@ def plausibility_warnings(s: dict, settings_rows: dict, sites: pd.DataFrame, dem
                        f"{r['mineral']} in this workbook ({price:,.6g} USD/t, the median of its market sites): "
                        "a slip of units (USD/t expected)?")
     penalty = float(s.get("unmet_penalty_usd_per_t") or 0)
-    cheap = sorted(m for m, p in prices.items() if 0 < penalty < p)
+    own = minerals["unmet_penalty_usd_per_t"] if minerals is not None and "unmet_penalty_usd_per_t" in minerals else {}
+    mine = {m: float(v) for m, v in dict(own).items() if v is not None and not pd.isna(v)}
+    for m, v in sorted(mine.items()):  # a mineral's own value of lost supply below its price
+        if m in prices and 0 < v < prices[m]:
+            out.append(f"{_cell(minerals, 'minerals', minerals.loc[m, '_row'], 'unmet_penalty_usd_per_t')} "
+                       f"(unmet_penalty_usd_per_t of {m}): {v:,.6g} USD/t is below its market price in this workbook "
+                       f"({prices[m]:,.6g} USD/t): leaving that demand unmet is cheaper than buying it")
+    cheap = sorted(m for m, p in prices.items() if m not in mine and 0 < penalty < p)
     if cheap:
         row = settings_rows.get("unmet_penalty_usd_per_t")
         where = f"settings!B{row}" if row else "settings (unmet_penalty_usd_per_t)"

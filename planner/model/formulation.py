@@ -712,7 +712,7 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
                                      doc="cost decided before the scenario is known [MUSD]")
     unit = {(f, t): c for (f, t), c in unit_costs(data).items() if data.out_arcs.get(f)}
     cost = {a: c for a, c in data.arcs["cost_usd_per_t"].items() if c}
-    pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
+    pen = data.unmet_penalty  # pi_m, USD/t
 
     def w(t):
         return W[t] * USD_TO_MUSD
@@ -724,7 +724,7 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
     m.e_transport_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: linear_sum(
         (k, m.flow_var[(a, t, s)]) for a, t, k in per_arc), doc="PV of transport in scenario s [MUSD]")
     m.e_unmet_penalty_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
-        w(t) * pen * m.v_unmet[a, mi, t, s] for (a, mi, t) in data.demand.index) if pen else 0.0,
+        w(t) * pen[mi] * m.v_unmet[a, mi, t, s] for (a, mi, t) in data.demand.index if pen[mi]),
         doc="PV of the unmet-demand penalty in scenario s [MUSD]")
     m.e_stock_replenish_s = pyo.Expression(m.SCENARIOS, rule=lambda m, s: sum(
         USD_TO_MUSD * delta[t] * acq[p] * data.shock_years[(s, t)] * m.v_release[p, a, t, ss]

@@ -129,7 +129,7 @@ def scenario_costs(data: PlanData, sol: Solution) -> tuple[dict[str, float], dic
     second = {s: dict.fromkeys(SECOND_STAGE, 0.0) for s in data.SCENARIOS}
     cp = data.periods["carbon_price"].astype(float)
     rw = float(data.settings.get("risk_weight_usd_per_t") or 0.0)
-    pen = float(data.settings.get("unmet_penalty_usd_per_t") or 0.0)
+    pen = data.unmet_penalty  # USD per tonne unmet, per mineral
     weight = per["weight"].astype(float)
     f = sol.flows
     if not f.empty:
@@ -146,7 +146,8 @@ def scenario_costs(data: PlanData, sol: Solution) -> tuple[dict[str, float], dic
             second[s_].update({k: float(v) for k, v in row.items()})
     u = sol.unmet
     if not u.empty:
-        pv = 1e-6 * pen * weight.reindex(u["period"]).to_numpy() * u["unmet_tpy"].to_numpy(dtype=float)
+        pv = 1e-6 * pd.Series(pen).reindex(u["mineral"]).fillna(0.0).to_numpy() \
+            * weight.reindex(u["period"]).to_numpy() * u["unmet_tpy"].to_numpy(dtype=float)
         for s_, v in pd.Series(pv).groupby(u["scenario"].to_numpy()).sum().items():
             second[s_]["unmet_penalty_musd"] = float(v)
     for p, _, t, s, r in sol.releases.itertuples(index=False):
