@@ -282,6 +282,45 @@ def test_a_minerals_own_value_of_lost_supply(solve_tiny):
     assert any(w.startswith("minerals!") and "below its market price" in w for w in res.data.warnings)
 
 
+def test_capacity_by_period_replaces_a_sites_capacity_in_that_period(solve_tiny, tiny_path):
+    # Two 1-year periods, 100 t asked in each. M1 (CCC, 500 USD/t) has 1,000 t, but only 40 t in 2035
+    # (capacity_by_period); M2 (BBB, 800 USD/t) has 1,000 t. 2030: 100 x 500 = 50,000; 2035: 40 x 500
+    # + 60 x 800 = 68,000: 0.118 MUSD.
+    from wb import site
+    sheets, settings = tiny()
+    sheets["periods"] = [{"period": 2030, "years": 1}, {"period": 2035, "years": 1}]
+    sheets["demand"].append({"member": "AA", "mineral": "X", "period": 2035, "demand_tpy": 100})
+    sheets["sites"].append(site("M2", "BBB", "market", "existing", 1000, var_cost_usd_per_t=800))
+    sheets["capacity_by_period"] = [{"site": "M1", "period": 2035, "capacity_tpy": 40}]
+    res = solve_tiny(sheets, settings)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.118, abs=TOL)
+    assert flow(res, "M1", "AA", period=2030) == pytest.approx(100)
+    assert flow(res, "M1", "AA", period=2035) == pytest.approx(40)
+    assert flow(res, "M2", "AA", period=2035) == pytest.approx(60)
+    # a row naming a period the workbook does not have is refused with its cell
+    from planner.dataset.data import load_data
+    from planner.errors import InputError
+    sheets["capacity_by_period"].append({"site": "M2", "period": 2040, "capacity_tpy": 10})
+    with pytest.raises(InputError) as e:
+        load_data(tiny_path(sheets, settings, name="bad.xlsx"))
+    assert e.value.code == "E_UNKNOWN_REF" and "capacity_by_period!B3" in str(e.value)
+
+
+def test_scale_rows_scales_one_sites_rows_only():
+    # fairness scales the world's supply: a site's capacity_by_period rows with it, no other site's
+    import pandas as pd
+    from planner.analyses.cases import apply_edits
+    from planner.io.reader import RawWorkbook
+    from planner.model.definition import resolve_definition
+    table = pd.DataFrame({"site": ["M1", "M1", "M2"], "period": [2030, 2035, 2030], "capacity_tpy": [100.0, 40.0, 7.0],
+                          "_row": [2, 3, 4]})
+    raw = RawWorkbook(path=None, tables={"capacity_by_period": table}, settings={}, settings_rows={})
+    out, _, _ = apply_edits(raw, resolve_definition(None), (("scale_rows", "capacity_by_period", "site", "M1",
+                                                             "capacity_tpy", 0.25),))
+    assert out.tables["capacity_by_period"]["capacity_tpy"].tolist() == [25.0, 10.0, 7.0]
+    assert table["capacity_tpy"].tolist() == [100.0, 40.0, 7.0]  # the workbook as read is untouched
+
+
 def test_risk_weight_and_transport_in_objective(solve_tiny):
     # Risk weight 1000 USD/t at score 1: M1 (CCC, risk 0.9) 500 + 900 = 1400; M2 (BBB, 0.5) 800 + 500
     # = 1300 -> M2: variable 0.08 + risk 0.05 = 0.13 MUSD.

@@ -10,6 +10,8 @@ would, so a change can never reach a plan that the same edit typed into the work
                                                 (key_column `_row`: the row at that sheet row number)
     ("drop_row", sheet, row)                    the row at sheet row number `row` deleted
     ("scale", sheet, column, factor)            every number of a column times factor
+    ("scale_rows", sheet, key_column, key, column, factor)   the numbers of that column in the rows
+                                                whose key_column is key, times factor
     ("without", member)                         the member treated as having left (--without)
 
 The summary of a solve (`solve_case`) gives its incumbent's cost figures and the search's dual
@@ -39,7 +41,7 @@ from planner.results.solution import FLOW_EPS, paid_pv_by_member
 from planner.solver.checked import check_plan
 from planner.solver.solve import SolveOutcome, compile_model, prepare, run_prepared
 
-EDIT_KINDS = ("setting", "cell", "drop_row", "scale", "without")
+EDIT_KINDS = ("setting", "cell", "drop_row", "scale", "scale_rows", "without")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,17 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
                 raise InputError("E_SWEEP_EDIT", f"{sheet}.{column} holds no numbers to scale")
             df[column] = [_checked(spec, v * factor, sheet, df, r) if isinstance(v, (int, float)) and not pd.isna(v) else v
                           for r, v in zip(df.index, df[column])]
+        elif kind == "scale_rows":
+            _, sheet, key_col, key, column, factor = edit
+            if sheet not in tables:
+                continue  # an optional sheet the workbook does not have: nothing to scale
+            df = tables[sheet]
+            spec = _column(sheet, column)
+            df[column] = df[column].astype(object)
+            for r in df.index[df[key_col].astype(str) == str(key)]:
+                v = df.at[r, column]
+                if isinstance(v, (int, float)) and not pd.isna(v):
+                    df.at[r, column] = _checked(spec, v * factor, sheet, df, r)
         elif kind == "without":
             without.append(edit[1])
         else:

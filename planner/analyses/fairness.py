@@ -76,6 +76,8 @@ def coalition_case(data: PlanData, coalition: tuple[str, ...]) -> Case:
             factor = share.get(s.loc[f, "mineral"], 0.0)
         if factor < 1.0:
             edits.append(("cell", "sites", "site", f, "capacity_tpy", float(s.loc[f, "capacity_tpy"]) * factor))
+            if any(k[0] == f for k in data.period_capacity):  # its capacity in given periods likewise
+                edits.append(("scale_rows", "capacity_by_period", "site", f, "capacity_tpy", factor))
     return Case(f"coalition:{name(coalition)}", f"{name(coalition)} alone", tuple(edits), {"coalition": coalition})
 
 

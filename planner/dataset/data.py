@@ -94,6 +94,8 @@ class PlanData:
     availability: dict[tuple[str, str, int], float] = field(default_factory=dict)
     # (scenario, mineral) -> the scenario's demand multiplier for that mineral, where scenario_demand sets one
     mineral_multiplier: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (site, period) -> capacity in t/yr, where capacity_by_period sets one (else sites.capacity_tpy)
+    period_capacity: dict[tuple[str, int], float] = field(default_factory=dict)
     out_arcs: dict[str, tuple[int, ...]] = field(default_factory=dict)
     in_arcs: dict[str, tuple[int, ...]] = field(default_factory=dict)
     member_in_arcs: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
@@ -157,6 +159,15 @@ class PlanData:
         own = self.minerals["unmet_penalty_usd_per_t"] if "unmet_penalty_usd_per_t" in self.minerals else {}
         return {m: (default if own is None or m not in own or own[m] is None or pd.isna(own[m]) else float(own[m]))
                 for m in self.minerals.index}
+
+    @functools.cached_property
+    def site_capacity(self) -> dict[str, float]:
+        return {f: float(v) for f, v in self.sites["capacity_tpy"].items()}
+
+    def capacity(self, site: str, period: int) -> float:
+        """K_{f,t}: the site's capacity in the period (capacity_by_period, else sites.capacity_tpy), t/yr."""
+        got = self.period_capacity.get((site, period))
+        return self.site_capacity[site] if got is None else got
 
     def demand_multiplier(self, scenario: str, mineral: str) -> float:
         """mu_{s,m}: the scenario's multiplier on demand for the mineral (scenario_demand), else the
@@ -346,6 +357,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     SCENARIOS = tuple(scenarios.index)
     availability = _availability(t.get("disruptions"), sites, countries, minerals, SCENARIOS, PERIODS)
     mineral_multiplier = _scenario_demand(t.get("scenario_demand"), SCENARIOS, minerals)
+    period_capacity = _period_capacity(t.get("capacity_by_period"), sites, PERIODS)
     _risks(t.get("risks"), t.get("demand_swings"), countries, minerals)
     limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
     arcs_df = _arcs(t, s, sites, members, all_members, minerals, periods, warnings)
@@ -381,7 +393,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
         PERIODS=PERIODS, SCENARIOS=SCENARIOS, SITES=tuple(sites.index),
         CANDIDATES=tuple(sites.index[sites["status"] == "candidate"]), MEMBERS=tuple(members.index),
         MINERALS=tuple(minerals.index), BUILD_OPTIONS=tuple(build_options), ONLINE_LINKS=online,
-        availability=availability, mineral_multiplier=mineral_multiplier, **lookups,
+        availability=availability, mineral_multiplier=mineral_multiplier, period_capacity=period_capacity, **lookups,
         RECYCLING_POOLS={k: tuple(sorted(v)) for k, v in sorted(pools.items())},
         GROUPS={g: tuple(sorted(v)) for g, v in sorted(groups.items())},
         FORCED=forced, financing=fin, FINANCE=finance_index, INACTIVE=inactive,
@@ -613,6 +625,17 @@ def _scenarios(sc: pd.DataFrame | None) -> pd.DataFrame:
         return sc.set_index("scenario", drop=False).sort_index()
     return pd.DataFrame({"scenario": ["base"], "probability": [1.0], "demand_multiplier": [1.0],
                          "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
+
+
+def _period_capacity(d: pd.DataFrame | None, sites: pd.DataFrame, PERIODS) -> dict[tuple[str, int], float]:
+    """(site, period) -> capacity, from the capacity_by_period sheet."""
+    if d is None or not len(d):
+        return {}
+    _check_refs(d, "capacity_by_period", "site", sites.index, "site")
+    for idx, v in d["period"].items():
+        if int(v) not in PERIODS:
+            report(_err("E_UNKNOWN_REF", f"unknown period '{v}'", d, idx, "period", "capacity_by_period"))
+    return {(str(f), int(t)): float(x) for f, t, x in zip(d["site"], d["period"], d["capacity_tpy"])}
 
 
 def _scenario_demand(d: pd.DataFrame | None, SCENARIOS, minerals) -> dict[tuple[str, str], float]:

@@ -24,11 +24,10 @@ def supply_bounds(data: PlanData) -> dict:
     for f, r in sites.iterrows():
         runs = {t for t in data.PERIODS} if r["status"] == "existing" else (
             {t for t in data.PERIODS if data.ONLINE_LINKS.get((f, t))} if r["eligible"] else set())
-        rows.append((f, r["stage"], r["mineral"], r["country"], float(r["capacity_tpy"]), float(r["yield"]),
-                     r["host_member"], runs))
+        rows.append((f, r["stage"], r["mineral"], r["country"], float(r["yield"]), r["host_member"], runs))
     scrap = data.scrap["scrap_tpy"].astype(float).to_dict()
     best_yield: dict[str, float] = {}
-    for f, stage, mi, _, _, y, _, _ in rows:
+    for f, stage, mi, _, y, _, _ in rows:
         if stage == "refinery":
             best_yield[mi] = max(best_yield.get(mi, 0.0), y)
     out = {}
@@ -37,10 +36,10 @@ def supply_bounds(data: PlanData) -> dict:
             by_country: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
             refining: dict[str, float] = defaultdict(float)
             feed: dict[str, float] = defaultdict(float)
-            for f, stage, mi, c, cap, y, host, runs in rows:
+            for f, stage, mi, c, y, host, runs in rows:
                 if t not in runs:
                     continue
-                avail = data.avail(s, f, t) * cap
+                avail = data.avail(s, f, t) * data.capacity(f, t)
                 if stage == "mine":
                     feed[mi] += avail
                     continue

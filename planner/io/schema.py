@@ -248,6 +248,12 @@ SHEETS: dict[str, Sheet] = {
             _opt("description", "str", "what happens in the scenario (documentation only; plan scenarios "
                  "--sample writes it)", default=""),
         ), key=("scenario",), optional=True),
+        Sheet("capacity_by_period", "a site's capacity in given periods, replacing sites.capacity_tpy there (an "
+              "outlook's supply per period, a project phased in)", (
+            _c("site", "str", "site id"),
+            _c("period", "int", "period (first year)", "year"),
+            _c("capacity_tpy", "float", "output capacity in the period", "t/yr", min=0, max=MAX_TONNES),
+        ), key=("site", "period"), optional=True),
         Sheet("scenario_demand", "a scenario's demand multiplier for one mineral (a demand swing): overrides the "
               "scenario's demand_multiplier for that mineral", (
             _c("scenario", "str", "scenario id"),

@@ -81,9 +81,9 @@ def flow_bound_array(data: PlanData) -> np.ndarray:
     # available capacity (site, period, scenario), 0 where the site cannot run in the period
     runs = np.array([[(f, t) in data.running for t in P] for f in data.SITES], dtype=float).reshape(len(pos), len(P))
     avail = site_availability(data)
-    cap = data.sites["capacity_tpy"].astype(float).to_numpy()
+    cap = np.array([[data.capacity(f, t) for t in P] for f in data.SITES]).reshape(len(pos), len(P))  # K_{f,t}
     yld = data.sites["yield"].astype(float).to_numpy()
-    usable = avail * (cap * runs.T).T[:, :, None]
+    usable = avail * (cap * runs)[:, :, None]
     o = np.array([pos[x] for x in arcs["origin"]], dtype=int)
     ub = usable[o]
     supply = (arcs["kind"] == "supply").to_numpy()
@@ -419,16 +419,16 @@ def define_build_once(m: pyo.ConcreteModel, data: PlanData, definition=None) -> 
 
 
 def define_capacity_if_online(m: pyo.ConcreteModel, data: PlanData, definition=None) -> None:
-    r"""Capacity if online: q_{f,t,s} \le \alpha_{s,f,t} K_f o_{f,t}, with o = 1 for existing sites
-    and o_{f,t} = \sum_{t': y_{t'} + \ell_f \le y_t} b_{f,t'} for candidates (0 if never eligible)."""
-    capacity = data.sites["capacity_tpy"].astype(float).to_dict()
+    r"""Capacity if online: q_{f,t,s} \le \alpha_{s,f,t} K_{f,t} o_{f,t}, with o = 1 for existing sites
+    and o_{f,t} = \sum_{t': y_{t'} + \ell_f \le y_t} b_{f,t'} for candidates (0 if never eligible);
+    K_{f,t} the capacity_by_period row, else sites.capacity_tpy."""
     existing = set(data.sites.index[data.sites["status"] == "existing"])
 
     def rule(m, f, t, s):
         most = m.output_ub.get((f, t, s), 0.0)
         if not most:
             return pyo.Constraint.Skip  # no outgoing arc, or the flow bounds are 0 (cannot be online in t)
-        cap = data.avail(s, f, t) * capacity[f]
+        cap = data.avail(s, f, t) * data.capacity(f, t)
         if f in existing:
             if most <= cap:
                 return pyo.Constraint.Skip  # implied by the flow bounds

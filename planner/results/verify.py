@@ -91,16 +91,17 @@ def check_exclusive_group(p: _Plan) -> Violations:
 
 
 def check_capacity_if_online(p: _Plan) -> Violations:
-    """Output at most availability x capacity where the site is existing or online (t/yr)."""
+    """Output at most availability x capacity (the period's: capacity_by_period, else the site's) where
+    the site is existing or online (t/yr)."""
     v, data, sites = [], p.data, p.data.sites
     online = online_periods(data, p.sol.builds)
-    status, capacity = sites["status"].to_dict(), sites["capacity_tpy"].astype(float).to_dict()
+    status = sites["status"].to_dict()
     for f in data.SITES:
         for t in data.PERIODS:
             is_on = status[f] == "existing" or t in online.get(f, set())
             for s in data.SCENARIOS:
                 q = p.out.get((f, t, s), 0.0)
-                cap = data.avail(s, f, t) * capacity[f] if is_on else 0.0
+                cap = data.avail(s, f, t) * data.capacity(f, t) if is_on else 0.0
                 if q - cap > 0:
                     v.append(("capacity_if_online", f"{f},{t},{s}", q - cap))
     return v
