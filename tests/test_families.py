@@ -321,6 +321,51 @@ def test_scale_rows_scales_one_sites_rows_only():
     assert table["capacity_tpy"].tolist() == [100.0, 40.0, 7.0]  # the workbook as read is untouched
 
 
+def test_a_market_tranche_is_a_supply_curve(solve_tiny):
+    # Demand 130 t; market M1 (CCC) 100 t at 500 USD/t; its tranche T2 (market_tranches) 50 t more at
+    # a premium of 300 (800 USD/t); an unmet tonne costs 5,000. 100 x 500 + 30 x 800 = 74,000 USD
+    # (without the tranche: 100 x 500 + 30 x 5,000 = 200,000). In `shock` (p 0.5) M1 is stopped by
+    # site: its tranche with it, all 130 t unmet, 650,000. Expected 0.5 x 74,000 + 0.5 x 650,000 =
+    # 362,000 USD.
+    sheets, settings = tiny(unmet_penalty_usd_per_t=5000)
+    sheets["sites"][0]["capacity_tpy"] = 100
+    sheets["demand"][0]["demand_tpy"] = 130
+    sheets["market_tranches"] = [{"site": "M1", "tranche": "T2", "period": None, "capacity_tpy": 50,
+                                  "premium_usd_per_t": 300, "note": "beyond the pipeline"}]
+    sheets["scenarios"] = [{"scenario": "calm", "probability": 0.5, "demand_multiplier": 1},
+                           {"scenario": "shock", "probability": 0.5, "demand_multiplier": 1}]
+    sheets["disruptions"] = [{"scenario": "shock", "country": None, "site": "M1", "mineral": None, "period": None,
+                              "availability": 0}]
+    res = solve_tiny(sheets, settings)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.362, abs=TOL)
+    assert flow(res, "M1/T2", "AA", scenario="calm") == pytest.approx(30)
+    assert flow(res, "M1", "AA", scenario="calm") == pytest.approx(100)
+    assert flow(res, "M1/T2", "AA", scenario="shock") == pytest.approx(0)
+    assert res.data.sites.loc["M1/T2", "var_cost_usd_per_t"] == pytest.approx(800)
+    # a tranche of a site that is not a market is refused with its cell
+    from planner.errors import InputError
+    sheets["market_tranches"][0]["site"] = "NOPE"
+    with pytest.raises(InputError) as e:
+        solve_tiny(sheets, settings)
+    assert e.value.code == "E_UNKNOWN_REF" and "market_tranches!A2" in str(e.value)
+
+
+def test_a_tranche_open_in_one_period_only(solve_tiny):
+    # Two 1-year periods, 130 t asked in each; M1 100 t at 500; tranche T2 (50 t at +300) open in 2035
+    # only. 2030: 100 x 500 + 30 unmet x 5,000 = 200,000; 2035: 100 x 500 + 30 x 800 = 74,000:
+    # 0.274 MUSD.
+    sheets, settings = tiny(unmet_penalty_usd_per_t=5000)
+    sheets["periods"] = [{"period": 2030, "years": 1}, {"period": 2035, "years": 1}]
+    sheets["sites"][0]["capacity_tpy"] = 100
+    sheets["demand"] = [{"member": "AA", "mineral": "X", "period": t, "demand_tpy": 130} for t in (2030, 2035)]
+    sheets["market_tranches"] = [{"site": "M1", "tranche": "T2", "period": 2035, "capacity_tpy": 50,
+                                  "premium_usd_per_t": 300}]
+    res = solve_tiny(sheets, settings)
+    assert res.costs["total_cost_musd"] == pytest.approx(0.274, abs=TOL)
+    assert flow(res, "M1/T2", "AA", period=2030) == pytest.approx(0)
+    assert flow(res, "M1/T2", "AA", period=2035) == pytest.approx(30)
+
+
 def test_risk_weight_and_transport_in_objective(solve_tiny):
     # Risk weight 1000 USD/t at score 1: M1 (CCC, risk 0.9) 500 + 900 = 1400; M2 (BBB, 0.5) 800 + 500
     # = 1300 -> M2: variable 0.08 + risk 0.05 = 0.13 MUSD.

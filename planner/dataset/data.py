@@ -331,7 +331,8 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     countries = t["countries"]
     _check_refs(countries, "countries", "member", all_members.index, "member", allow_blank=True)
     countries = countries.set_index("country", drop=False).sort_index()
-    sites = _sites(t["sites"], countries, minerals, warnings)
+    plain_sites, tranche_capacity = _tranches(t["sites"], t.get("market_tranches"), PERIODS)
+    sites = _sites(plain_sites, countries, minerals, warnings)
     rules = read_standards(t.get("standards"))
     verdicts = screen(sites.set_index("site", drop=False), rules)
     failed = failures(verdicts) if standards else {}
@@ -357,7 +358,7 @@ def build_data(raw: RawWorkbook, overrides: dict | None = None, without: tuple[s
     SCENARIOS = tuple(scenarios.index)
     availability = _availability(t.get("disruptions"), sites, countries, minerals, SCENARIOS, PERIODS)
     mineral_multiplier = _scenario_demand(t.get("scenario_demand"), SCENARIOS, minerals)
-    period_capacity = _period_capacity(t.get("capacity_by_period"), sites, PERIODS)
+    period_capacity = {**tranche_capacity, **_period_capacity(t.get("capacity_by_period"), sites, PERIODS)}
     _risks(t.get("risks"), t.get("demand_swings"), countries, minerals)
     limits, limit_sites = _limits(t.get("limits"), PERIODS, all_members, inactive, countries, sites, warnings)
     arcs_df = _arcs(t, s, sites, members, all_members, minerals, periods, warnings)
@@ -627,6 +628,55 @@ def _scenarios(sc: pd.DataFrame | None) -> pd.DataFrame:
                          "shock_years": [None], "_row": [0]}).set_index("scenario", drop=False)
 
 
+TRANCHE_SEP = "/"  # a tranche's site id: MARKET/TRANCHE
+
+
+def _tranches(sites: pd.DataFrame, tranches: pd.DataFrame | None, PERIODS) -> tuple[pd.DataFrame, dict]:
+    """The sites with each market tranche as a market site of its own (`SITE/TRANCHE`: the market's
+    row, its cost plus the premium, the tranche's capacity; `tranche_of` names the market), and the
+    capacity of tranches open in given periods only ((site, period) -> t/yr, 0 in the others)."""
+    sites = sites.copy()
+    sites["tranche_of"] = ""
+    if tranches is None or not len(tranches):
+        return sites, {}
+    by_id = {str(f): i for i, f in zip(sites.index, sites["site"])}
+    markets = {f for f, i in by_id.items() if sites.at[i, "stage"] == "market"}
+    _check_refs(tranches, "market_tranches", "site", markets, "market site")
+    rows, capacity, cost = {}, {}, {}
+    for idx, r in tranches.iterrows():
+        f, k = str(r["site"]), str(r["tranche"])
+        new = f"{f}{TRANCHE_SEP}{k}"
+        if new in by_id:
+            report(_err("E_DUPLICATE", f"the tranche {new} has the id of a site", tranches, idx, "tranche",
+                        "market_tranches"))
+        period = r["period"]
+        if period is not None and not pd.isna(period) and int(period) not in PERIODS:
+            report(_err("E_UNKNOWN_REF", f"unknown period '{period}'", tranches, idx, "period", "market_tranches"))
+            continue
+        premium = float(r["premium_usd_per_t"])
+        if new in cost and abs(cost[new] - premium) > 1e-9:
+            report(_err("E_CONTRADICTION", f"tranche {new} has two premiums ({cost[new]:g} and {premium:g} USD/t): "
+                        "one per tranche", tranches, idx, "premium_usd_per_t", "market_tranches"))
+        cost[new] = premium
+        open_in = PERIODS if period is None or pd.isna(period) else (int(period),)
+        for t in open_in:
+            capacity[(new, t)] = float(r["capacity_tpy"])
+        if new not in rows:
+            row = sites.loc[by_id[f]].copy()
+            row["site"], row["tranche_of"] = new, f
+            row["name"] = f"{row['name'] or f} ({k} tranche)"
+            row["var_cost_usd_per_t"] = float(row["var_cost_usd_per_t"] or 0.0) + premium
+            rows[new] = row
+    extra = pd.DataFrame(list(rows.values()))
+    for new in rows:  # periods a tranche is not open in: no capacity
+        for t in PERIODS:
+            capacity.setdefault((new, t), 0.0)
+    extra["capacity_tpy"] = 0.0
+    out = pd.concat([sites, extra], ignore_index=True)
+    out.attrs = sites.attrs  # the cells of the sites sheet, for messages
+    return out, capacity
+
+
 def _period_capacity(d: pd.DataFrame | None, sites: pd.DataFrame, PERIODS) -> dict[tuple[str, int], float]:
     """(site, period) -> capacity, from the capacity_by_period sheet."""
     if d is None or not len(d):
@@ -696,8 +746,8 @@ def _availability(d: pd.DataFrame | None, sites, countries, minerals, SCENARIOS,
         m = pd.Series(True, index=sites.index)
         if row["country"]:
             m &= sites["country"] == row["country"]
-        if row["site"]:
-            m &= sites.index == row["site"]
+        if row["site"]:  # a market's tranches with it
+            m &= (sites.index == row["site"]) | (sites["tranche_of"] == row["site"])
         if row["mineral"]:
             m &= sites["mineral"] == row["mineral"]
         scs = [row["scenario"]] if row["scenario"] else SCENARIOS

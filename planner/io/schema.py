@@ -248,6 +248,17 @@ SHEETS: dict[str, Sheet] = {
             _opt("description", "str", "what happens in the scenario (documentation only; plan scenarios "
                  "--sample writes it)", default=""),
         ), key=("scenario",), optional=True),
+        Sheet("market_tranches", "a supply curve: further tranches of a market site beyond its own capacity, "
+              "each at a premium over the market's cost (supply beyond the announced pipeline); each tranche is "
+              "a market site of its own, SITE/TRANCHE", (
+            _c("site", "str", "the market site"),
+            _c("tranche", "str", "tranche id (unique for the site)"),
+            _opt("period", "int", "period it is open in (blank = all)", "year", default=None),
+            _c("capacity_tpy", "float", "the tranche's capacity", "t/yr", min=0, max=MAX_TONNES),
+            _c("premium_usd_per_t", "float", "its price over the market site's var_cost_usd_per_t", "USD/t", min=0,
+               max=MAX_USD_PER_T),
+            _opt("note", "str", "why (documentation only)", default=""),
+        ), key=("site", "tranche", "period"), optional=True),
         Sheet("capacity_by_period", "a site's capacity in given periods, replacing sites.capacity_tpy there (an "
               "outlook's supply per period, a project phased in)", (
             _c("site", "str", "site id"),
