@@ -280,6 +280,14 @@ def test_a_minerals_own_value_of_lost_supply(solve_tiny):
     sheets["minerals"][0]["unmet_penalty_usd_per_t"] = 300
     res = solve_tiny(sheets, settings)
     assert any(w.startswith("minerals!") and "below its market price" in w for w in res.data.warnings)
+    # the mineral's own price, where given, is the one judged against: 3,000 is below a price of 4,000
+    # (its market site sells at 500 in this workbook)
+    sheets["minerals"][0].update(unmet_penalty_usd_per_t=3000, price_usd_per_t=4000)
+    res = solve_tiny(sheets, settings)
+    assert any("unmet_penalty_usd_per_t of X" in w and "4,000" in w for w in res.data.warnings)
+    sheets["minerals"][0]["price_usd_per_t"] = None
+    res = solve_tiny(sheets, settings)
+    assert not any("unmet_penalty_usd_per_t of X" in w for w in res.data.warnings)
 
 
 def test_capacity_by_period_replaces_a_sites_capacity_in_that_period(solve_tiny, tiny_path):

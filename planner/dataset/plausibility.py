@@ -25,10 +25,16 @@ def _cell(df: pd.DataFrame, sheet: str, row, column: str) -> str:
     return cell_ref(sheet, int(row) if row is not None else None, col)
 
 
-def market_prices(sites: pd.DataFrame) -> dict[str, float]:
-    """Per mineral, the median unit cost of its market sites (those with a cost), USD/t."""
+def market_prices(sites: pd.DataFrame, minerals: pd.DataFrame | None = None) -> dict[str, float]:
+    """Per mineral, its price, USD/t: `minerals.price_usd_per_t` where given, else the median unit
+    cost of its market sites (those with a cost; a market's tranches, dearer by design, left out)."""
     m = sites[(sites["stage"] == "market") & (pd.to_numeric(sites["var_cost_usd_per_t"], errors="coerce") > 0)]
-    return {k: float(v) for k, v in m.groupby("mineral")["var_cost_usd_per_t"].median().items()}
+    if "tranche_of" in m:
+        m = m[m["tranche_of"].fillna("") == ""]
+    out = {k: float(v) for k, v in m.groupby("mineral")["var_cost_usd_per_t"].median().items()}
+    if minerals is not None and "price_usd_per_t" in minerals:
+        out.update({k: float(v) for k, v in minerals["price_usd_per_t"].items() if v is not None and not pd.isna(v)})
+    return out
 
 
 def plausibility_warnings(s: dict, settings_rows: dict, sites: pd.DataFrame, demand: pd.DataFrame,
@@ -41,14 +47,15 @@ def plausibility_warnings(s: dict, settings_rows: dict, sites: pd.DataFrame, dem
                        f"for {cap:,.6g} t/yr is {capex * 1e6 / cap:,.0f} USD per tonne of yearly capacity, far "
                        "above any mine or refinery (about 1,000 to 100,000): capex typed in USD instead of MUSD, "
                        "or the capacity in kt instead of t?")
-    prices = market_prices(sites)
+    prices = market_prices(sites, minerals)
     for f, r in sites.iterrows():
         price = prices.get(r["mineral"])
         cost = float(r.get("var_cost_usd_per_t") or 0)
         if price and r["stage"] != "market" and cost > UNIT_COST_MAX_FACTOR * price:
             out.append(f"{_cell(sites, 'sites', r['_row'], 'var_cost_usd_per_t')} (var_cost_usd_per_t of {f}): "
                        f"{cost:,.6g} USD/t is more than {UNIT_COST_MAX_FACTOR:g} times the market price of "
-                       f"{r['mineral']} in this workbook ({price:,.6g} USD/t, the median of its market sites): "
+                       f"{r['mineral']} in this workbook ({price:,.6g} USD/t: minerals.price_usd_per_t, else the "
+                       "median of its market sites): "
                        "a slip of units (USD/t expected)?")
     penalty = float(s.get("unmet_penalty_usd_per_t") or 0)
     own = minerals["unmet_penalty_usd_per_t"] if minerals is not None and "unmet_penalty_usd_per_t" in minerals else {}

@@ -147,6 +147,9 @@ SHEETS: dict[str, Sheet] = {
                  default=None, min=0, max=1),
             _opt("min_allied_share", "float", "least share of each member's supply of this mineral mined and "
                  "refined in alliance or partner countries (blank = off)", "share", default=None, min=0, max=1),
+            _opt("price_usd_per_t", "float", "the mineral's market price, against which the plausibility checks "
+                 "judge costs and the value of lost supply (blank: the median cost of its market sites)", "USD/t",
+                 default=None, min=0, max=MAX_USD_PER_T),
             _opt("unmet_penalty_usd_per_t", "float", "value of a tonne of this mineral's demand left unmet: the "
                  "value of lost supply (blank = settings.unmet_penalty_usd_per_t)", "USD/t", default=None, min=0,
                  max=MAX_USD_PER_T),
