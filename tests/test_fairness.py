@@ -131,3 +131,28 @@ def test_the_coalitions_of_a_split_share_exactly_the_capacity_there_is(tmp_path)
         cap[who] = {f: edits.get(f, float(data.sites.loc[f, "capacity_tpy"])) for f in ("N1", "M1")}
     assert cap["BB"] == {"N1": 0.0, "M1": 75.0} and cap["AA"] == {"N1": 1000.0, "M1": 75.0}
     assert {f: cap["AA"][f] + cap["BB"][f] for f in ("N1", "M1")} == {"N1": 1000.0, "M1": 150.0}
+
+
+def test_a_coalition_gets_its_share_of_a_markets_tranches(tmp_path):
+    # The two-member workbook with a tranche T2 of M1 (40 t at +100 USD/t). AA alone gets half of the
+    # world's supply (100 of the 200 t asked): M1's 150 t -> 75 t and its tranche's 40 t -> 20 t, each
+    # by its own row (the tranche is not a site of the sites sheet to edit).
+    from planner.analyses.cases import apply_edits
+    from planner.analyses.fairness import coalition_case
+    from planner.dataset.data import build_data, load_data
+    from planner.io.reader import read_workbook
+    from planner.model.definition import resolve_definition
+    import openpyxl
+    wb_path = two_members(tmp_path)
+    wb = openpyxl.load_workbook(wb_path)
+    ws = wb.create_sheet("market_tranches")
+    ws.append(["site", "tranche", "capacity_tpy", "premium_usd_per_t"])
+    ws.append(["M1", "T2", 40, 100])
+    wb.save(wb_path)
+    data = load_data(wb_path)
+    case = coalition_case(data, ("AA",))
+    assert not any(e[0] == "cell" and e[3] == "M1/T2" for e in case.edits)
+    assert ("scale_rows", "market_tranches", "site", "M1", "capacity_tpy", 0.5) in case.edits
+    raw, definition, without = apply_edits(read_workbook(wb_path), resolve_definition(None), case.edits)
+    alone = build_data(raw, definition.overrides, without)
+    assert alone.capacity("M1", 2030) == pytest.approx(75) and alone.capacity("M1/T2", 2030) == pytest.approx(20)

@@ -66,7 +66,10 @@ def coalition_case(data: PlanData, coalition: tuple[str, ...]) -> Case:
     edits = [("without", a) for a in others]
     s = data.sites
     member_of = data.countries["member"].to_dict()
+    tranche_of = s["tranche_of"].to_dict() if "tranche_of" in s else {}
     for f in s.index[s["status"] == "existing"]:
+        if tranche_of.get(f):  # a market's tranche: scaled with its market, below
+            continue
         country = s.loc[f, "country"]
         if country in theirs:  # the members gone keep their own countries' output
             factor = 0.0
@@ -76,8 +79,10 @@ def coalition_case(data: PlanData, coalition: tuple[str, ...]) -> Case:
             factor = share.get(s.loc[f, "mineral"], 0.0)
         if factor < 1.0:
             edits.append(("cell", "sites", "site", f, "capacity_tpy", float(s.loc[f, "capacity_tpy"]) * factor))
-            if any(k[0] == f for k in data.period_capacity):  # its capacity in given periods likewise
-                edits.append(("scale_rows", "capacity_by_period", "site", f, "capacity_tpy", factor))
+            # its capacity in given periods, and a market's tranches, likewise (an absent sheet: no edit)
+            edits.append(("scale_rows", "capacity_by_period", "site", f, "capacity_tpy", factor))
+            if f in set(tranche_of.values()):
+                edits.append(("scale_rows", "market_tranches", "site", f, "capacity_tpy", factor))
     return Case(f"coalition:{name(coalition)}", f"{name(coalition)} alone", tuple(edits), {"coalition": coalition})
 
 
