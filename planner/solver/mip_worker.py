@@ -489,17 +489,27 @@ def _search(job: dict, send: Callable) -> None:
         # reduced space" at a lower cost), may end reporting the improved cost with the start's own
         # columns as its plan: the plan does not cost what HiGHS says. The search is run again
         # without the start (`clearSolver` drops it), on what is left of the time limit.
+        # The plan it has is the start's, at its own cost, and the bound it proved holds: both kept
+        # should the second search end (at the time limit) with a dearer plan or none.
         limit = float(job["options"].get("time_limit", math.inf))
+        kept, kept_cost, kept_bound = x, float(cost @ x) + offset, finite(h.getInfo().mip_dual_bound)
         h.clearSolver()
         if math.isfinite(limit):
             h.setOptionValue("time_limit", max(limit - (time.perf_counter() - t0), 0.0))
-        send("mismatch", x, float(cost @ x) + offset)
+        send("mismatch", kept, kept_cost)
         h.run()
         has_solution, x, objective = _plan_of(h)
+        if not has_solution or objective > kept_cost:
+            has_solution, x, objective = True, kept, kept_cost
+    else:
+        kept_bound = None
     seconds = time.perf_counter() - t0
     info = h.getInfo()
+    bound = finite(info.mip_dual_bound)
+    if kept_bound is not None and (bound is None or kept_bound > bound):
+        bound = kept_bound
     send("done", {"model_status": int(h.getModelStatus()), "has_solution": has_solution, "x": x,
-                  "objective": objective, "bound": finite(info.mip_dual_bound), "seconds": seconds})
+                  "objective": objective, "bound": bound, "seconds": seconds})
     follow = job.get("follow_on")
     if follow is not None and has_solution and not stop.is_set():
         # the build decisions' LP tests on this instance (planner/solver/proofs.py), against the
