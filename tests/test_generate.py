@@ -36,3 +36,14 @@ def test_generate_can_ask_for_sparse_arcs(tmp_path):
     n_sup = (dense.arcs["kind"] == "supply").sum()
     assert n_sup == stages["mine"] * stages["refinery"]
     assert (sparse.arcs["kind"] == "supply").sum() <= 2 * (stages["mine"] + stages["refinery"]) < n_sup
+
+
+def test_thousands_of_scenarios_make_a_valid_workbook(tmp_path):
+    # 5,000 scenarios: probabilities rounded to 6 decimals would put some at 0 and the last one
+    # below 0 (seed 96); each is at least 1e-6 and they sum to 1
+    from planner.dataset.data import load_data
+    from planner.io.generate import generate
+    path = generate(tmp_path / "g.xlsx", sites=5, minerals=1, periods=1, scenarios=5000, seed=96)
+    data = load_data(path)
+    p = data.scenarios["probability"].astype(float)
+    assert len(p) == 5000 and p.min() >= 1e-6 and abs(p.sum() - 1) < 1e-6

@@ -69,7 +69,12 @@ def generate(path: Path, sites: int, minerals: int, periods: int, scenarios: int
                 scrap.append([a, m, y, round(scale[m] * w / 6 * 0.05 * (1 + k), 1)])
     p = rng.dirichlet(np.ones(scenarios)) if scenarios > 1 else np.array([1.0])
     p = np.round(p, 6)
+    p[:-1] = np.maximum(p[:-1], 1e-6)  # none rounded to 0 (thousands of scenarios have some below 5e-7)
     p[-1] = round(1 - p[:-1].sum(), 6)
+    if p[-1] < 1e-6:  # the last one's share taken from the likeliest scenario instead
+        k = int(np.argmax(p[:-1]))
+        p[k] = round(p[k] - (1e-6 - p[-1]), 6)
+        p[-1] = 1e-6
     scen = [[f"s{i:02d}", float(p[i]), round(float(rng.uniform(0.9, 1.3)), 3) if i else 1.0] for i in range(scenarios)]
     disr = [[f"s{i:02d}", f"C{int(rng.integers(len(MEMBERS), n_countries)):02d}", None,
              mins[int(rng.integers(minerals))], None, round(float(rng.uniform(0, 0.5)), 2)] for i in range(1, scenarios)]
