@@ -215,6 +215,10 @@ def _progressive_hedging(input_path, output, force, model, time_limit, mip_gap, 
     found = solve_ph(data, definition, definition.solver.mip_gap, definition.solver.time_limit_s, iterations)
     if rank != 0:
         sys.exit(0)
+    if found.inner_musd is None:  # no first stage tried in every scenario: nothing to fix and write
+        _fail(f"progressive hedging found no plan within its limits ({found.report.get('ph_status', 'no xhat')}; "
+              f"best bound {found.outer_musd if found.outer_musd is not None else 'none'} MUSD); nothing written: "
+              "give it more time (--time-limit) or iterations (--ph-iterations)", STATUSES["no_solution"][0])
     return {"builds": found.builds, "stocks": found.stocks, "bound_musd": found.outer_musd,
             "by": "progressive hedging", "report": found.report}
 
@@ -589,8 +593,8 @@ def evaluate(input_path, portfolios, shortfall_t, wait_and_see, per_scenario, **
     s = dict(zip(tables["summary"]["key"], tables["summary"]["value"]))
     for k, v in s.items():
         if k.startswith("evpi_upper_musd["):
-            click.echo(f"  E[cost] - wait-and-see, {k[len('evpi_upper_musd['):-1]}: {_fmt(v)} MUSD (an upper bound of "
-                       "the value of perfect information)")
+            click.echo(f"  E[cost] - wait-and-see's bound, {k[len('evpi_upper_musd['):-1]}: {_fmt(v)} MUSD (an upper "
+                       "bound of the value of perfect information)")
     click.echo(f"wrote {target}")
 
 

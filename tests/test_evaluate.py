@@ -68,7 +68,7 @@ def test_two_portfolios_and_the_value_of_perfect_information_by_hand(hedge_runs,
     # CVaR at 0.9 (the worst 10%, all in the embargo): 0.11 and 0.5.
     out = tmp_path / "eval.xlsx"
     res = _run("evaluate", HEDGE, hedge_runs / "build.xlsx", hedge_runs / "nothing.xlsx", "--wait-and-see",
-               "-o", out, "--quiet")
+               "-o", out, "--quiet", "--mip-abs-gap", 0)  # the wait-and-see MIPs proven: their bounds are exact
     assert "exact: the workbook's own scenarios" in res.output
     got = read_portfolio(out)
     ev = got["evaluation"].set_index("portfolio")
@@ -87,8 +87,10 @@ def test_two_portfolios_and_the_value_of_perfect_information_by_hand(hedge_runs,
     assert diff["cvar_difference_musd"] == pytest.approx(0.39, abs=1e-9)
     s = _summary(out)
     assert s["wait_and_see_musd"] == pytest.approx(0.08, abs=1e-9)
+    assert s["wait_and_see_bound_musd"] == pytest.approx(0.08, abs=1e-9)
     assert s["evpi_upper_musd[build]"] == pytest.approx(0.03, abs=1e-9)
     assert s["evpi_upper_musd[nothing]"] == pytest.approx(0.195, abs=1e-9)
+    assert s["evpi_upper_incumbents_musd[build]"] == pytest.approx(0.03, abs=1e-9)
     ws = got["wait_and_see"].set_index("scenario")
     assert ws.loc["calm", "sites_built"] == 0 and ws.loc["embargo", "sites_built"] == 1
     per = got["scenario_results"]
@@ -189,3 +191,18 @@ def test_a_plan_the_workbook_cannot_make_and_an_output_over_a_portfolio_are_refu
     res = CliRunner().invoke(cli, ["evaluate", str(HEDGE), str(hedge_runs / "build.xlsx"), "-o",
                                    str(hedge_runs / "build.xlsx"), "--force"])
     assert res.exit_code == 2 and "reads" in res.output
+
+
+def test_a_portfolio_without_its_stock_levels_is_refused_where_the_workbook_has_stocks(tmp_path):
+    from planner.analyses.evaluate import read_plan
+    from planner.dataset.data import load_data
+    from planner.errors import InputError
+    sheets, settings = tiny()
+    sheets["stockpiles"] = [{"mineral": "X", "member": None, "max_t": 10, "holding_cost_usd_per_t_yr": 1,
+                             "acquisition_cost_usd_per_t": 500}]
+    wb = write_workbook(tmp_path / "stocks.xlsx", sheets, settings)
+    run = tmp_path / "run.xlsx"
+    _run("solve", wb, "-o", run, "--quiet", "--tables", "portfolio")  # no stockpiles sheet written
+    with pytest.raises(InputError) as e:
+        read_plan(run, load_data(wb))
+    assert e.value.code == "E_NOT_PORTFOLIO" and "stockpiles" in str(e.value)

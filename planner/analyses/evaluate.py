@@ -20,8 +20,9 @@ the scenarios are the distribution itself: figures are exact, without intervals.
 
 `--wait-and-see` also solves each scenario with its own builds (a MIP each): WS = sum_s p_s z_s.
 E[cost of a portfolio] - WS bounds the expected value of perfect information from above, and
-equals it for the portfolio that is the workbook's optimum (RP); the solves' gaps make it an
-interval [E - sum p_s incumbent_s, E - sum p_s bound_s].
+equals it for the portfolio that is the workbook's optimum (RP). The wait-and-see MIPs stop at a
+gap, so the bound reported is E - sum p_s bound_s (guaranteed), with E - sum p_s incumbent_s
+beside it.
 """
 
 from __future__ import annotations
@@ -77,12 +78,22 @@ def read_plan(path: Path, data: PlanData) -> tuple[tuple, tuple]:
         builds.append((str(f), t))
     stocks = []
     st = sheets.get("stockpiles")
-    if st is not None and len(st) and "stock_t" in st.columns:
-        for i, (p, t, x, a) in enumerate(zip(st["stockpile"], st["period"], st["stock_t"], st["added_t"]), start=2):
-            if str(p) not in data.STOCKPILES or int(t) not in data.PERIODS:
+    columns = ("stockpile", "period", "stock_t", "added_t")
+    if data.STOCKPILES and (st is None or not set(columns) <= set(st.columns)):
+        raise InputError("E_NOT_PORTFOLIO", f"'{path.name}' has no stockpiles sheet with {', '.join(columns)} while "
+                         "this workbook has stockpiles: the plan's stock levels are unknown (a portfolio written "
+                         "with --tables leaving it out?)", sheet="stockpiles")
+    if st is not None and len(st) and set(columns) <= set(st.columns):
+        for i, (p, t, x, a) in enumerate(zip(*(st[c] for c in columns)), start=2):
+            try:
+                t, x, a = int(t), float(x), float(a)
+            except (TypeError, ValueError):
+                raise InputError("E_NOT_PORTFOLIO", f"in '{path.name}': stockpile row {i} has a blank or non-number "
+                                 "period, stock_t or added_t", sheet="stockpiles", row=i) from None
+            if str(p) not in data.STOCKPILES or t not in data.PERIODS:
                 raise InputError("E_PLAN_NOT_IN_WORKBOOK", f"in '{path.name}': stockpile {p} in {t} is not one of "
                                  "this workbook's", sheet="stockpiles", row=i, column="stockpile")
-            stocks.append((str(p), int(t), float(x), float(a)))
+            stocks.append((str(p), t, x, a))
     return tuple(sorted(builds)), tuple(sorted(stocks))
 
 
@@ -304,8 +315,10 @@ class Evaluate(Analysis):
         for _, r in evaluation.iterrows():
             if r.get("scenarios_solved") == r.get("scenarios") and "expected_cost_musd" in r:
                 e = float(r["expected_cost_musd"])
-                out += [(f"evpi_upper_musd[{r['portfolio']}]", e - ws, "MUSD: E[cost of the portfolio] - WS, an upper "
-                         "bound of the expected value of perfect information (equal to it for the workbook's optimum); "
-                         "the solves' gaps put it in [this, the next row]"),
-                        (f"evpi_upper_high_musd[{r['portfolio']}]", e - ws_bound, "MUSD: E[cost] - WS's bound")]
+                out += [(f"evpi_upper_musd[{r['portfolio']}]", e - ws_bound, "MUSD: E[cost of the portfolio] - the "
+                         "bound of WS: an upper bound of the expected value of perfect information (RP - WS, RP at "
+                         "most any portfolio's expected cost; equal to E - WS for the workbook's optimum solved to gap "
+                         "0)"),
+                        (f"evpi_upper_incumbents_musd[{r['portfolio']}]", e - ws, "MUSD: E[cost] - WS from the "
+                         "wait-and-see incumbents (below the row above by the solves' gaps)")]
         return out, table
