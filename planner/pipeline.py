@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -231,6 +232,7 @@ def security_without_builds(data: PlanData, options: SolverOptions, compiled: Co
     worst one, in tonnes over the horizon, beside the portfolio's own (`unmet_demand_t`). It needs
     no plan: a run that writes its portfolio solves it while HiGHS's search runs."""
     cols = ["key", "value", "unit"]
+    compiled = stocks_free(data, compiled)
     none = resolve_with_fixed_builds(SolveOutcome("", "", None, None, None, 0.0, "", compiled=compiled), options,
                                      none_built=True)
     if none.status != "optimal" or none.x is None:
@@ -248,6 +250,21 @@ def security_without_builds(data: PlanData, options: SolverOptions, compiled: Co
          "t over the horizon (expected) with no new site built: every build option fixed at 0, flows re-solved"),
         ("worst_scenario_without_builds", worst, "the scenario with the most unmet demand without new builds"),
         ("worst_unmet_demand_t_without_builds", by[worst], "t over the horizon in that scenario")], columns=cols)
+
+
+def stocks_free(data: PlanData, c: Compiled) -> Compiled:
+    """The compiled model with its stock levels free again (0 to the stock's maximum; tonnes added from
+    0 up), as the model states them: a plan fixed by bounds (`--engine ph`) fixes them too."""
+    stock, stock_cols = c.columns_of("v_stock"), c.columns_of("v_stock_added")
+    if not len(stock[0]) and not len(stock_cols[0]):
+        return c
+    most = data.stockpiles["max_t"].astype(float).to_dict()
+    lower, upper = c.col_lower.copy(), c.col_upper.copy()
+    for j, (p, _) in zip(*stock):
+        lower[j], upper[j] = 0.0, most[p]
+    for j, _ in zip(*stock_cols):
+        lower[j], upper[j] = 0.0, np.inf
+    return dataclasses.replace(c, col_lower=lower, col_upper=upper)
 
 
 def builds_apart(data: PlanData, options: SolverOptions) -> bool:
