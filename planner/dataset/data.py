@@ -153,7 +153,7 @@ class PlanData:
 
     @functools.cached_property
     def unmet_penalty(self) -> dict[str, float]:
-        """pi_m, USD per tonne of mineral m's demand left unmet: the mineral's
+        """theta_m, USD per tonne of mineral m's demand left unmet: the mineral's
         unmet_penalty_usd_per_t, else the setting (which a model definition may override)."""
         default = float(self.settings.get("unmet_penalty_usd_per_t") or 0.0)
         own = self.minerals["unmet_penalty_usd_per_t"] if "unmet_penalty_usd_per_t" in self.minerals else {}

@@ -712,7 +712,7 @@ def define_objective(m: pyo.ConcreteModel, data: PlanData) -> None:
                                      doc="cost decided before the scenario is known [MUSD]")
     unit = {(f, t): c for (f, t), c in unit_costs(data).items() if data.out_arcs.get(f)}
     cost = {a: c for a, c in data.arcs["cost_usd_per_t"].items() if c}
-    pen = data.unmet_penalty  # pi_m, USD/t
+    pen = data.unmet_penalty  # theta_m, USD/t
 
     def w(t):
         return W[t] * USD_TO_MUSD
