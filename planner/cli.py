@@ -183,8 +183,8 @@ def _progressive_hedging(input_path, output, force, model, time_limit, mip_gap, 
 
     from planner.analyses.ph import CYLINDERS, missing, solve_ph, world
     from planner.dataset.data import load_data
-    from planner.io.writer import check_target
     from planner.model.definition import resolve_definition
+    from planner.pipeline import check_outputs
 
     why = missing()
     if why:
@@ -200,10 +200,10 @@ def _progressive_hedging(input_path, output, force, model, time_limit, mip_gap, 
         fail(f"--engine ph runs a hub and two spokes on MPI ranks, a multiple of {CYLINDERS} (this run has {size}): "
              f"mpiexec -n {CYLINDERS} python -m mpi4py -m planner solve INPUT --engine ph", USAGE_ERROR_EXIT)
     try:
-        if output is not None and rank == 0:
-            check_target(Path(output), force, inputs=[Path(input_path)])  # before the long part, not after
         definition = resolve_definition(model, time_limit, mip_gap, {"mip_abs_gap": mip_abs_gap}, None if standards
                                         is None else standards == "on")
+        if output is not None:  # the checks plan solve makes, before the long part; every rank, so all stop
+            check_outputs(Path(output), force, [Path(input_path), definition.source or None])
         data = load_data(input_path, definition.overrides, tuple(without), standards=definition.standards)
     except InputError as exc:
         fail(str(exc), INPUT_ERROR_EXIT)

@@ -252,6 +252,23 @@ def security_without_builds(data: PlanData, options: SolverOptions, compiled: Co
         ("worst_unmet_demand_t_without_builds", by[worst], "t over the horizon in that scenario")], columns=cols)
 
 
+def check_outputs(target: Path, force: bool, reads: list) -> None:
+    """Refuse, before any solve, a portfolio target that is not a workbook, is one of the files the
+    run reads (`reads`), or whose workbook, JSON copy or map exists without `force` (a JSON copy
+    alone: an earlier run whose workbook was never written, which `plan export` rebuilds)."""
+    if target.suffix.lower() in (".json", ".png"):
+        raise OutputExistsError(f"-o '{target}': the portfolio is an Excel workbook (-o NAME.xlsx); its JSON "
+                                "copy and its map are written beside it under the same name")
+    check_target(target, force, inputs=reads)
+    lone = json_path(target)
+    if not force and lone.exists() and not target.exists():
+        raise OutputExistsError(f"'{lone}' is the JSON copy of an earlier run whose workbook '{target}' was "
+                                f"not written: `plan export {lone}` rebuilds that workbook; --force replaces "
+                                "the copy with this run's, -o chooses another name")
+    for path in (lone, target.with_suffix(".png")):
+        check_target(path, force, inputs=reads)
+
+
 def stocks_free(data: PlanData, c: Compiled) -> Compiled:
     """The compiled model with its stock levels free again (0 to the stock's maximum; tonnes added from
     0 up), as the model states them: a plan fixed by bounds (`--engine ph`) fixes them too."""
@@ -380,20 +397,8 @@ def solve_workbook(input_path: str | Path, output: str | Path | None = None, for
     input_path = Path(input_path)
     prestart()  # HiGHS's process starts while the workbook is read and the model built
     definition = resolve_definition(model, time_limit, mip_gap, solver_overrides, standards)
-    if write and output is not None:
-        target = Path(output)
-        if target.suffix.lower() in (".json", ".png"):
-            raise OutputExistsError(f"-o '{target}': the portfolio is an Excel workbook (-o NAME.xlsx); its JSON "
-                                    "copy and its map are written beside it under the same name")
-        reads = [input_path, start_from, definition.source if definition.source else None, prices]
-        check_target(target, force, inputs=reads)  # fail before a long solve, not after
-        lone = json_path(target)
-        if not force and lone.exists() and not target.exists():  # a run whose workbook was never written
-            raise OutputExistsError(f"'{lone}' is the JSON copy of an earlier run whose workbook '{target}' was "
-                                    f"not written: `plan export {lone}` rebuilds that workbook; --force replaces "
-                                    "the copy with this run's, -o chooses another name")
-        for path in (lone, target.with_suffix(".png")):
-            check_target(path, force, inputs=reads)
+    if write and output is not None:  # fail before a long solve, not after
+        check_outputs(Path(output), force, [input_path, start_from, definition.source or None, prices])
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     extras = {"prices": read_prices(prices) if prices is not None else None, "tables": chosen_tables(tables),

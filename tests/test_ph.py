@@ -133,3 +133,11 @@ def test_a_cvar_weighted_workbook_is_refused_by_ph(tmp_path):
     wb = write_workbook(tmp_path / "cvar.xlsx", sheets, settings)
     res = _ph(wb, tmp_path / "out.xlsx")
     assert res.returncode == 2 and "cvar_weight" in res.stderr
+
+
+def test_an_existing_output_stops_every_rank_before_ph_runs(tmp_path):
+    out = tmp_path / "ph.xlsx"
+    out.with_suffix(".png").write_bytes(b"an earlier map")
+    res = _ph(HEDGE, out)
+    assert res.returncode == 2 and "--force" in res.stderr and "Using cylinders" not in res.stdout
+    assert not out.exists()
