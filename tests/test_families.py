@@ -288,6 +288,10 @@ def test_a_minerals_own_value_of_lost_supply(solve_tiny):
     sheets["minerals"][0]["price_usd_per_t"] = None
     res = solve_tiny(sheets, settings)
     assert not any("unmet_penalty_usd_per_t of X" in w for w in res.data.warnings)
+    # a mineral's own value of 0 while it is asked for: said, with its cell
+    sheets["minerals"][0]["unmet_penalty_usd_per_t"] = 0
+    res = solve_tiny(sheets, settings)
+    assert any(w.startswith("minerals!") and "of X is 0" in w for w in res.data.warnings)
 
 
 def test_capacity_by_period_replaces_a_sites_capacity_in_that_period(solve_tiny, tiny_path):
@@ -372,6 +376,13 @@ def test_a_tranche_open_in_one_period_only(solve_tiny):
     assert res.costs["total_cost_musd"] == pytest.approx(0.274, abs=TOL)
     assert flow(res, "M1/T2", "AA", period=2030) == pytest.approx(0)
     assert flow(res, "M1/T2", "AA", period=2035) == pytest.approx(30)
+    # a tranche given both for every period and for one period is refused
+    from planner.errors import InputError
+    sheets["market_tranches"].append({"site": "M1", "tranche": "T2", "period": None, "capacity_tpy": 10,
+                                      "premium_usd_per_t": 300})
+    with pytest.raises(InputError) as e:
+        solve_tiny(sheets, settings)
+    assert e.value.code == "E_CONTRADICTION" and "market_tranches!C3" in str(e.value)
 
 
 def test_risk_weight_and_transport_in_objective(solve_tiny):

@@ -279,6 +279,13 @@ def _modeller_warnings(s: dict, settings_rows: dict, demand: pd.DataFrame, sites
             and not float(s.get("unmet_penalty_usd_per_t") or 0.0) and not _own_penalties(demand, minerals):
         warnings.append(f"{cell('unmet_penalty_usd_per_t')}: unmet_penalty_usd_per_t is 0 while members have "
                         "demand: leaving demand unmet costs nothing, so the plan may deliver nothing")
+    if "unmet_penalty_usd_per_t" in minerals and len(demand):
+        asked = {mi for (_, mi, _), v in demand["demand_tpy"].items() if float(v) > 0}
+        for mi, v in minerals["unmet_penalty_usd_per_t"].items():
+            if mi in asked and v is not None and not pd.isna(v) and float(v) == 0:
+                col = minerals.attrs.get("positions", {}).get("unmet_penalty_usd_per_t")
+                warnings.append(f"{cell_ref('minerals', int(minerals.at[mi, '_row']), col)}: unmet_penalty_usd_per_t of "
+                                f"{mi} is 0 while members have demand for it: leaving it unmet costs nothing")
     candidates = sites.index[sites["status"] == "candidate"]
     if len(candidates) and not build_options:
         warnings.append(f"every one of the {len(candidates)} candidates is screened out (see the screening sheet): "
@@ -642,7 +649,7 @@ def _tranches(sites: pd.DataFrame, tranches: pd.DataFrame | None, PERIODS) -> tu
     by_id = {str(f): i for i, f in zip(sites.index, sites["site"])}
     markets = {f for f, i in by_id.items() if sites.at[i, "stage"] == "market"}
     _check_refs(tranches, "market_tranches", "site", markets, "market site")
-    rows, capacity, cost = {}, {}, {}
+    rows, capacity, cost, kinds = {}, {}, {}, {}
     for idx, r in tranches.iterrows():
         f, k = str(r["site"]), str(r["tranche"])
         new = f"{f}{TRANCHE_SEP}{k}"
@@ -658,7 +665,11 @@ def _tranches(sites: pd.DataFrame, tranches: pd.DataFrame | None, PERIODS) -> tu
             report(_err("E_CONTRADICTION", f"tranche {new} has two premiums ({cost[new]:g} and {premium:g} USD/t): "
                         "one per tranche", tranches, idx, "premium_usd_per_t", "market_tranches"))
         cost[new] = premium
-        open_in = PERIODS if period is None or pd.isna(period) else (int(period),)
+        every = period is None or pd.isna(period)
+        if kinds.setdefault(new, every) != every:
+            report(_err("E_CONTRADICTION", f"tranche {new} has a row for every period and rows for given periods: "
+                        "give one or the other", tranches, idx, "period", "market_tranches"))
+        open_in = PERIODS if every else (int(period),)
         for t in open_in:
             capacity[(new, t)] = float(r["capacity_tpy"])
         if new not in rows:
