@@ -430,3 +430,21 @@ def test_screening_lists_every_candidate_with_its_reason(solve_tiny):
     assert t.loc["R1", "eligible"] == "yes" and t.loc["R1", "built_period"] == 2030
     assert t.loc["R2", "eligible"] == "no" and "esg_score below min_esg_score 50" in t.loc["R2", "reason_excluded"]
     assert t.loc["R3", "reason_excluded"] == "excluded by decision"
+
+
+def test_varying_a_capacity_scales_its_period_rows_and_tranches():
+    # plan sweep --vary sites.capacity_tpy=0.5: the capacities given per period and the tranches too
+    import pandas as pd
+    from planner.analyses.cases import apply_edits
+    from planner.analyses.vary import vary_cases
+    from planner.io.reader import RawWorkbook
+    from planner.model.definition import resolve_definition
+    case = vary_cases([("sites.capacity_tpy", [0.5])])[0]
+    assert {e[1] for e in case.edits} == {"sites", "capacity_by_period", "market_tranches"}
+    tables = {"sites": pd.DataFrame({"site": ["M1"], "capacity_tpy": [100.0], "_row": [2]}),
+              "capacity_by_period": pd.DataFrame({"site": ["M1"], "period": [2035], "capacity_tpy": [40.0],
+                                                  "_row": [2]})}
+    raw = RawWorkbook(path=None, tables=tables, settings={}, settings_rows={})
+    out, _, _ = apply_edits(raw, resolve_definition(None), case.edits)  # no market_tranches sheet: nothing to scale
+    assert out.tables["sites"]["capacity_tpy"].tolist() == [50.0]
+    assert out.tables["capacity_by_period"]["capacity_tpy"].tolist() == [20.0]

@@ -96,6 +96,8 @@ def apply_edits(raw: RawWorkbook, definition: ModelDefinition, edits: tuple) -> 
             tables[sheet] = tables[sheet][tables[sheet]["_row"] != row]
         elif kind == "scale":
             _, sheet, column, factor = edit
+            if sheet not in tables:
+                continue  # an optional sheet the workbook does not have: nothing to scale
             df = tables[sheet]
             spec = _column(sheet, column)
             if spec.kind not in ("int", "float"):

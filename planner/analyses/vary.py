@@ -59,11 +59,17 @@ def parse_vary(text: str) -> tuple[str, list]:
     return name, values
 
 
-def _edit(name: str, value) -> tuple:
+# a column whose numbers the workbook may also give per period or per mineral on another sheet:
+# scaled together, so that varying a capacity or a demand multiplier varies all of it
+COMPANIONS = {("sites", "capacity_tpy"): (("capacity_by_period", "capacity_tpy"), ("market_tranches", "capacity_tpy")),
+              ("scenarios", "demand_multiplier"): (("scenario_demand", "demand_multiplier"),)}
+
+
+def _edits(name: str, value) -> tuple:
     if "." in name:
         sheet, column = name.split(".", 1)
-        return ("scale", sheet, column, float(value))
-    return ("setting", name, value)
+        return tuple(("scale", s, c, float(value)) for s, c in ((sheet, column), *COMPANIONS.get((sheet, column), ())))
+    return (("setting", name, value),)
 
 
 def _label(name: str, value) -> str:
@@ -86,7 +92,7 @@ def vary_cases(varies: list[tuple[str, list]], grid: bool = False) -> list[Case]
         if label in seen:
             continue
         seen.add(label)
-        out.append(Case(label, label, tuple(_edit(n, v) for n, v in combo), {"params": dict(combo)}))
+        out.append(Case(label, label, tuple(e for n, v in combo for e in _edits(n, v)), {"params": dict(combo)}))
     return out
 
 
