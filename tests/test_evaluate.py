@@ -93,6 +93,9 @@ def test_two_portfolios_and_the_value_of_perfect_information_by_hand(hedge_runs,
     assert s["evpi_upper_incumbents_musd[build]"] == pytest.approx(0.03, abs=1e-9)
     ws = got["wait_and_see"].set_index("scenario")
     assert ws.loc["calm", "sites_built"] == 0 and ws.loc["embargo", "sites_built"] == 1
+    um = got["unmet_by_member_mineral"].set_index("portfolio")
+    assert (um.loc["nothing", "expected_unmet_t"], um.loc["nothing", "worst_unmet_t"]) == pytest.approx((50.0, 100.0))
+    assert (um.loc["build", "expected_unmet_t"], um.loc["build", "worst_unmet_t"]) == pytest.approx((0.0, 0.0))
     per = got["scenario_results"]
     assert len(per) == 4 and set(per["status"]) == {"optimal"}
     # and plan stress's VSS on the same workbook is the difference above

@@ -352,8 +352,7 @@ def report_extras(data: PlanData, sol, costs: dict, wanted) -> dict:
     horizon by member and mineral), "producers" (countries whose sites produce more than FLOW_EPS
     t/yr in the plan, any scenario),
     "cvar" (the expected cost and the CVaR of scenario cost recomputed from the plain tables, at
-    the workbook's `cvar_alpha`, 0.9 when blank), "unmet_total" (tonnes unmet over the horizon,
-    expected over the case's scenarios, by member and mineral, zeros included)."""
+    the workbook's `cvar_alpha`, 0.9 when blank)."""
     out: dict = {}
     if "stocks" in wanted:
         out["stocks"] = [[str(p), int(t), float(x), float(a)] for p, t, x, a in sol.stocks.itertuples(index=False)]
@@ -361,14 +360,6 @@ def report_extras(data: PlanData, sol, costs: dict, wanted) -> dict:
         u = unmet_risk_table(data, sol)
         out["unmet_by_member_mineral_t"] = [[a, mi, float(x)] for a, mi, x in
                                             zip(u["member"], u["mineral"], u["expected_unmet_t"])]
-    if "unmet_total" in wanted:
-        years = data.periods["years"].astype(float).to_dict()
-        prob = data.scenarios["probability"].astype(float).to_dict()
-        total = {(a, mi): 0.0 for a, mi, _ in data.demand.index}
-        u = sol.unmet
-        for a, mi, t, sc, x in zip(u["member"], u["mineral"], u["period"], u["scenario"], u["unmet_tpy"]):
-            total[(a, mi)] = total.get((a, mi), 0.0) + prob[sc] * years[t] * float(x)
-        out["unmet_t"] = [[a, mi, x] for (a, mi), x in sorted(total.items())]
     if "producers" in wanted:
         f = sol.flows[sol.flows["flow_tpy"] > FLOW_EPS]
         out["producing_countries"] = sorted({data.sites.loc[o, "country"] for o in f["origin"]})

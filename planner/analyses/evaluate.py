@@ -158,7 +158,7 @@ class Evaluate(Analysis):
         for name, (builds, stocks) in self.plans.items():
             fixed = ("fix_plan", builds, stocks)
             out += [Case(f"{name}|{s}", f"{name} in {s}", model=(fixed, ("scenario", s)),
-                         meta={"report": ["unmet_total"]}) for s in self.data.SCENARIOS]
+                         meta={"report": ["unmet"]}) for s in self.data.SCENARIOS]
         if self.ws:
             out += [Case(f"ws|{s}", f"{s} with its own builds", model=(("scenario", s),)) for s in self.data.SCENARIOS]
         return out
@@ -185,7 +185,7 @@ class Evaluate(Analysis):
                              "cost_musd": r["objective_musd"] if ok else None,
                              "cash_cost_musd": r["cash_cost_musd"] if ok else None,
                              "valuation_cost_musd": r["valuation_cost_musd"] if ok else None,
-                             "unmet_demand_t": sum(x for _, _, x in r.get("unmet_t", [])) if ok else None})
+                             "unmet_demand_t": r["expected_unmet_t"] if ok else None})  # one scenario, p = 1
         return pd.DataFrame(rows, columns=["portfolio", "scenario", "probability", "status", "cost_musd",
                                            "cash_cost_musd", "valuation_cost_musd", "unmet_demand_t"])
 
@@ -279,11 +279,14 @@ class Evaluate(Analysis):
         prob = self.data.scenarios["probability"].astype(float).to_dict()
         rows = []
         for name in self.plans:
-            by: dict[tuple[str, str], dict[str, float]] = {}
-            for s, r in self._of(name).items():
-                if usable(r):
-                    for a, mi, x in r.get("unmet_t", []):
-                        by.setdefault((a, mi), {})[s] = x
+            solved = [s for s, r in self._of(name).items() if usable(r)]
+            if not solved:
+                continue
+            # every pair asked for, 0 in a scenario where nothing of it is unmet (the solve lists only what is)
+            by = {(a, mi): dict.fromkeys(solved, 0.0) for a, mi, _ in self.data.demand.index}
+            for s in solved:
+                for a, mi, x in self.results[f"{name}|{s}"].get("unmet_by_member_mineral_t", []):
+                    by[(a, mi)][s] = x
             for (a, mi), xs in sorted(by.items()):
                 x = np.array(list(xs.values()))
                 p = np.array([prob[s] for s in xs])
